@@ -1,0 +1,84 @@
+"""agentkit: run a locally served Qwen3 model as a tool-using agent.
+
+```python
+from agentkit import Agent, tool
+
+@tool
+def add(a: int, b: int) -> int:
+    \"\"\"Add two integers.\"\"\"
+    return a + b
+
+agent = Agent(model="Qwen/Qwen3-4B", tools=[add])
+print(agent.run_sync("What is 2 + 40?").output)
+```
+
+Names are imported on first use, so `import agentkit` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Agent": "agentkit.agent",
+    "AgentkitError": "agentkit.errors",
+    "AssistantMessage": "agentkit.messages",
+    "ChatBackend": "agentkit.backends.chat",
+    "CompletionsBackend": "agentkit.backends.completions",
+    "ConfigError": "agentkit.errors",
+    "Limits": "agentkit.loop",
+    "ModelError": "agentkit.errors",
+    "ModelTimeout": "agentkit.errors",
+    "ModelUnreachable": "agentkit.errors",
+    "RunResult": "agentkit.result",
+    "Sampling": "agentkit.thinking",
+    "ScriptedBackend": "agentkit.backends.scripted",
+    "StepContext": "agentkit.thinking",
+    "SystemMessage": "agentkit.messages",
+    "ThinkingDecision": "agentkit.thinking",
+    "Tool": "agentkit.tools.tool",
+    "ToolCall": "agentkit.messages",
+    "ToolContext": "agentkit.tools.tool",
+    "ToolError": "agentkit.tools.tool",
+    "ToolMessage": "agentkit.messages",
+    "ToolResult": "agentkit.tools.tool",
+    "Toolbox": "agentkit.tools.toolbox",
+    "UserMessage": "agentkit.messages",
+    "parse_output": "agentkit.qwen3.parser",
+    "render_prompt": "agentkit.qwen3.template",
+    "tool": "agentkit.tools.tool",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:
+    from agentkit.agent import Agent
+    from agentkit.backends.chat import ChatBackend
+    from agentkit.backends.completions import CompletionsBackend
+    from agentkit.backends.scripted import ScriptedBackend
+    from agentkit.errors import AgentkitError, ConfigError, ModelError, ModelTimeout, ModelUnreachable
+    from agentkit.loop import Limits
+    from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
+    from agentkit.qwen3.parser import parse_output
+    from agentkit.qwen3.template import render_prompt
+    from agentkit.result import RunResult
+    from agentkit.thinking import Sampling, StepContext, ThinkingDecision
+    from agentkit.tools.tool import Tool, ToolContext, ToolError, ToolResult, tool
+    from agentkit.tools.toolbox import Toolbox

@@ -1,0 +1,184 @@
+"""`Agent`: a Qwen3 model, its tools and its policies, and the ways to run it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from agentkit.backends import Backend, make_backend
+from agentkit.errors import AgentkitError
+from agentkit.events import Event, RunFailed
+from agentkit.loop import Limits, collect_result, run_loop
+from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
+from agentkit.result import RunResult
+from agentkit.serving import profile_for
+from agentkit.thinking import PolicyLike, Sampling, resolve_policy
+from agentkit.tools.tool import FunctionTool, Tool
+from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Toolbox
+
+__all__ = ["Agent"]
+
+
+class Agent:
+    """A Qwen3 agent: it thinks, calls tools, reads their results, and answers.
+
+    Args:
+        model: The served model name (e.g. "Qwen/Qwen3-4B"); None asks the server. Also picks
+            the model's sampling presets.
+        base_url: The server's API root (default `http://127.0.0.1:8000/v1`).
+        backend: "completions" (default: agentkit renders and parses, `/v1/completions`),
+            "chat" (the server renders and parses, `/v1/chat/completions`), or a backend
+            object such as `ScriptedBackend`.
+        tools: Tools, or plain typed functions (made tools as if by `@tool`).
+        system_prompt: The system message that opens every conversation.
+        thinking: "auto" (default), "on", "off", a `ThinkingPolicy`, or a callable
+            `(StepContext) -> ThinkingDecision | bool`, asked before every model call.
+        max_steps: Model calls per run.
+        max_tokens: Completion tokens per run, over all steps (None: no limit).
+        timeout: Seconds per run (None: no limit).
+        sampling: Overrides of the model's sampling presets (both modes); set
+            `Sampling(max_tokens=...)` to cap each model call.
+        api_key: Bearer token for the server.
+        client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
+        transport: "aiohttp" (default) or "httpx", or a transport object.
+        tool_timeout: Seconds a tool call may run, for tools that set none.
+        max_tool_concurrency: Calls of one turn run at once (None: all).
+        deps: Anything your tools need; they get it as `ToolContext.deps`.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        *,
+        backend: str | Backend = "completions",
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        system_prompt: str | None = None,
+        thinking: PolicyLike = "auto",
+        max_steps: int = 20,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+        sampling: Sampling | None = None,
+        api_key: str | None = None,
+        client: Any = None,
+        transport: Any = None,
+        tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
+        max_tool_concurrency: int | None = None,
+        deps: Any = None,
+    ) -> None:
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        self.model = model
+        if isinstance(backend, str):
+            self.backend = make_backend(
+                backend,
+                base_url=base_url,
+                model=model,
+                api_key=api_key,
+                transport=transport,
+                client=client,
+            )
+        else:
+            self.backend = backend
+        self.toolbox = Toolbox(
+            [t if isinstance(t, Tool) else FunctionTool(t) for t in tools],
+            timeout=tool_timeout,
+            max_concurrency=max_tool_concurrency,
+        )
+        self.system_prompt = system_prompt
+        self.thinking = thinking
+        self._policy = resolve_policy(thinking)
+        self.limits = Limits(max_steps=max_steps, max_tokens=max_tokens, timeout=timeout)
+        profile = profile_for(model)
+        self._presets = {
+            True: profile.thinking.merged(sampling),
+            False: profile.non_thinking.merged(sampling),
+        }
+        self.deps = deps
+
+    def sampling_for(self, think: bool) -> Sampling:
+        """The sampling parameters of a thinking (True) or non-thinking (False) step."""
+        return self._presets[think]
+
+    def conversation(
+        self, task: str, history: Sequence[Message | Mapping[str, Any]] | None = None
+    ) -> list[Message]:
+        """The messages a run starts from: system prompt, earlier turns (their thinking
+        left out), and the task."""
+        messages = [
+            AssistantMessage(m.content, None, m.tool_calls) if isinstance(m, AssistantMessage) else m
+            for m in as_messages(history or ())
+        ]
+        if self.system_prompt and not (messages and isinstance(messages[0], SystemMessage)):
+            messages.insert(0, SystemMessage(self.system_prompt))
+        messages.append(UserMessage(task))
+        return messages
+
+    async def stream(
+        self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
+    ) -> AsyncIterator[Event]:
+        """Run the task and yield every event as it happens.
+
+        Args:
+            task: The user's message.
+            history: Earlier messages to continue from (e.g. a previous `RunResult.messages`).
+
+        Raises:
+            ModelUnreachable: No server answers at the base URL (a `RunFailed` event comes
+                first).
+            ModelError: The server answered with an error.
+        """
+        events = run_loop(
+            backend=self.backend,
+            toolbox=self.toolbox,
+            messages=self.conversation(task, history),
+            policy=self._policy,
+            sampling=self.sampling_for,
+            limits=self.limits,
+            deps=self.deps,
+            model=self.model,
+        )
+        try:
+            async for event in events:
+                yield event
+        except AgentkitError as exc:
+            yield RunFailed(str(exc), type(exc).__name__)
+            raise
+
+    async def run(
+        self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
+    ) -> RunResult:
+        """Run the task to its end; see `stream` for the arguments and errors."""
+        return await collect_result(self.stream(task, history=history))
+
+    def run_sync(
+        self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
+    ) -> RunResult:
+        """`run` for code without an event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "Agent.run_sync() cannot run inside an event loop; use `await agent.run(...)`"
+            )
+
+        async def run_and_close() -> RunResult:
+            try:
+                return await self.run(task, history=history)
+            finally:
+                await self.backend.aclose()
+
+        return asyncio.run(run_and_close())
+
+    async def aclose(self) -> None:
+        """Close the backend's connections."""
+        await self.backend.aclose()
+
+    async def __aenter__(self) -> Agent:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

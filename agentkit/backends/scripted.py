@@ -1,0 +1,122 @@
+"""The scripted backend: deterministic turns, no network.
+
+It runs the real loop for tests and offline demos. A turn is raw Qwen3 output text (parsed
+by agentkit's parser, streamed in small chunks as a server would) or an `AssistantMessage`.
+Turns come from a list, or from a function of the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+from agentkit.backends.base import ModelEvent, ModelRequest, TurnBuilder
+from agentkit.errors import ConfigError, ModelError
+from agentkit.messages import AssistantMessage, ToolCall, from_openai
+from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, StreamParser, ToolCallReady
+
+__all__ = ["ScriptedBackend", "ScriptedTurn", "load_script"]
+
+ScriptedTurn = Union[str, AssistantMessage]
+TurnSource = Union[
+    Sequence[ScriptedTurn],
+    Callable[[ModelRequest], Union[ScriptedTurn, Awaitable[ScriptedTurn]]],
+]
+
+
+class ScriptedBackend:
+    """A model that says what it is told.
+
+    Args:
+        turns: The turns in order, or a function `(request) -> turn` (sync or async).
+        chunk_size: Characters per streamed delta for text turns.
+        delay: Seconds to wait between deltas (for demos).
+
+    Attributes:
+        requests: Every request received, for tests to inspect.
+    """
+
+    name = "scripted"
+
+    def __init__(self, turns: TurnSource, *, chunk_size: int = 7, delay: float = 0.0) -> None:
+        self._turns = turns
+        self._next = 0
+        self.chunk_size = max(1, chunk_size)
+        self.delay = delay
+        self.requests: list[ModelRequest] = []
+
+    async def _turn_for(self, request: ModelRequest) -> ScriptedTurn:
+        if callable(self._turns):
+            answer = self._turns(request)
+            return await answer if inspect.isawaitable(answer) else answer
+        if self._next >= len(self._turns):
+            raise ModelError(
+                f"the scripted backend ran out of turns: it was given {len(self._turns)} and "
+                f"asked for turn {self._next + 1}; add turns to the script"
+            )
+        turn = self._turns[self._next]
+        self._next += 1
+        return turn
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        self.requests.append(request)
+        scripted = await self._turn_for(request)
+        turn = TurnBuilder()
+        if isinstance(scripted, AssistantMessage):
+            if scripted.reasoning is not None:
+                turn.saw_reasoning = True
+                if scripted.reasoning:
+                    yield turn.add(ReasoningDelta(scripted.reasoning))
+            if scripted.content:
+                yield turn.add(ContentDelta(scripted.content))
+            for call in scripted.tool_calls:
+                yield turn.add(ToolCallReady(ToolCall(call.name, dict(call.arguments), call.id, call.raw)))
+            yield turn.turn(finish_reason="tool_calls" if scripted.tool_calls else "stop")
+            return
+        parser = StreamParser()
+        for i in range(0, len(scripted), self.chunk_size):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            for event in parser.feed(scripted[i : i + self.chunk_size]):
+                yield turn.add(event)
+        for event in parser.close():
+            yield turn.add(event)
+        turn.saw_reasoning = parser.saw_think
+        yield turn.turn(finish_reason="stop", raw=scripted)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def load_script(path: str | Path) -> list[ScriptedTurn]:
+    """Turns from a JSON file: a list of raw output strings or assistant-message objects
+    (`{"content": ..., "reasoning": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}`)."""
+    file = Path(path)
+    try:
+        data: Any = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such script file") from None
+    except ValueError as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc}); a script is a JSON list of turns") from None
+    if isinstance(data, dict) and "turns" in data:
+        data = data["turns"]
+    if not isinstance(data, list):
+        raise ConfigError(f"{file}: a script is a JSON list of turns, got {type(data).__name__}")
+    turns: list[ScriptedTurn] = []
+    for i, item in enumerate(data):
+        if isinstance(item, str):
+            turns.append(item)
+        elif isinstance(item, dict):
+            message = from_openai({"role": "assistant", **item})
+            assert isinstance(message, AssistantMessage)
+            turns.append(message)
+        else:
+            raise ConfigError(
+                f"{file}: turn {i + 1} must be a string (raw model output) or an object, "
+                f"got {type(item).__name__}"
+            )
+    return turns

@@ -1,0 +1,623 @@
+"""Parse Qwen3 output: `<think>` reasoning, answer text and Hermes `<tool_call>` blocks.
+
+`StreamParser` reads the output incrementally and reports each piece as soon as it is
+certain; `parse_output` is the same parser fed the whole text at once, so the two agree on
+every input and in every chunking. Total work is linear in the output's length.
+
+Reading is lenient where small models slip: markdown fences, single quotes, trailing commas,
+Python literals, arguments given as a JSON string, a missing `</tool_call>`, several objects
+in one block, unclosed braces at the end. A call that still cannot be read becomes a
+`ToolCallError` saying why; the good calls beside it are kept.
+
+Reasoning and content are returned without surrounding whitespace (the template adds the
+newlines around `<think>` blocks and between calls itself).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from agentkit.messages import ToolCall, ToolCallError
+
+__all__ = [
+    "ContentDelta",
+    "ParsedOutput",
+    "ParserEvent",
+    "ReasoningDelta",
+    "StreamParser",
+    "ToolCallInvalid",
+    "ToolCallReady",
+    "parse_output",
+    "read_arguments",
+    "read_call_block",
+]
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
+END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """More reasoning text (from inside `<think>`)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ContentDelta:
+    """More answer text (outside `<think>` and `<tool_call>`)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallReady:
+    """A tool call, complete and readable."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolCallInvalid:
+    """A `<tool_call>` block that could not be read as a call."""
+
+    error: ToolCallError
+
+
+ParserEvent = Union[ReasoningDelta, ContentDelta, ToolCallReady, ToolCallInvalid]
+
+
+@dataclass
+class ParsedOutput:
+    """One model output, taken apart.
+
+    Attributes:
+        reasoning: The text of the `<think>` block, or None when there was none.
+        content: The answer text outside the think block and the tool calls.
+        tool_calls: The calls that could be read, in output order.
+        errors: One entry per `<tool_call>` block that could not be read, saying why.
+        calls: Calls and errors together, in output order (tool results answer in it).
+    """
+
+    reasoning: str | None = None
+    content: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    errors: list[ToolCallError] = field(default_factory=list)
+    calls: list[ToolCall | ToolCallError] = field(default_factory=list)
+
+
+# Parser states.
+_START, _THINK, _CONTENT, _CALL, _DONE = range(5)
+
+_ALL_TAGS = (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *END_TOKENS)
+
+
+def _alternation(*tags: str) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(t) for t in tags))
+
+
+_TAGS_BY_STATE = {
+    _START: _alternation(THINK_OPEN, THINK_CLOSE, CALL_OPEN, *END_TOKENS),
+    _THINK: _alternation(THINK_OPEN, THINK_CLOSE, CALL_OPEN, *END_TOKENS),
+    _CONTENT: _alternation(CALL_OPEN, *END_TOKENS),
+    _CALL: _alternation(CALL_CLOSE, CALL_OPEN, *END_TOKENS),
+}
+_LONGEST_TAG = max(len(t) for t in _ALL_TAGS)
+
+
+class _Trimmed:
+    """Text emitted without leading or trailing whitespace, in any chunking.
+
+    Leading whitespace is dropped; a whitespace run is held back until more text follows it.
+    """
+
+    __slots__ = ("pending", "started")
+
+    def __init__(self) -> None:
+        self.started = False
+        self.pending = ""
+
+    def push(self, text: str) -> str:
+        if not self.started:
+            text = text.lstrip()
+            if not text:
+                return ""
+            self.started = True
+        body = text.rstrip()
+        if not body:
+            self.pending += text
+            return ""
+        out = self.pending + body if self.pending else body
+        self.pending = text[len(body) :]
+        return out
+
+
+class StreamParser:
+    """Incremental parser of one Qwen3 output.
+
+    Args:
+        thinking: Whether the output starts inside a think block. None (the default) reads
+            it from the output: a leading `<think>` opens one, as Qwen3 writes it in
+            thinking mode. True suits prompts that pre-fill `<think>` (text before `</think>`
+            is reasoning); False reads everything outside calls as content.
+
+    A `<tool_call>` inside a think block that is later closed is reasoning (the model was
+    drafting). If the think block is never closed, a `<tool_call>` in it ends the reasoning
+    and is read as a call: the model forgot `</think>`. Reasoning after such a block is held
+    back until the output tells which case it is.
+
+    Example:
+        ```python
+        parser = StreamParser()
+        for delta in stream:
+            for event in parser.feed(delta):
+                ...
+        events = parser.close()
+        ```
+    """
+
+    def __init__(self, thinking: bool | None = None) -> None:
+        self._state = _THINK if thinking else _START if thinking is None else _CONTENT
+        self._saw_think = bool(thinking)
+        self._buf = ""
+        self._call_parts: list[str] = []
+        self._held: list[str] | None = None  # reasoning from a <tool_call> inside <think> on
+        self._reasoning = _Trimmed()
+        self._content = _Trimmed()
+
+    @property
+    def saw_think(self) -> bool:
+        """Whether the output had a think block (an empty one counts)."""
+        return self._saw_think
+
+    @property
+    def in_reasoning(self) -> bool:
+        """Whether the text so far ends inside an unclosed think block."""
+        return self._state == _THINK
+
+    def feed(self, delta: str) -> list[ParserEvent]:
+        """Read more output; return what became certain."""
+        events: list[ParserEvent] = []
+        if self._state != _DONE and delta:
+            text = self._buf + delta if self._buf else delta
+            self._buf = ""
+            self._scan(text, events, final=False)
+        return events
+
+    def close(self) -> list[ParserEvent]:
+        """End of output: flush held text and read an unclosed final call."""
+        events: list[ParserEvent] = []
+        if self._state != _DONE:
+            held, self._buf = self._buf, ""
+            self._scan(held, events, final=True)
+            self._end(events)
+        return events
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _scan(self, text: str, events: list[ParserEvent], *, final: bool) -> None:
+        pos = 0
+        while self._state != _DONE:
+            state = self._state
+            match = _TAGS_BY_STATE[state].search(text, pos)
+            if match is None:
+                break
+            self._text(text[pos : match.start()], events)
+            pos = match.start()
+            if self._state != state:
+                continue  # the text started the answer: read the tag in the new state
+            self._tag(match.group(), events)
+            pos = match.end()
+        if self._state == _DONE:
+            return
+        cut = len(text)
+        if not final:  # hold back a tail that may be the start of a tag split across deltas
+            lt = text.rfind("<", max(pos, len(text) - _LONGEST_TAG + 1))
+            if lt >= 0 and any(tag.startswith(text[lt:]) for tag in _ALL_TAGS):
+                cut = lt
+                self._buf = text[lt:]
+        self._text(text[pos:cut], events)
+
+    def _text(self, text: str, events: list[ParserEvent]) -> None:
+        if not text:
+            return
+        state = self._state
+        if state == _CALL:
+            self._call_parts.append(text)
+        elif state == _THINK:
+            if self._held is not None:
+                self._held.append(text)
+            else:
+                out = self._reasoning.push(text)
+                if out:
+                    events.append(ReasoningDelta(out))
+        elif state == _START:
+            if not text.strip():
+                return  # leading whitespace: what comes next decides the state
+            self._state = _CONTENT
+            self._text(text, events)
+        else:
+            out = self._content.push(text)
+            if out:
+                events.append(ContentDelta(out))
+
+    def _tag(self, tag: str, events: list[ParserEvent]) -> None:
+        state = self._state
+        if tag in END_TOKENS:
+            self._end(events)
+        elif state == _THINK:
+            if tag == THINK_CLOSE:
+                held, self._held = self._held, None
+                if held:  # the calls were part of the reasoning after all
+                    self._text("".join(held), events)
+                self._state = _CONTENT
+            elif tag == CALL_OPEN and self._held is None:
+                self._held = [tag]
+            elif self._held is not None:
+                self._held.append(tag)
+            # a stray <think> inside reasoning is dropped
+        elif tag == THINK_OPEN:  # at the start
+            self._state, self._saw_think = _THINK, True
+        elif tag == THINK_CLOSE:  # at the start: the prompt opened the think block
+            self._state, self._saw_think = _CONTENT, True
+        elif tag == CALL_OPEN:
+            if state == _CALL:  # a new call before the previous one was closed
+                self._finish_call(events, closed=False)
+            self._state = _CALL
+        elif tag == CALL_CLOSE:
+            self._finish_call(events, closed=True)
+            self._state = _CONTENT
+
+    def _end(self, events: list[ParserEvent]) -> None:
+        if self._held is not None:
+            # The think block was never closed: its <tool_call> ended the reasoning.
+            held, self._held = "".join(self._held), None
+            self._state = _CONTENT
+            self._scan(held, events, final=True)
+            if self._state == _DONE:
+                return
+        if self._state == _CALL:
+            self._finish_call(events, closed=False)
+        self._state = _DONE
+
+    def _finish_call(self, events: list[ParserEvent], *, closed: bool) -> None:
+        body = "".join(self._call_parts)
+        self._call_parts = []
+        raw = CALL_OPEN + body + (CALL_CLOSE if closed else "")
+        for item in read_call_block(body, raw=raw, closed=closed):
+            if isinstance(item, ToolCall):
+                events.append(ToolCallReady(item))
+            else:
+                events.append(ToolCallInvalid(item))
+
+
+def parse_output(text: str, *, thinking: bool | None = None) -> ParsedOutput:
+    """Take a complete Qwen3 output apart.
+
+    Args:
+        text: The model's output (the text after the generation prompt).
+        thinking: As for `StreamParser`.
+    """
+    parser = StreamParser(thinking)
+    return collect(parser, [*parser.feed(text), *parser.close()])
+
+
+def collect(parser: StreamParser, events: Iterable[ParserEvent]) -> ParsedOutput:
+    """Assemble a `ParsedOutput` from all the events of one parser."""
+    out = ParsedOutput()
+    reasoning: list[str] = []
+    content: list[str] = []
+    for event in events:
+        if isinstance(event, ReasoningDelta):
+            reasoning.append(event.text)
+        elif isinstance(event, ContentDelta):
+            content.append(event.text)
+        elif isinstance(event, ToolCallReady):
+            out.tool_calls.append(event.call)
+            out.calls.append(event.call)
+        else:
+            out.errors.append(event.error)
+            out.calls.append(event.error)
+    out.reasoning = "".join(reasoning) if parser.saw_think else None
+    out.content = "".join(content)
+    return out
+
+
+# -- reading one <tool_call> block ---------------------------------------------------------
+
+_FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?\s*```$", re.DOTALL)
+_NAME_HINT = re.compile(r"""["']name["']\s*:\s*["']([^"']+)["']""")
+
+
+def read_call_block(
+    body: str, *, raw: str | None = None, closed: bool = True
+) -> list[ToolCall | ToolCallError]:
+    """Read the calls in the text between `<tool_call>` and `</tool_call>`.
+
+    Args:
+        body: The block's inner text.
+        raw: The block as written, kept on the results.
+        closed: Whether `</tool_call>` was seen (only affects error messages).
+
+    Returns:
+        One `ToolCall` per call in the block (usually one), or one `ToolCallError`.
+    """
+    raw = raw if raw is not None else CALL_OPEN + body + CALL_CLOSE
+    text = body.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    if not text:
+        return [ToolCallError(raw, "the <tool_call> block is empty.")]
+    if text.startswith("<function"):
+        return _read_xml_calls(text, raw)
+    try:
+        objects = _read_objects(text)
+    except ValueError as exc:
+        hint = _NAME_HINT.search(text)
+        where = "" if closed else " (the block was never closed with </tool_call>)"
+        return [
+            ToolCallError(
+                raw,
+                f"its JSON is invalid{where}: {exc}.",
+                name=hint.group(1) if hint else None,
+            )
+        ]
+    calls = [item for obj in objects for item in (obj if isinstance(obj, list) else [obj])]
+    if not calls:
+        return [ToolCallError(raw, "the <tool_call> block holds an empty list.")]
+    return [_as_call(obj, raw) for obj in calls]
+
+
+def _as_call(obj: Any, raw: str) -> ToolCall | ToolCallError:
+    if isinstance(obj, dict) and "name" not in obj and isinstance(obj.get("function"), dict):
+        obj = obj["function"]  # {"type": "function", "function": {...}}
+    if not isinstance(obj, dict):
+        return ToolCallError(raw, f"expected a JSON object with name and arguments, got {obj!r}.")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name.strip():
+        return ToolCallError(raw, 'the call has no "name" (a string naming the tool).')
+    name = name.strip()
+    args = obj.get("arguments", obj.get("parameters", {}))
+    if args is None:
+        args = {}
+    if isinstance(args, str):  # arguments given as a JSON string
+        try:
+            args = read_arguments(args)
+        except ValueError as exc:
+            return ToolCallError(raw, f'"arguments" is a string that is not a JSON object: {exc}.', name)
+    if not isinstance(args, dict):
+        return ToolCallError(
+            raw, f'"arguments" must be a JSON object, got {type(args).__name__}.', name
+        )
+    return ToolCall(name=name, arguments=args, raw=raw)
+
+
+_XML_FUNCTION = re.compile(
+    r'<function(?:=([^>\s]+)|\s+name="([^"]+)")\s*>(.*?)(?:</function>|$)', re.DOTALL
+)
+_XML_PARAMETER = re.compile(
+    r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL
+)
+
+
+def _read_xml_calls(text: str, raw: str) -> list[ToolCall | ToolCallError]:
+    """Calls in the XML form of Qwen3-Coder (`<function=NAME><parameter=P>v</parameter>`),
+    or `<function=NAME>{json}</function>`."""
+    out: list[ToolCall | ToolCallError] = []
+    for match in _XML_FUNCTION.finditer(text):
+        name = (match.group(1) or match.group(2)).strip()
+        inner = match.group(3)
+        if "<parameter=" in inner:
+            args = {
+                key: _xml_value(value) for key, value in _XML_PARAMETER.findall(inner)
+            }
+            out.append(ToolCall(name=name, arguments=args, raw=raw))
+            continue
+        try:
+            out.append(ToolCall(name=name, arguments=read_arguments(inner), raw=raw))
+        except ValueError as exc:
+            out.append(ToolCallError(raw, f"the arguments of {name} are not valid JSON: {exc}.", name))
+    return out or [ToolCallError(raw, "the <function=...> block names no function.")]
+
+
+def _xml_value(text: str) -> Any:
+    value = text[1:] if text.startswith("\n") else text
+    value = value[:-1] if value.endswith("\n") else value
+    try:  # numbers, booleans, objects and arrays are written as JSON
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return value if isinstance(decoded, str) else decoded
+
+
+def read_arguments(text: str) -> dict[str, Any]:
+    """A call's arguments from JSON text, read leniently; empty text is `{}`.
+
+    Raises:
+        ValueError: The text is not a JSON object, saying where it went wrong.
+    """
+    if not text.strip():
+        return {}
+    value = _read_value(text)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _read_objects(text: str) -> list[Any]:
+    """One or more JSON values in a row; strict JSON first, then the lenient reader."""
+    try:
+        return [json.loads(text)]
+    except ValueError:
+        pass
+    values: list[Any] = []
+    pos = 0
+    decoder = json.JSONDecoder()
+    while pos < len(text):
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except ValueError:
+            value, pos = _Lenient(text, pos).value_at_top()
+        values.append(value)
+        pos = _skip_separators(text, pos)
+        if values and pos < len(text) and text[pos] not in "{[":
+            break  # trailing prose after the call(s): ignore it
+    return values
+
+
+def _read_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        value, pos = _Lenient(text, 0).value_at_top()
+        if pos < len(text.rstrip()):
+            raise ValueError(f"unexpected text at character {pos}") from None
+        return value
+
+
+def _skip_separators(text: str, pos: int) -> int:
+    while pos < len(text) and (text[pos].isspace() or text[pos] in ",;"):
+        pos += 1
+    return pos
+
+
+class _Lenient:
+    """A forgiving JSON reader: single quotes, trailing commas, Python's True/False/None,
+    bare keys, and objects or arrays left open at the end of the text."""
+
+    _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+    _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    _WORDS: dict[str, Any] = {
+        "true": True, "false": False, "null": None,
+        "True": True, "False": False, "None": None,
+    }
+    _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\"}
+
+    def __init__(self, text: str, pos: int) -> None:
+        self.text = text
+        self.pos = pos
+
+    def value_at_top(self) -> tuple[Any, int]:
+        value = self.value()
+        return value, self.pos
+
+    def fail(self, what: str) -> ValueError:
+        line = self.text.count("\n", 0, self.pos) + 1
+        col = self.pos - (self.text.rfind("\n", 0, self.pos) + 1) + 1
+        return ValueError(f"{what} at line {line} column {col}")
+
+    def ws(self) -> None:
+        text, pos = self.text, self.pos
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        self.pos = pos
+
+    def at_end(self) -> bool:
+        self.ws()
+        return self.pos >= len(self.text)
+
+    def value(self) -> Any:
+        self.ws()
+        if self.pos >= len(self.text):
+            raise self.fail("expected a value but the text ended")
+        ch = self.text[self.pos]
+        if ch == "{":
+            return self.obj()
+        if ch == "[":
+            return self.arr()
+        if ch in "\"'":
+            return self.string()
+        number = self._NUMBER.match(self.text, self.pos)
+        if number:
+            self.pos = number.end()
+            literal = number.group()
+            return float(literal) if any(c in literal for c in ".eE") else int(literal)
+        word = self._WORD.match(self.text, self.pos)
+        if word and word.group() in self._WORDS:
+            self.pos = word.end()
+            return self._WORDS[word.group()]
+        raise self.fail(f"unexpected character {ch!r}")
+
+    def obj(self) -> dict[str, Any]:
+        self.pos += 1
+        out: dict[str, Any] = {}
+        while True:
+            if self.at_end():
+                return out  # left open at the end: close it
+            ch = self.text[self.pos]
+            if ch == "}":
+                self.pos += 1
+                return out
+            if ch in "\"'":
+                key = self.string()
+            else:
+                word = self._WORD.match(self.text, self.pos)
+                if not word:
+                    raise self.fail(f"expected a key, found {ch!r}")
+                key, self.pos = word.group(), word.end()
+            self.ws()
+            if self.pos >= len(self.text) or self.text[self.pos] != ":":
+                raise self.fail(f"expected ':' after key {key!r}")
+            self.pos += 1
+            out[key] = self.value()
+            if self.at_end():
+                return out
+            ch = self.text[self.pos]
+            if ch == ",":
+                self.pos += 1
+            elif ch != "}":
+                raise self.fail(f"expected ',' or '}}', found {ch!r}")
+
+    def arr(self) -> list[Any]:
+        self.pos += 1
+        out: list[Any] = []
+        while True:
+            if self.at_end():
+                return out
+            if self.text[self.pos] == "]":
+                self.pos += 1
+                return out
+            out.append(self.value())
+            if self.at_end():
+                return out
+            ch = self.text[self.pos]
+            if ch == ",":
+                self.pos += 1
+            elif ch != "]":
+                raise self.fail(f"expected ',' or ']', found {ch!r}")
+
+    def string(self) -> str:
+        text = self.text
+        quote = text[self.pos]
+        start = self.pos
+        self.pos += 1
+        parts: list[str] = []
+        while self.pos < len(text):
+            ch = text[self.pos]
+            if ch == quote:
+                self.pos += 1
+                return "".join(parts)
+            if ch == "\\" and self.pos + 1 < len(text):
+                nxt = text[self.pos + 1]
+                if nxt == "u" and self.pos + 6 <= len(text):
+                    try:
+                        parts.append(chr(int(text[self.pos + 2 : self.pos + 6], 16)))
+                        self.pos += 6
+                        continue
+                    except ValueError:
+                        pass
+                parts.append(self._ESCAPES.get(nxt, nxt))
+                self.pos += 2
+                continue
+            parts.append(ch)
+            self.pos += 1
+        self.pos = start
+        raise self.fail("a string is never closed")

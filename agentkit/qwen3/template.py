@@ -1,0 +1,87 @@
+"""Render Qwen3 prompts with agentkit's own chat template (`template.jinja`)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from agentkit.messages import Message, to_openai
+
+__all__ = ["GENERATION_PROMPT", "IM_END", "NO_THINK_PREFILL", "render_prompt", "template_source"]
+
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+GENERATION_PROMPT = "<|im_start|>assistant\n"
+NO_THINK_PREFILL = "<think>\n\n</think>\n\n"
+
+
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    # As transformers defines it for chat templates: unlike Jinja's own tojson, it keeps
+    # non-ASCII text, keeps key order and does no HTML escaping.
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
+def template_source() -> str:
+    """The text of agentkit's Qwen3 chat template (usable as a tokenizer's chat_template)."""
+    return Path(__file__).with_name("template.jinja").read_text(encoding="utf-8")
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False, autoescape=False
+    )
+    env.filters["tojson"] = _tojson
+    return env.from_string(template_source())
+
+
+def _as_dict(message: Message | Mapping[str, Any]) -> Mapping[str, Any]:
+    return message if isinstance(message, Mapping) else to_openai(message)
+
+
+def _tool_spec(tool: Any) -> Any:
+    spec = getattr(tool, "spec", None)
+    return spec() if callable(spec) else tool
+
+
+def render_prompt(
+    messages: Sequence[Message | Mapping[str, Any]],
+    tools: Iterable[Any] | None = None,
+    *,
+    add_generation_prompt: bool = True,
+    enable_thinking: bool = True,
+) -> str:
+    """Render a conversation as the Qwen3 prompt text.
+
+    Args:
+        messages: OpenAI-style message dicts or agentkit messages (system, user, assistant,
+            tool). Assistant reasoning comes from `reasoning_content` or a `<think>` block.
+        tools: OpenAI function specs (`{"type": "function", "function": {...}}`) or objects
+            with a `spec()` method, such as agentkit tools.
+        add_generation_prompt: End with the opening of the assistant's turn.
+        enable_thinking: When False, pre-fill an empty think block so the model answers
+            without reasoning.
+
+    Returns:
+        The prompt, byte for byte what the official Qwen3 template renders.
+    """
+    specs = [_tool_spec(tool) for tool in tools] if tools is not None else None
+    return _template().render(
+        messages=[_as_dict(m) for m in messages],
+        tools=specs,
+        add_generation_prompt=add_generation_prompt,
+        enable_thinking=enable_thinking,
+    )

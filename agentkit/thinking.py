@@ -1,0 +1,207 @@
+"""Thinking policies: before every model call, decide whether Qwen3 thinks, and how long.
+
+A policy is `"on"`, `"off"`, `"auto"`, a `ThinkingPolicy` object, or any callable that takes
+the `StepContext` and returns a `ThinkingDecision` (or a bool). The soft switches `/think` and
+`/no_think` in the conversation's latest user or system message that has one override the
+policy, as they do for the model itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any, Literal, Union
+
+from agentkit.messages import Message, SystemMessage, ToolMessage, UserMessage
+
+__all__ = [
+    "NON_THINKING_SAMPLING",
+    "THINKING_SAMPLING",
+    "Always",
+    "Auto",
+    "Never",
+    "Sampling",
+    "StepContext",
+    "ThinkingDecision",
+    "ThinkingPolicy",
+    "decide",
+    "resolve_policy",
+    "soft_switch",
+]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters for one request; None leaves the server's default.
+
+    `top_k`, `min_p` and `repetition_penalty` are not OpenAI parameters; vLLM and SGLang take
+    them in the request body.
+    """
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    presence_penalty: float | None = None
+    repetition_penalty: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+    def merged(self, override: Sampling | None) -> Sampling:
+        """These parameters with every field the override sets replaced."""
+        if override is None:
+            return self
+        changes = {
+            f.name: getattr(override, f.name)
+            for f in fields(override)
+            if getattr(override, f.name) is not None
+        }
+        return replace(self, **changes)
+
+    def body(self) -> dict[str, Any]:
+        """The request-body fields this sets."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+THINKING_SAMPLING = Sampling(temperature=0.6, top_p=0.95, top_k=20, min_p=0.0)
+"""Qwen3's model-card preset for thinking mode (never greedy: it repeats itself)."""
+
+NON_THINKING_SAMPLING = Sampling(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0)
+"""Qwen3's model-card preset for non-thinking mode."""
+
+
+@dataclass(frozen=True)
+class ThinkingDecision:
+    """Whether one model call thinks.
+
+    Attributes:
+        think: Let the model reason in a `<think>` block before it answers.
+        budget: At most this many tokens of reasoning; then it is closed and the model
+            answers (None: no limit).
+        reason: Why, in a few words; shown in events and transcripts.
+    """
+
+    think: bool
+    budget: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a policy may look at before a model call.
+
+    Attributes:
+        step: The step number within the run, from 1.
+        turn_step: The step number since the latest user message, from 1.
+        messages: The conversation so far.
+        tool_results: The tool results fed back since the previous model call.
+    """
+
+    step: int
+    turn_step: int
+    messages: Sequence[Message]
+    tool_results: Sequence[ToolMessage] = ()
+
+    @property
+    def after_tool_error(self) -> bool:
+        return any(result.is_error for result in self.tool_results)
+
+
+class ThinkingPolicy:
+    """Base of the built-in policies: `decide` is called before every model call."""
+
+    def decide(self, ctx: StepContext) -> ThinkingDecision:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Always(ThinkingPolicy):
+    """Think on every step (`"on"`)."""
+
+    budget: int | None = None
+
+    def decide(self, ctx: StepContext) -> ThinkingDecision:
+        return ThinkingDecision(True, self.budget, "policy: on")
+
+
+@dataclass(frozen=True)
+class Never(ThinkingPolicy):
+    """Never think (`"off"`): an empty think block is pre-filled."""
+
+    def decide(self, ctx: StepContext) -> ThinkingDecision:
+        return ThinkingDecision(False, None, "policy: off")
+
+
+@dataclass(frozen=True)
+class Auto(ThinkingPolicy):
+    """Think where it pays (`"auto"`): on the first step of a user turn and after a tool
+    error; answer directly when the step only continues after successful tool results."""
+
+    budget: int | None = None
+
+    def decide(self, ctx: StepContext) -> ThinkingDecision:
+        if ctx.turn_step <= 1:
+            return ThinkingDecision(True, self.budget, "auto: first step of the user turn")
+        if ctx.after_tool_error:
+            return ThinkingDecision(True, self.budget, "auto: a tool call failed")
+        return ThinkingDecision(False, None, "auto: continuing after tool results")
+
+
+PolicyLike = Union[
+    Literal["on", "off", "auto"],
+    ThinkingPolicy,
+    Callable[[StepContext], Union[ThinkingDecision, bool]],
+]
+
+_NAMED: dict[str, ThinkingPolicy] = {"on": Always(), "off": Never(), "auto": Auto()}
+
+
+def resolve_policy(policy: PolicyLike) -> Callable[[StepContext], ThinkingDecision]:
+    """The decision function of a policy given by name, object or callable."""
+    if isinstance(policy, str):
+        if policy not in _NAMED:
+            raise ValueError(f"unknown thinking policy {policy!r}: use 'on', 'off' or 'auto'")
+        return _NAMED[policy].decide
+    if isinstance(policy, ThinkingPolicy):
+        return policy.decide
+    if callable(policy):
+        fn = policy
+
+        def decide_with(ctx: StepContext) -> ThinkingDecision:
+            answer = fn(ctx)
+            if isinstance(answer, ThinkingDecision):
+                return answer
+            return ThinkingDecision(bool(answer), None, "policy: callable")
+
+        return decide_with
+    raise TypeError(
+        f"thinking policy must be 'on', 'off', 'auto', a ThinkingPolicy or a callable, "
+        f"not {policy!r}"
+    )
+
+
+_SWITCH = re.compile(r"(?<!\S)/(no_think|think)(?![\w/])")
+
+
+def soft_switch(messages: Sequence[Message]) -> bool | None:
+    """The switch in force: True for `/think`, False for `/no_think`, None for neither.
+
+    The latest user or system message that holds one decides; within it, the last one.
+    """
+    for message in reversed(messages):
+        if isinstance(message, (UserMessage, SystemMessage)):
+            found = _SWITCH.findall(message.content)
+            if found:
+                return found[-1] == "think"
+    return None
+
+
+def decide(policy: Callable[[StepContext], ThinkingDecision], ctx: StepContext) -> ThinkingDecision:
+    """The policy's decision for this step, overridden by a soft switch in the conversation."""
+    switch = soft_switch(ctx.messages)
+    decision = policy(ctx)
+    if switch is None or switch == decision.think:
+        return decision
+    word = "/think" if switch else "/no_think"
+    return ThinkingDecision(switch, decision.budget if switch else None, f"{word} in the conversation")

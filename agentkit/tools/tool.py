@@ -1,0 +1,204 @@
+"""The `Tool` protocol every kind of tool implements, and `@tool` for typed functions."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, overload, runtime_checkable
+
+import pydantic
+import pydantic_core
+
+from agentkit.tools.schema import FunctionSchema, function_schema
+
+__all__ = ["FunctionTool", "Tool", "ToolContext", "ToolError", "ToolResult", "tool", "tool_spec"]
+
+
+@dataclass
+class ToolContext:
+    """What a tool may know about the call it serves.
+
+    A function tool receives it through a parameter annotated `ToolContext`; that parameter is
+    not shown to the model.
+
+    Attributes:
+        call_id: The id of the tool call.
+        tool_name: The name the model called.
+        step: The step of the run that made the call (1-based).
+        deps: Whatever the application passed as `Agent(deps=...)`.
+    """
+
+    call_id: str = ""
+    tool_name: str = ""
+    step: int = 0
+    deps: Any = None
+
+
+@dataclass
+class ToolResult:
+    """A tool's answer to the model.
+
+    Attributes:
+        content: The text the model reads.
+        is_error: Marks the answer as a failure the model should react to.
+        data: The structured value behind the text, when there is one (kept in transcripts).
+    """
+
+    content: str
+    is_error: bool = False
+    data: Any = field(default=None, repr=False)
+
+
+class ToolError(Exception):
+    """Raise inside a tool to answer the model with this message as an error, as is."""
+
+
+@runtime_checkable
+class Tool(Protocol):
+    """Anything the model can call: a Python function, a built-in, an MCP server's tool.
+
+    Attributes:
+        name: Unique within an agent; what the model writes in `<tool_call>`.
+        description: What the tool does and when to use it, for the model.
+        parameters: JSON schema of the arguments object; agentkit validates every call
+            against it before `call` runs.
+        timeout: Seconds a call may take, or None for the toolbox's default.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    timeout: float | None
+
+    def spec(self) -> dict[str, Any]:
+        """The OpenAI function spec shown to the model."""
+        ...
+
+    async def call(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
+        """Run with arguments that passed validation; raise or return an error result."""
+        ...
+
+
+def tool_spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI function spec, in the key order Qwen3's template shows to the model."""
+    return {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": parameters},
+    }
+
+
+def to_result(value: Any) -> ToolResult:
+    """A tool's return value as the text the model reads: strings as they are, else JSON."""
+    if isinstance(value, ToolResult):
+        return value
+    if isinstance(value, str):
+        return ToolResult(value)
+    if value is None:
+        return ToolResult("(the tool returned nothing)")
+    return ToolResult(pydantic_core.to_json(value, fallback=str).decode(), data=value)
+
+
+class FunctionTool:
+    """A typed Python function (sync or async) as a tool.
+
+    Sync functions run in a worker thread so that the calls of one turn run concurrently.
+    The function stays callable as before.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.fn = fn
+        self.schema: FunctionSchema = function_schema(
+            fn, name=name, description=description, context_type=ToolContext
+        )
+        self.name = self.schema.name
+        self.description = self.schema.description
+        self.parameters = self.schema.parameters
+        self.timeout = timeout
+        self._is_async = inspect.iscoroutinefunction(fn)
+        self._spec = tool_spec(self.name, self.description, self.parameters)
+        self.__doc__ = fn.__doc__
+
+    def spec(self) -> dict[str, Any]:
+        return self._spec
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"FunctionTool({self.name!r})"
+
+    async def call(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
+        try:
+            parsed = self.schema.model.model_validate(arguments)
+        except pydantic.ValidationError as exc:
+            raise ToolError(_explain_validation(self.name, exc)) from None
+        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        if self.schema.context_param:
+            kwargs[self.schema.context_param] = context
+        if self._is_async:
+            value = await self.fn(**kwargs)
+        else:
+            value = await asyncio.to_thread(self.fn, **kwargs)
+        return to_result(value)
+
+
+def _explain_validation(name: str, exc: pydantic.ValidationError) -> str:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+        for err in exc.errors()
+    )
+    return f"Invalid arguments for {name}: {problems}."
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Make a typed function a tool; use bare (`@tool`) or with options (`@tool(timeout=5)`).
+
+    Args:
+        fn: The function. Its name, docstring and type hints describe it to the model.
+        name: Overrides the function's name.
+        description: Overrides the docstring.
+        timeout: Seconds a call may take (default: the toolbox's).
+
+    Example:
+        ```python
+        @tool
+        def get_weather(city: str, unit: Literal["C", "F"] = "C") -> str:
+            \"\"\"Current weather in a city.
+
+            Args:
+                city: City name, e.g. "Paris".
+                unit: Temperature unit.
+            \"\"\"
+        ```
+    """
+
+    def wrap(f: Callable[..., Any]) -> FunctionTool:
+        return FunctionTool(f, name=name, description=description, timeout=timeout)
+
+    return wrap(fn) if fn is not None else wrap

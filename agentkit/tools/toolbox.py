@@ -1,0 +1,186 @@
+"""The toolbox: the tools of one agent by name, and the one place tool calls are run.
+
+Every call is validated against its tool's JSON schema, run with a timeout, and answered
+with a `ToolMessage`. Whatever goes wrong (an unknown name, bad arguments, an exception, a
+timeout, an unreadable call) becomes an error result that tells the model what to fix: tool
+errors are answers, not crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from agentkit.messages import ToolCall, ToolCallError, ToolMessage
+from agentkit.tools.tool import Tool, ToolContext, ToolError, ToolResult
+
+__all__ = ["DEFAULT_TOOL_TIMEOUT", "Toolbox"]
+
+DEFAULT_TOOL_TIMEOUT = 120.0
+"""Seconds a tool call may run before it is stopped and answered with an error."""
+
+
+class Toolbox:
+    """The tools of an agent, looked up by name, and how their calls are run.
+
+    Args:
+        tools: The tools. Names must be unique.
+        timeout: Default seconds per call, for tools that set none.
+        max_concurrency: How many calls of one turn may run at once (None: all).
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool] = (),
+        *,
+        timeout: float = DEFAULT_TOOL_TIMEOUT,
+        max_concurrency: int | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self._tools: dict[str, Tool] = {}
+        self._validators: dict[str, Any] = {}
+        self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        for item in tools:
+            self.add(item)
+
+    def add(self, item: Tool) -> None:
+        """Add a tool; a second tool with the same name is refused."""
+        if not isinstance(item, Tool):
+            raise TypeError(
+                f"{item!r} is not a tool: decorate a function with @agentkit.tool, "
+                "or pass an object with name, description, parameters, spec() and call()"
+            )
+        if item.name in self._tools:
+            raise ValueError(
+                f"two tools are named {item.name!r}; names must be unique. "
+                "Rename one, e.g. @tool(name='other_name')"
+            )
+        self._tools[item.name] = item
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def specs(self) -> list[dict[str, Any]]:
+        """The OpenAI function specs of all tools, in the order they were added."""
+        return [t.spec() for t in self._tools.values()]
+
+    async def run(self, call: ToolCall, context: ToolContext | None = None) -> ToolMessage:
+        """Run one call and answer it; never raises but for cancellation."""
+        found = self._tools.get(call.name)
+        if found is None:
+            return _error(call, self._unknown(call.name))
+        problem = self._check(found, call.arguments)
+        if problem:
+            return _error(call, problem)
+        ctx = context or ToolContext()
+        ctx.call_id, ctx.tool_name = call.id, call.name
+        timeout = found.timeout if found.timeout is not None else self.timeout
+        try:
+            if self._limit is not None:
+                async with self._limit:
+                    result = await asyncio.wait_for(found.call(call.arguments, ctx), timeout)
+            else:
+                result = await asyncio.wait_for(found.call(call.arguments, ctx), timeout)
+        except asyncio.TimeoutError:
+            return _error(
+                call,
+                f"{call.name} did not finish within {timeout:g} s and was stopped. "
+                "Try a smaller task or a different approach.",
+            )
+        except ToolError as exc:
+            return _error(call, str(exc))
+        except Exception as exc:  # a tool's bug is the model's information, not our crash
+            return _error(
+                call,
+                f"{call.name} failed: {type(exc).__name__}: {exc}. "
+                "Check the arguments, or try a different approach.",
+            )
+        if not isinstance(result, ToolResult):
+            return _error(call, f"{call.name} returned {type(result).__name__}, not a ToolResult.")
+        return ToolMessage(result.content, call.id, call.name, is_error=result.is_error)
+
+    @staticmethod
+    def answer_unreadable(error: ToolCallError) -> ToolMessage:
+        """The answer to a `<tool_call>` block that could not be read as a call."""
+        return ToolMessage(
+            "Error: your tool call could not be read: "
+            f"{error.error} Write each call as <tool_call>\n"
+            '{"name": "<tool name>", "arguments": {<arguments as a JSON object>}}\n'
+            "</tool_call> with valid JSON (double quotes, no trailing commas).",
+            error.id,
+            error.name or "",
+            is_error=True,
+        )
+
+    def _unknown(self, name: str) -> str:
+        names = list(self._tools)
+        if not names:
+            return f"There is no tool named {name!r}: no tools are available. Answer directly."
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return (
+            f"There is no tool named {name!r}.{hint} Available tools: {', '.join(names)}. "
+            "Call one of them by its exact name."
+        )
+
+    def _check(self, found: Tool, arguments: dict[str, Any]) -> str | None:
+        validator = self._validators.get(found.name)
+        if validator is None:
+            validator = self._validators[found.name] = _validator(found.parameters)
+        if validator is False:
+            return None
+        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        if not errors:
+            return None
+        problems = "; ".join(_describe(e) for e in errors[:5])
+        return (
+            f"Invalid arguments for {found.name}: {problems}. "
+            f"Expected: {_signature(found.parameters)}. "
+            f"Call {found.name} again with corrected arguments."
+        )
+
+
+def _error(call: ToolCall, message: str) -> ToolMessage:
+    return ToolMessage("Error: " + message, call.id, call.name, is_error=True)
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    import jsonschema  # imported on the first call: it costs ~0.1 s
+
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        return False  # a server's broken schema: let the tool judge its arguments itself
+    return cls(schema)
+
+
+def _describe(error: Any) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return f"{path}: {error.message}" if path else error.message
+
+
+def _signature(schema: dict[str, Any]) -> str:
+    props = schema.get("properties") or {}
+    if not props:
+        return "no arguments ({})"
+    required = set(schema.get("required") or [])
+    parts = []
+    for name, prop in props.items():
+        kind = prop.get("type") if isinstance(prop, dict) else None
+        if isinstance(prop, dict) and "enum" in prop:
+            kind = " | ".join(repr(v) for v in prop["enum"])
+        label = f"{name}: {kind or 'any'}"
+        parts.append(label + (" (required)" if name in required else ""))
+    return "{" + ", ".join(parts) + "}"

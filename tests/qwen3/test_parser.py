@@ -1,0 +1,356 @@
+"""The Qwen3 output parser: reasoning, content and tool calls, batch and incremental."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agentkit.qwen3.parser import (
+    ContentDelta,
+    ParsedOutput,
+    ReasoningDelta,
+    StreamParser,
+    ToolCallInvalid,
+    ToolCallReady,
+    collect,
+    parse_output,
+    read_arguments,
+)
+
+
+def call_block(name: str, args: str) -> str:
+    return f'<tool_call>\n{{"name": "{name}", "arguments": {args}}}\n</tool_call>'
+
+
+WEATHER = call_block("get_weather", '{"city": "Paris"}')
+SEARCH = call_block("search", '{"q": "cats"}')
+
+
+def calls(out: ParsedOutput) -> list[tuple[str, dict[str, Any]]]:
+    return [(c.name, c.arguments) for c in out.tool_calls]
+
+
+# -- well-formed outputs ----------------------------------------------------------------------
+
+
+def test_thinking_then_a_call() -> None:
+    out = parse_output("<think>\nI should look it up.\n</think>\n\n" + WEATHER)
+    assert out.reasoning == "I should look it up."
+    assert out.content == ""
+    assert calls(out) == [("get_weather", {"city": "Paris"})]
+    assert out.errors == []
+    assert out.tool_calls[0].raw == WEATHER
+
+
+def test_plain_answer_without_think_block_is_content() -> None:
+    out = parse_output("Paris is the capital of France.")
+    assert (out.reasoning, out.content, out.tool_calls) == (None, "Paris is the capital of France.", [])
+
+
+def test_thinking_then_answer_strips_the_template_newlines() -> None:
+    out = parse_output("<think>\nEasy.\n</think>\n\nThe answer is 4.")
+    assert (out.reasoning, out.content) == ("Easy.", "The answer is 4.")
+
+
+def test_empty_think_block_gives_empty_reasoning_not_none() -> None:
+    out = parse_output("<think>\n\n</think>\n\nHello")
+    assert (out.reasoning, out.content) == ("", "Hello")
+
+
+def test_content_before_calls_is_kept_and_calls_come_in_order() -> None:
+    out = parse_output("<think>\nTwo lookups.\n</think>\n\nLet me check both.\n" + WEATHER + "\n" + SEARCH)
+    assert out.content == "Let me check both."
+    assert calls(out) == [("get_weather", {"city": "Paris"}), ("search", {"q": "cats"})]
+
+
+def test_parameterless_call_keeps_empty_arguments() -> None:
+    out = parse_output(call_block("now", "{}"))
+    assert calls(out) == [("now", {})]
+
+
+def test_non_ascii_and_braces_inside_strings() -> None:
+    out = parse_output(call_block("search", '{"q": "café ☕ 東京 a}b{c", "n": {"d": [1, 2]}}'))
+    assert calls(out) == [("search", {"q": "café ☕ 東京 a}b{c", "n": {"d": [1, 2]}})]
+
+
+def test_compact_call_without_newlines() -> None:
+    out = parse_output('Sure.<tool_call>{"name":"f","arguments":{"a":1,"b":[1,2],"t":true}}</tool_call>')
+    assert out.content == "Sure."
+    assert calls(out) == [("f", {"a": 1, "b": [1, 2], "t": True})]
+
+
+def test_unclosed_final_call_with_complete_json_is_a_call() -> None:
+    out = parse_output('<tool_call>\n{"name": "final_answer", "arguments": {"trigger": true}}')
+    assert calls(out) == [("final_answer", {"trigger": True})]
+    assert out.errors == []
+
+
+def test_truncated_reasoning_is_all_reasoning() -> None:
+    out = parse_output("<think>\nLet me think about this carefully and")
+    assert out.reasoning == "Let me think about this carefully and"
+    assert out.content == "" and out.tool_calls == []
+
+
+def test_end_of_turn_token_ends_the_output() -> None:
+    out = parse_output("<think>\nr\n</think>\n\nHello<|im_end|>\nleftover")
+    assert (out.reasoning, out.content) == ("r", "Hello")
+
+
+def test_closing_think_without_opening_when_the_prompt_opened_it() -> None:
+    out = parse_output("This is reasoning</think>This is the answer", thinking=True)
+    assert (out.reasoning, out.content) == ("This is reasoning", "This is the answer")
+
+
+def test_prefilled_thinking_without_tags_is_all_reasoning() -> None:
+    out = parse_output("Still thinking", thinking=True)
+    assert (out.reasoning, out.content) == ("Still thinking", "")
+
+
+def test_thinking_false_reads_think_tags_as_text() -> None:
+    out = parse_output("<think>\nx\n</think>\n\nHi", thinking=False)
+    assert out.reasoning is None
+    assert out.content == "<think>\nx\n</think>\n\nHi"
+
+
+def test_text_after_calls_is_content_too() -> None:
+    out = parse_output(WEATHER + "\nDone.")
+    assert out.content == "Done."
+    assert calls(out) == [("get_weather", {"city": "Paris"})]
+
+
+# -- <tool_call> inside <think> -------------------------------------------------------------
+
+
+def test_call_inside_a_closed_think_block_is_reasoning() -> None:
+    out = parse_output("<think>\nI could write " + WEATHER + " but no.\n</think>\n\nNo call needed.")
+    assert out.tool_calls == []
+    assert WEATHER in (out.reasoning or "")
+    assert out.content == "No call needed."
+
+
+def test_call_inside_a_think_block_that_never_closes_is_a_call() -> None:
+    out = parse_output("<think>\nI need the weather.\n\n" + WEATHER)
+    assert out.reasoning == "I need the weather."
+    assert calls(out) == [("get_weather", {"city": "Paris"})]
+
+
+# -- malformed outputs: repaired, or reported without losing the good calls ---------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("{'name': 'f', 'arguments': {'a': 'x'}}", {"a": "x"}),
+        ('{"name": "f", "arguments": {"a": 1,},}', {"a": 1}),
+        ('{"name": "f", "arguments": {"a": True, "b": None, "c": False}}', {"a": True, "b": None, "c": False}),
+        ('{"name": "f", "arguments": "{\\"a\\": 1}"}', {"a": 1}),
+        ('```json\n{"name": "f", "arguments": {"a": 1}}\n```', {"a": 1}),
+        ('{"name": "f", "arguments": {"a": {"b": 1}}', {"a": {"b": 1}}),
+        ('{"name": "f", "parameters": {"a": 1}}', {"a": 1}),
+        ('{"name": "f"}', {}),
+        ('{"name": "f", "arguments": null}', {}),
+        ('{"type": "function", "function": {"name": "f", "arguments": {"a": 1}}}', {"a": 1}),
+        ('{name: "f", arguments: {a: 1}}', {"a": 1}),
+    ],
+    ids=[
+        "single-quotes",
+        "trailing-commas",
+        "python-literals",
+        "arguments-as-json-string",
+        "markdown-fence",
+        "missing-closing-brace",
+        "parameters-key",
+        "no-arguments-key",
+        "null-arguments",
+        "openai-shape",
+        "bare-keys",
+    ],
+)
+def test_small_model_slips_are_repaired(body: str, expected: dict[str, Any]) -> None:
+    out = parse_output(f"<tool_call>\n{body}\n</tool_call>")
+    assert out.errors == []
+    assert calls(out) == [("f", expected)]
+
+
+def test_several_objects_in_one_block_are_several_calls() -> None:
+    out = parse_output('<tool_call>\n{"name": "a", "arguments": {}}\n{"name": "b", "arguments": {"x": 1}}\n</tool_call>')
+    assert calls(out) == [("a", {}), ("b", {"x": 1})]
+
+
+def test_a_list_of_calls_in_one_block_is_several_calls() -> None:
+    out = parse_output('<tool_call>\n[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]\n</tool_call>')
+    assert calls(out) == [("a", {}), ("b", {})]
+
+
+def test_missing_close_tag_before_the_next_call() -> None:
+    out = parse_output('<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>')
+    assert calls(out) == [("a", {"x": 1}), ("b", {})]
+
+
+def test_bad_call_is_reported_and_good_calls_beside_it_are_kept() -> None:
+    bad = '<tool_call>\n{"name": "search", "arguments": {"q": "cats" "n": 2}}\n</tool_call>'
+    out = parse_output(WEATHER + "\n" + bad + "\n" + SEARCH)
+    assert calls(out) == [("get_weather", {"city": "Paris"}), ("search", {"q": "cats"})]
+    assert len(out.errors) == 1
+    error = out.errors[0]
+    assert error.raw == bad
+    assert error.name == "search"
+    assert "invalid" in error.error and "line 1" in error.error
+    assert [type(c).__name__ for c in out.calls] == ["ToolCall", "ToolCallError", "ToolCall"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("", "empty"),
+        ('{"arguments": {"a": 1}}', '"name"'),
+        ('{"name": "f", "arguments": [1, 2]}', "must be a JSON object"),
+        ('{"name": "f", "arguments": "not json"}', "not a JSON object"),
+        ("just some words", "invalid"),
+        ('{"name": 5, "arguments": {}}', '"name"'),
+    ],
+)
+def test_unreadable_calls_say_why(body: str, reason: str) -> None:
+    out = parse_output(f"<tool_call>\n{body}\n</tool_call>")
+    assert out.tool_calls == []
+    assert len(out.errors) == 1
+    assert reason in out.errors[0].error
+
+
+def test_truncated_call_json_is_an_error_that_mentions_the_missing_close_tag() -> None:
+    out = parse_output('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Pa')
+    assert out.tool_calls == []
+    assert "never closed" in out.errors[0].error
+
+
+def test_xml_function_form_with_parameters() -> None:
+    out = parse_output(
+        "<tool_call>\n<function=bash>\n<parameter=command>\nls -la /tmp\n</parameter>\n"
+        "<parameter=timeout>\n30\n</parameter>\n</function>\n</tool_call>"
+    )
+    assert calls(out) == [("bash", {"command": "ls -la /tmp", "timeout": 30})]
+
+
+def test_function_tag_with_json_arguments() -> None:
+    out = parse_output('<tool_call><function=special_function>{"arg1": 1}</function></tool_call>')
+    assert calls(out) == [("special_function", {"arg1": 1})]
+
+
+def test_read_arguments_is_lenient_but_rejects_non_objects() -> None:
+    assert read_arguments("") == {}
+    assert read_arguments("{'a': 1,}") == {"a": 1}
+    with pytest.raises(ValueError, match="expected a JSON object"):
+        read_arguments("[1]")
+    with pytest.raises(ValueError):
+        read_arguments('{"a": 1} trailing')
+
+
+# -- streaming ------------------------------------------------------------------------------
+
+
+def stream(text: str, sizes: list[int], thinking: bool | None = None) -> tuple[ParsedOutput, list[Any]]:
+    parser = StreamParser(thinking)
+    events: list[Any] = []
+    pos = 0
+    i = 0
+    while pos < len(text):
+        size = sizes[i % len(sizes)] if sizes else 1
+        events += parser.feed(text[pos : pos + size])
+        pos += size
+        i += 1
+    events += parser.close()
+    return collect(parser, events), events
+
+
+def same(a: ParsedOutput, b: ParsedOutput) -> bool:
+    def key(o: ParsedOutput) -> Any:
+        return (
+            o.reasoning,
+            o.content,
+            [(c.name, c.arguments, c.raw) for c in o.tool_calls],
+            [(e.raw, e.error, e.name) for e in o.errors],
+        )
+
+    return key(a) == key(b)
+
+
+CORPUS = [
+    "<think>\nI should look it up.\n</think>\n\n" + WEATHER,
+    "<think>\nTwo.\n</think>\n\nLet me check both.\n" + WEATHER + "\n" + SEARCH,
+    "Plain answer with <b>html</b> and a < sign and </tool_call stray",
+    "<think>\nI could write " + WEATHER + " but no.\n</think>\n\nNo call.",
+    "<think>\nI need the weather.\n\n" + WEATHER + "\nmore",
+    WEATHER + "\n<tool_call>\n{bad json\n</tool_call>\n" + SEARCH + "\nDone.<|im_end|>",
+    '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n<tool_call>\n{"name": "b", "arguments": {}}',
+    "<think>\n\n</think>\n\n  \n  spaced   answer  \n\n",
+    "   \n<think>\ncut off mid-thought <tool_",
+    "</think>\n\nHello",
+]
+
+
+@pytest.mark.parametrize("text", CORPUS)
+def test_every_chunking_gives_the_batch_result(text: str) -> None:
+    expected = parse_output(text)
+    rng = random.Random(0)
+    for _ in range(200):
+        sizes = [rng.randint(1, 9) for _ in range(rng.randint(1, 5))]
+        got, _ = stream(text, sizes)
+        assert same(got, expected), sizes
+    got, _ = stream(text, [1])
+    assert same(got, expected)
+
+
+_pieces = st.sampled_from(
+    [
+        "<think>", "</think>", "<tool_call>", "</tool_call>", "\n", " ", "\n\n", "hello", "é東",
+        '{"name": "f", "arguments": {"a": 1}}', "{'name': 'g'}", "{", "}", "<", "<t", "<|im_end|>", "```",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_pieces, max_size=25), cuts=st.lists(st.integers(1, 12), min_size=1, max_size=6), thinking=st.sampled_from([None, True, False]))
+def test_random_outputs_parse_the_same_in_any_chunking(pieces: list[str], cuts: list[int], thinking: bool | None) -> None:
+    text = "".join(pieces)
+    got, _ = stream(text, cuts, thinking)
+    assert same(got, parse_output(text, thinking=thinking))
+
+
+def test_reasoning_streams_before_the_think_block_closes() -> None:
+    parser = StreamParser()
+    events = parser.feed("<think>\nFirst I")
+    assert events == [ReasoningDelta("First I")]
+    assert parser.in_reasoning
+
+
+def test_a_call_is_reported_as_soon_as_its_block_closes() -> None:
+    parser = StreamParser()
+    parser.feed("<think>\nok\n</think>\n\n")
+    assert parser.feed(WEATHER[:-3]) == []
+    events = parser.feed(WEATHER[-3:])
+    assert [type(e) for e in events] == [ToolCallReady]
+    assert parser.feed("\n" + "<tool_call>\n{oops}\n</tool_call>") != []
+
+
+def test_a_tag_split_across_deltas_is_not_leaked_as_text() -> None:
+    parser = StreamParser()
+    events = parser.feed("Answer<tool_") + parser.feed('call>\n{"name": "f", "arguments": {}}\n</tool_call>') + parser.close()
+    assert [e for e in events if isinstance(e, ContentDelta)] == [ContentDelta("Answer")]
+    assert isinstance(events[-1], ToolCallReady)
+
+
+def test_trailing_whitespace_is_held_until_more_text_comes() -> None:
+    parser = StreamParser()
+    assert parser.feed("Hello \n") == [ContentDelta("Hello")]
+    assert parser.feed("world") == [ContentDelta(" \nworld")]
+
+
+def test_invalid_call_event_carries_the_error() -> None:
+    parser = StreamParser()
+    events = parser.feed("<tool_call>\n{nope}\n</tool_call>")
+    assert len(events) == 1 and isinstance(events[0], ToolCallInvalid)
+    assert "invalid" in events[0].error.error
