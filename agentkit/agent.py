@@ -96,6 +96,7 @@ class Agent:
             False: profile.non_thinking.merged(sampling),
         }
         self.deps = deps
+        self._active = 0
 
     def sampling_for(self, think: bool) -> Sampling:
         """The sampling parameters of a thinking (True) or non-thinking (False) step."""
@@ -139,12 +140,17 @@ class Agent:
             deps=self.deps,
             model=self.model,
         )
+        self._active += 1
         try:
             async for event in events:
                 yield event
         except AgentkitError as exc:
             yield RunFailed(str(exc), type(exc).__name__)
             raise
+        finally:
+            self._active -= 1
+            if not self._active:  # no run left on this connection pool: release it
+                await self.backend.aclose()
 
     async def run(
         self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
@@ -161,20 +167,12 @@ class Agent:
         except RuntimeError:
             pass
         else:
-            raise RuntimeError(
-                "Agent.run_sync() cannot run inside an event loop; use `await agent.run(...)`"
-            )
+            raise RuntimeError("Agent.run_sync() cannot run inside an event loop; use `await agent.run(...)`")
 
-        async def run_and_close() -> RunResult:
-            try:
-                return await self.run(task, history=history)
-            finally:
-                await self.backend.aclose()
-
-        return asyncio.run(run_and_close())
+        return asyncio.run(self.run(task, history=history))
 
     async def aclose(self) -> None:
-        """Close the backend's connections."""
+        """Close the backend's connections (runs also release them when they end)."""
         await self.backend.aclose()
 
     async def __aenter__(self) -> Agent:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -92,6 +91,7 @@ class _Renderer:
     def _break(self) -> None:
         if self.open_line is not None:
             self.open_line.print()
+            self.open_line.file.flush()
             self.open_line = None
 
     def __call__(self, event: Event) -> None:
@@ -99,7 +99,10 @@ class _Renderer:
             self._break()
             mode = "thinking" if event.decision.think else "no thinking"
             budget = f", budget {event.decision.budget}" if event.decision.budget else ""
-            self.err.print(f"[bold cyan]●[/] step {event.step} · {mode}{budget} [dim]({escape(event.decision.reason)})[/]")
+            self.err.print(
+                f"[bold cyan]●[/] step {event.step} · {mode}{budget} "
+                f"[dim]({escape(event.decision.reason)})[/]"
+            )
         elif isinstance(event, ThinkingDelta):
             if self.show_thinking:
                 self.err.print(Text(event.text, style="dim italic"), end="")
@@ -108,6 +111,7 @@ class _Renderer:
             if self.open_line is self.err:
                 self._break()
             self.out.print(Text(event.text), end="")
+            self.out.file.flush()
             self.open_line = self.out
         elif isinstance(event, ToolCallStarted):
             self._break()
@@ -150,18 +154,37 @@ _STOP_MESSAGES = {
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
-    base_url: Annotated[str, typer.Option(help="The model server's API root.", envvar="AGENTKIT_BASE_URL")] = "http://127.0.0.1:8000/v1",
-    model: Annotated[Optional[str], typer.Option(help="Served model name (default: the server's first).", envvar="AGENTKIT_MODEL")] = None,
-    backend: Annotated[BackendName, typer.Option(help="completions: agentkit renders and parses; chat: the server does.")] = BackendName.completions,
+    base_url: Annotated[
+        str, typer.Option(help="The model server's API root.", envvar="AGENTKIT_BASE_URL")
+    ] = "http://127.0.0.1:8000/v1",
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="Served model name (default: the server's first).", envvar="AGENTKIT_MODEL"),
+    ] = None,
+    backend: Annotated[
+        BackendName, typer.Option(help="completions: agentkit renders and parses; chat: the server does.")
+    ] = BackendName.completions,
     think: Annotated[Think, typer.Option("--think", help="Thinking policy per step.")] = Think.auto,
-    budget: Annotated[Optional[int], typer.Option(help="Thinking budget in tokens per step (completions backend).")] = None,
+    budget: Annotated[
+        Optional[int], typer.Option(help="Thinking budget in tokens per step (completions backend).")
+    ] = None,
     max_steps: Annotated[int, typer.Option(min=1, help="Model calls at most.")] = 20,
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
-    tools: Annotated[Optional[list[Path]], typer.Option("--tools", help="A Python file of @tool functions (repeatable).")] = None,
-    script: Annotated[Optional[Path], typer.Option(help="JSON list of model turns, for --backend scripted.")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="Bearer token for the server.", envvar="AGENTKIT_API_KEY")] = None,
-    json_events: Annotated[bool, typer.Option("--json", help="Print one JSON event per line instead.")] = False,
-    hide_thinking: Annotated[bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")] = False,
+    tools: Annotated[
+        Optional[list[Path]], typer.Option("--tools", help="A Python file of @tool functions (repeatable).")
+    ] = None,
+    script: Annotated[
+        Optional[Path], typer.Option(help="JSON list of model turns, for --backend scripted.")
+    ] = None,
+    api_key: Annotated[
+        Optional[str], typer.Option(help="Bearer token for the server.", envvar="AGENTKIT_API_KEY")
+    ] = None,
+    json_events: Annotated[
+        bool, typer.Option("--json", help="Print one JSON event per line instead.")
+    ] = False,
+    hide_thinking: Annotated[
+        bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")
+    ] = False,
 ) -> None:
     """Run one task with a Qwen3 agent and print its answer."""
     from agentkit.agent import Agent
@@ -180,7 +203,9 @@ def run(
                 raise ConfigError("--script only goes with --backend scripted")
             chosen = backend.value
         policies: dict[Think, ThinkingPolicy] = {
-            Think.on: Always(budget), Think.off: Never(), Think.auto: Auto(budget)
+            Think.on: Always(budget),
+            Think.off: Never(),
+            Think.auto: Auto(budget),
         }
         agent = Agent(
             model=model,
@@ -241,4 +266,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

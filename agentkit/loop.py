@@ -93,14 +93,9 @@ async def run_loop(
             turn_step += 1
             started = time.monotonic()
             decision = decide(policy, StepContext(step, turn_step, messages, results))
-            request = ModelRequest(messages, specs, decision, sampling(decision.think))
+            request = ModelRequest(list(messages), specs, decision, sampling(decision.think))
             yield StepStarted(step, decision)
             pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]] = {}
-
-            def start(call: ToolCall) -> ToolCallStarted:
-                context = ToolContext(step=step, deps=deps)
-                pending[id(call)] = asyncio.ensure_future(_timed(toolbox.run(call, context)))
-                return ToolCallStarted(step, call)
 
             turn: Turn | None = None
             try:
@@ -110,7 +105,7 @@ async def run_loop(
                     elif isinstance(item, ReasoningDelta):
                         yield ThinkingDelta(step, item.text)
                     elif isinstance(item, ToolCallReady):
-                        yield start(item.call)
+                        yield _start(item.call, step, toolbox, deps, pending)
                     elif isinstance(item, Turn):
                         turn = item
                     # ToolCallInvalid: answered below, in call order
@@ -127,7 +122,7 @@ async def run_loop(
                     break
                 for call in turn.calls:
                     if isinstance(call, ToolCall) and id(call) not in pending:
-                        yield start(call)  # the backend did not announce it while streaming
+                        yield _start(call, step, toolbox, deps, pending)  # not announced while streaming
                 answered: dict[int, ToolMessage] = {}
                 async for call, result, took in _results(turn.calls, pending, deadline):
                     answered[id(call)] = result
@@ -146,6 +141,18 @@ async def run_loop(
     except asyncio.TimeoutError:
         stop = "timeout"
     yield RunFinished(RunResult(output, messages, steps, usage, stop, run_id))
+
+
+def _start(
+    call: ToolCall,
+    step: int,
+    toolbox: Toolbox,
+    deps: Any,
+    pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]],
+) -> ToolCallStarted:
+    """Start running a call now; its task is kept in `pending` under the call's id."""
+    pending[id(call)] = asyncio.ensure_future(_timed(toolbox.run(call, ToolContext(step=step, deps=deps))))
+    return ToolCallStarted(step, call)
 
 
 async def _timed(call: Awaitable[ToolMessage]) -> tuple[ToolMessage, float]:

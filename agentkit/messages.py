@@ -150,9 +150,7 @@ def from_openai(data: Mapping[str, Any]) -> Message:
     role = data.get("role")
     content = data.get("content")
     if isinstance(content, list):
-        content = "".join(
-            part.get("text", "") for part in content if isinstance(part, dict)
-        )
+        content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     text = content if isinstance(content, str) else ""
     if role == "system":
         return SystemMessage(text)
@@ -170,14 +168,10 @@ def from_openai(data: Mapping[str, Any]) -> Message:
                     id=call.get("id") or new_call_id(),
                 )
             )
-        return AssistantMessage(
-            text, reasoning if isinstance(reasoning, str) else None, calls
-        )
+        return AssistantMessage(text, reasoning if isinstance(reasoning, str) else None, calls)
     if role == "tool":
         return ToolMessage(text, data.get("tool_call_id", ""), data.get("name", ""))
-    raise ValueError(
-        f"unknown message role {role!r}: expected 'system', 'user', 'assistant' or 'tool'"
-    )
+    raise ValueError(f"unknown message role {role!r}: expected 'system', 'user', 'assistant' or 'tool'")
 
 
 def as_messages(items: Iterable[Message | Mapping[str, Any]]) -> list[Message]:

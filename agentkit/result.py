@@ -69,8 +69,7 @@ class RunResult:
             "stop_reason": self.stop_reason,
             "steps": len(self.steps),
             "decisions": [
-                {"step": s.step, "think": s.decision.think, "reason": s.decision.reason}
-                for s in self.steps
+                {"step": s.step, "think": s.decision.think, "reason": s.decision.reason} for s in self.steps
             ],
             "usage": {
                 "prompt_tokens": self.usage.prompt_tokens,

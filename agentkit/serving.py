@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -87,9 +88,13 @@ def vllm_serve_args(
     args = ["vllm", "serve", model, "--host", host, "--port", str(port), *VLLM_AGENT_FLAGS]
     if long_context:
         factor = profile.long_context / profile.context_length
-        rope = (
-            '{"rope_type":"yarn","factor":%s,"original_max_position_embeddings":%d}'
-            % (f"{factor:g}", profile.context_length)
+        rope = json.dumps(
+            {
+                "rope_type": "yarn",
+                "factor": factor,
+                "original_max_position_embeddings": profile.context_length,
+            },
+            separators=(",", ":"),
         )
         args += ["--rope-scaling", rope]
         max_model_len = max_model_len or profile.long_context

@@ -176,8 +176,7 @@ def resolve_policy(policy: PolicyLike) -> Callable[[StepContext], ThinkingDecisi
 
         return decide_with
     raise TypeError(
-        f"thinking policy must be 'on', 'off', 'auto', a ThinkingPolicy or a callable, "
-        f"not {policy!r}"
+        f"thinking policy must be 'on', 'off', 'auto', a ThinkingPolicy or a callable, not {policy!r}"
     )
 
 
@@ -191,7 +190,7 @@ def soft_switch(messages: Sequence[Message]) -> bool | None:
     """
     for message in reversed(messages):
         if isinstance(message, (UserMessage, SystemMessage)):
-            found = _SWITCH.findall(message.content)
+            found: list[str] = _SWITCH.findall(message.content)
             if found:
                 return found[-1] == "think"
     return None

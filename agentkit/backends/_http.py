@@ -34,9 +34,7 @@ DEFAULT_READ_TIMEOUT = 600.0
 class Transport(Protocol):
     """Moves request bodies to a server and decoded JSON back."""
 
-    def stream(
-        self, url: str, body: bytes, headers: Mapping[str, str]
-    ) -> AsyncIterator[dict[str, Any]]:
+    def stream(self, url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[dict[str, Any]]:
         """POST `body`; yield each server-sent event's JSON until `[DONE]`."""
         ...
 
@@ -48,32 +46,42 @@ class Transport(Protocol):
 
 
 class _SSE:
-    """Assembles server-sent events from lines (multi-line `data:` fields joined)."""
+    """Splits a byte stream into server-sent events' data (multi-line `data:` joined)."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "rest")
 
     def __init__(self) -> None:
+        self.rest = b""
         self.data: list[bytes] = []
 
-    def line(self, line: bytes) -> bytes | None:
-        """Feed one line (without its newline); return an event's data when one completes."""
-        if line.startswith(b"data:"):
-            self.data.append(line[6:] if line[5:6] == b" " else line[5:])
-            return None
-        if line and line != b"\r":
-            return None  # event:, id:, retry: or a comment
-        if not self.data:
-            return None
-        data = self.data[0] if len(self.data) == 1 else b"\n".join(self.data)
-        self.data = []
-        return data
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Read more bytes; return the data of every event they complete."""
+        lines = (self.rest + chunk if self.rest else chunk).split(b"\n")
+        self.rest = lines.pop()
+        out: list[bytes] = []
+        for line in lines:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if line.startswith(b"data:"):
+                self.data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif not line and self.data:
+                out.append(self.data[0] if len(self.data) == 1 else b"\n".join(self.data))
+                self.data = []
+            # other fields (event:, id:, retry:) and comments are not used by these APIs
+        return out
+
+    def close(self) -> list[bytes]:
+        """End of stream: an event without its closing blank line still counts."""
+        return self.feed(b"\n\n") if self.rest or self.data else []
 
 
 def _decode(data: bytes, url: str) -> dict[str, Any]:
     try:
-        event = json.loads(data)
+        event = json.loads(data.decode("utf-8", "surrogatepass"))
     except ValueError:
-        raise ModelError(f"the server at {url} sent an event that is not JSON: {data[:200]!r}", url=url) from None
+        raise ModelError(
+            f"the server at {url} sent an event that is not JSON: {data[:200]!r}", url=url
+        ) from None
     if isinstance(event, dict) and "error" in event and "choices" not in event:
         raise ModelError(f"the server at {url} reported an error mid-stream: {_error_text(event)}", url=url)
     return event  # type: ignore[no-any-return]
@@ -154,16 +162,14 @@ class AiohttpTransport:
                 if resp.status >= 400:
                     raise http_error(url, resp.status, await resp.read())
                 sse = _SSE()
-                async for raw in resp.content:
-                    data = sse.line(raw.rstrip(b"\r\n"))
-                    if data is None:
-                        continue
-                    if data == b"[DONE]":
-                        return
-                    yield _decode(data, url)
-                data = sse.line(b"")
-                if data is not None and data != b"[DONE]":
-                    yield _decode(data, url)
+                async for chunk in resp.content.iter_any():
+                    for data in sse.feed(chunk):
+                        if data == b"[DONE]":
+                            return
+                        yield _decode(data, url)
+                for data in sse.close():
+                    if data != b"[DONE]":
+                        yield _decode(data, url)
         except aiohttp.ClientConnectorError as exc:
             raise ModelUnreachable(_reason(exc.os_error or exc), url=url) from None
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
@@ -191,10 +197,9 @@ class AiohttpTransport:
             raise ModelError(f"the connection to {url} failed: {exc}", url=url) from None
 
     async def aclose(self) -> None:
-        if self._session is not None and not self._session.closed:
-            if self._loop is asyncio.get_running_loop():
-                await self._session.close()
-        self._session = None
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
 
 
 class HttpxTransport:
@@ -242,16 +247,14 @@ class HttpxTransport:
                 if resp.status_code >= 400:
                     raise http_error(url, resp.status_code, await resp.aread())
                 sse = _SSE()
-                async for line in resp.aiter_lines():
-                    data = sse.line(line.encode())
-                    if data is None:
-                        continue
-                    if data == b"[DONE]":
-                        return
-                    yield _decode(data, url)
-                data = sse.line(b"")
-                if data is not None and data != b"[DONE]":
-                    yield _decode(data, url)
+                async for chunk in resp.aiter_bytes():
+                    for data in sse.feed(chunk):
+                        if data == b"[DONE]":
+                            return
+                        yield _decode(data, url)
+                for data in sse.close():
+                    if data != b"[DONE]":
+                        yield _decode(data, url)
         except httpx.ConnectError as exc:
             raise ModelUnreachable(_reason(exc), url=url) from None
         except httpx.TimeoutException:

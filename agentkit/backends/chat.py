@@ -34,7 +34,9 @@ class _PendingCall:
             arguments = read_arguments(text)
         except ValueError as exc:
             error = ToolCallError(
-                text, f"the arguments of {self.name or 'the call'} are not valid JSON: {exc}.", self.name or None
+                text,
+                f"the arguments of {self.name or 'the call'} are not valid JSON: {exc}.",
+                self.name or None,
             )
             if self.id:
                 error.id = self.id
@@ -72,9 +74,7 @@ class ChatBackend:
         tool_choice: str | dict[str, Any] = "auto",
         extra_body: dict[str, Any] | None = None,
     ) -> None:
-        self.server = ServerConnection(
-            base_url, model, api_key=api_key, transport=transport, client=client
-        )
+        self.server = ServerConnection(base_url, model, api_key=api_key, transport=transport, client=client)
         self.tool_choice = tool_choice
         self.extra_body = dict(extra_body or {})
 

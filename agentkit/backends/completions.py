@@ -55,13 +55,11 @@ class CompletionsBackend:
         transport: str | Transport | None = None,
         client: Any = None,
     ) -> None:
-        self.server = ServerConnection(
-            base_url, model, api_key=api_key, transport=transport, client=client
-        )
+        self.server = ServerConnection(base_url, model, api_key=api_key, transport=transport, client=client)
         # id(assistant message) -> (message, tools, prompt through that message's output)
-        self._prefixes: OrderedDict[
-            int, tuple[AssistantMessage, Sequence[dict[str, Any]], str]
-        ] = OrderedDict()
+        self._prefixes: OrderedDict[int, tuple[AssistantMessage, Sequence[dict[str, Any]], str]] = (
+            OrderedDict()
+        )
 
     def prompt_for(self, request: ModelRequest) -> str:
         """The prompt of a request: an extension of the previous one where possible."""
@@ -73,8 +71,10 @@ class CompletionsBackend:
             i -= 1
         if 0 <= i < last:
             entry = self._prefixes.get(id(messages[i]))
-            if entry is not None and entry[0] is messages[i] and (
-                entry[1] is request.tools or entry[1] == request.tools
+            if (
+                entry is not None
+                and entry[0] is messages[i]
+                and (entry[1] is request.tools or entry[1] == request.tools)
             ):
                 self._prefixes.move_to_end(id(messages[i]))
                 return entry[2] + IM_END + "\n" + render_prompt(messages[i + 1 :], enable_thinking=think)
@@ -142,4 +142,3 @@ class CompletionsBackend:
 
     async def aclose(self) -> None:
         await self.server.aclose()
-

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from agentkit.messages import ToolCall, ToolCallError
 
@@ -394,18 +394,12 @@ def _as_call(obj: Any, raw: str) -> ToolCall | ToolCallError:
         except ValueError as exc:
             return ToolCallError(raw, f'"arguments" is a string that is not a JSON object: {exc}.', name)
     if not isinstance(args, dict):
-        return ToolCallError(
-            raw, f'"arguments" must be a JSON object, got {type(args).__name__}.', name
-        )
+        return ToolCallError(raw, f'"arguments" must be a JSON object, got {type(args).__name__}.', name)
     return ToolCall(name=name, arguments=args, raw=raw)
 
 
-_XML_FUNCTION = re.compile(
-    r'<function(?:=([^>\s]+)|\s+name="([^"]+)")\s*>(.*?)(?:</function>|$)', re.DOTALL
-)
-_XML_PARAMETER = re.compile(
-    r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL
-)
+_XML_FUNCTION = re.compile(r'<function(?:=([^>\s]+)|\s+name="([^"]+)")\s*>(.*?)(?:</function>|$)', re.DOTALL)
+_XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL)
 
 
 def _read_xml_calls(text: str, raw: str) -> list[ToolCall | ToolCallError]:
@@ -416,9 +410,7 @@ def _read_xml_calls(text: str, raw: str) -> list[ToolCall | ToolCallError]:
         name = (match.group(1) or match.group(2)).strip()
         inner = match.group(3)
         if "<parameter=" in inner:
-            args = {
-                key: _xml_value(value) for key, value in _XML_PARAMETER.findall(inner)
-            }
+            args = {key: _xml_value(value) for key, value in _XML_PARAMETER.findall(inner)}
             out.append(ToolCall(name=name, arguments=args, raw=raw))
             continue
         try:
@@ -495,11 +487,23 @@ class _Lenient:
 
     _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
     _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-    _WORDS: dict[str, Any] = {
-        "true": True, "false": False, "null": None,
-        "True": True, "False": False, "None": None,
+    _WORDS: ClassVar[dict[str, Any]] = {
+        "true": True,
+        "false": False,
+        "null": None,
+        "True": True,
+        "False": False,
+        "None": None,
     }
-    _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "/": "/", "\\": "\\"}
+    _ESCAPES: ClassVar[dict[str, str]] = {
+        "n": "\n",
+        "t": "\t",
+        "r": "\r",
+        "b": "\b",
+        "f": "\f",
+        "/": "/",
+        "\\": "\\",
+    }
 
     def __init__(self, text: str, pos: int) -> None:
         self.text = text

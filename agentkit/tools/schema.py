@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,21 @@ def _strip_titles(node: Any) -> Any:
     return node
 
 
+def _parameter_hints(fn: Callable[..., Any], tool_name: str) -> dict[str, Any]:
+    # Only the parameters matter: a return annotation that cannot be resolved (a class
+    # defined inside a function, say) must not stop the tool.
+    annotations = dict(getattr(fn, "__annotations__", {}))
+    annotations.pop("return", None)
+    holder = types.SimpleNamespace(__annotations__=annotations)
+    try:
+        return typing.get_type_hints(holder, globalns=getattr(fn, "__globals__", {}), include_extras=True)
+    except NameError as exc:
+        raise TypeError(
+            f"tool {tool_name!r}: a parameter's type hint cannot be resolved ({exc}); "
+            "define the types it uses at module level"
+        ) from None
+
+
 def function_schema(
     fn: Callable[..., Any],
     *,
@@ -112,7 +128,7 @@ def function_schema(
     """
     tool_name = name or fn.__name__
     doc_description, arg_docs = parse_docstring(inspect.getdoc(fn))
-    hints = typing.get_type_hints(fn, include_extras=True)
+    hints = _parameter_hints(fn, tool_name)
     fields: dict[str, Any] = {}
     context_param = None
     for param in inspect.signature(fn).parameters.values():
@@ -135,7 +151,7 @@ def function_schema(
             hint,
             pydantic.Field(default, description=arg_docs.get(param.name) or None),
         )
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model = pydantic.create_model(
         f"{tool_name}_arguments",
         __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=False),
         **fields,

@@ -153,8 +153,7 @@ class FunctionTool:
 
 def _explain_validation(name: str, exc: pydantic.ValidationError) -> str:
     problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-        for err in exc.errors()
+        f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
     )
     return f"Invalid arguments for {name}: {problems}."
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from reference import official_render  # noqa: E402
+from reference import official_render
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -52,7 +52,11 @@ SEARCH = {
 }
 NO_PARAMS = {
     "type": "function",
-    "function": {"name": "now", "description": "The current time.", "parameters": {"type": "object", "properties": {}}},
+    "function": {
+        "name": "now",
+        "description": "The current time.",
+        "parameters": {"type": "object", "properties": {}},
+    },
 }
 
 
@@ -172,7 +176,7 @@ CASES: dict[str, dict[str, Any]] = {
             {
                 "role": "assistant",
                 "content": "Je vérifie…",
-                "tool_calls": [call("get_weather", {"city": "Zürich", "note": "ü ß 東京 \"quoted\""})],
+                "tool_calls": [call("get_weather", {"city": "Zürich", "note": 'ü ß 東京 "quoted"'})],
             },
             tool_result("Température: 12°C, «nuageux»"),
         ],

@@ -146,7 +146,10 @@ def test_call_inside_a_think_block_that_never_closes_is_a_call() -> None:
     [
         ("{'name': 'f', 'arguments': {'a': 'x'}}", {"a": "x"}),
         ('{"name": "f", "arguments": {"a": 1,},}', {"a": 1}),
-        ('{"name": "f", "arguments": {"a": True, "b": None, "c": False}}', {"a": True, "b": None, "c": False}),
+        (
+            '{"name": "f", "arguments": {"a": True, "b": None, "c": False}}',
+            {"a": True, "b": None, "c": False},
+        ),
         ('{"name": "f", "arguments": "{\\"a\\": 1}"}', {"a": 1}),
         ('```json\n{"name": "f", "arguments": {"a": 1}}\n```', {"a": 1}),
         ('{"name": "f", "arguments": {"a": {"b": 1}}', {"a": {"b": 1}}),
@@ -177,17 +180,24 @@ def test_small_model_slips_are_repaired(body: str, expected: dict[str, Any]) -> 
 
 
 def test_several_objects_in_one_block_are_several_calls() -> None:
-    out = parse_output('<tool_call>\n{"name": "a", "arguments": {}}\n{"name": "b", "arguments": {"x": 1}}\n</tool_call>')
+    out = parse_output(
+        '<tool_call>\n{"name": "a", "arguments": {}}\n{"name": "b", "arguments": {"x": 1}}\n</tool_call>'
+    )
     assert calls(out) == [("a", {}), ("b", {"x": 1})]
 
 
 def test_a_list_of_calls_in_one_block_is_several_calls() -> None:
-    out = parse_output('<tool_call>\n[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]\n</tool_call>')
+    out = parse_output(
+        '<tool_call>\n[{"name": "a", "arguments": {}}, {"name": "b", "arguments": {}}]\n</tool_call>'
+    )
     assert calls(out) == [("a", {}), ("b", {})]
 
 
 def test_missing_close_tag_before_the_next_call() -> None:
-    out = parse_output('<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>')
+    out = parse_output(
+        '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n'
+        '<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>'
+    )
     assert calls(out) == [("a", {"x": 1}), ("b", {})]
 
 
@@ -306,15 +316,36 @@ def test_every_chunking_gives_the_batch_result(text: str) -> None:
 
 _pieces = st.sampled_from(
     [
-        "<think>", "</think>", "<tool_call>", "</tool_call>", "\n", " ", "\n\n", "hello", "é東",
-        '{"name": "f", "arguments": {"a": 1}}', "{'name': 'g'}", "{", "}", "<", "<t", "<|im_end|>", "```",
+        "<think>",
+        "</think>",
+        "<tool_call>",
+        "</tool_call>",
+        "\n",
+        " ",
+        "\n\n",
+        "hello",
+        "é東",
+        '{"name": "f", "arguments": {"a": 1}}',
+        "{'name': 'g'}",
+        "{",
+        "}",
+        "<",
+        "<t",
+        "<|im_end|>",
+        "```",
     ]
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(pieces=st.lists(_pieces, max_size=25), cuts=st.lists(st.integers(1, 12), min_size=1, max_size=6), thinking=st.sampled_from([None, True, False]))
-def test_random_outputs_parse_the_same_in_any_chunking(pieces: list[str], cuts: list[int], thinking: bool | None) -> None:
+@given(
+    pieces=st.lists(_pieces, max_size=25),
+    cuts=st.lists(st.integers(1, 12), min_size=1, max_size=6),
+    thinking=st.sampled_from([None, True, False]),
+)
+def test_random_outputs_parse_the_same_in_any_chunking(
+    pieces: list[str], cuts: list[int], thinking: bool | None
+) -> None:
     text = "".join(pieces)
     got, _ = stream(text, cuts, thinking)
     assert same(got, parse_output(text, thinking=thinking))
@@ -338,7 +369,11 @@ def test_a_call_is_reported_as_soon_as_its_block_closes() -> None:
 
 def test_a_tag_split_across_deltas_is_not_leaked_as_text() -> None:
     parser = StreamParser()
-    events = parser.feed("Answer<tool_") + parser.feed('call>\n{"name": "f", "arguments": {}}\n</tool_call>') + parser.close()
+    events = (
+        parser.feed("Answer<tool_")
+        + parser.feed('call>\n{"name": "f", "arguments": {}}\n</tool_call>')
+        + parser.close()
+    )
     assert [e for e in events if isinstance(e, ContentDelta)] == [ContentDelta("Answer")]
     assert isinstance(events[-1], ToolCallReady)
 

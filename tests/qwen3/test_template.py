@@ -48,7 +48,9 @@ def test_golden_files_cover_the_required_cases() -> None:
         "enable_thinking_false",
         "non_ascii",
     } <= names
-    consecutive = json.loads((Path(__file__).parent / "golden" / "parallel_calls_object_args.json").read_text())
+    consecutive = json.loads(
+        (Path(__file__).parent / "golden" / "parallel_calls_object_args.json").read_text()
+    )
     assert [m["role"] for m in consecutive["messages"][-2:]] == ["tool", "tool"]
 
 
@@ -56,30 +58,43 @@ def test_golden_files_cover_the_required_cases() -> None:
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
 def test_golden_files_are_what_the_official_template_renders_today(path: Path) -> None:
     case = json.loads(path.read_text(encoding="utf-8"))
-    assert reference.official_render(
-        case["messages"],
-        case["tools"],
-        add_generation_prompt=case["add_generation_prompt"],
-        enable_thinking=case["enable_thinking"],
-    ) == case["prompt"]
+    assert (
+        reference.official_render(
+            case["messages"],
+            case["tools"],
+            add_generation_prompt=case["add_generation_prompt"],
+            enable_thinking=case["enable_thinking"],
+        )
+        == case["prompt"]
+    )
 
 
 # -- random conversations against the official template -----------------------------------
 
-_text = st.lists(
-    st.sampled_from(
-        list("abc xyz\n{}\":,é東🙂") + ["<think>", "</think>", "<tool_response>", "</tool_response>", "/no_think", "\n\n"]
-    ),
-    max_size=30,
-).map("".join)
+_ALPHABET = [
+    *'abc xyz\n{}":,é東🙂',
+    "<think>",
+    "</think>",
+    "<tool_response>",
+    "</tool_response>",
+    "/no_think",
+    "\n\n",
+]
+_text = st.lists(st.sampled_from(_ALPHABET), max_size=30).map("".join)
 _args = st.one_of(
-    st.dictionaries(st.sampled_from(["a", "city", "ü"]), st.one_of(st.integers(), _text, st.booleans()), max_size=3),
-    st.builds(lambda d: json.dumps(d), st.dictionaries(st.sampled_from(["q", "n"]), st.integers(), max_size=2)),
+    st.dictionaries(
+        st.sampled_from(["a", "city", "ü"]), st.one_of(st.integers(), _text, st.booleans()), max_size=3
+    ),
+    st.builds(
+        lambda d: json.dumps(d), st.dictionaries(st.sampled_from(["q", "n"]), st.integers(), max_size=2)
+    ),
 )
 _call = st.builds(
-    lambda name, args, wrapped: {"type": "function", "function": {"name": name, "arguments": args}}
-    if wrapped
-    else {"name": name, "arguments": args},
+    lambda name, args, wrapped: (
+        {"type": "function", "function": {"name": name, "arguments": args}}
+        if wrapped
+        else {"name": name, "arguments": args}
+    ),
     st.sampled_from(["get_weather", "search", "now"]),
     _args,
     st.booleans(),
@@ -109,7 +124,11 @@ _tools = st.one_of(
         st.builds(
             lambda name, desc: {
                 "type": "function",
-                "function": {"name": name, "description": desc, "parameters": {"type": "object", "properties": {"x": {"type": "string"}}}},
+                "function": {
+                    "name": name,
+                    "description": desc,
+                    "parameters": {"type": "object", "properties": {"x": {"type": "string"}}},
+                },
             },
             st.sampled_from(["get_weather", "search"]),
             _text,
@@ -137,7 +156,9 @@ def test_random_conversations_render_exactly_as_the_official_template(
         )
     except Exception:  # the official template rejects it (e.g. a None system content)
         return
-    got = render_prompt(messages, tools, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking)
+    got = render_prompt(
+        messages, tools, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking
+    )
     assert got == expected
 
 
@@ -172,7 +193,10 @@ def test_history_within_one_query_is_an_extension_of_the_previous_prompt() -> No
     start = [SystemMessage("sys"), UserMessage("Weather in Paris and Rome?")]
     call = ToolCall("get_weather", {"city": "Paris"}, id="c1")
     turn = AssistantMessage("", "I will check.", [call])
-    output = '<think>\nI will check.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    output = (
+        "<think>\nI will check.\n</think>\n\n"
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    )
     result = ToolMessage("sunny", "c1")
     tools = [get_weather_spec()]
     before = render_prompt(start, tools)
@@ -181,7 +205,14 @@ def test_history_within_one_query_is_an_extension_of_the_previous_prompt() -> No
 
 
 def get_weather_spec() -> dict[str, Any]:
-    return {"type": "function", "function": {"name": "get_weather", "description": "", "parameters": {"type": "object", "properties": {}}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
 
 
 def test_template_source_is_a_standalone_chat_template() -> None:

@@ -1,0 +1,123 @@
+"""Which HTTP client to stream with: CPU per streamed chat request, by client.
+
+Replays one chat request (22 messages of history) against the local stub server and reads
+its SSE stream to the end, decoding each event's JSON. Rows: agentkit's two transports and,
+for scale, the `openai` SDK's typed `create()` and its low-level `post()` with a ready body.
+
+    python bench/transport.py [--requests 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from step_overhead import free_port, wait_for_port
+
+from agentkit.backends._http import AiohttpTransport, HttpxTransport
+
+
+def history(n: int) -> list[dict[str, object]]:
+    messages: list[dict[str, object]] = [{"role": "system", "content": "You are a careful agent. " * 10}]
+    for i in range(n // 2):
+        messages.append({"role": "user", "content": f"Question {i}: " + "lorem ipsum " * 20})
+        messages.append({"role": "assistant", "content": "Answer " + "dolor sit amet " * 20})
+    return messages[:n]
+
+
+async def cpu_per_request(send: Callable[[], Awaitable[None]], requests: int) -> float:
+    for _ in range(5):
+        await send()
+    samples = []
+    for _ in range(5):
+        c0 = time.process_time()
+        for _ in range(requests // 5):
+            await send()
+        samples.append((time.process_time() - c0) / (requests // 5) * 1000)
+    return statistics.median(samples)
+
+
+async def measure(base_url: str, requests: int) -> list[tuple[str, float]]:
+    import openai
+
+    body = {"model": "stub", "messages": history(22), "stream": True, "temperature": 0.7}
+    raw = json.dumps(body).encode()
+    url = base_url + "/chat/completions"
+    headers = {"Content-Type": "application/json"}
+    rows = []
+    for name, transport in (
+        ("agentkit AiohttpTransport (default)", AiohttpTransport()),
+        ("agentkit HttpxTransport", HttpxTransport()),
+    ):
+
+        async def send(t=transport) -> None:
+            async for _ in t.stream(url, raw, headers):
+                pass
+
+        rows.append((name, await cpu_per_request(send, requests)))
+        await transport.aclose()
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="EMPTY")
+
+    async def sdk_create() -> None:
+        stream = await client.chat.completions.create(
+            **{k: v for k, v in body.items() if k != "stream"}, stream=True
+        )
+        async for _ in stream:
+            pass
+
+    async def sdk_post() -> None:
+        stream = await client.post(
+            "/chat/completions",
+            cast_to=object,
+            content=raw,
+            options={"headers": headers},
+            stream=True,
+            stream_cls=openai.AsyncStream[object],
+        )
+        async for _ in stream:
+            pass
+
+    rows.append(("openai SDK chat.completions.create()", await cpu_per_request(sdk_create, requests)))
+    rows.append(("openai SDK client.post() with a ready body", await cpu_per_request(sdk_post, requests)))
+    await client.close()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    port = free_port()
+    stub = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("stub_server.py")),
+            "--port",
+            str(port),
+            "--token-delay",
+            "0",
+        ]
+    )
+    try:
+        wait_for_port(port)
+        rows = asyncio.run(measure(f"http://127.0.0.1:{port}/v1", args.requests))
+    finally:
+        stub.terminate()
+        stub.wait()
+    print("\nCPU per streamed chat request (22-message history, ~25 SSE events), median\n")
+    print(f"| {'client':<45} | CPU ms/request |")
+    print(f"|{'-' * 47}|----------------|")
+    for name, value in rows:
+        print(f"| {name:<45} | {value:14.3f} |")
+
+
+if __name__ == "__main__":
+    main()

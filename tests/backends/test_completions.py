@@ -1,0 +1,227 @@
+"""The completions backend on the wire: exact request bodies, SSE parsing, append-only prompts."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from agentkit import Agent, tool
+from agentkit.backends.base import ModelRequest, Turn
+from agentkit.backends.completions import BUDGET_CLOSE, CompletionsBackend
+from agentkit.errors import ModelError, ModelUnreachable
+from agentkit.messages import SystemMessage, ToolMessage, UserMessage
+from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
+from agentkit.qwen3.template import render_prompt
+from agentkit.thinking import THINKING_SAMPLING, Sampling, ThinkingDecision
+
+from .conftest import Wire, completion_events, sse
+
+OUTPUT_1 = (
+    "<think>\nI need the weather in both cities.\n</think>\n\n"
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Zürich"}}\n</tool_call>\n'
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+)
+OUTPUT_2 = "Zürich is cold and Paris is mild."
+
+
+def pieces(text: str, size: int = 5) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+@tool
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return {"Zürich": "cold, 2°C", "Paris": "mild, 14°C"}[city]
+
+
+async def test_request_body_is_the_rendered_prompt_with_model_card_sampling(wire: Wire) -> None:
+    route = wire.router.post("/completions").mock(
+        return_value=sse(completion_events(pieces(OUTPUT_2)), split=9)
+    )
+    backend = CompletionsBackend(wire.base_url, "Qwen/Qwen3-4B", transport=wire.transport)
+    messages = [SystemMessage("Be brief."), UserMessage("Weather?")]
+    request = ModelRequest(messages, [get_weather.spec()], ThinkingDecision(True), THINKING_SAMPLING)
+    events = [e async for e in backend.stream(request)]
+    await backend.aclose()
+
+    assert route.call_count == 1
+    assert wire.bodies("/completions")[0] == {
+        "model": "Qwen/Qwen3-4B",
+        "prompt": render_prompt(messages, [get_weather.spec()], enable_thinking=True),
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "stop": ["<|im_end|>", "<|endoftext|>"],
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "top_k": 20,
+        "min_p": 0.0,
+    }
+    turn = events[-1]
+    assert isinstance(turn, Turn)
+    assert turn.message.content == OUTPUT_2
+    assert turn.raw == OUTPUT_2
+    assert turn.usage.prompt_tokens == 100 and turn.usage.requests == 1
+
+
+async def test_stream_split_anywhere_gives_reasoning_then_calls(wire: Wire) -> None:
+    wire.router.post("/completions").mock(return_value=sse(completion_events(pieces(OUTPUT_1, 3)), split=7))
+    backend = CompletionsBackend(wire.base_url, "m", transport=wire.transport)
+    request = ModelRequest([UserMessage("Weather?")], [get_weather.spec()])
+    events = [e async for e in backend.stream(request)]
+    await backend.aclose()
+
+    reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert reasoning == "I need the weather in both cities."
+    assert not [e for e in events if isinstance(e, ContentDelta)]
+    ready = [e.call for e in events if isinstance(e, ToolCallReady)]
+    assert [(c.name, c.arguments) for c in ready] == [
+        ("get_weather", {"city": "Zürich"}),
+        ("get_weather", {"city": "Paris"}),
+    ]
+    turn = events[-1]
+    assert isinstance(turn, Turn) and turn.raw == OUTPUT_1
+    assert turn.message.tool_calls == ready
+
+
+async def test_a_two_step_run_sends_an_append_only_prompt(wire: Wire) -> None:
+    route = wire.router.post("/completions").mock(
+        side_effect=[
+            sse(completion_events(pieces(OUTPUT_1))),
+            sse(completion_events(pieces(OUTPUT_2))),
+        ]
+    )
+    agent = Agent(
+        "m", wire.base_url, tools=[get_weather], system_prompt="You check weather.", transport=wire.transport
+    )
+    result = await agent.run("Weather in Zürich and Paris?")
+    await agent.aclose()
+
+    assert result.output == OUTPUT_2
+    assert route.call_count == 2
+    first, second = (b["prompt"] for b in wire.bodies("/completions"))
+    tool_turn = (
+        "<|im_start|>user\n<tool_response>\ncold, 2°C\n</tool_response>\n"
+        "<tool_response>\nmild, 14°C\n</tool_response><|im_end|>\n"
+    )
+    # Step 2 continues after tool results: auto policy, no thinking (empty think block).
+    assert (
+        second
+        == first + OUTPUT_1 + "<|im_end|>\n" + tool_turn + "<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    )
+    # ... and it equals the official rendering of the same conversation.
+    assert second == render_prompt(result.messages[:-1], [get_weather.spec()], enable_thinking=False)
+    assert [s.decision.think for s in result.steps] == [True, False]
+    assert wire.bodies("/completions")[1]["temperature"] == 0.7
+
+
+async def test_a_new_user_turn_renders_from_scratch_without_old_thinking(wire: Wire) -> None:
+    wire.router.post("/completions").mock(
+        side_effect=[
+            sse(completion_events(pieces("<think>\nEasy.\n</think>\n\n4"))),
+            sse(completion_events(pieces("<think>\nAlso easy.\n</think>\n\n6"))),
+        ]
+    )
+    agent = Agent("m", wire.base_url, transport=wire.transport)
+    first = await agent.run("2+2?")
+    await agent.run("3+3?", history=first.messages)
+    await agent.aclose()
+    prompt = wire.bodies("/completions")[1]["prompt"]
+    assert (
+        prompt == "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n"
+        "<|im_start|>user\n3+3?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert "Easy." not in prompt
+
+
+async def test_thinking_budget_closes_reasoning_and_continues(wire: Wire) -> None:
+    cut = "<think>\nLet me consider every possibility at great length"
+    wire.router.post("/completions").mock(
+        side_effect=[
+            sse(
+                completion_events(
+                    pieces(cut),
+                    finish="length",
+                    usage={"prompt_tokens": 10, "completion_tokens": 16, "total_tokens": 26},
+                )
+            ),
+            sse(completion_events(pieces("The answer is 7."))),
+        ]
+    )
+    backend = CompletionsBackend(wire.base_url, "m", transport=wire.transport)
+    request = ModelRequest(
+        [UserMessage("Q")], [], ThinkingDecision(True, budget=16), Sampling(max_tokens=100)
+    )
+    events = [e async for e in backend.stream(request)]
+    await backend.aclose()
+
+    first, second = wire.bodies("/completions")
+    assert first["max_tokens"] == 16
+    assert second["prompt"] == first["prompt"] + cut + BUDGET_CLOSE
+    assert second["max_tokens"] == 100 - 16
+    turn = events[-1]
+    assert isinstance(turn, Turn)
+    assert turn.message.reasoning is not None and turn.message.reasoning.endswith(
+        "based on the thinking directly now."
+    )
+    assert turn.message.content == "The answer is 7."
+    assert turn.usage.requests == 2
+
+
+async def test_model_name_is_asked_of_the_server_once(wire: Wire) -> None:
+    models = wire.router.get("/models").mock(
+        return_value=httpx.Response(200, json={"object": "list", "data": [{"id": "Qwen/Qwen3-8B"}]})
+    )
+    wire.router.post("/completions").mock(side_effect=lambda request: sse(completion_events(["ok"])))
+    backend = CompletionsBackend(wire.base_url, transport=wire.transport)
+    for _ in range(2):
+        [e async for e in backend.stream(ModelRequest([UserMessage("hi")]))]
+    await backend.aclose()
+    assert models.call_count == 1
+    assert [b["model"] for b in wire.bodies("/completions")] == ["Qwen/Qwen3-8B"] * 2
+
+
+async def test_http_error_carries_the_servers_message(wire: Wire) -> None:
+    wire.router.post("/completions").mock(
+        return_value=httpx.Response(
+            404,
+            json={
+                "error": {"message": "The model `nope` does not exist.", "type": "NotFoundError", "code": 404}
+            },
+        )
+    )
+    backend = CompletionsBackend(wire.base_url, "nope", transport=wire.transport)
+    with pytest.raises(
+        ModelError, match=r"HTTP 404: The model `nope` does not exist\..*GET /v1/models"
+    ) as info:
+        [e async for e in backend.stream(ModelRequest([UserMessage("hi")]))]
+    await backend.aclose()
+    assert info.value.status == 404
+
+
+async def test_an_error_event_mid_stream_is_raised(wire: Wire) -> None:
+    events = [*completion_events(["partial"])[:1], {"error": {"message": "engine died", "code": 500}}]
+    wire.router.post("/completions").mock(return_value=sse(events))
+    backend = CompletionsBackend(wire.base_url, "m", transport=wire.transport)
+    with pytest.raises(ModelError, match="engine died"):
+        [e async for e in backend.stream(ModelRequest([UserMessage("hi")]))]
+    await backend.aclose()
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_unreachable_server_names_the_url_and_the_serve_command(
+    transport: str, unused_port: int
+) -> None:
+    backend = CompletionsBackend(f"http://127.0.0.1:{unused_port}", "Qwen/Qwen3-4B", transport=transport)
+    with pytest.raises(ModelUnreachable) as info:
+        [e async for e in backend.stream(ModelRequest([UserMessage("hi")]))]
+    await backend.aclose()
+    message = str(info.value)
+    assert f"no model server answers at http://127.0.0.1:{unused_port}/v1" in message
+    assert f"vllm serve Qwen/Qwen3-4B --host 127.0.0.1 --port {unused_port}" in message
+    assert "--tool-call-parser hermes --reasoning-parser qwen3" in message
+
+
+def test_prompt_is_rendered_from_scratch_when_history_is_not_ours() -> None:
+    backend = CompletionsBackend("http://127.0.0.1:1", "m")
+    messages = [UserMessage("hi"), ToolMessage("x", "c1")]
+    assert backend.prompt_for(ModelRequest(messages)) == render_prompt(messages)

@@ -1,0 +1,165 @@
+"""The `agentkit` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agentkit.cli import app
+
+runner = CliRunner()
+
+TOOLS = '''
+from agentkit import tool
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+'''
+
+SCRIPT = [
+    "<think>\nAdd them.\n</think>\n\n"
+    '<tool_call>\n{"name": "add", "arguments": {"a": 2, "b": 40}}\n</tool_call>',
+    "The answer is 42.",
+]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    tools = tmp_path / "mytools.py"
+    tools.write_text(TOOLS)
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(SCRIPT))
+    return tools, script
+
+
+def test_scripted_run_prints_thinking_calls_and_answer(files: tuple[Path, Path]) -> None:
+    tools, script = files
+    result = runner.invoke(
+        app, ["run", "What is 2+40?", "--backend", "scripted", "--script", str(script), "--tools", str(tools)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "The answer is 42." in result.stdout
+    assert "Add them." in result.stderr
+    assert "→ add" in result.stderr and '{"a": 2, "b": 40}' in result.stderr
+    assert "← add" in result.stderr and " 42" in result.stderr
+    assert "step 2 · no thinking" in result.stderr
+
+
+def test_json_mode_prints_one_event_per_line(files: tuple[Path, Path]) -> None:
+    tools, script = files
+    result = runner.invoke(
+        app, ["run", "x", "--backend", "scripted", "--script", str(script), "--tools", str(tools), "--json"]
+    )
+    assert result.exit_code == 0
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert "tool_call_started" in kinds and "tool_call_finished" in kinds
+    assert events[-1]["output"] == "The answer is 42."
+    assert events[-1]["decisions"][0] == {
+        "step": 1,
+        "think": True,
+        "reason": "auto: first step of the user turn",
+    }
+
+
+def test_max_steps_exits_non_zero_with_one_line(files: tuple[Path, Path], tmp_path: Path) -> None:
+    tools, _ = files
+    looping = tmp_path / "loop.json"
+    looping.write_text(json.dumps([SCRIPT[0]] * 3))
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "x",
+            "--backend",
+            "scripted",
+            "--script",
+            str(looping),
+            "--tools",
+            str(tools),
+            "--max-steps",
+            "2",
+        ],
+    )
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip().splitlines()[-1]
+        == "agentkit: stopped after 2 steps without an answer; raise --max-steps or simplify the task"
+    )
+
+
+def test_tools_file_without_tools_is_a_config_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    result = runner.invoke(app, ["run", "x", "--tools", str(empty)])
+    assert result.exit_code == 2
+    assert "defines no tools; decorate functions with @agentkit.tool" in result.stderr
+
+
+def test_scripted_backend_needs_a_script() -> None:
+    result = runner.invoke(app, ["run", "x", "--backend", "scripted"])
+    assert result.exit_code == 2
+    assert "--backend scripted needs --script FILE" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["run"]])
+def test_help_on_every_command(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout
+
+
+def test_console_script_against_an_unreachable_server(unused_port: int) -> None:
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentkit.cli",
+            "run",
+            "hi",
+            "--base-url",
+            f"http://127.0.0.1:{unused_port}/v1",
+            "--model",
+            "Qwen/Qwen3-8B",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"agentkit: no model server answers at http://127.0.0.1:{unused_port}/v1 (connection refused)."
+    )
+    assert f"vllm serve Qwen/Qwen3-8B --host 127.0.0.1 --port {unused_port} --enable-auto-tool-choice" in last
+
+
+def test_the_readme_offline_example_runs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "What is 17 * 23?",
+            "--backend",
+            "scripted",
+            "--script",
+            str(root / "examples/scripts/multiply.json"),
+            "--tools",
+            str(root / "tools/calculator.py"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "391" in result.stdout
+    assert "← multiply" in result.stderr and "391.0" in result.stderr

@@ -1,0 +1,259 @@
+"""The agent loop, run for real on the scripted backend."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from agentkit import Agent, ScriptedBackend, ThinkingDecision, tool
+from agentkit.backends.base import ModelRequest
+from agentkit.events import (
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from agentkit.messages import AssistantMessage, ToolCall, ToolMessage, UserMessage
+from agentkit.thinking import StepContext
+
+
+def call(name: str, **arguments: Any) -> str:
+    import json
+
+    return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
+
+
+@tool
+async def wait(seconds: float, label: str) -> str:
+    """Wait, then echo the label."""
+    await asyncio.sleep(seconds)
+    return label
+
+
+@tool
+def divide(a: float, b: float) -> float:
+    """Divide a by b."""
+    return a / b
+
+
+async def test_parallel_calls_run_concurrently_and_answer_in_call_order() -> None:
+    script = [
+        "<think>\nThree waits.\n</think>\n\n"
+        + call("wait", seconds=0.3, label="slow")
+        + "\n"
+        + call("wait", seconds=0.0, label="fast")
+        + "\n"
+        + call("wait", seconds=0.15, label="mid"),
+        "Done.",
+    ]
+    backend = ScriptedBackend(script)
+    agent = Agent(backend=backend, tools=[wait])
+    started = time.monotonic()
+    result = await agent.run("go")
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.4  # not 0.45 s: they overlapped
+    results = result.steps[0].tool_results
+    assert [r.content for r in results] == ["slow", "fast", "mid"]
+    assert [r.tool_call_id for r in results] == [c.id for c in result.steps[0].message.tool_calls]
+    # The model saw them in call order too.
+    second_request = backend.requests[1]
+    assert [m.content for m in second_request.messages[-3:]] == ["slow", "fast", "mid"]
+
+
+async def test_events_come_in_order_and_results_as_they_finish() -> None:
+    script = [
+        "<think>\nHm.\n</think>\n\n"
+        + call("wait", seconds=0.2, label="slow")
+        + "\n"
+        + call("wait", seconds=0.0, label="fast"),
+        "All done.",
+    ]
+    events = [e async for e in Agent(backend=ScriptedBackend(script), tools=[wait]).stream("go")]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds[0] == "RunStarted" and kinds[1] == "StepStarted" and kinds[-1] == "RunFinished"
+    assert kinds.index("ThinkingDelta") < kinds.index("ToolCallStarted")
+    finished = [e.result.content for e in events if isinstance(e, ToolCallFinished)]
+    assert finished == ["fast", "slow"]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "All done."
+    assert sum(isinstance(e, StepFinished) for e in events) == 2
+
+
+async def test_a_call_starts_while_the_model_is_still_writing() -> None:
+    started_at: list[float] = []
+
+    @tool
+    async def mark() -> str:
+        """Record when it ran."""
+        started_at.append(time.monotonic())
+        return "ok"
+
+    backend = ScriptedBackend(
+        [call("mark") + "\n" + "x" * 200 + "\n" + call("mark"), "end"], chunk_size=4, delay=0.002
+    )
+    agent = Agent(backend=backend, tools=[mark])
+    turn_done: list[float] = []
+    async for event in agent.stream("go"):
+        if isinstance(event, StepFinished) and not turn_done:
+            turn_done.append(time.monotonic())
+    assert len(started_at) == 2
+    assert started_at[0] < started_at[1] - 0.05  # the first ran long before the turn ended
+
+
+async def test_a_tool_error_goes_back_to_the_model_which_recovers() -> None:
+    script = [
+        call("divide", a=1, b=0),
+        "<think>\nDivision by zero; use 2 instead.\n</think>\n\n" + call("divide", a=1, b=2),
+        "The result is 0.5.",
+    ]
+    backend = ScriptedBackend(script)
+    result = await Agent(backend=backend, tools=[divide]).run("1/0?")
+    assert result.output == "The result is 0.5."
+    error = result.steps[0].tool_results[0]
+    assert error.is_error and "ZeroDivisionError" in error.content
+    assert result.steps[1].tool_results[0].content == "0.5"
+    # auto thinking: first step thinks, after the error thinks, after success does not.
+    assert [s.decision.think for s in result.steps] == [True, True, False]
+    assert [s.decision.reason for s in result.steps][1] == "auto: a tool call failed"
+
+
+async def test_an_unreadable_call_is_answered_in_its_place() -> None:
+    script = [call("divide", a=4, b=2) + "\n<tool_call>\n{divide: oops\n</tool_call>", "2"]
+    backend = ScriptedBackend(script)
+    result = await Agent(backend=backend, tools=[divide]).run("4/2?")
+    answers = result.steps[0].tool_results
+    assert [a.is_error for a in answers] == [False, True]
+    assert "could not be read" in answers[1].content
+    assert backend.requests[1].messages[-1] is answers[1]
+
+
+async def test_max_steps_ends_the_run_without_an_answer() -> None:
+    backend = ScriptedBackend(lambda request: call("divide", a=1, b=1))
+    result = await Agent(backend=backend, tools=[divide], max_steps=3).run("loop forever")
+    assert result.stop_reason == "max_steps" and not result.ok
+    assert result.output == ""
+    assert len(result.steps) == 3 and len(backend.requests) == 3
+
+
+async def test_timeout_ends_the_run() -> None:
+    backend = ScriptedBackend([call("wait", seconds=5, label="x"), "never"])
+    started = time.monotonic()
+    result = await Agent(backend=backend, tools=[wait], timeout=0.2).run("go")
+    assert time.monotonic() - started < 2
+    assert result.stop_reason == "timeout"
+
+
+async def test_each_steps_decision_comes_from_the_policy_with_its_context() -> None:
+    seen: list[tuple[int, int, int]] = []
+
+    def policy(ctx: StepContext) -> ThinkingDecision:
+        seen.append((ctx.step, ctx.turn_step, len(ctx.tool_results)))
+        return ThinkingDecision(ctx.step == 2, 128 if ctx.step == 2 else None, f"step {ctx.step}")
+
+    backend = ScriptedBackend([call("divide", a=1, b=1), call("divide", a=2, b=1), "ok"])
+    result = await Agent(backend=backend, tools=[divide], thinking=policy).run("go")
+    assert seen == [(1, 1, 0), (2, 2, 1), (3, 3, 1)]
+    assert [(s.decision.think, s.decision.budget) for s in result.steps] == [
+        (False, None),
+        (True, 128),
+        (False, None),
+    ]
+    assert [r.decision for r in backend.requests] == [s.decision for s in result.steps]
+    assert backend.requests[1].sampling.temperature == 0.6 and backend.requests[0].sampling.temperature == 0.7
+
+
+async def test_soft_switch_in_the_task_overrides_the_policy() -> None:
+    backend = ScriptedBackend(["ok"])
+    result = await Agent(backend=backend, thinking="on").run("quick one /no_think")
+    assert result.steps[0].decision.think is False
+
+
+async def test_step_started_events_carry_the_decision() -> None:
+    events = [e async for e in Agent(backend=ScriptedBackend(["hi"])).stream("hello")]
+    started = [e for e in events if isinstance(e, StepStarted)]
+    assert started[0].decision.think is True
+    assert isinstance(events[0], RunStarted) and events[0].task == "hello"
+    assert isinstance(events[-1], RunFinished) and events[-1].result.output == "hi"
+
+
+async def test_a_conversation_continues_without_earlier_thinking() -> None:
+    backend = ScriptedBackend(
+        ["<think>\nfirst thoughts\n</think>\n\nParis.", "<think>\nmore\n</think>\n\nBerlin."]
+    )
+    agent = Agent(backend=backend, system_prompt="Be brief.")
+    first = await agent.run("Capital of France?")
+    second = await agent.run("And Germany?", history=first.messages)
+    assert second.output == "Berlin."
+    sent = backend.requests[1].messages
+    assert [m.role for m in sent] == ["system", "user", "assistant", "user"]
+    assert isinstance(sent[2], AssistantMessage) and sent[2].reasoning is None and sent[2].content == "Paris."
+    assert len([m for m in second.messages if m.role == "system"]) == 1
+    assert first.messages[2].reasoning == "first thoughts"  # the first result is untouched
+
+
+async def test_history_accepts_openai_dicts() -> None:
+    backend = ScriptedBackend(["ok"])
+    await Agent(backend=backend).run(
+        "next",
+        history=[
+            {"role": "user", "content": "hi"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+            },
+            {"role": "tool", "tool_call_id": "1", "content": "r"},
+        ],
+    )
+    messages = backend.requests[0].messages
+    assert isinstance(messages[1], AssistantMessage) and messages[1].tool_calls[0].name == "f"
+    assert isinstance(messages[2], ToolMessage) and isinstance(messages[3], UserMessage)
+
+
+async def test_function_turns_see_the_request() -> None:
+    def model(request: ModelRequest) -> str | AssistantMessage:
+        last = request.messages[-1]
+        if isinstance(last, ToolMessage):
+            return f"The tool said {last.content}."
+        return AssistantMessage("", None, [ToolCall("divide", {"a": 9, "b": 3})])
+
+    result = await Agent(backend=ScriptedBackend(model), tools=[divide]).run("9/3")
+    assert result.output == "The tool said 3.0."
+
+
+async def test_usage_is_summed_over_steps() -> None:
+    result = await Agent(backend=ScriptedBackend([call("divide", a=1, b=1), "ok"]), tools=[divide]).run("x")
+    assert result.usage.requests == 0  # the scripted model uses no tokens
+    assert len(result.steps) == 2
+
+
+def test_run_sync_works_without_a_loop_and_refuses_inside_one() -> None:
+    agent = Agent(backend=ScriptedBackend(["sync ok", "again"]))
+    assert agent.run_sync("x").output == "sync ok"
+
+    async def inside() -> None:
+        with pytest.raises(RuntimeError, match=r"use `await agent\.run"):
+            agent.run_sync("y")
+
+    asyncio.run(inside())
+
+
+async def test_scripted_backend_says_when_it_runs_out() -> None:
+    from agentkit.errors import ModelError
+
+    with pytest.raises(ModelError, match="ran out of turns"):
+        await Agent(backend=ScriptedBackend([call("divide", a=1, b=1)]), tools=[divide]).run("x")
+
+
+async def test_thinking_deltas_are_events() -> None:
+    events = [
+        e async for e in Agent(backend=ScriptedBackend(["<think>\nabc def\n</think>\n\nx"])).stream("q")
+    ]
+    assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)) == "abc def"
+    assert [e for e in events if isinstance(e, ToolCallStarted)] == []

@@ -1,0 +1,48 @@
+"""The package as users meet it: a light import, a typed and linted code base."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_agentkit_does_not_load_heavy_dependencies() -> None:
+    code = (
+        "import sys, agentkit\n"
+        "from agentkit import Agent, tool\n"
+        "names = ('openai', 'mcp', 'rich', 'typer', 'aiohttp', 'httpx', 'jsonschema')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_public_names_resolve() -> None:
+    import agentkit
+
+    for name in agentkit.__all__:
+        assert getattr(agentkit, name) is not None
+
+
+@pytest.mark.skipif(shutil.which("mypy") is None, reason="mypy is not installed")
+def test_mypy_strict_is_clean_on_the_package() -> None:
+    out = subprocess.run(["mypy"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+def test_ruff_is_clean() -> None:
+    out = subprocess.run(
+        ["ruff", "check", "agentkit", "tests", "bench", "tools", "examples"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout

@@ -1,0 +1,105 @@
+"""Thinking policies decide per step; soft switches override them."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentkit.messages import AssistantMessage, SystemMessage, ToolMessage, UserMessage
+from agentkit.thinking import (
+    NON_THINKING_SAMPLING,
+    THINKING_SAMPLING,
+    Always,
+    Auto,
+    Sampling,
+    StepContext,
+    ThinkingDecision,
+    decide,
+    resolve_policy,
+    soft_switch,
+)
+
+ASK = [UserMessage("What is the weather?")]
+OK = [ToolMessage("sunny", "c1")]
+FAILED = [ToolMessage("Error: bad", "c1", is_error=True)]
+
+
+def test_model_card_presets() -> None:
+    assert THINKING_SAMPLING.body() == {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.0}
+    assert NON_THINKING_SAMPLING.body() == {"temperature": 0.7, "top_p": 0.8, "top_k": 20, "min_p": 0.0}
+
+
+def test_overrides_replace_only_what_they_set() -> None:
+    merged = THINKING_SAMPLING.merged(Sampling(temperature=0.2, max_tokens=64))
+    assert merged.body() == {"temperature": 0.2, "top_p": 0.95, "top_k": 20, "min_p": 0.0, "max_tokens": 64}
+
+
+@pytest.mark.parametrize(
+    ("turn_step", "results", "think", "reason"),
+    [
+        (1, [], True, "auto: first step of the user turn"),
+        (2, FAILED, True, "auto: a tool call failed"),
+        (2, OK, False, "auto: continuing after tool results"),
+    ],
+)
+def test_auto_thinks_at_the_start_and_after_errors(
+    turn_step: int, results: list[ToolMessage], think: bool, reason: str
+) -> None:
+    decision = decide(resolve_policy("auto"), StepContext(turn_step, turn_step, ASK, results))
+    assert (decision.think, decision.reason) == (think, reason)
+
+
+def test_on_and_off() -> None:
+    ctx = StepContext(3, 3, ASK, OK)
+    assert decide(resolve_policy("on"), ctx).think is True
+    assert decide(resolve_policy("off"), ctx).think is False
+
+
+def test_budgets_travel_with_the_decision() -> None:
+    assert decide(Always(budget=256).decide, StepContext(1, 1, ASK)) == ThinkingDecision(
+        True, 256, "policy: on"
+    )
+    assert decide(Auto(budget=64).decide, StepContext(1, 1, ASK)).budget == 64
+
+
+def test_callable_policies_get_the_step_context() -> None:
+    seen: list[StepContext] = []
+
+    def every_other(ctx: StepContext) -> bool:
+        seen.append(ctx)
+        return ctx.step % 2 == 1
+
+    policy = resolve_policy(every_other)
+    assert [decide(policy, StepContext(s, s, ASK)).think for s in (1, 2, 3)] == [True, False, True]
+    assert seen[1].step == 2
+
+
+def test_unknown_policy_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="use 'on', 'off' or 'auto'"):
+        resolve_policy("sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "switch"),
+    [
+        ("Be quick /no_think", False),
+        ("/think hard about it", True),
+        ("first /no_think then /think", True),
+        ("paths like /thinking or a/no_think are not switches", None),
+        ("nothing here", None),
+    ],
+)
+def test_soft_switch_parsing(text: str, switch: bool | None) -> None:
+    assert soft_switch([UserMessage(text)]) is switch
+
+
+def test_latest_message_with_a_switch_wins_and_overrides_the_policy() -> None:
+    messages = [
+        SystemMessage("/think"),
+        UserMessage("Hi /no_think"),
+        AssistantMessage("Hello"),
+        UserMessage("more"),
+    ]
+    decision = decide(resolve_policy("on"), StepContext(1, 1, messages))
+    assert (decision.think, decision.reason) == (False, "/no_think in the conversation")
+    decision = decide(resolve_policy("off"), StepContext(1, 1, [UserMessage("Solve it /think")]))
+    assert (decision.think, decision.reason) == (True, "/think in the conversation")

@@ -1,0 +1,124 @@
+"""The toolbox answers every call: results in order, and errors that teach the model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import ClassVar
+
+import pytest
+
+from agentkit.messages import ToolCall, ToolCallError
+from agentkit.tools import Toolbox, ToolError, tool
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@tool
+async def slow(seconds: float) -> str:
+    """Sleep a while."""
+    await asyncio.sleep(seconds)
+    return "slept"
+
+
+@tool
+def explode() -> str:
+    """Raise."""
+    raise ValueError("the disk is on fire")
+
+
+@tool
+def refuse() -> str:
+    """Refuse politely."""
+    raise ToolError("Not allowed here: ask the user first.")
+
+
+def test_duplicate_names_are_refused_with_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"two tools are named 'add'.*@tool\(name="):
+        Toolbox([add, add])
+
+
+def test_non_tools_are_refused() -> None:
+    with pytest.raises(TypeError, match="is not a tool"):
+        Toolbox([lambda: 1])  # type: ignore[list-item]
+
+
+async def test_a_good_call_returns_its_result() -> None:
+    box = Toolbox([add])
+    result = await box.run(ToolCall("add", {"a": 2, "b": 40}, id="c1"))
+    assert (result.content, result.tool_call_id, result.name, result.is_error) == ("42", "c1", "add", False)
+
+
+async def test_unknown_name_suggests_the_closest_tool() -> None:
+    result = await Toolbox([add, slow]).run(ToolCall("ad", {}))
+    assert result.is_error
+    assert "There is no tool named 'ad'. Did you mean 'add'?" in result.content
+    assert "Available tools: add, slow" in result.content
+
+
+async def test_invalid_arguments_name_each_problem_and_the_expected_shape() -> None:
+    result = await Toolbox([add]).run(ToolCall("add", {"a": "two", "c": 1}))
+    assert result.is_error
+    assert "'b' is a required property" in result.content
+    assert "a: 'two' is not of type 'integer'" in result.content
+    assert "Additional properties are not allowed ('c' was unexpected)" in result.content
+    assert "Expected: {a: integer (required), b: integer (required)}" in result.content
+    assert "Call add again with corrected arguments." in result.content
+
+
+async def test_an_exception_becomes_an_error_result() -> None:
+    result = await Toolbox([explode]).run(ToolCall("explode", {}))
+    assert result.is_error
+    assert "explode failed: ValueError: the disk is on fire" in result.content
+
+
+async def test_tool_error_message_is_passed_as_is() -> None:
+    result = await Toolbox([refuse]).run(ToolCall("refuse", {}))
+    assert result.content == "Error: Not allowed here: ask the user first."
+
+
+async def test_a_call_slower_than_its_timeout_is_stopped() -> None:
+    box = Toolbox([slow], timeout=0.05)
+    started = time.monotonic()
+    result = await box.run(ToolCall("slow", {"seconds": 5}))
+    assert time.monotonic() - started < 2
+    assert result.is_error and "did not finish within 0.05 s" in result.content
+
+
+async def test_concurrency_limit_serialises_calls() -> None:
+    box = Toolbox([slow], max_concurrency=1)
+    started = time.monotonic()
+    await asyncio.gather(*(box.run(ToolCall("slow", {"seconds": 0.1})) for _ in range(3)))
+    assert time.monotonic() - started >= 0.3
+
+
+def test_unreadable_call_answer_explains_the_format() -> None:
+    answer = Toolbox.answer_unreadable(
+        ToolCallError("<tool_call>{x}</tool_call>", "its JSON is invalid.", id="e1")
+    )
+    assert answer.is_error and answer.tool_call_id == "e1"
+    assert "could not be read: its JSON is invalid." in answer.content
+    assert '{"name": "<tool name>", "arguments":' in answer.content
+
+
+async def test_a_broken_schema_does_not_block_the_tool() -> None:
+    class Odd:
+        name = "odd"
+        description = "odd schema"
+        parameters: ClassVar[dict[str, object]] = {"type": "not-a-type"}
+        timeout = None
+
+        def spec(self) -> dict[str, object]:
+            return {}
+
+        async def call(self, arguments: dict[str, object], context: object) -> object:
+            from agentkit.tools import ToolResult
+
+            return ToolResult("fine")
+
+    result = await Toolbox([Odd()]).run(ToolCall("odd", {"x": 1}))  # type: ignore[list-item]
+    assert result.content == "fine"
