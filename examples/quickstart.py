@@ -1,7 +1,7 @@
 """The Python API in a few lines: a tool, an agent, a run, streamed events.
 
-    python examples/quickstart.py                    # a Qwen3 on http://127.0.0.1:8000/v1
-    python examples/quickstart.py --offline          # no server: a scripted model
+python examples/quickstart.py                    # a Qwen3 on http://127.0.0.1:8000/v1
+python examples/quickstart.py --offline          # no server: a scripted model
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def get_weather(city: str) -> str:
 
 
 SCRIPT = [
-    '<think>\nI need both cities.\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n'
-    '</tool_call>\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Tokyo"}}\n</tool_call>',
+    "<think>\nI need both cities.\n</think>\n\n"
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Tokyo"}}\n</tool_call>',
     "Paris: 14°C with light rain. Tokyo: 22°C and clear.",
 ]
 
