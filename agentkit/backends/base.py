@@ -6,15 +6,24 @@ loop does not know which backend it talks to.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Optional, Protocol, Union, runtime_checkable
 
 from agentkit.messages import AssistantMessage, Message, ToolCall, ToolCallError, Usage
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
 from agentkit.thinking import Sampling, ThinkingDecision
 
-__all__ = ["Backend", "ModelEvent", "ModelRequest", "Turn", "TurnBuilder", "usage_from"]
+__all__ = [
+    "Backend",
+    "ExtraBody",
+    "ModelEvent",
+    "ModelRequest",
+    "Turn",
+    "TurnBuilder",
+    "extra_fields",
+    "usage_from",
+]
 
 
 @dataclass
@@ -116,3 +125,14 @@ def usage_from(payload: dict[str, Any]) -> Usage:
         cached_tokens=details.get("cached_tokens") or 0,
         requests=1,
     )
+
+
+ExtraBody = Optional[Union[dict[str, Any], Callable[[ModelRequest], dict[str, Any]]]]
+"""More request-body fields for a backend: a dict, or a function of the request."""
+
+
+def extra_fields(extra: ExtraBody, request: ModelRequest) -> dict[str, Any]:
+    """The extra body fields for one request."""
+    if extra is None:
+        return {}
+    return extra(request) if callable(extra) else extra

@@ -15,8 +15,8 @@ from typing import Any
 
 from agentkit.backends._http import Transport
 from agentkit.backends._server import ServerConnection
-from agentkit.backends.base import ModelEvent, ModelRequest, TurnBuilder, usage_from
-from agentkit.messages import ToolCall, ToolCallError, to_openai
+from agentkit.backends.base import ExtraBody, ModelEvent, ModelRequest, TurnBuilder, extra_fields, usage_from
+from agentkit.messages import Message, ToolCall, ToolCallError, to_openai
 from agentkit.qwen3.parser import StreamParser, ToolCallInvalid, ToolCallReady, read_arguments
 
 __all__ = ["ChatBackend"]
@@ -58,7 +58,8 @@ class ChatBackend:
         client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
         tool_choice: Sent when there are tools: "auto" (default), "required", "none", or
             a named function.
-        extra_body: More fields for every request body (server-specific options).
+        extra_body: More fields for every request body (server-specific options), or a
+            function of the request that returns them.
     """
 
     name = "chat"
@@ -72,17 +73,17 @@ class ChatBackend:
         transport: str | Transport | None = None,
         client: Any = None,
         tool_choice: str | dict[str, Any] = "auto",
-        extra_body: dict[str, Any] | None = None,
+        extra_body: ExtraBody = None,
     ) -> None:
         self.server = ServerConnection(base_url, model, api_key=api_key, transport=transport, client=client)
         self.tool_choice = tool_choice
-        self.extra_body = dict(extra_body or {})
+        self.extra_body = extra_body
 
     async def body_for(self, request: ModelRequest) -> dict[str, Any]:
         """The request body of a model call."""
         body: dict[str, Any] = {
             "model": await self.server.model_name(),
-            "messages": [to_openai(m) for m in request.messages],
+            "messages": [_message(m) for m in request.messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -90,8 +91,10 @@ class ChatBackend:
             body["tools"] = list(request.tools)
             body["tool_choice"] = self.tool_choice
         body["chat_template_kwargs"] = {"enable_thinking": request.decision.think}
+        if request.decision.think and request.decision.budget:
+            body["thinking_token_budget"] = request.decision.budget  # vLLM's reasoning budget
         body.update(request.sampling.body())
-        body.update(self.extra_body)
+        body.update(extra_fields(self.extra_body, request))
         return body
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
@@ -136,9 +139,14 @@ class ChatBackend:
             yield _ready(turn, server_calls, pending.pop(index).finish())
         for event in [*reasoning.close(), *content.close()]:
             yield turn.add(event)
-        if finish == "tool_calls" and not turn.calls:
+        visible = turn.calls or turn.content or "".join(turn.reasoning)
+        if not visible and (finish == "tool_calls" or turn.usage.completion_tokens > 1):
+            # The server's parser consumed the reply: it saw a tool call it could not read.
             error = ToolCallError(
-                "", "the server reported a tool call but could not read it (its JSON is likely invalid)."
+                "",
+                "the server could not read your tool call and dropped your reply "
+                f'({turn.usage.completion_tokens} tokens); its JSON needs a "name" and an '
+                '"arguments" object.',
             )
             yield turn.add(ToolCallInvalid(error))
         turn.saw_reasoning = turn.saw_reasoning or content.saw_think
@@ -146,6 +154,13 @@ class ChatBackend:
 
     async def aclose(self) -> None:
         await self.server.aclose()
+
+
+def _message(message: Message) -> dict[str, Any]:
+    data = to_openai(message)
+    if "reasoning_content" in data:  # vLLM >= 0.11 reads `reasoning`; older servers `reasoning_content`
+        data["reasoning"] = data["reasoning_content"]
+    return data
 
 
 def _ready(

@@ -15,7 +15,7 @@ from typing import Any
 
 from agentkit.backends._http import Transport
 from agentkit.backends._server import ServerConnection
-from agentkit.backends.base import ModelEvent, ModelRequest, TurnBuilder, usage_from
+from agentkit.backends.base import ExtraBody, ModelEvent, ModelRequest, TurnBuilder, extra_fields, usage_from
 from agentkit.messages import AssistantMessage, ToolMessage
 from agentkit.qwen3.parser import StreamParser
 from agentkit.qwen3.template import IM_END, render_prompt
@@ -30,6 +30,10 @@ BUDGET_CLOSE = (
 
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
+DEFAULT_MAX_TOKENS = 32_768
+"""Tokens per model call when neither the request nor the server says (Qwen3's model card
+recommends 32,768 output tokens for most tasks)."""
+
 _PREFIX_CACHE_SIZE = 64
 
 
@@ -42,6 +46,8 @@ class CompletionsBackend:
         api_key: Bearer token, if the server wants one.
         transport: "aiohttp" (default), "httpx", or a transport object.
         client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
+        extra_body: More fields for every request body (server-specific options such as
+            vLLM's `structured_outputs`), or a function of the request that returns them.
     """
 
     name = "completions"
@@ -54,8 +60,10 @@ class CompletionsBackend:
         api_key: str | None = None,
         transport: str | Transport | None = None,
         client: Any = None,
+        extra_body: ExtraBody = None,
     ) -> None:
         self.server = ServerConnection(base_url, model, api_key=api_key, transport=transport, client=client)
+        self.extra_body = extra_body
         # id(assistant message) -> (message, tools, prompt through that message's output)
         self._prefixes: OrderedDict[int, tuple[AssistantMessage, Sequence[dict[str, Any]], str]] = (
             OrderedDict()
@@ -88,14 +96,18 @@ class CompletionsBackend:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         model = await self.server.model_name()
         prompt = self.prompt_for(request)
-        sampling = request.sampling.body()
-        max_tokens: int | None = sampling.pop("max_tokens", None)
+        sampling = {**request.sampling.body(), **extra_fields(self.extra_body, request)}
+        # /v1/completions defaults to 16 tokens: always say how many. vLLM caps the number at
+        # what is left of the context window, so its whole window is a safe ceiling.
+        ceiling: int = (
+            sampling.pop("max_tokens", None) or await self.server.max_model_len() or DEFAULT_MAX_TOKENS
+        )
         budget = request.decision.budget if request.decision.think else None
         parser = StreamParser()
         turn = TurnBuilder()
         output: list[str] = []
         finish: str | None = None
-        limit = min(budget, max_tokens) if budget and max_tokens else budget or max_tokens
+        limit = min(budget, ceiling) if budget else ceiling
         while True:
             body: dict[str, Any] = {
                 "model": model,
@@ -104,9 +116,8 @@ class CompletionsBackend:
                 "stream_options": {"include_usage": True},
                 "stop": STOP,
                 **sampling,
+                "max_tokens": limit,
             }
-            if limit is not None:
-                body["max_tokens"] = limit
             finish = None
             async for chunk in self.server.stream("/completions", self.server.body(body)):
                 for choice in chunk.get("choices") or ():
@@ -125,13 +136,13 @@ class CompletionsBackend:
             # model go on with the tokens that are left.
             budget = None
             used = turn.usage.completion_tokens
-            if max_tokens is not None and used >= max_tokens:
+            if used >= ceiling:
                 break
             if parser.in_reasoning:
                 output.append(BUDGET_CLOSE)
                 for event in parser.feed(BUDGET_CLOSE):
                     yield turn.add(event)
-            limit = None if max_tokens is None else max_tokens - used
+            limit = ceiling - used
         for event in parser.close():
             yield turn.add(event)
         turn.saw_reasoning = parser.saw_think

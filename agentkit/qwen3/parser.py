@@ -139,6 +139,50 @@ class _Trimmed:
         return out
 
 
+_QUOTE_OR_ESCAPE = re.compile(r'["\\]')
+
+
+class _CallBody:
+    """The text of the `<tool_call>` block being read, and whether it ends in a JSON string.
+
+    A `<tool_call>` or `</tool_call>` inside a JSON string is most likely text (an argument
+    that talks about the format); it is kept in the body and noted, and only if the body
+    then fails to read is it taken as a tag after all.
+    """
+
+    __slots__ = ("escape", "in_string", "parts", "size", "suspects")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+        self.in_string = False
+        self.escape = False  # the next character is escaped
+        self.suspects: list[tuple[int, str]] = []  # (offset, tag) of tags read as text
+
+    def add(self, text: str) -> None:
+        escaped = 0 if self.escape else -1
+        for match in _QUOTE_OR_ESCAPE.finditer(text):
+            i = match.start()
+            if i == escaped:
+                continue
+            if text[i] == "\\":
+                if self.in_string:
+                    escaped = i + 1
+            else:
+                self.in_string = not self.in_string
+        self.escape = escaped == len(text)
+        self.parts.append(text)
+        self.size += len(text)
+
+    def add_tag_as_text(self, tag: str) -> None:
+        self.suspects.append((self.size, tag))
+        self.parts.append(tag)
+        self.size += len(tag)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
 class StreamParser:
     """Incremental parser of one Qwen3 output.
 
@@ -167,7 +211,7 @@ class StreamParser:
         self._state = _THINK if thinking else _START if thinking is None else _CONTENT
         self._saw_think = bool(thinking)
         self._buf = ""
-        self._call_parts: list[str] = []
+        self._call = _CallBody()
         self._held: list[str] | None = None  # reasoning from a <tool_call> inside <think> on
         self._reasoning = _Trimmed()
         self._content = _Trimmed()
@@ -230,7 +274,7 @@ class StreamParser:
             return
         state = self._state
         if state == _CALL:
-            self._call_parts.append(text)
+            self._call.add(text)
         elif state == _THINK:
             if self._held is not None:
                 self._held.append(text)
@@ -267,13 +311,15 @@ class StreamParser:
             self._state, self._saw_think = _THINK, True
         elif tag == THINK_CLOSE:  # at the start: the prompt opened the think block
             self._state, self._saw_think = _CONTENT, True
+        elif state == _CALL and self._call.in_string:
+            self._call.add_tag_as_text(tag)
         elif tag == CALL_OPEN:
             if state == _CALL:  # a new call before the previous one was closed
-                self._finish_call(events, closed=False)
-            self._state = _CALL
+                self._finish_call(events, CALL_OPEN)
+            else:
+                self._state, self._call = _CALL, _CallBody()
         elif tag == CALL_CLOSE:
-            self._finish_call(events, closed=True)
-            self._state = _CONTENT
+            self._finish_call(events, CALL_CLOSE)
 
     def _end(self, events: list[ParserEvent]) -> None:
         if self._held is not None:
@@ -284,18 +330,35 @@ class StreamParser:
             if self._state == _DONE:
                 return
         if self._state == _CALL:
-            self._finish_call(events, closed=False)
+            self._finish_call(events, None)
         self._state = _DONE
 
-    def _finish_call(self, events: list[ParserEvent], *, closed: bool) -> None:
-        body = "".join(self._call_parts)
-        self._call_parts = []
-        raw = CALL_OPEN + body + (CALL_CLOSE if closed else "")
-        for item in read_call_block(body, raw=raw, closed=closed):
-            if isinstance(item, ToolCall):
-                events.append(ToolCallReady(item))
-            else:
-                events.append(ToolCallInvalid(item))
+    def _finish_call(self, events: list[ParserEvent], end: str | None) -> None:
+        """Read the block that `end` (a tag, or None for the end of output) closes."""
+        call = self._call
+        body = call.text()
+        items = read_call_block(body, raw=_raw(body, end), closed=end == CALL_CLOSE)
+        if call.suspects and any(isinstance(item, ToolCallError) for item in items):
+            # Read as one block it fails: the first tag taken for text was a tag after all.
+            cut, tag = call.suspects[0]
+            _emit(events, read_call_block(body[:cut], raw=_raw(body[:cut], tag), closed=tag == CALL_CLOSE))
+            self._state, self._call = (_CALL, _CallBody()) if tag == CALL_OPEN else (_CONTENT, _CallBody())
+            self._scan(body[cut + len(tag) :] + (end or ""), events, final=end is None)
+            if end is None and self._state == _CALL:
+                self._finish_call(events, None)
+            return
+        _emit(events, items)
+        self._state = _CALL if end == CALL_OPEN else _CONTENT
+        self._call = _CallBody()
+
+
+def _raw(body: str, end: str | None) -> str:
+    return CALL_OPEN + body + (CALL_CLOSE if end == CALL_CLOSE else "")
+
+
+def _emit(events: list[ParserEvent], items: list[ToolCall | ToolCallError]) -> None:
+    for item in items:
+        events.append(ToolCallReady(item) if isinstance(item, ToolCall) else ToolCallInvalid(item))
 
 
 def parse_output(text: str, *, thinking: bool | None = None) -> ParsedOutput:

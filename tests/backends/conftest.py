@@ -155,11 +155,16 @@ async def _loopback(router: respx.Router) -> tuple[Any, str]:
     return runner, f"http://127.0.0.1:{port}/v1"
 
 
+EMPTY_LISTING = {"object": "list", "data": []}
+
+
 @pytest.fixture(params=["aiohttp", "httpx"])
 async def wire(request: pytest.FixtureRequest) -> AsyncIterator[Wire]:
     router = respx.Router(base_url=BASE, assert_all_called=False)
+    router.get("/models").mock(return_value=httpx.Response(200, json=EMPTY_LISTING))
     if request.param == "httpx":
         with respx.mock(base_url=BASE, assert_all_called=False) as mock:
+            mock.get("/models").mock(return_value=httpx.Response(200, json=EMPTY_LISTING))
             yield Wire(mock, "httpx", BASE)
     else:
         runner, url = await _loopback(router)

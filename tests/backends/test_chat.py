@@ -71,6 +71,7 @@ async def test_request_body_carries_messages_tools_and_the_thinking_switch(wire:
                 "role": "assistant",
                 "content": "",
                 "reasoning_content": "need a tool",
+                "reasoning": "need a tool",
                 "tool_calls": [
                     {
                         "id": "c1",
@@ -180,7 +181,27 @@ async def test_tool_calls_finish_without_calls_is_reported(wire: Wire) -> None:
     )
     turn = events[-1]
     assert len(turn.calls) == 1 and isinstance(turn.calls[0], ToolCallError)
-    assert "could not read it" in turn.calls[0].error
+    assert "could not read your tool call" in turn.calls[0].error
+
+
+async def test_a_reply_the_server_swallowed_whole_is_reported(wire: Wire) -> None:
+    # vLLM's parser drops a <tool_call> without a "name": nothing comes back but the usage.
+    usage = {"prompt_tokens": 50, "completion_tokens": 13, "total_tokens": 63}
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events([], finish="stop", usage=usage)))
+    events = await run(
+        ChatBackend(wire.base_url, "m", transport=wire.transport), ModelRequest([UserMessage("x")])
+    )
+    turn = events[-1]
+    assert len(turn.calls) == 1 and "dropped your reply (13 tokens)" in turn.calls[0].error
+
+
+async def test_an_empty_reply_is_just_empty(wire: Wire) -> None:
+    usage = {"prompt_tokens": 50, "completion_tokens": 1, "total_tokens": 51}
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events([], finish="stop", usage=usage)))
+    events = await run(
+        ChatBackend(wire.base_url, "m", transport=wire.transport), ModelRequest([UserMessage("x")])
+    )
+    assert events[-1].calls == [] and events[-1].message.content == ""
 
 
 async def test_a_full_run_over_chat_feeds_results_back_by_call_id(wire: Wire) -> None:

