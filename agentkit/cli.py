@@ -231,7 +231,8 @@ def run(
     if serve and backend is not BackendName.scripted:
         server = _serve_for_run(base_url, model, vllm_python, serve_arg or [])
         if server is not None:
-            options.base_url, options.model = server.base_url, server.served_name
+            # The server serves this one model; the backend asks it for the name clients use.
+            options.base_url, options.model = server.base_url, None
     try:
         _run(options)
     finally:

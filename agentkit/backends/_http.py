@@ -117,7 +117,9 @@ def http_error(url: str, status: int, body: bytes) -> ModelError:
     hint = ""
     if status == 404 and "model" in detail.lower():
         hint = " Check --model: GET /v1/models lists the names this server serves."
-    return ModelError(f"the server at {url} answered HTTP {status}: {detail}.{hint}", url=url, status=status)
+    return ModelError(
+        f"the server at {url} answered HTTP {status}: {detail.rstrip('.')}.{hint}", url=url, status=status
+    )
 
 
 class AiohttpTransport:

@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,18 @@ def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
         )
     finally:
         server.stop()
+
+
+@pytest.fixture
+def report(record_property: Any, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """Prints a block of text past output capture (measurements for the CI log) and records
+    it as a test property."""
+
+    def write(key: str, text: str, **counts: Any) -> None:
+        with capsys.disabled():
+            print(f"\n{text}")
+        record_property(key, text)
+        for name, value in counts.items():
+            record_property(name, value)
+
+    yield write

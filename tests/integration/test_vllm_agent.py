@@ -7,6 +7,7 @@ backend) are all real.
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import Any
 
@@ -65,11 +66,7 @@ async def test_think_parallel_calls_results_answer(
 ) -> None:
     script = Script([THINK_AND_CALL, ANSWER], tiny_tokenizer)
     agent = make_agent(kind, vllm_server, script, system_prompt="You report the weather.")
-    events = []
-    started = time.perf_counter()
-    async for event in agent.stream("What's the weather in Paris and Tokyo?"):
-        events.append(event)
-    elapsed = time.perf_counter() - started
+    events = [event async for event in agent.stream("What's the weather in Paris and Tokyo?")]
     result = events[-1].result
     assert isinstance(events[-1], RunFinished)
 
@@ -102,7 +99,30 @@ async def test_think_parallel_calls_results_answer(
         == "I need the weather in both cities."
     )
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == ANSWER
-    print(f"\n[{kind}] 2-step run on the tiny model: {elapsed / 2 * 1000:.0f} ms per step")
+
+
+async def test_step_latency_on_the_tiny_model(
+    vllm_server: VllmServer, tiny_tokenizer: Any, report: Any
+) -> None:
+    lines = [
+        f"vLLM start to /health: {vllm_server.started_in:.1f} s" if vllm_server.started_in else "vLLM: reused"
+    ]
+    for kind in ("completions", "chat"):
+        per_step = []
+        for _ in range(6):
+            script = Script([THINK_AND_CALL, ANSWER], tiny_tokenizer)
+            agent = make_agent(kind, vllm_server, script, system_prompt="You report the weather.")
+            started = time.perf_counter()
+            result = await agent.run("What's the weather in Paris and Tokyo?")
+            per_step.append((time.perf_counter() - started) / len(result.steps))
+            assert result.ok
+        per_step = per_step[1:]  # the first run warms the server's caches
+        lines.append(
+            f"{kind}: {statistics.median(per_step) * 1000:.0f} ms per step (median of {len(per_step)} runs; "
+            f"a step forces ~{len(tiny_tokenizer.encode(THINK_AND_CALL).ids)} or "
+            f"{len(tiny_tokenizer.encode(ANSWER).ids)} tokens)"
+        )
+    report("step_latency", "step latency on the tiny model:\n  " + "\n  ".join(lines))
 
 
 @pytest.mark.parametrize("kind", ["completions", "chat"])

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -340,20 +340,6 @@ def vllm_parser(tiny_model_dir: Path, tokenizing: Tokenizing) -> Vllm:
         "vLLM's tokenizer and the checkpoint's tokenizer.json disagree"
     )
     return oracle
-
-
-@pytest.fixture
-def report(record_property: Any, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
-    """Prints a block of text past output capture and records it as a test property."""
-
-    def write(key: str, text: str, **counts: Any) -> None:
-        with capsys.disabled():
-            print(f"\n{text}")
-        record_property(key, text)
-        for name, value in counts.items():
-            record_property(name, value)
-
-    yield write
 
 
 # -- tests -------------------------------------------------------------------------------------
