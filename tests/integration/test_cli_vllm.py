@@ -93,7 +93,9 @@ def test_agentkit_run_json_events_from_the_server(vllm_server: VllmServer, tiny_
     assert events[-1]["usage"]["prompt_tokens"] > 0
 
 
-def test_agentkit_serve_starts_answers_and_stops_on_ctrl_c(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_agentkit_serve_starts_answers_and_stops_on_ctrl_c(
+    tiny_model_dir: Path, tmp_path: Path, report: Any
+) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [*AGENTKIT, "serve", "--model", str(tiny_model_dir), "--port", str(port),
@@ -108,7 +110,9 @@ def test_agentkit_serve_starts_answers_and_stops_on_ctrl_c(tiny_model_dir: Path,
         started = time.monotonic()
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.strip() == f"http://127.0.0.1:{port}/v1", proc.stderr.read() if proc.stderr else ""
-        print(f"\nagentkit serve: ready in {time.monotonic() - started:.1f} s")
+        report(
+            "serve_start", f"agentkit serve: base URL printed {time.monotonic() - started:.1f} s after start"
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as resp:
             assert json.load(resp)["data"][0]["id"] == "tiny-qwen3"
         assert server_processes(port)
