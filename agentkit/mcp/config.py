@@ -1,0 +1,236 @@
+"""MCP server configs in the `{"mcpServers": {...}}` format of Claude Desktop, Cursor and Qwen-Agent.
+
+A server is local (`command`, `args`, `env`, `cwd`: started over stdio) or remote (`url`,
+`headers`: streamable HTTP, or SSE when `"type": "sse"` or the URL ends in `/sse`).
+`${VAR}` and `${VAR:-default}` are expanded from the environment in every string. Values of
+`env` and `headers` are secrets: they never appear in reprs, logs, events or transcripts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from agentkit.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_TOOL_TIMEOUT",
+    "McpConfig",
+    "ServerConfig",
+    "load_mcp_config",
+    "load_mcp_configs",
+    "parse_mcp_config",
+]
+
+DEFAULT_CONNECT_TIMEOUT = 30.0
+"""Seconds for a server to start and answer `initialize` (npx and uvx may install first)."""
+
+DEFAULT_TOOL_TIMEOUT = 120.0
+"""Seconds an MCP tool call may take."""
+
+Transport = Literal["stdio", "streamable-http", "sse"]
+
+_TRANSPORT_NAMES = {
+    "stdio": "stdio",
+    "sse": "sse",
+    "http": "streamable-http",
+    "streamable-http": "streamable-http",
+    "streamable_http": "streamable-http",
+    "streamablehttp": "streamable-http",
+}
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+class ServerConfig(BaseModel):
+    """One MCP server.
+
+    Attributes:
+        command: Program to start (a local server over stdio).
+        args: Its arguments.
+        env: Environment variables added to agentkit's own for it (secret).
+        cwd: Its working directory.
+        url: Endpoint of a remote server.
+        headers: HTTP headers for a remote server (secret).
+        type: "stdio", "streamable-http" (default for `url`) or "sse".
+        disabled: Skip this server.
+        timeout: Seconds to connect and initialize.
+        tool_timeout: Seconds per tool call.
+        include_tools: Only these tools (by the server's names).
+        exclude_tools: Not these tools.
+        require_approval: True: every tool of this server asks before it runs; a list: these
+            tools do; False: none does.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, SecretStr] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    type: Transport | None = None
+    disabled: bool = False
+    timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0)
+    tool_timeout: float = Field(DEFAULT_TOOL_TIMEOUT, gt=0)
+    include_tools: list[str] | None = None
+    exclude_tools: list[str] = Field(default_factory=list)
+    require_approval: Union[bool, list[str]] = False
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _transport_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            name = _TRANSPORT_NAMES.get(value.lower().replace(" ", ""))
+            if name is None:
+                raise ValueError(f"unknown transport {value!r}: use 'stdio', 'streamable-http' or 'sse'")
+            return name
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ServerConfig:
+        unknown = [key for key in (self.model_extra or {}) if key not in _TOLERATED]
+        for key in unknown:
+            close = difflib.get_close_matches(key, _KNOWN, n=1, cutoff=0.75)
+            if close:
+                raise ValueError(f"unknown key {key!r}; did you mean {close[0]!r}?")
+        if self.command and self.url:
+            raise ValueError("has both 'command' and 'url': a server is local (command) or remote (url)")
+        if not self.command and not self.url:
+            raise ValueError("needs 'command' (a local server over stdio) or 'url' (a remote server)")
+        if self.url and not re.match(r"^https?://", self.url):
+            raise ValueError(f"'url' must start with http:// or https://, got {self.url!r}")
+        return self
+
+    @property
+    def transport(self) -> Transport:
+        if self.command:
+            return "stdio"
+        if self.type in ("sse", "streamable-http"):
+            return self.type
+        return "sse" if (self.url or "").rstrip("/").endswith("/sse") else "streamable-http"
+
+    def secret_env(self) -> dict[str, str]:
+        return {k: v.get_secret_value() for k, v in self.env.items()}
+
+    def secret_headers(self) -> dict[str, str]:
+        return {k: v.get_secret_value() for k, v in self.headers.items()}
+
+    def wants_tool(self, name: str) -> bool:
+        if self.include_tools is not None and name not in self.include_tools:
+            return False
+        return name not in self.exclude_tools
+
+    def describe(self) -> str:
+        """Where the server is, without secrets: the command line or the URL."""
+        if self.command:
+            return " ".join([self.command, *self.args])
+        return f"{self.url} ({self.transport})"
+
+
+_KNOWN = [name for name in ServerConfig.model_fields]
+# Keys other clients write that agentkit has no use for: accepted and ignored.
+_TOLERATED = {"description", "name", "autoApprove", "alwaysAllow", "transportType", "enabled"}
+
+
+class McpConfig(BaseModel):
+    """The `mcpServers` of one or more config files, by server name."""
+
+    servers: dict[str, ServerConfig]
+
+    def enabled(self) -> dict[str, ServerConfig]:
+        return {name: server for name, server in self.servers.items() if not server.disabled}
+
+
+def _expand(value: Any, where: str) -> Any:
+    """`${VAR}` and `${VAR:-default}` in every string of a JSON value."""
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ:
+                return os.environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"{where}: ${{{name}}} is not set; set the environment variable {name} "
+                f"or write ${{{name}:-default}}"
+            )
+
+        return _VAR.sub(lookup, value)
+    if isinstance(value, list):
+        return [_expand(item, where) for item in value]
+    if isinstance(value, dict):
+        return {key: _expand(item, f"{where}, key {key!r}") for key, item in value.items()}
+    return value
+
+
+def _explain(file: str, name: str, error: pydantic.ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"key {key!r}: {message}" if key else message)
+    return f"{file}: server {name!r}: " + "; ".join(problems)
+
+
+def load_mcp_config(path: str | Path) -> McpConfig:
+    """Read one config file.
+
+    Raises:
+        ConfigError: The file is missing, not JSON, or a server entry is wrong; the message
+            names the file, the server, the key and what is expected.
+    """
+    file = Path(path)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such MCP config file") from None
+    except ValueError as exc:
+        raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    return parse_mcp_config(data, str(file))
+
+
+def parse_mcp_config(data: Any, source: str = "MCP config") -> McpConfig:
+    """A config from data in the file format (`{"mcpServers": {...}}`).
+
+    Raises:
+        ConfigError: As for `load_mcp_config`, naming `source` as the file.
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("mcpServers"), Mapping):
+        raise ConfigError(
+            f'{source}: expected a JSON object with "mcpServers": {{"name": {{"command": ...}}}}'
+        )
+    servers: dict[str, ServerConfig] = {}
+    for name, entry in data["mcpServers"].items():
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{source}: server {name!r}: expected an object, got {type(entry).__name__}")
+        expanded = _expand(dict(entry), f"{source}: server {name!r}")
+        try:
+            servers[name] = ServerConfig.model_validate(expanded)
+        except pydantic.ValidationError as exc:
+            raise ConfigError(_explain(source, name, exc)) from None
+    return McpConfig(servers=servers)
+
+
+def load_mcp_configs(paths: Iterable[str | Path]) -> McpConfig:
+    """Read several config files into one; a server name may appear in only one of them."""
+    merged: dict[str, ServerConfig] = {}
+    origin: dict[str, str] = {}
+    for path in paths:
+        for name, server in load_mcp_config(path).servers.items():
+            if name in merged:
+                raise ConfigError(f"{path}: server {name!r} is also defined in {origin[name]}; rename one")
+            merged[name] = server
+            origin[name] = str(path)
+    return McpConfig(servers=merged)
