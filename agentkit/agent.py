@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit.backends import Backend, make_backend
 from agentkit.backends.base import ExtraBody
-from agentkit.errors import AgentkitError
-from agentkit.events import Event, RunFailed
+from agentkit.errors import AgentkitError, ConfigError
+from agentkit.events import Event, RunFailed, ServerStatus
 from agentkit.loop import Limits, collect_result, run_loop
+
+if TYPE_CHECKING:
+    from agentkit.mcp.toolset import McpSource, McpToolset
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.result import RunResult
 from agentkit.serving import profile_for
@@ -48,6 +51,11 @@ class Agent:
         deps: Anything your tools need; they get it as `ToolContext.deps`.
         extra_body: More request-body fields for the server (e.g. vLLM's
             `repetition_penalty`), or a function of the request that returns them.
+        mcp: MCP servers whose tools the agent may use: config file path(s) in the
+            `{"mcpServers": ...}` format, or an `McpConfig`. They start when a run starts
+            (or on `async with agent`) and stop when it ends.
+        mcp_strict: Fail a run when an MCP server does not start (default: go on
+            without it, reporting it in a `ServerStatus` event).
     """
 
     def __init__(
@@ -70,6 +78,8 @@ class Agent:
         max_tool_concurrency: int | None = None,
         deps: Any = None,
         extra_body: ExtraBody = None,
+        mcp: McpSource | None = None,
+        mcp_strict: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
@@ -106,6 +116,14 @@ class Agent:
         }
         self.deps = deps
         self._active = 0
+        self.mcp: McpToolset | None = None
+        if mcp is not None:
+            from agentkit.mcp.toolset import McpToolset
+
+            self.mcp = McpToolset(mcp, strict=mcp_strict, on_change=lambda _: self._sync_mcp_tools())
+        self._mcp_tools: list[str] = []
+        self._mcp_running = False
+        self._entered = False
 
     def sampling_for(self, think: bool) -> Sampling:
         """The sampling parameters of a thinking (True) or non-thinking (False) step."""
@@ -148,6 +166,7 @@ class Agent:
             limits=self.limits,
             deps=self.deps,
             model=self.model,
+            setup=self._start_mcp,
         )
         self._active += 1
         try:
@@ -158,8 +177,41 @@ class Agent:
             raise
         finally:
             self._active -= 1
-            if not self._active:  # no run left on this connection pool: release it
-                await self.backend.aclose()
+            if not self._active and not self._entered:  # the last run: release connections and servers
+                await self._release()
+
+    async def _start_mcp(self) -> list[Event]:
+        """Start the MCP servers if they are not running; their status as events."""
+        if self.mcp is None or self._mcp_running:
+            return []
+        reports = await self.mcp.start()
+        self._mcp_running = True
+        self._sync_mcp_tools()
+        return [ServerStatus(r.name, r.target, r.ok, r.tools, r.seconds, r.error) for r in reports]
+
+    def _sync_mcp_tools(self) -> None:
+        """Put the running MCP servers' current tools in the toolbox."""
+        for name in self._mcp_tools:
+            self.toolbox.remove(name)
+        self._mcp_tools = []
+        if self.mcp is None or not self._mcp_running:
+            return
+        for item in self.mcp.tools():
+            if item.name in self.toolbox:
+                raise ConfigError(
+                    f"the tool {item.remote_name!r} of MCP server {item.server.name!r} is named "
+                    f"{item.name!r} here, like another tool of this agent; rename the server in the "
+                    "MCP config or the other tool (@tool(name=...))"
+                )
+            self.toolbox.add(item)
+            self._mcp_tools.append(item.name)
+
+    async def _release(self) -> None:
+        if self.mcp is not None and self._mcp_running:
+            self._mcp_running = False
+            self._sync_mcp_tools()
+            await self.mcp.close()
+        await self.backend.aclose()
 
     async def run(
         self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
@@ -181,10 +233,15 @@ class Agent:
         return asyncio.run(self.run(task, history=history))
 
     async def aclose(self) -> None:
-        """Close the backend's connections (runs also release them when they end)."""
-        await self.backend.aclose()
+        """Stop the MCP servers and close the backend's connections (a run does this itself
+        when it ends, unless the agent is used as `async with agent:`)."""
+        self._entered = False
+        await self._release()
 
     async def __aenter__(self) -> Agent:
+        """Start the MCP servers now and keep them (and connections) for every run inside."""
+        self._entered = True
+        await self._start_mcp()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -26,12 +26,14 @@ from agentkit.events import (
     Event,
     RunFailed,
     RunFinished,
+    ServerStatus,
     StepFinished,
     StepStarted,
     TextDelta,
     ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolProgress,
     event_to_dict,
 )
 from agentkit.messages import ToolCallError
@@ -125,6 +127,22 @@ class _Renderer:
             mark = "[red]✗[/]" if event.result.is_error else "[green]←[/]"
             text = _clip(event.result.content.replace("\n", " ⏎ "), 300)
             self.err.print(f"{mark} {escape(name)} [dim]{event.duration:.2f}s[/] {escape(text)}")
+        elif isinstance(event, ToolProgress):
+            self._break()
+            total = f"/{event.total:g}" if event.total else ""
+            note = f" {escape(event.message)}" if event.message else ""
+            self.err.print(f"[dim]  … {escape(event.tool)} {event.progress:g}{total}{note}[/]")
+        elif isinstance(event, ServerStatus):
+            self._break()
+            if event.ok:
+                self.err.print(
+                    f"[cyan]●[/] MCP server {escape(event.name)}: {len(event.tools)} tools "
+                    f"[dim]({event.seconds:.1f}s)[/]"
+                )
+            else:
+                self.err.print(
+                    f"[yellow]⚠[/] {escape(event.error or event.name)} [dim](going on without it)[/]"
+                )
         elif isinstance(event, StepFinished):
             self._break()
         elif isinstance(event, RunFinished):
@@ -172,6 +190,8 @@ class _RunOptions:
     extra_body: Optional[str]
     json_events: bool
     hide_thinking: bool
+    mcp_config: list[Path]
+    mcp_strict: bool
 
 
 @app.command()
@@ -204,6 +224,13 @@ def run(
     extra_body: Annotated[
         Optional[str], typer.Option(help="JSON object of more request fields (server-specific options).")
     ] = None,
+    mcp_config: Annotated[
+        Optional[list[Path]],
+        typer.Option("--mcp-config", help='MCP servers to use: a {"mcpServers": ...} file (repeatable).'),
+    ] = None,
+    mcp_strict: Annotated[
+        bool, typer.Option("--mcp-strict", help="Fail when an MCP server does not start.")
+    ] = False,
     json_events: Annotated[
         bool, typer.Option("--json", help="Print one JSON event per line instead.")
     ] = False,
@@ -225,7 +252,7 @@ def run(
     """Run one task with a Qwen3 agent and print its answer."""
     options = _RunOptions(
         task, base_url, model, backend, think, budget, max_steps, max_tokens, system, tools or [], script,
-        api_key, extra_body, json_events, hide_thinking,
+        api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict,
     )  # fmt: skip
     server = None
     if serve and backend is not BackendName.scripted:
@@ -320,6 +347,8 @@ def _agent(options: _RunOptions) -> Any:
         sampling=Sampling(max_tokens=options.max_tokens),
         api_key=options.api_key,
         extra_body=extra,
+        mcp=options.mcp_config or None,
+        mcp_strict=options.mcp_strict,
     )
 
 
@@ -423,6 +452,122 @@ def serve(
     raise _fail(
         f"vLLM exited with code {code}. The end of its log ({server.log_path}):\n{server.log_tail()}", 1
     )
+
+
+mcp_app = typer.Typer(help="Inspect and try MCP servers without a model.", no_args_is_help=True)
+app.add_typer(mcp_app, name="mcp")
+
+McpConfigOption = Annotated[
+    list[Path], typer.Option("--mcp-config", help='A {"mcpServers": ...} file (repeatable).')
+]
+
+
+def _toolset(paths: list[Path], only: Optional[str] = None) -> Any:
+    from agentkit.mcp.config import McpConfig, load_mcp_configs
+    from agentkit.mcp.toolset import McpToolset
+
+    try:
+        config = load_mcp_configs(paths)
+        if only is not None:
+            if only not in config.servers:
+                raise ConfigError(
+                    f"no MCP server named {only!r} in {', '.join(map(str, paths))}; "
+                    f"the servers are: {', '.join(config.servers) or 'none'}"
+                )
+            config = McpConfig(servers={only: config.servers[only].model_copy(update={"disabled": False})})
+        return McpToolset(config)
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+@mcp_app.command("list")
+def mcp_list(
+    mcp_config: McpConfigOption,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Start every server of the config, show its status, start time and tools, then stop it."""
+    toolset = _toolset(mcp_config)
+
+    async def main() -> list[Any]:
+        try:
+            reports: list[Any] = await toolset.start()
+            return reports
+        finally:
+            await toolset.close()
+
+    try:
+        reports = asyncio.run(main())
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    disabled = [name for name, server in toolset.config.servers.items() if server.disabled]
+    if json_out:
+        rows = [
+            {"server": r.name, "target": r.target, "status": "ready" if r.ok else "failed",
+             "seconds": round(r.seconds, 3), "tools": list(r.tools), "error": r.error}
+            for r in reports
+        ] + [{"server": name, "status": "disabled"} for name in disabled]  # fmt: skip
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        from rich.table import Table
+
+        table = Table("server", "status", "start", "tools", box=None, highlight=False)
+        for r in reports:
+            status = "[green]ready[/]" if r.ok else "[red]failed[/]"
+            detail = ", ".join(r.tools) if r.ok else escape(r.error or "")
+            table.add_row(escape(r.name), status, f"{r.seconds:.2f}s" if r.ok else "", detail)
+        for name in disabled:
+            table.add_row(escape(name), "[dim]disabled[/]", "", "")
+        Console(highlight=False).print(table)
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@mcp_app.command("call")
+def mcp_call(
+    server: Annotated[str, typer.Argument(help="The server's name in the config.")],
+    tool: Annotated[str, typer.Argument(help="The tool's name on that server.")],
+    arguments: Annotated[str, typer.Argument(help="The arguments, a JSON object.")] = "{}",
+    mcp_config: McpConfigOption = ...,  # type: ignore[assignment]
+) -> None:
+    """Call one tool of one server, as the agent would, and print the result."""
+    from agentkit.mcp.tools import prefixed_name
+    from agentkit.messages import ToolCall
+    from agentkit.tools.tool import ToolContext
+    from agentkit.tools.toolbox import Toolbox
+
+    try:
+        parsed = json.loads(arguments)
+    except ValueError as exc:
+        raise _fail(f'the arguments are not valid JSON ({exc}); e.g. \'{{"city": "Paris"}}\'', 2) from None
+    if not isinstance(parsed, dict):
+        raise _fail('the arguments must be a JSON object, e.g. \'{"city": "Paris"}\'', 2)
+    toolset = _toolset(mcp_config, only=server)
+    err = Console(stderr=True, highlight=False)
+
+    def progress(ctx: Any, done: float, total: Optional[float], message: Optional[str]) -> None:
+        err.print(f"[dim]… {done:g}{f'/{total:g}' if total else ''} {escape(message or '')}[/]")
+
+    async def main() -> Any:
+        try:
+            await toolset.start()
+            if toolset.reports and not toolset.reports[0].ok:
+                raise _fail(toolset.reports[0].error or f"MCP server {server!r} did not start", 2)
+            box = Toolbox(toolset.tools())
+            name = prefixed_name(server, tool)
+            if name not in box:
+                names = ", ".join(t.remote_name for t in toolset.tools())
+                raise _fail(f"MCP server {server!r} has no tool {tool!r}; its tools: {names}", 2)
+            return await box.run(ToolCall(name, parsed), ToolContext(on_progress=progress))
+        finally:
+            await toolset.close()
+
+    try:
+        result = asyncio.run(main())
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    print(result.content)
+    if result.is_error:
+        raise typer.Exit(1)
 
 
 @app.callback(invoke_without_command=True)

@@ -1,7 +1,8 @@
 """The typed events a run emits, in order: what the CLI renders and transcripts record.
 
-A run yields `RunStarted`, then per step `StepStarted`, `ThinkingDelta`s and `TextDelta`s as
-the model writes, `ToolCallStarted` as soon as a call is complete, `ToolCallFinished` as each
+A run yields `RunStarted`, a `ServerStatus` per MCP server it starts, then per step
+`StepStarted`, `ThinkingDelta`s and `TextDelta`s as the model writes, `ToolCallStarted` as soon
+as a call is complete, `ToolProgress` while calls report it, `ToolCallFinished` as each
 finishes, `StepFinished`; and at last `RunFinished` or `RunFailed`.
 """
 
@@ -22,12 +23,14 @@ __all__ = [
     "RunFailed",
     "RunFinished",
     "RunStarted",
+    "ServerStatus",
     "StepFinished",
     "StepStarted",
     "TextDelta",
     "ThinkingDelta",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolProgress",
     "event_to_dict",
 ]
 
@@ -74,6 +77,32 @@ class ToolCallStarted:
 
 
 @dataclass(frozen=True)
+class ToolProgress:
+    """A running call reported progress (MCP progress notifications, `ToolContext.progress`)."""
+
+    step: int
+    call_id: str
+    tool: str
+    progress: float
+    total: float | None
+    message: str | None
+    type: ClassVar[str] = "tool_progress"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """An MCP server started, or failed to (the run goes on without it)."""
+
+    name: str
+    target: str
+    ok: bool
+    tools: tuple[str, ...]
+    seconds: float
+    error: str | None
+    type: ClassVar[str] = "server_status"
+
+
+@dataclass(frozen=True)
 class ToolCallFinished:
     """A call's result is ready. `call` is a `ToolCallError` for an unreadable call."""
 
@@ -111,10 +140,12 @@ class RunFailed:
 
 Event = Union[
     RunStarted,
+    ServerStatus,
     StepStarted,
     ThinkingDelta,
     TextDelta,
     ToolCallStarted,
+    ToolProgress,
     ToolCallFinished,
     StepFinished,
     RunFinished,

@@ -25,6 +25,7 @@ from agentkit.events import (
     ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolProgress,
 )
 from agentkit.messages import Message, ToolCall, ToolCallError, ToolMessage, Usage, UserMessage
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
@@ -70,33 +71,33 @@ async def run_loop(
     deps: Any = None,
     run_id: str | None = None,
     model: str | None = None,
+    setup: Callable[[], Awaitable[Sequence[Event]]] | None = None,
 ) -> AsyncIterator[Event]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
-    `messages` grows in place with every turn and tool result. Raises what the backend
-    raises (an unreachable server, an HTTP error) and `asyncio.TimeoutError` at the
-    run's time limit.
+    `messages` grows in place with every turn and tool result. `setup` runs after
+    `RunStarted` (the agent starts its MCP servers there) and its events are yielded.
+    Raises what the backend raises (an unreachable server, an HTTP error).
     """
     run_id = run_id or uuid.uuid4().hex[:12]
     task = next((m.content for m in reversed(messages) if isinstance(m, UserMessage)), "")
     yield RunStarted(run_id, task, getattr(backend, "name", type(backend).__name__), model)
+    if setup is not None:
+        for event in await setup():
+            yield event
     deadline = _Deadline(limits.timeout)
-    specs = toolbox.specs()
     usage = Usage()
     steps: list[StepRecord] = []
     results: list[ToolMessage] = []
-    turn_step = 0
     stop: StopReason = "max_steps"
     output = ""
     try:
         for step in range(1, limits.max_steps + 1):
-            turn_step += 1
             started = time.monotonic()
-            decision = decide(policy, StepContext(step, turn_step, messages, results))
-            request = ModelRequest(list(messages), specs, decision, sampling(decision.think))
+            decision = decide(policy, StepContext(step, step, messages, results))
+            request = ModelRequest(list(messages), toolbox.specs(), decision, sampling(decision.think))
             yield StepStarted(step, decision)
-            pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]] = {}
-
+            calls = _Calls(toolbox, step, deps)
             turn: Turn | None = None
             try:
                 async for item in _bounded(backend.stream(request), deadline):
@@ -105,7 +106,7 @@ async def run_loop(
                     elif isinstance(item, ReasoningDelta):
                         yield ThinkingDelta(step, item.text)
                     elif isinstance(item, ToolCallReady):
-                        yield _start(item.call, step, toolbox, deps, pending)
+                        yield calls.start(item.call)  # runs while the model goes on writing
                     elif isinstance(item, Turn):
                         turn = item
                     # ToolCallInvalid: answered below, in call order
@@ -120,17 +121,13 @@ async def run_loop(
                     yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
                     stop, output = "answer", turn.message.content
                     break
-                for call in turn.calls:
-                    if isinstance(call, ToolCall) and id(call) not in pending:
-                        yield _start(call, step, toolbox, deps, pending)  # not announced while streaming
-                answered: dict[int, ToolMessage] = {}
-                async for call, result, took in _results(turn.calls, pending, deadline):
-                    answered[id(call)] = result
-                    yield ToolCallFinished(step, call, result, took)
-                results = [answered[id(call)] for call in turn.calls]
+                for event in calls.start_rest(turn.calls):
+                    yield event
+                async for event in calls.finish(turn.calls, deadline):
+                    yield event
+                results = calls.answers(turn.calls)
             finally:
-                for future in pending.values():
-                    future.cancel()
+                calls.cancel()
             messages.extend(results)
             record.tool_results = results
             record.duration = time.monotonic() - started
@@ -143,16 +140,70 @@ async def run_loop(
     yield RunFinished(RunResult(output, messages, steps, usage, stop, run_id))
 
 
-def _start(
-    call: ToolCall,
-    step: int,
-    toolbox: Toolbox,
-    deps: Any,
-    pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]],
-) -> ToolCallStarted:
-    """Start running a call now; its task is kept in `pending` under the call's id."""
-    pending[id(call)] = asyncio.ensure_future(_timed(toolbox.run(call, ToolContext(step=step, deps=deps))))
-    return ToolCallStarted(step, call)
+class _Calls:
+    """The tool calls of one step: started as they come, answered in call order."""
+
+    def __init__(self, toolbox: Toolbox, step: int, deps: Any) -> None:
+        self.toolbox = toolbox
+        self.step = step
+        self.deps = deps
+        self.pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]] = {}
+        self.answered: dict[int, ToolMessage] = {}
+        self.progress: asyncio.Queue[ToolProgress] = asyncio.Queue()
+
+    def start(self, call: ToolCall) -> ToolCallStarted:
+        """Start running a call now."""
+        context = ToolContext(step=self.step, deps=self.deps, on_progress=self._report)
+        self.pending[id(call)] = asyncio.ensure_future(_timed(self.toolbox.run(call, context)))
+        return ToolCallStarted(self.step, call)
+
+    def start_rest(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolCallStarted]:
+        """Start the calls the backend did not announce while streaming."""
+        return [self.start(c) for c in calls if isinstance(c, ToolCall) and id(c) not in self.pending]
+
+    def _report(self, context: ToolContext, done: float, total: float | None, message: str | None) -> None:
+        event = ToolProgress(self.step, context.call_id, context.tool_name, done, total, message)
+        self.progress.put_nowait(event)
+
+    async def finish(
+        self, calls: Sequence[ToolCall | ToolCallError], deadline: _Deadline
+    ) -> AsyncIterator[ToolProgress | ToolCallFinished]:
+        """Each answer as soon as it is ready (unreadable calls first), and progress meanwhile."""
+        by_future: dict[asyncio.Future[Any], ToolCall | ToolCallError] = {}
+        for call in calls:
+            if isinstance(call, ToolCallError):
+                answer = Toolbox.answer_unreadable(call)
+                self.answered[id(call)] = answer
+                yield ToolCallFinished(self.step, call, answer, 0.0)
+            else:
+                by_future[self.pending[id(call)]] = call
+        waiting: set[asyncio.Future[Any]] = set(by_future)
+        report = asyncio.ensure_future(self.progress.get())
+        try:
+            while waiting:
+                done, _ = await asyncio.wait(
+                    {*waiting, report}, timeout=deadline.left(), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    raise asyncio.TimeoutError
+                if report in done:
+                    yield report.result()
+                    report = asyncio.ensure_future(self.progress.get())
+                for future in done & waiting:
+                    waiting.discard(future)
+                    call = by_future[future]
+                    answer, took = future.result()
+                    self.answered[id(call)] = answer
+                    yield ToolCallFinished(self.step, call, answer, took)
+        finally:
+            report.cancel()
+
+    def answers(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolMessage]:
+        return [self.answered[id(call)] for call in calls]
+
+    def cancel(self) -> None:
+        for future in self.pending.values():
+            future.cancel()
 
 
 async def _timed(call: Awaitable[ToolMessage]) -> tuple[ToolMessage, float]:
@@ -174,30 +225,6 @@ async def _bounded(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncIter
         except StopAsyncIteration:
             return
         yield item
-
-
-async def _results(
-    calls: Sequence[ToolCall | ToolCallError],
-    pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]],
-    deadline: _Deadline,
-) -> AsyncIterator[tuple[ToolCall | ToolCallError, ToolMessage, float]]:
-    """Each call's answer as soon as it is ready: unreadable calls first, then by finish."""
-    by_future = {}
-    for call in calls:
-        if isinstance(call, ToolCallError):
-            yield call, Toolbox.answer_unreadable(call), 0.0
-        else:
-            by_future[pending[id(call)]] = call
-    waiting = set(by_future)
-    while waiting:
-        done, waiting = await asyncio.wait(
-            waiting, timeout=deadline.left(), return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
-            raise asyncio.TimeoutError
-        for future in done:
-            result, took = future.result()
-            yield by_future[future], result, took
 
 
 async def collect_result(events: AsyncIterator[Event]) -> RunResult:

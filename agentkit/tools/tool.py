@@ -28,12 +28,21 @@ class ToolContext:
         tool_name: The name the model called.
         step: The step of the run that made the call (1-based).
         deps: Whatever the application passed as `Agent(deps=...)`.
+        on_progress: Where `progress` reports go (the run's event stream).
     """
 
     call_id: str = ""
     tool_name: str = ""
     step: int = 0
     deps: Any = None
+    on_progress: Callable[[ToolContext, float, float | None, str | None], None] | None = field(
+        default=None, repr=False
+    )
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Report how far a long call has got; it becomes a `ToolProgress` event."""
+        if self.on_progress is not None:
+            self.on_progress(self, done, total, message)
 
 
 @dataclass

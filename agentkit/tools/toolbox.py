@@ -41,6 +41,7 @@ class Toolbox:
         self.timeout = timeout
         self._tools: dict[str, Tool] = {}
         self._validators: dict[str, Any] = {}
+        self._specs: list[dict[str, Any]] | None = None
         self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
         for item in tools:
             self.add(item)
@@ -58,6 +59,13 @@ class Toolbox:
                 "Rename one, e.g. @tool(name='other_name')"
             )
         self._tools[item.name] = item
+        self._specs = None
+
+    def remove(self, name: str) -> None:
+        """Remove a tool by name (no error if there is none)."""
+        if self._tools.pop(name, None) is not None:
+            self._validators.pop(name, None)
+            self._specs = None
 
     def __contains__(self, name: object) -> bool:
         return name in self._tools
@@ -72,8 +80,14 @@ class Toolbox:
         return self._tools.get(name)
 
     def specs(self) -> list[dict[str, Any]]:
-        """The OpenAI function specs of all tools, in the order they were added."""
-        return [t.spec() for t in self._tools.values()]
+        """The OpenAI function specs of all tools, in the order they were added.
+
+        The same list object is returned until the tools change, so a backend can tell an
+        unchanged tool set by identity.
+        """
+        if self._specs is None:
+            self._specs = [t.spec() for t in self._tools.values()]
+        return self._specs
 
     async def run(self, call: ToolCall, context: ToolContext | None = None) -> ToolMessage:
         """Run one call and answer it; never raises but for cancellation."""

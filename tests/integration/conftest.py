@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +22,9 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+NOTES = ROOT / "tools" / "notes_mcp_server.py"
+NPM_PREFIX = ROOT / ".mcp-npm"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -155,3 +162,48 @@ def report(record_property: Any, capsys: pytest.CaptureFixture[str]) -> Iterator
             record_property(name, value)
 
     yield write
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids of live processes whose command line holds `marker`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().split(") ")[1][0]
+        except (OSError, IndexError):
+            continue
+        if marker.encode() in cmdline and state != "Z" and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def notes_file(tmp_path: Path) -> Path:
+    return tmp_path / "notes.json"
+
+
+@pytest.fixture
+def notes_http(notes_file: Path) -> Iterator[str]:
+    """agentkit's notes server over streamable HTTP on 127.0.0.1."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(NOTES), "--http", "--port", str(port)],
+        env={**os.environ, "NOTES_FILE": str(notes_file)},
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)

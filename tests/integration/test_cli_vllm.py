@@ -14,26 +14,11 @@ from typing import Any
 
 import pytest
 
-from .conftest import VllmServer, free_port
+from .conftest import VllmServer, free_port, processes_with
 from .forcing import forced
 
 AGENTKIT = [sys.executable, "-m", "agentkit.cli"]
 TINY_ARGS = ["--enforce-eager", "--max-model-len", "2048", "--served-model-name", "tiny-qwen3"]
-
-
-def server_processes(port: int) -> list[int]:
-    """Pids of processes whose command line names this port."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--port" in cmdline and str(port).encode() in cmdline and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
-    return found
 
 
 def cli_env() -> dict[str, str]:
@@ -115,13 +100,13 @@ def test_agentkit_serve_starts_answers_and_stops_on_ctrl_c(
         )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=10) as resp:
             assert json.load(resp)["data"][0]["id"] == "tiny-qwen3"
-        assert server_processes(port)
+        assert processes_with(f"--port\0{port}\0")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
         deadline = time.monotonic() + 10
-        while server_processes(port) and time.monotonic() < deadline:
+        while processes_with(f"--port\0{port}\0") and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert server_processes(port) == [], "vLLM processes outlived agentkit serve"
+        assert processes_with(f"--port\0{port}\0") == [], "vLLM processes outlived agentkit serve"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -144,7 +129,7 @@ def test_agentkit_run_serve_starts_a_server_and_stops_it_after(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "Served and done."
     assert f"vLLM ready at http://127.0.0.1:{port}/v1" in proc.stderr
-    assert server_processes(port) == []
+    assert processes_with(f"--port\0{port}\0") == []
 
 
 def test_agentkit_run_serve_fails_within_seconds_without_weights(tmp_path: Path) -> None:

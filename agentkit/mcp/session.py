@@ -1,0 +1,404 @@
+"""One MCP server's connection, owned by a task of its own.
+
+The `mcp` SDK requires that a session be closed in the task that opened it, and it waits
+forever on a silent server unless told otherwise. So each `McpSession` runs an owner task
+that enters the SDK's `Client` and leaves it when asked; other tasks call tools through it
+concurrently. Every request has a timeout. A server that dies is noticed at once (its read
+stream ends), the call in flight is answered with an error, and the server is restarted
+once. Errors come out unwrapped from the SDK's exception groups, with the server's last
+stderr lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, Literal, TextIO, cast
+
+from agentkit.errors import AgentkitError
+from agentkit.mcp.config import ServerConfig
+
+if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport there
+    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["McpServerError", "McpSession", "describe_exception"]
+
+SHUTDOWN_GRACE = 10.0
+"""Seconds to wait for a server's owner task to close its connection (the SDK itself gives a
+stdio server 2 s after closing stdin, then 2 s after SIGTERM, then SIGKILLs its group)."""
+
+STDERR_LINES = 12
+"""Lines of a server's stderr quoted when it fails."""
+
+Status = Literal["stopped", "starting", "ready", "failed"]
+Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+
+
+class McpServerError(AgentkitError):
+    """An MCP server could not be started or used; the message names it and says why."""
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A readable account of an error, whatever exception groups the SDK wrapped it in."""
+    from mcp.shared.exceptions import MCPError
+
+    parts = []
+    for leaf in _leaves(exc):
+        if isinstance(leaf, MCPError):
+            parts.append(f"{leaf.message} (MCP error {leaf.code})")
+        elif isinstance(leaf, FileNotFoundError):
+            parts.append(f"command not found: {leaf.filename or leaf}")
+        elif isinstance(leaf, (TimeoutError, asyncio.TimeoutError)):
+            parts.append("timed out")
+        else:
+            text = str(leaf)
+            parts.append(f"{type(leaf).__name__}: {text}" if text else type(leaf).__name__)
+    unique = list(dict.fromkeys(parts))
+    return "; ".join(unique) or type(exc).__name__
+
+
+class _WatchedStream:
+    """A transport's read stream that reports when the server side goes away."""
+
+    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    async def receive(self) -> Any:
+        import anyio
+
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_end()
+            raise
+
+    def __aiter__(self) -> _WatchedStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        import anyio
+
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _WatchedStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+@asynccontextmanager
+async def _watched(transport: Any, on_end: Callable[[], None]) -> AsyncIterator[tuple[Any, Any]]:
+    async with transport as (read, write):
+        yield _WatchedStream(read, on_end), write
+
+
+class McpSession:
+    """A connection to one MCP server.
+
+    Args:
+        name: The server's name in the config.
+        config: How to reach it, and its timeouts.
+        on_tools_changed: Called (in the owner task's loop) when the server says its tool
+            list changed.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: ServerConfig,
+        *,
+        on_tools_changed: Callable[[McpSession], Awaitable[None]] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.on_tools_changed = on_tools_changed
+        self.status: Status = "stopped"
+        self.error: str | None = None
+        self.tools: list[Any] = []
+        self.started_in: float | None = None
+        self.restarts = 0
+        self._client: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._stop: asyncio.Event | None = None
+        self._gone: asyncio.Event | None = None
+        self._stderr: TextIO | None = None
+        self._lock: asyncio.Lock | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, initialize and list tools, within the server's `timeout`.
+
+        Raises:
+            McpServerError: It could not; the message has the command or URL, the error and
+                the last lines the server wrote to stderr. Nothing is left running.
+        """
+        self.status = "starting"
+        began = time.monotonic()
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._stop, self._gone = asyncio.Event(), asyncio.Event()
+        self._task = asyncio.create_task(self._own(ready), name=f"mcp:{self.name}")
+        try:
+            await asyncio.wait_for(asyncio.shield(ready), self.config.timeout)
+        except asyncio.TimeoutError:
+            ready.cancel()
+            self._task.cancel()  # its shutdown goes on in the background; close() awaits it
+            self._fail(f"did not answer within {self.config.timeout:g} s (timeout)")
+        except McpServerError:
+            self.status = "failed"
+            raise
+        self.status = "ready"
+        self.started_in = time.monotonic() - began
+
+    def _fail(self, reason: str) -> None:
+        self.status = "failed"
+        self.error = reason
+        raise McpServerError(self._explain(reason))
+
+    def _explain(self, reason: str) -> str:
+        message = f"MCP server {self.name!r} ({self.config.describe()}): {reason}"
+        tail = self.stderr_tail()
+        if tail:
+            message += "\n  its stderr ends with:\n    " + "\n    ".join(tail)
+        return message
+
+    async def _own(self, ready: asyncio.Future[None]) -> None:
+        """The owner task: the only task that enters and leaves the SDK's contexts."""
+        assert self._stop is not None and self._gone is not None
+        gone = self._gone
+        try:
+            async with AsyncExitStack() as stack:
+                client = await stack.enter_async_context(self._client_for(stack, gone.set))
+                self.tools = await self._list_tools(client)
+                self._client = client
+                listening = asyncio.get_running_loop().create_future()
+                listener = asyncio.ensure_future(self._listen(client, listening))
+                await listening
+                ready.set_result(None)
+                stop = asyncio.ensure_future(self._stop.wait())
+                ended = asyncio.ensure_future(gone.wait())
+                try:
+                    await asyncio.wait({stop, ended}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stop.cancel()
+                    ended.cancel()
+                    listener.cancel()
+                    with contextlib.suppress(BaseException):
+                        await listener
+        except BaseException as exc:
+            reason = describe_exception(exc)
+            if not ready.done():
+                ready.set_exception(McpServerError(self._explain(reason)))
+            elif not self._stop.is_set():
+                self.error = reason
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        finally:
+            self._client = None
+            gone.set()
+
+    def _client_for(self, stack: AsyncExitStack, on_end: Callable[[], None]) -> Any:
+        from mcp import Client
+
+        config = self.config
+        if config.transport == "stdio":
+            from mcp import StdioServerParameters
+            from mcp.client.stdio import stdio_client
+
+            if self._stderr is None or self._stderr.closed:
+                # Kept open past the connection, to quote when the server fails.
+                self._stderr = cast(
+                    TextIO,
+                    tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace"),  # noqa: SIM115
+                )
+            params = StdioServerParameters(
+                command=config.command or "",
+                args=list(config.args),
+                env=config.secret_env() or None,
+                cwd=os.path.expanduser(config.cwd) if config.cwd else None,
+            )
+            transport = stdio_client(params, errlog=self._stderr)
+        elif config.transport == "sse":
+            from mcp.client.sse import sse_client
+
+            transport = sse_client(
+                config.url or "", headers=config.secret_headers(), timeout=config.timeout,
+                sse_read_timeout=config.tool_timeout + 60,
+            )  # fmt: skip
+        else:
+            import httpx2
+            from mcp.client.streamable_http import streamable_http_client
+
+            http = httpx2.AsyncClient(
+                headers=config.secret_headers(),
+                timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + 60),
+            )
+            stack.push_async_callback(http.aclose)
+            transport = streamable_http_client(config.url or "", http_client=http)
+        return Client(
+            _watched(transport, on_end),
+            read_timeout_seconds=config.timeout,
+            message_handler=self._on_message,
+        )
+
+    async def _listen(self, client: Any, listening: asyncio.Future[None]) -> None:
+        """Keep a tool-list subscription open where the protocol needs one (2026-07-28); the
+        changes themselves arrive through the message handler, in every protocol version."""
+        capabilities = getattr(client, "server_capabilities", None)
+        tools = getattr(capabilities, "tools", None)
+        if not getattr(tools, "list_changed", False):
+            listening.set_result(None)
+            return
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                listening.set_result(None)
+                async for _ in subscription:
+                    pass
+        except Exception:
+            pass
+        finally:
+            if not listening.done():
+                listening.set_result(None)
+
+    async def _list_tools(self, client: Any) -> list[Any]:
+        tools: list[Any] = []
+        cursor = None
+        while True:
+            page = await client.list_tools(cursor=cursor)
+            tools += page.tools
+            cursor = page.next_cursor
+            if not cursor:
+                return [t for t in tools if self.config.wants_tool(t.name)]
+
+    async def _on_message(self, message: Any) -> None:
+        from mcp import types
+
+        notification = getattr(message, "root", message)
+        if isinstance(notification, types.ToolListChangedNotification) and self._client is not None:
+            try:
+                self.tools = await self._list_tools(self._client)
+            except Exception:
+                return
+            if self.on_tools_changed is not None:
+                await self.on_tools_changed(self)
+
+    def stderr_tail(self, lines: int = STDERR_LINES) -> list[str]:
+        """The last lines the server wrote to stderr (stdio servers)."""
+        if self._stderr is None or self._stderr.closed:
+            return []
+        with contextlib.suppress(OSError, ValueError):
+            self._stderr.flush()
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - 8192))
+            text = self._stderr.read()
+            self._stderr.seek(0, os.SEEK_END)
+            return [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+        return []
+
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Disconnect; a stdio server is stopped (stdin closed, then SIGTERM, then SIGKILL)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if self._stop is not None:
+            self._stop.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except asyncio.TimeoutError:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        except BaseException:
+            pass
+        if self.status != "failed":
+            self.status = "stopped"
+        if self._stderr is not None:
+            self._stderr.close()
+
+    # -- calls --------------------------------------------------------------------------------
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], *, progress: Progress | None = None
+    ) -> Any:
+        """Call a tool; returns the SDK's `CallToolResult`.
+
+        Raises:
+            McpServerError: The server is down, died during the call (it is restarted once,
+                for later calls), timed out, or answered with a protocol error.
+        """
+        from mcp.shared.exceptions import MCPError
+        from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+        client = await self._ready_client()
+        try:
+            return await client.call_tool(
+                name,
+                arguments,
+                read_timeout_seconds=self.config.tool_timeout,
+                progress_callback=progress,
+            )
+        except MCPError as exc:
+            if exc.code == REQUEST_TIMEOUT:
+                raise McpServerError(
+                    f"{name} on MCP server {self.name!r} did not finish within "
+                    f"{self.config.tool_timeout:g} s and was cancelled"
+                ) from None
+            if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
+                raise McpServerError(self._died()) from None
+            raise McpServerError(
+                f"MCP server {self.name!r} refused {name}: {exc.message} (MCP error {exc.code})"
+            ) from None
+
+    def _died(self) -> str:
+        tail = self.stderr_tail(5)
+        message = f"MCP server {self.name!r} stopped during the call"
+        if tail:
+            message += f" (its stderr ends with: {' | '.join(tail)})"
+        if self.restarts == 0:
+            return message + "; it is being restarted, so the call may be tried again"
+        return message + "; it was restarted once already and is not restarted again"
+
+    async def _ready_client(self) -> Any:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._client is not None and not (self._gone and self._gone.is_set()):
+                return self._client
+            if self.status == "ready" and self.restarts == 0:
+                self.restarts += 1
+                await self.close()
+                try:
+                    await self.start()
+                except McpServerError as exc:
+                    raise McpServerError(f"{exc} (restart after it stopped)") from None
+                return self._client
+            raise McpServerError(
+                f"MCP server {self.name!r} is not running"
+                + (f": {self.error}" if self.error else "")
+                + ("; it stopped again after a restart" if self.restarts else "")
+            )

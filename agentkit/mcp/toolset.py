@@ -1,0 +1,140 @@
+"""The MCP servers of a config: started together, their tools kept current, stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+from agentkit.errors import ConfigError
+from agentkit.mcp.config import McpConfig, load_mcp_configs
+from agentkit.mcp.session import McpServerError, McpSession
+from agentkit.mcp.tools import McpTool
+
+__all__ = ["McpSource", "McpToolset", "ServerReport"]
+
+McpSource = Union[str, Path, McpConfig, Sequence[Union[str, Path]]]
+"""Where MCP servers come from: config file path(s) or a parsed `McpConfig`."""
+
+
+@dataclass(frozen=True)
+class ServerReport:
+    """How one server's start went.
+
+    Attributes:
+        name: The server's name.
+        target: Its command line or URL (no secrets).
+        ok: Whether it is ready.
+        tools: The names of its tools, as the model sees them.
+        seconds: How long the start took.
+        error: Why it failed, with its last stderr lines.
+    """
+
+    name: str
+    target: str
+    ok: bool
+    tools: tuple[str, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
+
+
+class McpToolset:
+    """Every enabled server of an MCP config, and its tools as agentkit tools.
+
+    Args:
+        source: Config file path(s) or an `McpConfig`.
+        strict: Fail when any server fails to start (default: go on without it).
+        on_change: Called when a server's tool list changed (after the new list is read).
+    """
+
+    def __init__(
+        self,
+        source: McpSource,
+        *,
+        strict: bool = False,
+        on_change: Callable[[McpToolset], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.config = source if isinstance(source, McpConfig) else load_mcp_configs(_paths(source))
+        self.strict = strict
+        self.on_change = on_change
+        self.sessions = {
+            name: McpSession(name, server, on_tools_changed=self._changed)
+            for name, server in self.config.enabled().items()
+        }
+        self.reports: list[ServerReport] = []
+
+    async def start(self) -> list[ServerReport]:
+        """Start every server at once; report each. In strict mode a failure raises (and
+        the servers that did start are stopped)."""
+        results = await asyncio.gather(
+            *(session.start() for session in self.sessions.values()), return_exceptions=True
+        )
+        self.reports = []
+        for session, result in zip(self.sessions.values(), results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, McpServerError):
+                raise result
+            self.reports.append(
+                ServerReport(
+                    session.name,
+                    session.config.describe(),
+                    result is None,
+                    tuple(t.name for t in self._tools_of(session)) if result is None else (),
+                    session.started_in or 0.0,
+                    str(result) if result is not None else None,
+                )
+            )
+        failed = [r for r in self.reports if not r.ok]
+        if failed and self.strict:
+            await self.close()
+            raise McpServerError("\n".join(r.error or r.name for r in failed))
+        self.tools()  # refuse name collisions now, not at the first call
+        return self.reports
+
+    def _tools_of(self, session: McpSession) -> list[McpTool]:
+        return [McpTool(session, spec) for spec in session.tools]
+
+    def tools(self) -> list[McpTool]:
+        """The tools of the servers that are up.
+
+        Raises:
+            ConfigError: Two servers give tools the same name (after the `server__` prefix).
+        """
+        seen: dict[str, str] = {}
+        out = []
+        for session in self.sessions.values():
+            if session.status != "ready":
+                continue
+            for item in self._tools_of(session):
+                if item.name in seen:
+                    raise ConfigError(
+                        f"MCP servers {seen[item.name]!r} and {session.name!r} both give a tool named "
+                        f"{item.name!r}; rename one of the servers in the MCP config"
+                    )
+                seen[item.name] = session.name
+                out.append(item)
+        return out
+
+    async def _changed(self, session: McpSession) -> None:
+        if self.on_change is not None:
+            outcome = self.on_change(self)
+            if outcome is not None:
+                await outcome
+
+    async def close(self) -> None:
+        """Stop every server (concurrently); nothing is left running."""
+        await asyncio.gather(*(session.close() for session in self.sessions.values()))
+
+    async def __aenter__(self) -> McpToolset:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def _paths(source: str | Path | Iterable[str | Path]) -> list[str | Path]:
+    if isinstance(source, (str, Path)):
+        return [source]
+    return list(source)

@@ -1,0 +1,162 @@
+"""MCP config files: the mcpServers format, variables, validation messages, secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentkit.errors import ConfigError
+from agentkit.mcp.config import load_mcp_config, load_mcp_configs, parse_mcp_config
+
+
+def write(tmp_path: Path, data: object, name: str = "mcp.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_claude_desktop_style_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "mcpServers": {
+                "fs": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+                "remote": {"url": "https://example.invalid/mcp", "headers": {"Authorization": "Bearer x"}},
+                "legacy": {"url": "https://example.invalid/sse"},
+                "typed": {"url": "https://example.invalid/events", "type": "sse"},
+                "off": {"command": "x", "disabled": True},
+            }
+        },
+    )
+    config = load_mcp_config(path)
+    assert [config.servers[n].transport for n in ("fs", "remote", "legacy", "typed")] == [
+        "stdio", "streamable-http", "sse", "sse",
+    ]  # fmt: skip
+    assert list(config.enabled()) == ["fs", "remote", "legacy", "typed"]
+
+
+def test_variables_expand_everywhere_with_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROOT_DIR", "/data")
+    monkeypatch.setenv("API_TOKEN", "s3cr3t")
+    path = write(
+        tmp_path,
+        {
+            "mcpServers": {
+                "fs": {
+                    "command": "${BIN:-npx}",
+                    "args": ["${ROOT_DIR}/x"],
+                    "env": {"TOKEN": "${API_TOKEN}"},
+                    "cwd": "${ROOT_DIR}",
+                },
+                "web": {
+                    "url": "http://127.0.0.1:${PORT:-8765}/mcp",
+                    "headers": {"Authorization": "Bearer ${API_TOKEN}"},
+                },
+            }
+        },
+    )
+    config = load_mcp_config(path)
+    fs, web = config.servers["fs"], config.servers["web"]
+    assert (fs.command, fs.args, fs.cwd, fs.secret_env()) == (
+        "npx",
+        ["/data/x"],
+        "/data",
+        {"TOKEN": "s3cr3t"},
+    )
+    assert web.url == "http://127.0.0.1:8765/mcp" and web.secret_headers() == {
+        "Authorization": "Bearer s3cr3t"
+    }
+
+
+def test_secrets_never_show_in_reprs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "s3cr3t")
+    config = load_mcp_config(
+        write(
+            tmp_path,
+            {
+                "mcpServers": {
+                    "a": {"command": "x", "env": {"T": "${API_TOKEN}"}},
+                    "b": {"url": "http://h/mcp", "headers": {"H": "lit-secret"}},
+                }
+            },
+        )
+    )
+    text = repr(config) + str(config) + config.model_dump_json()
+    assert "s3cr3t" not in text and "lit-secret" not in text
+    assert config.servers["a"].describe() == "x" and "lit-secret" not in config.servers["b"].describe()
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"comand": "npx"}, "server 'bad': unknown key 'comand'; did you mean 'command'?"),
+        ({"command": "npx", "args": "-y"}, "server 'bad': key 'args': Input should be a valid list"),
+        ({"command": "a", "url": "http://x"}, "has both 'command' and 'url'"),
+        ({}, "needs 'command' (a local server over stdio) or 'url' (a remote server)"),
+        ({"url": "ftp://x"}, "'url' must start with http:// or https://"),
+        ({"url": "http://x", "type": "websocket"}, "unknown transport 'websocket'"),
+        ({"command": "a", "timeout": 0}, "key 'timeout': Input should be greater than 0"),
+        ({"command": "${NOT_SET_ANYWHERE}"}, "${NOT_SET_ANYWHERE} is not set; set the environment variable"),
+        ("npx", "server 'bad': expected an object, got str"),
+    ],
+)
+def test_a_bad_entry_names_file_server_key_and_expectation(
+    tmp_path: Path, entry: object, message: str
+) -> None:
+    path = write(tmp_path, {"mcpServers": {"bad": entry}})
+    with pytest.raises(ConfigError) as info:
+        load_mcp_config(path)
+    assert str(info.value).startswith(str(path))
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"servers": {}}', 'expected a JSON object with "mcpServers"'),
+    ],
+)
+def test_a_bad_file(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_mcp_config(write(tmp_path, text))
+
+
+def test_missing_file() -> None:
+    with pytest.raises(ConfigError, match="no such MCP config file"):
+        load_mcp_config("/nonexistent/mcp.json")
+
+
+def test_other_clients_keys_are_tolerated(tmp_path: Path) -> None:
+    config = load_mcp_config(
+        write(tmp_path, {"mcpServers": {"a": {"command": "x", "autoApprove": [], "description": "d"}}})
+    )
+    assert config.servers["a"].command == "x"
+
+
+def test_several_files_merge_but_names_must_differ(tmp_path: Path) -> None:
+    one = write(tmp_path, {"mcpServers": {"a": {"command": "x"}}}, "one.json")
+    two = write(tmp_path, {"mcpServers": {"b": {"command": "y"}}}, "two.json")
+    assert list(load_mcp_configs([one, two]).servers) == ["a", "b"]
+    with pytest.raises(ConfigError, match="server 'a' is also defined in"):
+        load_mcp_configs([one, one])
+
+
+def test_tool_filters_and_approval() -> None:
+    config = parse_mcp_config(
+        {
+            "mcpServers": {
+                "a": {
+                    "command": "x",
+                    "include_tools": ["r", "w"],
+                    "exclude_tools": ["w"],
+                    "require_approval": ["r"],
+                }
+            }
+        }
+    )
+    server = config.servers["a"]
+    assert [server.wants_tool(n) for n in ("r", "w", "z")] == [True, False, False]
+    assert server.require_approval == ["r"]
