@@ -209,7 +209,7 @@ class McpSession:
                     listener.cancel()
                     with contextlib.suppress(BaseException):
                         await listener
-        except BaseException as exc:
+        except BaseException as exc:  # reported through `ready`, or kept as `error`
             reason = describe_exception(exc)
             if not ready.done():
                 ready.set_exception(McpServerError(self._explain(reason)))
@@ -278,7 +278,7 @@ class McpSession:
                 listening.set_result(None)
                 async for _ in subscription:
                     pass
-        except Exception:
+        except Exception:  # an older protocol, or the stream dropped: no subscription
             pass
         finally:
             if not listening.done():
@@ -301,7 +301,7 @@ class McpSession:
         if isinstance(notification, types.ToolListChangedNotification) and self._client is not None:
             try:
                 self.tools = await self._list_tools(self._client)
-            except Exception:
+            except Exception:  # keep the old list; the next call will tell
                 return
             if self.on_tools_changed is not None:
                 await self.on_tools_changed(self)
@@ -333,7 +333,7 @@ class McpSession:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-        except BaseException:
+        except BaseException:  # its error was recorded already
             pass
         if self.status != "failed":
             self.status = "stopped"
