@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentkit.backends import Backend, make_backend
 from agentkit.backends.base import ExtraBody
+from agentkit.builtins import builtin_tools
 from agentkit.errors import AgentkitError, ConfigError
-from agentkit.events import Event, RunFailed, ServerStatus
+from agentkit.events import Event, RunFailed, RunStarted, ServerStatus
 from agentkit.loop import Limits, collect_result, run_loop
 
 if TYPE_CHECKING:
@@ -17,9 +19,13 @@ if TYPE_CHECKING:
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.result import RunResult
 from agentkit.serving import profile_for
+from agentkit.store import TranscriptWriter
 from agentkit.thinking import PolicyLike, Sampling, resolve_policy
-from agentkit.tools.tool import FunctionTool, Tool
-from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Toolbox
+from agentkit.tools.scope import RunScope
+from agentkit.tools.tool import Approval, FunctionTool, Tool
+from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
+
+WORKSPACE_BUILTINS = {"files", "python", "shell"}
 
 __all__ = ["Agent"]
 
@@ -56,6 +62,20 @@ class Agent:
             (or on `async with agent`) and stop when it ends.
         mcp_strict: Fail a run when an MCP server does not start (default: go on
             without it, reporting it in a `ServerStatus` event).
+        builtins: Built-in tool groups to enable: "files", "python", "shell", "fetch",
+            "time", "calculator".
+        workspace: The directory file, Python and shell tools are confined to (default: a
+            fresh temporary directory per run).
+        approval: Policy per tool name or glob pattern, "auto", "ask" or "deny", over each
+            tool's default (Python, shell, file writes and destructive MCP tools ask).
+        approve: Called with `(call, tool)` for each call whose policy is "ask" (may be
+            async); True lets it run. Without it, such calls are refused.
+        max_output_chars: Tool results longer than this reach the model cut to head and
+            tail (default: the model's context length in characters, about a quarter of
+            the window); transcripts keep the whole text.
+        transcripts: A directory to write each run's events to, as JSON lines.
+        allow_private_fetch: Let `fetch_url` reach loopback, private and link-local
+            addresses (off by default).
     """
 
     def __init__(
@@ -80,6 +100,13 @@ class Agent:
         extra_body: ExtraBody = None,
         mcp: McpSource | None = None,
         mcp_strict: bool = False,
+        builtins: Iterable[str] = (),
+        workspace: str | Path | None = None,
+        approval: Mapping[str, Approval] | None = None,
+        approve: Approver | None = None,
+        max_output_chars: int | None = None,
+        transcripts: str | Path | None = None,
+        allow_private_fetch: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
@@ -100,16 +127,26 @@ class Agent:
                     "extra_body configures a backend agentkit makes; pass it to your backend instead"
                 )
             self.backend = backend
+        profile = profile_for(model)
+        self.builtins = tuple(builtins)
         self.toolbox = Toolbox(
-            [t if isinstance(t, Tool) else FunctionTool(t) for t in tools],
+            [
+                *(t if isinstance(t, Tool) else FunctionTool(t) for t in tools),
+                *builtin_tools(self.builtins, allow_private_fetch=allow_private_fetch),
+            ],
             timeout=tool_timeout,
             max_concurrency=max_tool_concurrency,
+            approval=approval,
+            approver=approve,
+            max_output_chars=max_output_chars or profile.context_length,
         )
+        self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
+        self.transcripts = Path(transcripts) if transcripts is not None else None
+        self.last_transcript: Path | None = None
         self.system_prompt = system_prompt
         self.thinking = thinking
         self._policy = resolve_policy(thinking)
         self.limits = Limits(max_steps=max_steps, max_tokens=max_tokens, timeout=timeout)
-        profile = profile_for(model)
         self._presets = {
             True: profile.thinking.merged(sampling),
             False: profile.non_thinking.merged(sampling),
@@ -157,6 +194,9 @@ class Agent:
                 first).
             ModelError: The server answered with an error.
         """
+        scope = RunScope(self.workspace)
+        if WORKSPACE_BUILTINS & set(self.builtins):
+            scope.workspace  # noqa: B018 - made now, so that RunStarted names it
         events = run_loop(
             backend=self.backend,
             toolbox=self.toolbox,
@@ -167,15 +207,28 @@ class Agent:
             deps=self.deps,
             model=self.model,
             setup=self._start_mcp,
+            scope=scope,
         )
+        transcript: TranscriptWriter | None = None
         self._active += 1
         try:
             async for event in events:
+                if isinstance(event, RunStarted) and self.transcripts is not None:
+                    transcript = TranscriptWriter(self.transcripts, event.run_id)
+                    self.last_transcript = transcript.path
+                if transcript is not None:
+                    transcript.write(event)
                 yield event
         except AgentkitError as exc:
-            yield RunFailed(str(exc), type(exc).__name__)
+            failed = RunFailed(str(exc), type(exc).__name__)
+            if transcript is not None:
+                transcript.write(failed)
+            yield failed
             raise
         finally:
+            if transcript is not None:
+                transcript.close()
+            await scope.aclose()
             self._active -= 1
             if not self._active and not self._entered:  # the last run: release connections and servers
                 await self._release()

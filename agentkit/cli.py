@@ -26,6 +26,7 @@ from agentkit.events import (
     Event,
     RunFailed,
     RunFinished,
+    RunStarted,
     ServerStatus,
     StepFinished,
     StepStarted,
@@ -92,6 +93,10 @@ class _Renderer:
         self.show_thinking = show_thinking
         self.open_line: Console | None = None
 
+    def pause(self) -> None:
+        """End any line in progress (before a question on the terminal)."""
+        self._break()
+
     def _break(self) -> None:
         if self.open_line is not None:
             self.open_line.print()
@@ -127,6 +132,9 @@ class _Renderer:
             mark = "[red]✗[/]" if event.result.is_error else "[green]←[/]"
             text = _clip(event.result.content.replace("\n", " ⏎ "), 300)
             self.err.print(f"{mark} {escape(name)} [dim]{event.duration:.2f}s[/] {escape(text)}")
+        elif isinstance(event, RunStarted):
+            if event.workspace:
+                self.err.print(f"[dim]workspace: {escape(event.workspace)}[/]")
         elif isinstance(event, ToolProgress):
             self._break()
             total = f"/{event.total:g}" if event.total else ""
@@ -164,6 +172,44 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+class _TerminalApprover:
+    """Asks on the terminal before a call whose policy is "ask" runs (one question at a time)."""
+
+    def __init__(self, err: Console, render: _Renderer, *, approve_all: bool) -> None:
+        self.err = err
+        self.render = render
+        self.approve_all = approve_all
+        self.always: set[str] = set()
+        self.lock: asyncio.Lock | None = None
+
+    async def __call__(self, call: Any, tool: Any) -> bool:
+        if self.approve_all or call.name in self.always:
+            return True
+        if not sys.stdin.isatty():
+            self.render.pause()
+            self.err.print(
+                f"[yellow]⚠[/] {escape(call.name)} needs approval and there is no terminal to ask: pass --yes"
+            )
+            return False
+        self.lock = self.lock or asyncio.Lock()
+        async with self.lock:
+            self.render.pause()
+            self.err.print(f"[bold yellow]?[/] [bold]{escape(call.name)}[/] wants to run:")
+            for key, value in call.arguments.items():
+                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                self.err.print(f"  [cyan]{escape(key)}[/]: {escape(_clip(text, 2000))}")
+            answer = await asyncio.to_thread(_ask, "Allow it? [y]es / [n]o / [a]lways for this tool: ")
+        if answer.startswith("a"):
+            self.always.add(call.name)
+        return answer.startswith(("y", "a"))
+
+
+def _ask(prompt: str) -> str:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower()
+
+
 _STOP_MESSAGES = {
     "max_steps": "stopped after {steps} steps without an answer; raise --max-steps or simplify the task",
     "max_tokens": "stopped at the token limit without an answer",
@@ -192,6 +238,13 @@ class _RunOptions:
     hide_thinking: bool
     mcp_config: list[Path]
     mcp_strict: bool
+    builtins: list[str]
+    workspace: Optional[Path]
+    yes: bool
+    allow: list[str]
+    deny: list[str]
+    transcript_dir: Optional[Path]
+    allow_private_fetch: bool
 
 
 @app.command()
@@ -231,6 +284,32 @@ def run(
     mcp_strict: Annotated[
         bool, typer.Option("--mcp-strict", help="Fail when an MCP server does not start.")
     ] = False,
+    builtin: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--builtin",
+            help="Enable built-in tools: files, python, shell, fetch, time, calculator (repeatable).",
+        ),
+    ] = None,
+    workspace: Annotated[
+        Optional[Path],
+        typer.Option(help="Folder the file, Python and shell tools work in (default: a fresh one)."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
+    allow: Annotated[
+        Optional[list[str]],
+        typer.Option("--allow", help="Run this tool (name or glob) without asking (repeatable)."),
+    ] = None,
+    deny: Annotated[
+        Optional[list[str]], typer.Option("--deny", help="Never run this tool (name or glob) (repeatable).")
+    ] = None,
+    transcript_dir: Annotated[
+        Optional[Path], typer.Option(help="Where run transcripts go (JSON lines).")
+    ] = Path(".agentkit/runs"),
+    allow_private_fetch: Annotated[
+        bool,
+        typer.Option(help="Let fetch_url reach this machine and private networks (off: public sites only)."),
+    ] = False,
     json_events: Annotated[
         bool, typer.Option("--json", help="Print one JSON event per line instead.")
     ] = False,
@@ -252,7 +331,8 @@ def run(
     """Run one task with a Qwen3 agent and print its answer."""
     options = _RunOptions(
         task, base_url, model, backend, think, budget, max_steps, max_tokens, system, tools or [], script,
-        api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict,
+        api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict, builtin or [],
+        workspace, yes, allow or [], deny or [], transcript_dir, allow_private_fetch,
     )  # fmt: skip
     server = None
     if serve and backend is not BackendName.scripted:
@@ -307,7 +387,7 @@ def _start_with_progress(server: Any) -> None:
     )
 
 
-def _agent(options: _RunOptions) -> Any:
+def _agent(options: _RunOptions, approver: Any = None) -> Any:
     """The agent `agentkit run` asked for."""
     from agentkit.agent import Agent
     from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingPolicy
@@ -349,18 +429,23 @@ def _agent(options: _RunOptions) -> Any:
         extra_body=extra,
         mcp=options.mcp_config or None,
         mcp_strict=options.mcp_strict,
+        builtins=options.builtins,
+        workspace=options.workspace,
+        approval={**dict.fromkeys(options.allow, "auto"), **dict.fromkeys(options.deny, "deny")},
+        approve=approver,
+        transcripts=options.transcript_dir,
+        allow_private_fetch=options.allow_private_fetch,
     )
 
 
 def _run(options: _RunOptions) -> None:
-    try:
-        agent = _agent(options)
-    except (AgentkitError, ValueError, TypeError) as exc:
-        raise _fail(str(exc), 2) from None
-
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     render = _Renderer(out, err, show_thinking=not options.hide_thinking)
+    try:
+        agent = _agent(options, _TerminalApprover(err, render, approve_all=options.yes))
+    except (AgentkitError, ValueError, TypeError) as exc:
+        raise _fail(str(exc), 2) from None
 
     async def main() -> Any:
         try:
@@ -381,6 +466,8 @@ def _run(options: _RunOptions) -> None:
         raise _fail(str(exc), 2) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
+    if agent.last_transcript is not None and not options.json_events:
+        err.print(f"[dim]transcript: {agent.last_transcript}[/]")
     if result is None or not result.ok:
         reason = result.stop_reason if result is not None else "no result"
         message = _STOP_MESSAGES.get(reason, reason).format(steps=len(result.steps) if result else 0)

@@ -41,6 +41,7 @@ class RunStarted:
     task: str
     backend: str
     model: str | None
+    workspace: str | None = None
     type: ClassVar[str] = "run_started"
 
 

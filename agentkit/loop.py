@@ -31,6 +31,7 @@ from agentkit.messages import Message, ToolCall, ToolCallError, ToolMessage, Usa
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
 from agentkit.result import RunResult, StepRecord, StopReason
 from agentkit.thinking import Sampling, StepContext, ThinkingDecision, decide
+from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import ToolContext
 from agentkit.tools.toolbox import Toolbox
 
@@ -72,16 +73,21 @@ async def run_loop(
     run_id: str | None = None,
     model: str | None = None,
     setup: Callable[[], Awaitable[Sequence[Event]]] | None = None,
+    scope: RunScope | None = None,
 ) -> AsyncIterator[Event]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
     `messages` grows in place with every turn and tool result. `setup` runs after
     `RunStarted` (the agent starts its MCP servers there) and its events are yielded.
+    `scope` is what the run's tool calls share (workspace, per-run resources); the caller
+    closes it.
     Raises what the backend raises (an unreachable server, an HTTP error).
     """
     run_id = run_id or uuid.uuid4().hex[:12]
     task = next((m.content for m in reversed(messages) if isinstance(m, UserMessage)), "")
-    yield RunStarted(run_id, task, getattr(backend, "name", type(backend).__name__), model)
+    scope = scope or RunScope()
+    workspace = str(scope.workspace) if scope.has_workspace else None
+    yield RunStarted(run_id, task, getattr(backend, "name", type(backend).__name__), model, workspace)
     if setup is not None:
         for event in await setup():
             yield event
@@ -97,7 +103,7 @@ async def run_loop(
             decision = decide(policy, StepContext(step, step, messages, results))
             request = ModelRequest(list(messages), toolbox.specs(), decision, sampling(decision.think))
             yield StepStarted(step, decision)
-            calls = _Calls(toolbox, step, deps)
+            calls = _Calls(toolbox, step, deps, scope)
             turn: Turn | None = None
             try:
                 async for item in _bounded(backend.stream(request), deadline):
@@ -143,17 +149,18 @@ async def run_loop(
 class _Calls:
     """The tool calls of one step: started as they come, answered in call order."""
 
-    def __init__(self, toolbox: Toolbox, step: int, deps: Any) -> None:
+    def __init__(self, toolbox: Toolbox, step: int, deps: Any, scope: RunScope) -> None:
         self.toolbox = toolbox
         self.step = step
         self.deps = deps
+        self.scope = scope
         self.pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]] = {}
         self.answered: dict[int, ToolMessage] = {}
         self.progress: asyncio.Queue[ToolProgress] = asyncio.Queue()
 
     def start(self, call: ToolCall) -> ToolCallStarted:
         """Start running a call now."""
-        context = ToolContext(step=self.step, deps=self.deps, on_progress=self._report)
+        context = ToolContext(step=self.step, deps=self.deps, scope=self.scope, on_progress=self._report)
         self.pending[id(call)] = asyncio.ensure_future(_timed(self.toolbox.run(call, context)))
         return ToolCallStarted(self.step, call)
 

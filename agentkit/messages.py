@@ -109,6 +109,8 @@ class ToolMessage:
     tool_call_id: str
     name: str = ""
     is_error: bool = False
+    full_content: str | None = field(default=None, repr=False)
+    """The whole output when `content` was cut to the output cap (kept for transcripts)."""
     role: ClassVar[Literal["tool"]] = "tool"
 
 

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from agentkit.mcp.session import McpServerError, McpSession
-from agentkit.tools.tool import ToolContext, ToolResult, tool_spec
+from agentkit.tools.tool import Approval, ToolContext, ToolResult, tool_spec
 
 __all__ = ["McpTool", "prefixed_name", "result_text"]
 
@@ -48,6 +48,7 @@ class McpTool:
         self.destructive = (not self.read_only) if destructive is None else bool(destructive)
         approval = session.config.require_approval
         self.requires_approval = approval is True or (isinstance(approval, list) and spec.name in approval)
+        self.approval: Approval = "ask" if self.destructive or self.requires_approval else "auto"
         # The session's own timeout answers first, with the server told to cancel.
         self.timeout: float | None = session.config.tool_timeout + 5
         self._spec = tool_spec(self.name, self.description, self.parameters)

@@ -6,14 +6,18 @@ import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, overload, runtime_checkable
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 import pydantic
 import pydantic_core
 
 from agentkit.tools.schema import FunctionSchema, function_schema
+from agentkit.tools.scope import RunScope
 
-__all__ = ["FunctionTool", "Tool", "ToolContext", "ToolError", "ToolResult", "tool", "tool_spec"]
+__all__ = ["Approval", "FunctionTool", "Tool", "ToolContext", "ToolError", "ToolResult", "tool", "tool_spec"]
+
+Approval = Literal["auto", "ask", "deny"]
+"""Whether a call runs at once ("auto"), after someone approves it ("ask"), or never ("deny")."""
 
 
 @dataclass
@@ -28,6 +32,7 @@ class ToolContext:
         tool_name: The name the model called.
         step: The step of the run that made the call (1-based).
         deps: Whatever the application passed as `Agent(deps=...)`.
+        scope: What the calls of this run share: its workspace and long-lived resources.
         on_progress: Where `progress` reports go (the run's event stream).
     """
 
@@ -35,6 +40,7 @@ class ToolContext:
     tool_name: str = ""
     step: int = 0
     deps: Any = None
+    scope: RunScope = field(default_factory=RunScope, repr=False)
     on_progress: Callable[[ToolContext, float, float | None, str | None], None] | None = field(
         default=None, repr=False
     )
@@ -123,8 +129,10 @@ class FunctionTool:
         name: str | None = None,
         description: str | None = None,
         timeout: float | None = None,
+        approval: Approval = "auto",
     ) -> None:
         self.fn = fn
+        self.approval = approval
         self.schema: FunctionSchema = function_schema(
             fn, name=name, description=description, context_type=ToolContext
         )
@@ -173,7 +181,11 @@ def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+    approval: Approval = "auto",
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -184,6 +196,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    approval: Approval = "auto",
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a typed function a tool; use bare (`@tool`) or with options (`@tool(timeout=5)`).
 
@@ -192,6 +205,8 @@ def tool(
         name: Overrides the function's name.
         description: Overrides the docstring.
         timeout: Seconds a call may take (default: the toolbox's).
+        approval: "ask" to have each call approved first (e.g. tools that change things),
+            "deny" to refuse every call; an agent's `approval` setting overrides it.
 
     Example:
         ```python
@@ -207,6 +222,6 @@ def tool(
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout=timeout)
+        return FunctionTool(f, name=name, description=description, timeout=timeout, approval=approval)
 
     return wrap(fn) if fn is not None else wrap

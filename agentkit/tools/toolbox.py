@@ -1,22 +1,28 @@
 """The toolbox: the tools of one agent by name, and the one place tool calls are run.
 
-Every call is validated against its tool's JSON schema, run with a timeout, and answered
-with a `ToolMessage`. Whatever goes wrong (an unknown name, bad arguments, an exception, a
-timeout, an unreadable call) becomes an error result that tells the model what to fix: tool
-errors are answers, not crashes.
+Every call is validated against its tool's JSON schema, approved if its policy says so, run
+with a timeout (and at most so many at once), and answered with a `ToolMessage` whose text
+is cut to the output cap. Whatever goes wrong (an unknown name, bad arguments, a refusal, an
+exception, a timeout, an unreadable call) becomes an error result that tells the model what
+to do: tool errors are answers, not crashes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
-from collections.abc import Iterable, Iterator
-from typing import Any
+import fnmatch
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from typing import Any, Union
 
 from agentkit.messages import ToolCall, ToolCallError, ToolMessage
-from agentkit.tools.tool import Tool, ToolContext, ToolError, ToolResult
+from agentkit.tools.tool import Approval, Tool, ToolContext, ToolError, ToolResult
 
-__all__ = ["DEFAULT_TOOL_TIMEOUT", "Toolbox"]
+__all__ = ["DEFAULT_TOOL_TIMEOUT", "Approver", "Toolbox", "cap_output"]
+
+Approver = Callable[[ToolCall, Tool], Union[bool, Awaitable[bool]]]
+"""Decides a call whose policy is "ask": True lets it run."""
 
 DEFAULT_TOOL_TIMEOUT = 120.0
 """Seconds a tool call may run before it is stopped and answered with an error."""
@@ -29,6 +35,12 @@ class Toolbox:
         tools: The tools. Names must be unique.
         timeout: Default seconds per call, for tools that set none.
         max_concurrency: How many calls of one turn may run at once (None: all).
+        approval: Policy per tool name or glob pattern ("auto", "ask", "deny"), over each
+            tool's own default (e.g. `{"run_python": "auto", "notes__*": "ask"}`).
+        approver: Asked about each call whose policy is "ask"; without one such calls are
+            refused.
+        max_output_chars: Results longer than this are cut to their head and tail (None:
+            no cap); the whole text stays in `ToolMessage.full_content`.
     """
 
     def __init__(
@@ -37,8 +49,14 @@ class Toolbox:
         *,
         timeout: float = DEFAULT_TOOL_TIMEOUT,
         max_concurrency: int | None = None,
+        approval: Mapping[str, Approval] | None = None,
+        approver: Approver | None = None,
+        max_output_chars: int | None = None,
     ) -> None:
         self.timeout = timeout
+        self.approval = dict(approval or {})
+        self.approver = approver
+        self.max_output_chars = max_output_chars
         self._tools: dict[str, Tool] = {}
         self._validators: dict[str, Any] = {}
         self._specs: list[dict[str, Any]] | None = None
@@ -97,6 +115,9 @@ class Toolbox:
         problem = self._check(found, call.arguments)
         if problem:
             return _error(call, problem)
+        refusal = await self._approve(found, call)
+        if refusal:
+            return _error(call, refusal)
         ctx = context or ToolContext()
         ctx.call_id, ctx.tool_name = call.id, call.name
         timeout = found.timeout if found.timeout is not None else self.timeout
@@ -122,7 +143,38 @@ class Toolbox:
             )
         if not isinstance(result, ToolResult):
             return _error(call, f"{call.name} returned {type(result).__name__}, not a ToolResult.")
-        return ToolMessage(result.content, call.id, call.name, is_error=result.is_error)
+        content = cap_output(result.content, self.max_output_chars)
+        full = result.content if content is not result.content else None
+        return ToolMessage(content, call.id, call.name, is_error=result.is_error, full_content=full)
+
+    def approval_for(self, item: Tool) -> Approval:
+        """The policy for a tool: by exact name, else the first matching pattern, else its own."""
+        if item.name in self.approval:
+            return self.approval[item.name]
+        for pattern, decision in self.approval.items():
+            if fnmatch.fnmatchcase(item.name, pattern):
+                return decision
+        own = getattr(item, "approval", "auto")
+        return "ask" if own == "ask" else "deny" if own == "deny" else "auto"
+
+    async def _approve(self, item: Tool, call: ToolCall) -> str | None:
+        """None if the call may run, else why not (for the model)."""
+        policy = self.approval_for(item)
+        if policy == "auto":
+            return None
+        if policy == "ask" and self.approver is not None:
+            answer = self.approver(call, item)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            if answer:
+                return None
+            return (
+                f"the user did not allow this call to {call.name}. "
+                "Do not repeat it; go on without it or ask the user."
+            )
+        if policy == "ask":
+            return f"{call.name} needs the user's approval and no one can approve it here. Go on without it."
+        return f"{call.name} is not allowed in this session. Go on without it."
 
     @staticmethod
     def answer_unreadable(error: ToolCallError) -> ToolMessage:
@@ -198,3 +250,19 @@ def _signature(schema: dict[str, Any]) -> str:
         label = f"{name}: {kind or 'any'}"
         parts.append(label + (" (required)" if name in required else ""))
     return "{" + ", ".join(parts) + "}"
+
+
+def cap_output(text: str, limit: int | None) -> str:
+    """`text` cut to its head and tail when longer than `limit`, with a marker between them.
+
+    Returns the very same object when nothing was cut.
+    """
+    if limit is None or len(text) <= limit:
+        return text
+    head = text[: limit * 2 // 3]
+    tail = text[-(limit // 3) :]
+    left_out = len(text) - len(head) - len(tail)
+    return (
+        f"{head}\n\n[… {left_out:,} characters left out of {len(text):,}; "
+        f"the whole output is kept in the run's transcript …]\n\n{tail}"
+    )

@@ -122,3 +122,67 @@ async def test_a_broken_schema_does_not_block_the_tool() -> None:
 
     result = await Toolbox([Odd()]).run(ToolCall("odd", {"x": 1}))  # type: ignore[list-item]
     assert result.content == "fine"
+
+
+# -- approval and output caps ------------------------------------------------------------------
+
+
+@tool(approval="ask")
+def wipe(target: str) -> str:
+    """Delete something."""
+    return f"wiped {target}"
+
+
+@tool(approval="deny")
+def launch() -> str:
+    """Never allowed."""
+    return "launched"
+
+
+async def test_ask_tools_run_only_when_the_approver_agrees() -> None:
+    asked: list[tuple[str, dict[str, object]]] = []
+
+    async def approver(call: ToolCall, item: object) -> bool:
+        asked.append((call.name, call.arguments))
+        return call.arguments["target"] == "tmp"
+
+    box = Toolbox([wipe], approver=approver)
+    assert (await box.run(ToolCall("wipe", {"target": "tmp"}))).content == "wiped tmp"
+    denied = await box.run(ToolCall("wipe", {"target": "home"}))
+    assert denied.is_error and "the user did not allow this call to wipe. Do not repeat it" in denied.content
+    assert asked == [("wipe", {"target": "tmp"}), ("wipe", {"target": "home"})]
+
+
+async def test_without_an_approver_ask_tools_are_refused_and_invalid_calls_are_not_asked() -> None:
+    refused = await Toolbox([wipe]).run(ToolCall("wipe", {"target": "x"}))
+    assert refused.is_error and "needs the user's approval and no one can approve it here" in refused.content
+    asked: list[str] = []
+    box = Toolbox([wipe], approver=lambda call, item: asked.append(call.name) or True)
+    invalid = await box.run(ToolCall("wipe", {}))
+    assert invalid.is_error and "'target' is a required property" in invalid.content and asked == []
+
+
+async def test_policies_by_name_and_pattern_override_the_tools_own() -> None:
+    box = Toolbox([wipe, launch, add], approval={"wipe": "auto", "la*": "auto", "add": "deny"})
+    assert (await box.run(ToolCall("wipe", {"target": "t"}))).content == "wiped t"
+    assert (await box.run(ToolCall("launch", {}))).content == "launched"
+    blocked = await box.run(ToolCall("add", {"a": 1, "b": 2}))
+    assert blocked.is_error and "add is not allowed in this session" in blocked.content
+    assert (await Toolbox([launch]).run(ToolCall("launch", {}))).is_error
+
+
+async def test_long_results_are_cut_to_head_and_tail_and_kept_whole() -> None:
+    @tool
+    def dump() -> str:
+        """Lots of text."""
+        return "A" * 5000 + "B" * 5000
+
+    answer = await Toolbox([dump], max_output_chars=3000).run(ToolCall("dump", {}))
+    assert answer.content.startswith("A" * 2000) and answer.content.endswith("B" * 1000)
+    assert (
+        "[… 7,000 characters left out of 10,000; the whole output is kept in the run's transcript …]"
+        in answer.content
+    )
+    assert answer.full_content == "A" * 5000 + "B" * 5000
+    short = await Toolbox([dump], max_output_chars=20000).run(ToolCall("dump", {}))
+    assert short.full_content is None and len(short.content) == 10000

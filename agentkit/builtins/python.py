@@ -1,0 +1,871 @@
+"""`run_python`: Python code in a persistent worker process per run, like a notebook kernel.
+
+Each run gets one worker: `python -I -u -c <worker source>`, started in its own session with the
+workspace as working directory and a small environment. Requests (JSON lines) go in on its
+stdin; replies (JSON lines) come back on a pipe of their own, so nothing the code prints can
+corrupt them. What the code and its subprocesses write to stdout and stderr arrives on one
+pipe; the worker ends each call's output with a random marker, and the parent keeps only the
+head and tail of it.
+
+The worker limits itself before it runs any code: address space, file size, CPU seconds per
+call (a soft `RLIMIT_CPU` raised before each call, whose signal becomes an exception) and
+processes (`RLIMIT_NPROC`). Linux never applies `RLIMIT_NPROC` to root, so a worker started
+by root switches to the user `nobody`, keeping only the file capabilities it needs to use the
+workspace, and checks with a test fork that the limit holds; if it cannot, it refuses to start.
+The parent enforces the wall-clock limit: it freezes the worker's process tree (SIGSTOP, top
+down), kills it, and the next call starts a fresh worker. Linux only (procfs, prctl).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentkit.tools.tool import FunctionTool, ToolContext, ToolError, tool
+
+__all__ = [
+    "DEFAULT_CPU_SECONDS",
+    "DEFAULT_MAX_FILE_SIZE",
+    "DEFAULT_MAX_OUTPUT",
+    "DEFAULT_MAX_PROCESSES",
+    "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_PYTHON_TIMEOUT",
+    "OUTPUT_GRACE",
+    "PYTHON_TOOLS",
+    "WORKER_START_TIMEOUT",
+    "PythonLimits",
+    "make_python_tool",
+    "run_python",
+]
+
+DEFAULT_PYTHON_TIMEOUT = 30.0
+"""Wall-clock seconds one call may run before the worker is killed (its variables are lost)."""
+
+DEFAULT_MEMORY_LIMIT = 1 << 30
+"""Bytes of address space per process (RLIMIT_AS): 1 GiB; bigger allocations raise MemoryError."""
+
+DEFAULT_CPU_SECONDS = 30
+"""CPU seconds one call may use (all threads of the worker together); the call then fails."""
+
+DEFAULT_MAX_PROCESSES = 64
+"""Processes and threads the code may start besides the worker itself (RLIMIT_NPROC)."""
+
+DEFAULT_MAX_OUTPUT = 100_000
+"""Characters of output kept per call (half from the start, half from the end)."""
+
+DEFAULT_MAX_FILE_SIZE = 256 << 20
+"""Bytes one file written by the code may reach (RLIMIT_FSIZE); writing more fails with EFBIG."""
+
+WORKER_START_TIMEOUT = 10.0
+"""Seconds a fresh worker may take to start and apply its limits."""
+
+OUTPUT_GRACE = 2.0
+"""Seconds to wait for the rest of a call's output once the call is over or the worker died."""
+
+_NOBODY = 65534
+_FREEZE_WAIT = 0.2  # seconds for SIGSTOP to take hold of one generation of the worker's tree
+_REAP_WAIT = 2.0  # seconds for killed processes to die
+_STOPPED = frozenset("TtZX")
+_DEAD = frozenset("ZX")
+_CHUNK = 65536
+_REPLY_LIMIT = 64 << 20
+_TRACEBACK_FRAMES = 8
+_TOOL_MARGIN = 5.0
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+_NUMERIC_THREADS = "4"  # BLAS/OpenMP start a thread per core; threads count as processes
+
+_DESCRIPTION = (
+    "Run Python code and show its output, like a cell of a Jupyter notebook.\n\n"
+    "- State persists: variables, functions and imports stay defined for later calls in this run.\n"
+    "- The working directory is the workspace: files written with relative paths land there.\n"
+    "- If the last line is an expression (e.g. `x` or `len(rows)`), its value is shown. "
+    "Use print() to show anything else.\n"
+    "- An error comes back as a Python traceback: fix the code and call again.\n"
+    "- Each call may run {timeout:g} seconds{memory}. "
+    "A call that runs longer is killed, and then all variables are lost.\n"
+    "- There is no keyboard input: input() does not work."
+)
+
+
+@dataclass(frozen=True)
+class PythonLimits:
+    """What one Python worker may use; None turns a limit off.
+
+    Attributes:
+        timeout: Wall-clock seconds per call; then the worker is killed and its state is lost.
+        memory: Bytes of address space per process.
+        cpu_seconds: CPU seconds per call; then the call fails with `CPUTimeLimitExceeded`
+            and the state is kept.
+        max_processes: Processes and threads the code may start. Enforced by the kernel, for
+            root by running the worker as `nobody`; None also keeps root as root.
+        max_output: Characters of output kept per call.
+        max_file_size: Bytes one written file may reach.
+    """
+
+    timeout: float = DEFAULT_PYTHON_TIMEOUT
+    memory: int | None = DEFAULT_MEMORY_LIMIT
+    cpu_seconds: int | None = DEFAULT_CPU_SECONDS
+    max_processes: int | None = DEFAULT_MAX_PROCESSES
+    max_output: int = DEFAULT_MAX_OUTPUT
+    max_file_size: int | None = DEFAULT_MAX_FILE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError(f"PythonLimits.timeout must be positive seconds, not {self.timeout!r}")
+        if self.max_output < 100:
+            raise ValueError(
+                f"PythonLimits.max_output must be at least 100 characters, not {self.max_output}"
+            )
+        for name in ("memory", "cpu_seconds", "max_processes", "max_file_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"PythonLimits.{name} must be at least 1, or None for no limit; got {value}")
+
+
+# The worker, compiled by `_BOOTSTRAP` as "<agentkit python worker>" so that tracebacks can
+# leave its frames out; the code of call N is compiled as "<cell N>". Kept ASCII: it travels
+# as a command-line argument.
+_WORKER_SOURCE = r'''
+import ast, builtins, json, linecache, os, resource, signal, sys, traceback, types
+
+WORKER_FILE = "<agentkit python worker>"
+NOBODY = 65534
+# chown, dac_override, dac_read_search, fowner, fsetid, net_bind_service, net_raw
+KEPT_CAPS = (0, 1, 2, 3, 4, 10, 13)
+CO_COROUTINE = 0x80
+in_cell = False
+event_loop = None
+
+
+class CPUTimeLimitExceeded(Exception):
+    """The call used up its CPU seconds."""
+
+
+def main():
+    setup = json.loads(sys.argv[2])
+    sys.argv = [""]
+    me = os.getpid()
+    worker_module = sys.modules["__main__"]
+    requests = os.fdopen(os.dup(0), "rb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.set_inheritable(setup["reply_fd"], False)
+    replies = os.fdopen(setup["reply_fd"], "wb")
+    done = os.dup(1)
+
+    def reply(message):
+        replies.write(json.dumps(message).encode() + b"\n")
+        replies.flush()
+
+    try:
+        processes = apply_limits(setup)
+        die_with_parent(setup["parent"])
+    except Exception as exc:
+        reply({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
+        return
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(encoding="utf-8", errors="backslashreplace")
+    signal.signal(signal.SIGXCPU, on_cpu_limit)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    sys.path.insert(0, os.getcwd())
+    user_module = types.ModuleType("__main__")
+    user_module.__builtins__ = builtins
+    sys.modules["__main__"] = user_module
+    reply({"ready": True, "processes": processes})
+    for number, line in enumerate(requests, 1):
+        request = json.loads(line)
+        result = run_cell(request["code"], user_module.__dict__, number, setup)
+        if os.getpid() != me:  # a process the code forked got here: it must not answer
+            os._exit(0)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os.write(done, request["marker"].encode())
+        reply(result)
+    del worker_module
+
+
+def apply_limits(setup):
+    cap(resource.RLIMIT_CORE, 0)
+    if setup["memory"]:
+        cap(resource.RLIMIT_AS, setup["memory"])
+    if setup["max_file_size"]:
+        cap(resource.RLIMIT_FSIZE, setup["max_file_size"])
+    if not setup["max_processes"]:
+        return "unlimited"
+    how = "rlimit"
+    if os.getuid() == 0:
+        try:
+            how = "nobody" if become_nobody() else "rlimit as root"
+        except OSError as exc:
+            raise RuntimeError(f"switching to the user nobody for the process limit failed ({exc})") from None
+    cap(resource.RLIMIT_NPROC, tasks_of(os.getuid()) + setup["max_processes"])
+    if not nproc_enforced():
+        raise RuntimeError(
+            "the kernel does not apply the process limit to this worker (it runs as uid "
+            f"{os.getuid()} with CAP_SYS_RESOURCE or CAP_SYS_ADMIN, or as root where it cannot "
+            "switch to the user nobody)"
+        )
+    return how
+
+
+def cap(which, value):
+    hard = resource.getrlimit(which)[1]
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def become_nobody():
+    """Root is exempt from RLIMIT_NPROC: run as nobody, keeping the file capabilities (also
+    for programs the code starts) so that the root-owned workspace stays usable."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def check(result, what):
+        if result != 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+    check(libc.prctl(8, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
+    try:
+        os.setresuid(NOBODY, NOBODY, NOBODY)
+    except OSError:  # no such user here (a user namespace): keep root, test the limit as it is
+        return False
+    header, data = Header(0x20080522, 0), (Data * 2)()
+    check(libc.capget(ctypes.byref(header), data), "capget")
+    permitted = data[0].permitted | data[1].permitted << 32
+    kept = [c for c in KEPT_CAPS if permitted >> c & 1]
+    mask = sum(1 << c for c in kept)
+    for i in range(2):
+        word = mask >> 32 * i & 0xFFFFFFFF
+        data[i].effective = data[i].permitted = data[i].inheritable = word
+    check(libc.capset(ctypes.byref(header), data), "capset")
+    for c in kept:
+        check(libc.prctl(47, 2, c, 0, 0), "prctl(PR_CAP_AMBIENT_RAISE)")
+    return True
+
+
+def tasks_of(uid):
+    """Processes and threads of a user: RLIMIT_NPROC counts them all."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return count
+
+
+def nproc_enforced():
+    """Whether the kernel applies RLIMIT_NPROC to this process: a fork at limit 0 must fail."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, hard))
+    try:
+        pid = os.fork()
+    except BlockingIOError:
+        pid = None
+    if pid == 0:
+        os._exit(0)
+    resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
+    if pid is None:
+        return True
+    os.waitpid(pid, 0)
+    return False
+
+
+def die_with_parent(parent):
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def on_cpu_limit(signum, frame):
+    if in_cell:
+        raise CPUTimeLimitExceeded("the call used up its CPU time")
+
+
+def run_cell(code, namespace, number, setup):
+    global in_cell
+    filename = f"<cell {number}>"
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+    try:
+        tree = ast.parse(code, filename)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = compile(ast.Expression(tree.body.pop().value), filename, "eval", flags, True)
+        body = compile(tree, filename, "exec", flags, True)
+    except Exception as exc:
+        return {"error": "".join(traceback.format_exception_only(type(exc), exc))}
+    limit = setup["max_output"]
+    start_cpu_budget(setup["cpu_seconds"])
+    in_cell = True
+    try:
+        run(body, namespace)
+        value = None if last is None else run(last, namespace)
+        shown = None if value is None else shorten(repr(value), limit)
+        in_cell = False
+        return {"value": shown}
+    except BaseException as exc:
+        in_cell = False
+        return {
+            "error": shorten(format_error(exc, setup["frames"]), limit),
+            "memory": isinstance(exc, MemoryError),
+            "cpu": isinstance(exc, CPUTimeLimitExceeded),
+        }
+    finally:
+        in_cell = False
+        end_cpu_budget()
+
+
+def run(code, namespace):
+    global event_loop
+    result = eval(code, namespace)
+    if code.co_flags & CO_COROUTINE:  # top-level await
+        if event_loop is None:
+            import asyncio
+
+            event_loop = asyncio.new_event_loop()
+        result = event_loop.run_until_complete(result)
+    return result
+
+
+def start_cpu_budget(seconds):
+    if seconds:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        soft = int(usage.ru_utime + usage.ru_stime) + 1 + seconds
+        if hard != resource.RLIM_INFINITY:
+            soft = min(soft, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def end_cpu_budget():
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
+
+
+def format_error(exc, frames):
+    """The traceback from the first frame of the cell on, the worker's frames left out."""
+    if isinstance(exc, SystemExit):
+        return "".join(traceback.format_exception_only(type(exc), exc))
+    tb = exc.__traceback__
+    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell "):
+        tb = tb.tb_next
+    report = traceback.TracebackException(type(exc), exc, tb, compact=True)
+    trim(report, frames, set())
+    return "".join(report.format())
+
+
+def trim(report, frames, seen):
+    if report is None or id(report) in seen:
+        return
+    seen.add(id(report))
+    kept = [frame for frame in report.stack if frame.filename != WORKER_FILE][-frames:]
+    report.stack = traceback.StackSummary.from_list(kept)
+    for other in (report.__cause__, report.__context__, *(getattr(report, "exceptions", None) or ())):
+        trim(other, frames, seen)
+
+
+def shorten(text, limit):
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters left out ...]\n{text[-half:]}"
+
+
+main()
+'''
+_BOOTSTRAP = "import sys; exec(compile(sys.argv[1], '<agentkit python worker>', 'exec'))"
+
+
+class _Capped:
+    """The head and tail of a byte stream, with a count of what was dropped between them."""
+
+    def __init__(self, limit: int) -> None:
+        self.half = max(1, limit - 100) // 2  # room for the note on what was left out
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            extra = len(self.tail) - self.half
+            if extra > 0:
+                del self.tail[:extra]
+                self.dropped += extra
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", "replace")
+        tail = self.tail.decode("utf-8", "replace")
+        if self.dropped:
+            return f"{head}\n[… {self.dropped:,} bytes of output left out …]\n{tail}"
+        return head + tail
+
+
+class _Output:
+    """The worker's stdout and stderr, cut into calls at the markers that end them."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._current = _Capped(limit)
+        self._finished: _Capped | None = None
+        self._marker = b""
+        self._carry = b""
+        self._done = asyncio.Event()
+
+    def expect(self, marker: bytes) -> None:
+        """A call starts; its output ends at `marker`."""
+        self._marker, self._finished = marker, None
+        self._done.clear()
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._marker:
+            self._current.add(chunk)
+            return
+        data = self._carry + chunk
+        at = data.find(self._marker)
+        if at < 0:  # keep what could be the start of a marker
+            cut = max(0, len(data) - len(self._marker) + 1)
+            self._current.add(data[:cut])
+            self._carry = data[cut:]
+            return
+        self._current.add(data[:at])
+        rest = data[at + len(self._marker) :]
+        self._finished, self._current = self._current, _Capped(self._limit)
+        self._marker, self._carry = b"", b""
+        self._current.add(rest)  # output after the call (background processes): the next call's
+        self._done.set()
+
+    def close(self) -> None:
+        self._current.add(self._carry)
+        self._carry = b""
+        self._done.set()
+
+    async def wait(self, timeout: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._done.wait(), timeout)
+
+    def take(self) -> str:
+        """The call's output: up to its marker, or all so far if the marker never came."""
+        if self._finished is None:
+            self._current.add(self._carry)
+            self._finished, self._current = self._current, _Capped(self._limit)
+            self._marker, self._carry = b"", b""
+        text = self._finished.text()
+        self._finished = None
+        return text
+
+
+class _Worker:
+    """One worker process: its request pipe (stdin), reply pipe and output pipe."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        replies: asyncio.StreamReader,
+        reply_transport: asyncio.BaseTransport,
+        output: _Output,
+        processes: str,
+    ) -> None:
+        self.process = process
+        self.output = output
+        self.processes = processes
+        self._replies = replies
+        self._reply_transport = reply_transport
+        assert process.stdout is not None
+        self._pump = asyncio.create_task(self._read_output(process.stdout))
+
+    @classmethod
+    async def start(cls, workspace: Path, limits: PythonLimits, env: dict[str, str]) -> _Worker:
+        """Start a worker and wait until its limits are in place.
+
+        Raises:
+            ToolError: It could not start or could not apply its limits.
+        """
+        setup = {
+            "memory": limits.memory,
+            "cpu_seconds": limits.cpu_seconds,
+            "max_processes": limits.max_processes,
+            "max_file_size": limits.max_file_size,
+            "max_output": limits.max_output,
+            "frames": _TRACEBACK_FRAMES,
+            "parent": os.getpid(),
+        }
+        reply_read, reply_write = os.pipe()
+        setup["reply_fd"] = reply_write
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-u", "-c", _BOOTSTRAP, _WORKER_SOURCE, json.dumps(setup),
+                cwd=workspace, env=env, pass_fds=(reply_write,), start_new_session=True,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )  # fmt: skip
+        except BaseException:
+            os.close(reply_read)
+            raise
+        finally:
+            os.close(reply_write)
+        loop = asyncio.get_running_loop()
+        replies = asyncio.StreamReader(limit=_REPLY_LIMIT)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(replies), os.fdopen(reply_read, "rb", buffering=0)
+        )
+        worker = cls(process, replies, transport, _Output(limits.max_output), "")
+        try:
+            ready = await asyncio.wait_for(worker._reply(), WORKER_START_TIMEOUT)
+        except asyncio.TimeoutError:
+            ready = {"error": f"it did not start within {WORKER_START_TIMEOUT:g} s"}
+        except BaseException:
+            await worker.stop()
+            raise
+        if ready is None or not ready.get("ready"):
+            await worker.stop()
+            problem = ready.get("error") if ready else f"it exited ({_exit_status(process.returncode)})"
+            fix = (
+                " Run agentkit as an ordinary user (not root, without CAP_SYS_ADMIN or "
+                "CAP_SYS_RESOURCE), or make the tool with PythonLimits(max_processes=None) to run "
+                "without a process limit."
+                if "process limit" in str(problem)
+                else ""
+            )
+            said = _shorten(worker.output.take(), 2000)
+            said = f"\nIt wrote:\n{said}" if said else ""
+            raise ToolError(f"run_python cannot start Python: {problem}.{fix}{said}")
+        worker.processes = str(ready.get("processes", ""))
+        return worker
+
+    async def run(self, code: str, marker: str) -> dict[str, Any] | None:
+        """Send one call and wait for its reply; None when the worker died."""
+        assert self.process.stdin is not None
+        self.output.expect(marker.encode())
+        try:
+            self.process.stdin.write(json.dumps({"code": code, "marker": marker}).encode() + b"\n")
+            await self.process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            return None
+        return await self._reply()
+
+    async def _reply(self) -> dict[str, Any] | None:
+        line = await self._replies.readline()
+        return json.loads(line) if line else None
+
+    async def _read_output(self, stdout: asyncio.StreamReader) -> None:
+        while chunk := await stdout.read(_CHUNK):
+            self.output.feed(chunk)
+        self.output.close()
+
+    def kill(self) -> set[int]:
+        """Kill the worker and every process it started, at once (safe in a cancelled task).
+
+        Returns the pids that were sent SIGKILL; they die soon after, not at once.
+        """
+        killed = _kill_tree(self.process.pid) if self.process.returncode is None else set()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # the rest of its process group
+        self._reply_transport.close()
+        return killed
+
+    async def stop(self) -> None:
+        """Kill the worker's processes and wait until they are gone; collect its last output."""
+        killed = self.kill()
+        await self.process.wait()
+        await _until_gone(self.process.pid, killed)
+        with contextlib.suppress(asyncio.TimeoutError):  # a stray process may hold the pipe
+            await asyncio.wait_for(asyncio.shield(self._pump), OUTPUT_GRACE)
+        self._pump.cancel()
+        self.output.close()
+
+
+class _PythonSession:
+    """The Python of one run: a worker, replaced by a fresh one when it dies or is killed."""
+
+    def __init__(self, workspace: Path, limits: PythonLimits, env: dict[str, str]) -> None:
+        self.workspace = workspace
+        self.limits = limits
+        self.env = env
+        self.worker: _Worker | None = None
+        self._lock = asyncio.Lock()
+        self._ran_as_nobody = False
+
+    async def run(self, code: str) -> str:
+        async with self._lock:
+            if self.worker is None:
+                self.worker = await _Worker.start(self.workspace, self.limits, self.env)
+                self._ran_as_nobody |= self.worker.processes == "nobody"
+            worker = self.worker
+            try:
+                return await self._call(worker, code)
+            except BaseException:  # cancelled: the worker is mid-call and useless
+                worker.kill()
+                self.worker = None
+                raise
+
+    async def _call(self, worker: _Worker, code: str) -> str:
+        limits = self.limits
+        try:
+            reply = await asyncio.wait_for(worker.run(code, secrets.token_hex(16)), limits.timeout)
+        except asyncio.TimeoutError:
+            await worker.stop()
+            self.worker = None
+            return _shorten(
+                _join(
+                    worker.output.take(),
+                    f"Killed: the code ran longer than {limits.timeout:g} s. {_LOST} "
+                    "Make the code faster, or split the work into smaller calls.",
+                ),
+                limits.max_output,
+            )
+        if reply is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(worker.process.wait(), OUTPUT_GRACE)
+            status = worker.process.returncode
+            await worker.stop()
+            self.worker = None
+            return _shorten(_join(worker.output.take(), _death(status)), limits.max_output)
+        await worker.output.wait(OUTPUT_GRACE)
+        notes = []
+        if reply.get("memory"):
+            notes.append(
+                f"The code needed more memory than run_python allows ({_size(limits.memory)}). "
+                "Use less, e.g. work in chunks. Variables from earlier calls are kept."
+            )
+        if reply.get("cpu"):
+            notes.append(
+                f"The code used more than {limits.cpu_seconds} s of CPU time and was stopped. "
+                "Variables from earlier calls are kept."
+            )
+        text = _join(worker.output.take(), reply.get("value"), reply.get("error"), *notes)
+        return _shorten(text, limits.max_output) or (
+            "(no output: the code ran and printed nothing; use print() to show values)"
+        )
+
+    async def aclose(self) -> None:
+        """Kill the worker; give files the worker made as `nobody` back to the workspace's owner."""
+        async with self._lock:
+            if self.worker is not None:
+                worker, self.worker = self.worker, None
+                await worker.stop()
+            if self._ran_as_nobody:
+                await asyncio.to_thread(_give_back, self.workspace)
+
+
+_LOST = "Variables, functions and imports from earlier calls are lost; the next call starts a fresh Python."
+
+
+def _death(status: int | None) -> str:
+    if status is None:
+        return f"The Python process stopped answering and was killed. {_LOST}"
+    if status == -signal.SIGKILL:
+        return f"The Python process was killed (SIGKILL), probably for using too much memory. {_LOST}"
+    if status < 0:
+        return f"Python crashed ({_exit_status(status)}), perhaps out of memory inside a library. {_LOST}"
+    return f"The Python process exited with code {status} (os._exit or a library ended it). {_LOST}"
+
+
+def _exit_status(status: int | None) -> str:
+    if status is not None and status < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-status).name}"
+    return f"exit code {status}"
+
+
+def _join(*parts: str | None) -> str:
+    return "\n".join(part.rstrip("\n") for part in parts if part and part.strip())
+
+
+def _shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[… {len(text) - 2 * half:,} characters left out …]\n{text[-half:]}"
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "any amount"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift:
+            return f"{size / (1 << shift):g} {unit}"
+    return f"{size} bytes"
+
+
+def _kill_tree(pid: int) -> set[int]:
+    """SIGKILL a process and all its descendants; returns their pids.
+
+    The tree is frozen top-down first: a stopped process cannot fork, and the pids of its
+    children cannot be reused while it cannot reap them. `pid` must be an unreaped child.
+    """
+    stopped: set[int] = set()
+    frontier = [pid]
+    while frontier:
+        for member in frontier:
+            _signal(member, signal.SIGSTOP)
+        _until_stopped(frontier)  # a fork under way when SIGSTOP came has finished by then
+        stopped.update(frontier)
+        table = _processes()
+        frontier = [child for child, (_, parent, _) in table.items() if parent in frontier]
+        frontier = [child for child in frontier if child not in stopped]
+    for member in stopped:
+        _signal(member, signal.SIGKILL)
+    return stopped
+
+
+def _until_stopped(pids: list[int]) -> None:
+    deadline = time.monotonic() + _FREEZE_WAIT
+    waiting = pids
+    while waiting and time.monotonic() < deadline:
+        table = _processes()
+        waiting = [pid for pid in waiting if pid in table and table[pid][0] not in _STOPPED]
+        if waiting:
+            time.sleep(0.001)
+
+
+async def _until_gone(group: int, pids: set[int]) -> None:
+    """Wait until killed processes are dead, killing the group again meanwhile (a process
+    forked while the first kill was under way)."""
+    deadline = time.monotonic() + _REAP_WAIT
+    while True:
+        table = _processes()
+        members = [pid for pid, (state, _, pgrp) in table.items() if pgrp == group and state not in _DEAD]
+        if members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+        living = [pid for pid in pids if pid in table and table[pid][0] not in _DEAD]
+        if not (members or living) or time.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _processes() -> dict[int, tuple[str, int, int]]:
+    """Every process: its state letter, parent and process group (empty without /proc)."""
+    table: dict[int, tuple[str, int, int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+            state, parent, group = stat[stat.rindex(b")") + 2 :].split()[:3]
+            table[int(entry)] = (state.decode(), int(parent), int(group))
+        except (OSError, ValueError):
+            continue
+    return table
+
+
+def _signal(pid: int, number: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, number)
+
+
+def _give_back(workspace: Path) -> None:
+    try:
+        owner = workspace.stat().st_uid
+    except OSError:  # the workspace is gone
+        return
+    if owner == _NOBODY:
+        return
+    for root, dirs, files in os.walk(workspace):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_uid == _NOBODY:
+                    os.lchown(path, owner, -1)
+
+
+def _environment(workspace: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
+    path = os.environ.get("PATH", _DEFAULT_PATH)
+    here = str(Path(sys.executable).parent)  # the same Python's pip and scripts come first
+    env = {
+        "PATH": here + os.pathsep + path if here not in path.split(os.pathsep) else path,
+        "HOME": str(workspace),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "PYTHONIOENCODING": "utf-8",
+        "OMP_NUM_THREADS": _NUMERIC_THREADS,
+        "OPENBLAS_NUM_THREADS": _NUMERIC_THREADS,
+        "MKL_NUM_THREADS": _NUMERIC_THREADS,
+    }
+    env.update(extra or {})
+    return env
+
+
+def make_python_tool(
+    limits: PythonLimits | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    name: str = "run_python",
+) -> FunctionTool:
+    """A `run_python` tool with other limits or more environment variables.
+
+    Args:
+        limits: What the worker may use (default: `PythonLimits()`).
+        env: Variables added to the worker's environment (it gets only PATH, HOME=the
+            workspace, LANG, PYTHONIOENCODING and thread counts for numeric libraries).
+        name: The tool's name; two Python tools of one run keep separate workers.
+    """
+    chosen = limits or PythonLimits()
+    key = "python" if name == "run_python" else f"python:{name}"
+    memory = f" and use {_size(chosen.memory)} of memory" if chosen.memory else ""
+    description = _DESCRIPTION.format(timeout=chosen.timeout, memory=memory)
+
+    @tool(
+        name=name,
+        description=description,
+        approval="ask",
+        timeout=chosen.timeout + WORKER_START_TIMEOUT + OUTPUT_GRACE + _TOOL_MARGIN,
+    )
+    async def run_python(code: str, ctx: ToolContext) -> str:
+        """Run Python code in this run's Python session.
+
+        Args:
+            code: Python source to run, e.g. "import math\\nprint(math.sqrt(2))". Several lines
+                are fine; the value of a last-line expression is shown.
+        """
+        workspace = ctx.scope.workspace
+        session = ctx.scope.resource(
+            key, lambda: _PythonSession(workspace, chosen, _environment(workspace, env))
+        )
+        return await session.run(code)
+
+    return run_python
+
+
+run_python = make_python_tool()
+PYTHON_TOOLS = [run_python]
