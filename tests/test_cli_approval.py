@@ -135,3 +135,59 @@ def test_deny_and_allow_flags(tmp_path: Path) -> None:
         stdin=subprocess.DEVNULL,
     )
     assert allowed.returncode == 0 and (tmp_path / "ws" / "hello.txt").exists()
+
+
+def call(name: str, **arguments: object) -> str:
+    return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
+
+
+@pytest.fixture
+def local_page(tmp_path: Path) -> str:
+    """A page served on 127.0.0.1 (the fetch tool may reach it only when told to)."""
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "page.html").write_text(
+        "<html><head><title>Prices</title><script>track()</script></head>"
+        "<body><h1>Fruit prices</h1><p>Apples cost 3 &euro; a kilo.</p></body></html>"
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/page.html"
+    server.shutdown()
+
+
+def test_a_scripted_run_writes_reads_runs_python_and_fetches_asking_before_risky_calls(
+    tmp_path: Path, local_page: str
+) -> None:
+    turns = [
+        call("write_file", path="data.txt", content="3\n4\n5\n"),
+        call("read_file", path="data.txt"),
+        call("run_python", code="total = sum(int(x) for x in open('data.txt').read().split())\ntotal * 2"),
+        call("fetch_url", url=local_page),
+        "The numbers add up to 12 (doubled: 24); apples cost 3 € a kilo.",
+    ]
+    args = run_args(tmp_path, turns, "--builtin", "python", "--builtin", "fetch", "--allow-private-fetch")
+    term = Terminal(args, tmp_path)
+    term.expect("write_file wants to run:")
+    term.expect("Allow it?")
+    term.type("y\n")
+    term.expect("run_python wants to run:")
+    term.expect("Allow it?")
+    term.type("y\n")
+    assert term.finish(timeout=60) == 0, term.seen
+    assert term.seen.count("Allow it?") == 2  # reading and fetching did not ask
+    assert "created data.txt" in term.seen
+    assert "3\t3" not in term.seen and "data.txt (lines 1-3 of 3)" in term.seen
+    assert "24" in term.seen
+    assert (
+        "# Fruit prices" in term.seen
+        and "Apples cost 3 € a kilo." in term.seen
+        and "track()" not in term.seen
+    )
+    assert "apples cost 3 € a kilo." in term.seen
+    assert (tmp_path / "ws" / "data.txt").read_text() == "3\n4\n5\n"

@@ -209,7 +209,9 @@ def list_files(ctx: ToolContext, path: str = ".", recursive: bool = False) -> st
             continue
         name = show(root, entry)
         lines.append(name + "/" if entry.is_dir() else f"{name}  ({entry.stat().st_size:,} bytes)")
-    return "\n".join(lines) if lines else f"{show(root, folder)} is empty"
+    if lines:
+        return "\n".join(lines)
+    return "the workspace is empty" if folder == root else f"{show(root, folder)}/ is empty"
 
 
 def _escapes(root: Path, entry: Path) -> bool:
