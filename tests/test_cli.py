@@ -163,3 +163,25 @@ def test_the_readme_offline_example_runs() -> None:
     assert result.exit_code == 0, result.output
     assert "391" in result.stdout
     assert "← multiply" in result.stderr and "391.0" in result.stderr
+
+
+def test_the_drop_in_tool_modules_load_and_run(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "script.json"
+    turns = [
+        '<tool_call>\n{"name": "days_between", "arguments": {"start": "2026-11-02", "end": "2026-11-09", '
+        '"count": "weekdays"}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "countdown", "arguments": {"seconds": 1}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "sqrt", "arguments": {"x": -1}}\n</tool_call>',
+        "Five weekdays.",
+    ]
+    script.write_text(json.dumps(turns))
+    result = runner.invoke(
+        app,
+        ["run", "x", "--backend", "scripted", "--script", str(script), "--transcript-dir", str(tmp_path),
+         "--tools", str(root / "tools/calendar_tools.py"), "--tools", str(root / "tools/calculator.py")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "← days_between" in result.stderr and " 5" in result.stderr
+    assert "… countdown 1/1 0 s left" in result.stderr and "1 s are up" in result.stderr
+    assert "✗ sqrt" in result.stderr and "x must be 0 or more" in result.stderr
