@@ -71,7 +71,9 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     stdio = ServerConfig(command=sys.executable, args=[str(SERVER)])
-    rows.append(("stdio", asyncio.run(bare_sdk(stdio, args.calls)), asyncio.run(through_agentkit(stdio, args.calls))))
+    rows.append(
+        ("stdio", asyncio.run(bare_sdk(stdio, args.calls)), asyncio.run(through_agentkit(stdio, args.calls)))
+    )
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(SERVER), "--http", str(port)], stderr=subprocess.DEVNULL)
     try:
@@ -82,7 +84,13 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         http = ServerConfig(url=f"http://127.0.0.1:{port}/mcp")
-        rows.append(("streamable HTTP", asyncio.run(bare_sdk(http, args.calls)), asyncio.run(through_agentkit(http, args.calls))))
+        rows.append(
+            (
+                "streamable HTTP",
+                asyncio.run(bare_sdk(http, args.calls)),
+                asyncio.run(through_agentkit(http, args.calls)),
+            )
+        )
     finally:
         proc.terminate()
         proc.wait()

@@ -107,7 +107,7 @@ class InMemory:
         self.cache: dict[tuple[str, int], list[bytes]] = {}
 
     async def stream(self, url: str, body: bytes, headers: Any) -> Any:
-        from agentkit.backends._http import _SSE, _decode
+        from agentkit.backends._http import _SSE
 
         chat = url.endswith("/chat/completions")
         done = body.count(b'"role": "tool"') if chat else body.count(b"<tool_response>")
@@ -116,11 +116,10 @@ class InMemory:
             payload = json.loads(body)
             self.cache[key] = stub.chat(payload, 9) if chat else stub.completions(payload, 9)
         events = self.cache[key]
-        sse = _SSE()
+        sse = _SSE(url)
         for chunk in events:
-            for data in sse.feed(chunk):
-                if data != b"[DONE]":
-                    yield _decode(data, url)
+            for event in sse.feed(chunk):
+                yield event
 
     async def get_json(self, url: str, headers: Any) -> Any:
         return {"data": [{"id": "stub"}]}

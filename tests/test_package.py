@@ -40,7 +40,7 @@ def test_mypy_strict_is_clean_on_the_package() -> None:
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 def test_ruff_is_clean() -> None:
     out = subprocess.run(
-        ["ruff", "check", "agentkit", "tests", "bench", "tools", "examples"],
+        [sys.executable, "-m", "ruff", "check", "agentkit", "tests", "bench", "tools", "examples"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -46,33 +46,39 @@ class Transport(Protocol):
 
 
 class _SSE:
-    """Splits a byte stream into server-sent events' data (multi-line `data:` joined)."""
+    """Server-sent events from a byte stream: each event's data, decoded, until `[DONE]`."""
 
-    __slots__ = ("data", "rest")
+    __slots__ = ("data", "done", "rest", "url")
 
-    def __init__(self) -> None:
+    def __init__(self, url: str) -> None:
+        self.url = url
         self.rest = b""
         self.data: list[bytes] = []
+        self.done = False
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """Read more bytes; return the data of every event they complete."""
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        """Read more bytes; return the events they complete (none once `[DONE]` came)."""
         lines = (self.rest + chunk if self.rest else chunk).split(b"\n")
         self.rest = lines.pop()
-        out: list[bytes] = []
+        out: list[dict[str, Any]] = []
         for line in lines:
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line.startswith(b"data:"):
                 self.data.append(line[6:] if line[5:6] == b" " else line[5:])
-            elif not line and self.data:
-                out.append(self.data[0] if len(self.data) == 1 else b"\n".join(self.data))
+            elif not line and self.data:  # a blank line ends an event
+                data = self.data[0] if len(self.data) == 1 else b"\n".join(self.data)
                 self.data = []
+                if data == b"[DONE]":
+                    self.done = True
+                    break
+                out.append(_decode(data, self.url))
             # other fields (event:, id:, retry:) and comments are not used by these APIs
         return out
 
-    def close(self) -> list[bytes]:
+    def close(self) -> list[dict[str, Any]]:
         """End of stream: an event without its closing blank line still counts."""
-        return self.feed(b"\n\n") if self.rest or self.data else []
+        return self.feed(b"\n\n") if (self.rest or self.data) and not self.done else []
 
 
 def _decode(data: bytes, url: str) -> dict[str, Any]:
@@ -163,15 +169,14 @@ class AiohttpTransport:
             async with session.post(url, data=body, headers=headers) as resp:
                 if resp.status >= 400:
                     raise http_error(url, resp.status, await resp.read())
-                sse = _SSE()
+                sse = _SSE(url)
                 async for chunk in resp.content.iter_any():
-                    for data in sse.feed(chunk):
-                        if data == b"[DONE]":
-                            return
-                        yield _decode(data, url)
-                for data in sse.close():
-                    if data != b"[DONE]":
-                        yield _decode(data, url)
+                    for event in sse.feed(chunk):
+                        yield event
+                    if sse.done:
+                        return
+                for event in sse.close():
+                    yield event
         except aiohttp.ClientConnectorError as exc:
             raise ModelUnreachable(_reason(exc.os_error or exc), url=url) from None
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
@@ -248,15 +253,14 @@ class HttpxTransport:
             async with client.stream("POST", url, content=body, headers=headers) as resp:
                 if resp.status_code >= 400:
                     raise http_error(url, resp.status_code, await resp.aread())
-                sse = _SSE()
+                sse = _SSE(url)
                 async for chunk in resp.aiter_bytes():
-                    for data in sse.feed(chunk):
-                        if data == b"[DONE]":
-                            return
-                        yield _decode(data, url)
-                for data in sse.close():
-                    if data != b"[DONE]":
-                        yield _decode(data, url)
+                    for event in sse.feed(chunk):
+                        yield event
+                    if sse.done:
+                        return
+                for event in sse.close():
+                    yield event
         except httpx.ConnectError as exc:
             raise ModelUnreachable(_reason(exc), url=url) from None
         except httpx.TimeoutException:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentkit.builtins._output import CappedOutput
 from agentkit.tools.tool import FunctionTool, ToolContext, ToolError, tool
 
 __all__ = [
@@ -407,42 +408,13 @@ main()
 _BOOTSTRAP = "import sys; exec(compile(sys.argv[1], '<agentkit python worker>', 'exec'))"
 
 
-class _Capped:
-    """The head and tail of a byte stream, with a count of what was dropped between them."""
-
-    def __init__(self, limit: int) -> None:
-        self.half = max(1, limit - 100) // 2  # room for the note on what was left out
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.dropped = 0
-
-    def add(self, chunk: bytes) -> None:
-        room = self.half - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self.tail += chunk
-            extra = len(self.tail) - self.half
-            if extra > 0:
-                del self.tail[:extra]
-                self.dropped += extra
-
-    def text(self) -> str:
-        head = self.head.decode("utf-8", "replace")
-        tail = self.tail.decode("utf-8", "replace")
-        if self.dropped:
-            return f"{head}\n[… {self.dropped:,} bytes of output left out …]\n{tail}"
-        return head + tail
-
-
 class _Output:
     """The worker's stdout and stderr, cut into calls at the markers that end them."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._current = _Capped(limit)
-        self._finished: _Capped | None = None
+        self._current = CappedOutput(limit)
+        self._finished: CappedOutput | None = None
         self._marker = b""
         self._carry = b""
         self._done = asyncio.Event()
@@ -465,7 +437,7 @@ class _Output:
             return
         self._current.add(data[:at])
         rest = data[at + len(self._marker) :]
-        self._finished, self._current = self._current, _Capped(self._limit)
+        self._finished, self._current = self._current, CappedOutput(self._limit)
         self._marker, self._carry = b"", b""
         self._current.add(rest)  # output after the call (background processes): the next call's
         self._done.set()
@@ -483,7 +455,7 @@ class _Output:
         """The call's output: up to its marker, or all so far if the marker never came."""
         if self._finished is None:
             self._current.add(self._carry)
-            self._finished, self._current = self._current, _Capped(self._limit)
+            self._finished, self._current = self._current, CappedOutput(self._limit)
             self._marker, self._carry = b"", b""
         text = self._finished.text()
         self._finished = None

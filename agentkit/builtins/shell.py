@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 
+from agentkit.builtins._output import CappedOutput
 from agentkit.tools.tool import ToolContext, tool
 
 __all__ = ["DEFAULT_SHELL_TIMEOUT", "MAX_SHELL_OUTPUT", "SHELL_TOOLS", "run_shell"]
@@ -22,35 +23,6 @@ DEFAULT_SHELL_TIMEOUT = 60.0
 
 MAX_SHELL_OUTPUT = 100_000
 """Characters of output kept (half from the start, half from the end)."""
-
-
-class _Capped:
-    """The head and tail of a stream, with a count of what was dropped between them."""
-
-    def __init__(self, limit: int) -> None:
-        self.half = limit // 2
-        self.head = bytearray()
-        self.tail = bytearray()
-        self.dropped = 0
-
-    def add(self, chunk: bytes) -> None:
-        room = self.half - len(self.head)
-        if room > 0:
-            self.head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self.tail += chunk
-            extra = len(self.tail) - self.half
-            if extra > 0:
-                del self.tail[:extra]
-                self.dropped += extra
-
-    def text(self) -> str:
-        head = self.head.decode("utf-8", "replace")
-        tail = self.tail.decode("utf-8", "replace")
-        if self.dropped:
-            return f"{head}\n[… {self.dropped:,} bytes of output left out …]\n{tail}"
-        return head + tail
 
 
 @tool(approval="ask", timeout=DEFAULT_SHELL_TIMEOUT + 10)
@@ -75,7 +47,7 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
-    output = _Capped(MAX_SHELL_OUTPUT)
+    output = CappedOutput(MAX_SHELL_OUTPUT)
 
     async def pump() -> None:
         assert process.stdout is not None

@@ -118,6 +118,8 @@ SHIPPED = [
 @pytest.fixture
 def shipped_env(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "NOTES_FILE": str(tmp_path / "notes.json")}
+    # The configs start "python" and console scripts from PATH, as in an activated venv.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["GIT_REPOSITORY"] = str(ROOT)
     env["FS_ROOT"] = str(tmp_path)
     env["AGENTKIT_NPM_PREFIX"] = str(NPM_PREFIX)
