@@ -13,9 +13,6 @@ from agentkit.builtins import builtin_tools
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, RunFailed, RunStarted, ServerStatus
 from agentkit.loop import Limits, collect_result, run_loop
-
-if TYPE_CHECKING:
-    from agentkit.mcp.toolset import McpSource, McpToolset
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.result import RunResult
 from agentkit.serving import profile_for
@@ -24,6 +21,9 @@ from agentkit.thinking import PolicyLike, Sampling, resolve_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
 from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
+
+if TYPE_CHECKING:
+    from agentkit.mcp.toolset import McpSource, McpToolset
 
 WORKSPACE_BUILTINS = {"files", "python", "shell"}
 

@@ -8,8 +8,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from agentkit.messages import Message, to_openai
 
 __all__ = ["GENERATION_PROMPT", "IM_END", "NO_THINK_PREFILL", "render_prompt", "template_source"]
@@ -40,7 +38,9 @@ def template_source() -> str:
 
 
 @functools.cache
-def _template() -> jinja2.Template:
+def _template() -> Any:
+    import jinja2  # on first render: the parser alone does not need it
+
     env = jinja2.Environment(
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False, autoescape=False
     )
@@ -79,9 +79,11 @@ def render_prompt(
         The prompt, byte for byte what the official Qwen3 template renders.
     """
     specs = [_tool_spec(tool) for tool in tools] if tools is not None else None
-    return _template().render(
-        messages=[_as_dict(m) for m in messages],
-        tools=specs,
-        add_generation_prompt=add_generation_prompt,
-        enable_thinking=enable_thinking,
+    return str(
+        _template().render(
+            messages=[_as_dict(m) for m in messages],
+            tools=specs,
+            add_generation_prompt=add_generation_prompt,
+            enable_thinking=enable_thinking,
+        )
     )
