@@ -93,10 +93,13 @@ class ParsedOutput:
     calls: list[ToolCall | ToolCallError] = field(default_factory=list)
 
 
-# Parser states.
-_START, _THINK, _CONTENT, _CALL, _DONE = range(5)
+# Parser states. _FUNCTION: a bare `<function=NAME>...</function>` call (Qwen3-Coder's
+# form, and llama.cpp's) outside any <tool_call>.
+_START, _THINK, _CONTENT, _CALL, _FUNCTION, _DONE = range(6)
 
-_ALL_TAGS = (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *END_TOKENS)
+FUNCTION_OPENS = ("<function=", "<function ")
+FUNCTION_CLOSE = "</function>"
+_ALL_TAGS = (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *FUNCTION_OPENS, FUNCTION_CLOSE, *END_TOKENS)
 
 
 def _alternation(*tags: str) -> re.Pattern[str]:
@@ -104,12 +107,17 @@ def _alternation(*tags: str) -> re.Pattern[str]:
 
 
 _TAGS_BY_STATE = {
-    _START: _alternation(THINK_OPEN, THINK_CLOSE, CALL_OPEN, *END_TOKENS),
+    _START: _alternation(THINK_OPEN, THINK_CLOSE, CALL_OPEN, *FUNCTION_OPENS, *END_TOKENS),
     _THINK: _alternation(THINK_OPEN, THINK_CLOSE, CALL_OPEN, *END_TOKENS),
-    _CONTENT: _alternation(CALL_OPEN, *END_TOKENS),
+    _CONTENT: _alternation(CALL_OPEN, *FUNCTION_OPENS, *END_TOKENS),
     _CALL: _alternation(CALL_CLOSE, CALL_OPEN, *END_TOKENS),
+    _FUNCTION: _alternation(FUNCTION_CLOSE, CALL_OPEN, *END_TOKENS),
 }
 _LONGEST_TAG = max(len(t) for t in _ALL_TAGS)
+
+# An answer that opens like one of these is held back until the output ends: it may be a
+# call a small model wrote without <tool_call> (bare or fenced JSON, other wrapper tags).
+_UNTAGGED_OPENERS = ("{", "[", "`", "<")
 
 
 class _Trimmed:
@@ -213,6 +221,9 @@ class StreamParser:
         self._buf = ""
         self._call = _CallBody()
         self._held: list[str] | None = None  # reasoning from a <tool_call> inside <think> on
+        self._untagged: list[str] | None = None  # an answer that may be an untagged call
+        self._function: list[str] = []  # a bare <function=...> block being read
+        self._calls_seen = False
         self._reasoning = _Trimmed()
         self._content = _Trimmed()
 
@@ -287,10 +298,39 @@ class StreamParser:
                 return  # leading whitespace: what comes next decides the state
             self._state = _CONTENT
             self._text(text, events)
+        elif state == _FUNCTION:
+            self._function.append(text)
+        elif self._untagged is not None:
+            self._untagged.append(text)
         else:
-            out = self._content.push(text)
-            if out:
-                events.append(ContentDelta(out))
+            at = None if self._calls_seen else self._untagged_start(text)
+            if at is None:
+                self._push_content(text, events)
+            else:
+                self._push_content(text[:at], events)
+                self._untagged = [text[at:]]
+
+    def _untagged_start(self, text: str) -> int | None:
+        """Where in `text` a call written without <tool_call> may begin: at the start of the
+        answer (JSON, a fence, a tag), or at a line opening with "{" after some prose."""
+        stripped = text.lstrip()
+        if stripped and not self._content.started and stripped[0] in _UNTAGGED_OPENERS:
+            return len(text) - len(stripped)
+        if text[:1] == "{" and self._content.started and self._content.pending.endswith("\n"):
+            return 0
+        found = text.find("\n{")
+        return found + 1 if found >= 0 else None
+
+    def _push_content(self, text: str, events: list[ParserEvent]) -> None:
+        out = self._content.push(text)
+        if out:
+            events.append(ContentDelta(out))
+
+    def _release_untagged(self, events: list[ParserEvent]) -> None:
+        """The held answer was text after all: emit it as content."""
+        held, self._untagged = self._untagged, None
+        if held:
+            self._push_content("".join(held), events)
 
     def _tag(self, tag: str, events: list[ParserEvent]) -> None:
         state = self._state
@@ -313,7 +353,15 @@ class StreamParser:
             self._state, self._saw_think = _CONTENT, True
         elif state == _CALL and self._call.in_string:
             self._call.add_tag_as_text(tag)
+        elif state == _FUNCTION:  # </function>, or a <tool_call> after an unclosed one
+            self._finish_function(events)
+            if tag == CALL_OPEN:
+                self._state, self._call = _CALL, _CallBody()
+        elif tag in FUNCTION_OPENS:
+            self._release_untagged(events)
+            self._state, self._function = _FUNCTION, [tag]
         elif tag == CALL_OPEN:
+            self._release_untagged(events)
             if state == _CALL:  # a new call before the previous one was closed
                 self._finish_call(events, CALL_OPEN)
             else:
@@ -331,11 +379,29 @@ class StreamParser:
                 return
         if self._state == _CALL:
             self._finish_call(events, None)
+        elif self._state == _FUNCTION:
+            self._finish_function(events)
+        if self._untagged is not None:
+            held = "".join(self._untagged)
+            calls = _untagged_calls(held)
+            if calls:
+                self._untagged = None
+                _emit(events, calls)
+            else:
+                self._release_untagged(events)
         self._state = _DONE
+
+    def _finish_function(self, events: list[ParserEvent]) -> None:
+        text = "".join(self._function) + FUNCTION_CLOSE
+        self._function = []
+        self._calls_seen = True
+        _emit(events, _read_xml_calls(text, text))
+        self._state = _CONTENT
 
     def _finish_call(self, events: list[ParserEvent], end: str | None) -> None:
         """Read the block that `end` (a tag, or None for the end of output) closes."""
         call = self._call
+        self._calls_seen = True
         body = call.text()
         items = read_call_block(body, raw=_raw(body, end), closed=end == CALL_CLOSE)
         if call.suspects and any(isinstance(item, ToolCallError) for item in items):
@@ -354,6 +420,36 @@ class StreamParser:
 
 def _raw(body: str, end: str | None) -> str:
     return CALL_OPEN + body + (CALL_CLOSE if end == CALL_CLOSE else "")
+
+
+_WRAPPER = re.compile(r"<(tool|tools|response|json|JSON|xml|function_call)>\s*(.*?)\s*</\1>", re.DOTALL)
+
+
+def _untagged_calls(text: str) -> list[ToolCall | ToolCallError] | None:
+    """Calls in an answer written without <tool_call>: bare or fenced JSON objects with a
+    "name" and "arguments" (or "parameters"), or one in another wrapper tag; else None."""
+    body = text.strip()
+    for pattern in (_FENCE, _WRAPPER, _FENCE):
+        match = pattern.fullmatch(body)
+        if match:
+            body = match.group(match.lastindex or 1).strip()
+    if body.startswith(FUNCTION_OPENS):
+        found = _read_xml_calls(body, text)
+        return found if all(isinstance(c, ToolCall) for c in found) else None
+    try:
+        objects = _read_objects(body)
+    except ValueError:
+        return None
+    items = [item for obj in objects for item in (obj if isinstance(obj, list) else [obj])]
+    if not items or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and ("arguments" in item or "parameters" in item)
+        for item in items
+    ):
+        return None
+    calls = [_as_call(item, text) for item in items]
+    return calls if all(isinstance(c, ToolCall) for c in calls) else None
 
 
 def _emit(events: list[ParserEvent], items: list[ToolCall | ToolCallError]) -> None:

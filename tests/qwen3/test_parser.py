@@ -269,6 +269,58 @@ def test_function_tag_with_json_arguments() -> None:
     assert calls(out) == [("special_function", {"arg1": 1})]
 
 
+# -- calls written without <tool_call> ------------------------------------------------------
+
+BARE = '{"name": "lookup", "arguments": {"id": 7}}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        BARE,
+        "```json\n" + BARE + "\n```",
+        "```\n" + BARE + "\n```",
+        "<tools>\n  " + BARE + "\n</tools>",
+        "<response>" + BARE + "</response>",
+        "```xml\n<function_call> " + BARE + " </function_call>\n```",
+        '<function=lookup>{"id": 7}</function>',
+        '<function name="lookup">\n{"id": 7}\n</function>',
+        "<function=lookup>\n<parameter=id>\n7\n</parameter>\n</function>",
+        '[{"name": "lookup", "parameters": {"id": 7}}]',
+    ],
+    ids=["bare", "json-fence", "plain-fence", "tools-tag", "response-tag", "fenced-wrapper", "function-tag",
+         "function-name-attr", "function-parameters", "list"],
+)  # fmt: skip
+def test_calls_without_tool_call_tags_are_read(text: str) -> None:
+    out = parse_output(text)
+    assert calls(out) == [("lookup", {"id": 7})]
+    assert out.content == ""
+
+
+def test_prose_then_a_bare_call_keeps_the_prose() -> None:
+    out = parse_output("I will look it up:\n" + BARE)
+    assert (out.content, calls(out)) == ("I will look it up:", [("lookup", {"id": 7})])
+
+
+def test_a_bare_function_tag_after_prose() -> None:
+    out = parse_output('Checking.<function=lookup>{"id": 7}</function> Done.')
+    assert (out.content, calls(out)) == ("Checking. Done.", [("lookup", {"id": 7})])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"answer": 42}',
+        'Here is the JSON:\n{"name": "Ada", "age": 36}',
+        "```python\nprint(1)\n```",
+        "<b>bold</b>",
+    ],
+)
+def test_json_and_markup_that_are_not_calls_stay_content(text: str) -> None:
+    out = parse_output(text)
+    assert (out.content, out.tool_calls, out.errors) == (text, [], [])
+
+
 def test_read_arguments_is_lenient_but_rejects_non_objects() -> None:
     assert read_arguments("") == {}
     assert read_arguments("{'a': 1,}") == {"a": 1}
@@ -320,6 +372,10 @@ CORPUS = [
     "</think>\n\nHello",
     '<tool_call>\n{"name": "w", "arguments": {"t": "a <tool_call> b \\" </tool_call> c"}}\n</tool_call>',
     '<tool_call>\n{"name": "f", "arguments": {"a": "oops}}\n</tool_call>\n' + SEARCH,
+    '```json\n{"name": "f", "arguments": {"a": 1}}\n```',
+    'Calling:\n{"name": "f", "arguments": {}}\n{"name": "g", "arguments": {"x": [1]}}',
+    'Here:\n{"not": "a call"}\nThat is all.',
+    "<function=f>\n<parameter=a>\n1\n</parameter>\n</function>\nthen text <function=g>{}</function>",
 ]
 
 
@@ -354,11 +410,18 @@ _pieces = st.sampled_from(
         "<t",
         "<|im_end|>",
         "```",
+        "<function=f>",
+        "</function>",
+        "\n{",
+        "<tools>",
+        "[",
+        '"',
+        "\\",
     ]
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     pieces=st.lists(_pieces, max_size=25),
     cuts=st.lists(st.integers(1, 12), min_size=1, max_size=6),
