@@ -111,7 +111,7 @@ def test_scripted_backend_needs_a_script() -> None:
     assert "--backend scripted needs --script FILE" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["run"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["serve"], ["mcp"], ["mcp", "list"], ["mcp", "call"]])
 def test_help_on_every_command(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
