@@ -55,7 +55,7 @@ async def bare_sdk(server: ServerConfig, calls: int) -> list[float]:
 async def through_agentkit(server: ServerConfig, calls: int) -> list[float]:
     times = []
     async with McpToolset(McpConfig(servers={"bench": server})) as toolset:
-        box = Toolbox(toolset.tools())
+        box = Toolbox(toolset.tools(), approval={"*": "auto"})
         for i in range(calls + WARMUP):
             started = time.perf_counter()
             answer = await box.run(ToolCall("bench__echo", {"text": "hello"}))

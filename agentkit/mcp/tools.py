@@ -30,9 +30,11 @@ class McpTool:
         server: The session of the server that owns it.
         remote_name: The tool's name on its server.
         read_only: The server's `readOnlyHint`.
-        destructive: The server's `destructiveHint` (MCP's default for a tool that is not
-            read-only is True).
+        destructive: Whether the server marked the tool destructive (`destructiveHint` true
+            and not read-only). A tool without annotations is not taken as marked, though
+            MCP allows any such tool to be destructive; `require_approval` covers those.
         requires_approval: The config asks for approval before each call.
+        approval: "ask" for destructive tools and those the config names, else "auto".
     """
 
     def __init__(self, session: McpSession, spec: Any) -> None:
@@ -44,8 +46,7 @@ class McpTool:
         self.parameters: dict[str, Any] = schema or {"type": "object", "properties": {}}
         hints = spec.annotations
         self.read_only = bool(hints and hints.read_only_hint)
-        destructive = hints.destructive_hint if hints else None
-        self.destructive = (not self.read_only) if destructive is None else bool(destructive)
+        self.destructive = bool(hints and hints.destructive_hint is True and not self.read_only)
         approval = session.config.require_approval
         self.requires_approval = approval is True or (isinstance(approval, list) and spec.name in approval)
         self.approval: Approval = "ask" if self.destructive or self.requires_approval else "auto"

@@ -93,7 +93,8 @@ def test_tool_names_schemas_and_hints() -> None:
     assert wipe.parameters is schema or wipe.parameters == schema  # passed to the model as is
     assert (wipe.destructive, wipe.read_only, wipe.requires_approval) == (True, False, True)
     assert (read.destructive, read.read_only, read.requires_approval) == (False, True, False)
-    assert plain.destructive  # MCP's default for a tool that is not read-only
+    assert not plain.destructive and plain.approval == "auto"  # not marked: no question asked
+    assert wipe.approval == "ask" and read.approval == "auto"
     assert plain.description == "The plain tool of my.server."
     assert wipe.timeout == 35
     assert read.spec() == {
