@@ -240,3 +240,11 @@ async def test_a_users_openai_client_supplies_url_and_key(wire: Wire) -> None:
         ChatBackend(model="m", client=client, transport=wire.transport), ModelRequest([UserMessage("x")])
     )
     assert wire.router.calls.last.request.headers["authorization"] == "Bearer sk-local"
+
+
+async def test_a_thinking_budget_is_sent_as_vllms_thinking_token_budget(wire: Wire) -> None:
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events([{"content": "ok"}])))
+    request = ModelRequest([UserMessage("x")], decision=ThinkingDecision(True, budget=256))
+    await run(ChatBackend(wire.base_url, "m", transport=wire.transport), request)
+    body = wire.bodies("/chat/completions")[0]
+    assert body["thinking_token_budget"] == 256 and body["chat_template_kwargs"] == {"enable_thinking": True}
