@@ -185,3 +185,14 @@ def test_the_drop_in_tool_modules_load_and_run(tmp_path: Path) -> None:
     assert "← days_between" in result.stderr and " 5" in result.stderr
     assert "… countdown 1/1 0 s left" in result.stderr and "1 s are up" in result.stderr
     assert "✗ sqrt" in result.stderr and "x must be 0 or more" in result.stderr
+
+
+def test_the_quickstart_example_runs_offline() -> None:
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, str(root / "examples" / "quickstart.py"), "--offline"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "→ get_weather({'city': 'Paris'})" in proc.stdout and "← 22°C, clear" in proc.stdout
+    assert proc.stdout.strip().endswith("Paris: 14°C with light rain. Tokyo: 22°C and clear.")
