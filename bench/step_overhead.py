@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,20 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"stub server did not start on port {port}")
+
+
+@contextlib.contextmanager
+def stub_server(token_delay: float) -> Iterator[str]:
+    """The stub server in its own process; yields its base URL."""
+    port = free_port()
+    script = str(Path(__file__).with_name("stub_server.py"))
+    stub = subprocess.Popen([sys.executable, script, "--port", str(port), "--token-delay", str(token_delay)])
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stub.terminate()
+        stub.wait()
 
 
 def recording(kind: type[Any], bodies: list[dict[str, Any]]) -> type[Any]:
@@ -219,23 +234,8 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     for mode, delay in (("burst", 0.0), ("paced", 0.0005)):
-        port = free_port()
-        stub = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).with_name("stub_server.py")),
-                "--port",
-                str(port),
-                "--token-delay",
-                str(delay),
-            ]
-        )
-        try:
-            wait_for_port(port)
-            results[mode] = asyncio.run(measure(f"http://127.0.0.1:{port}/v1", args.runs, not args.no_openai))
-        finally:
-            stub.terminate()
-            stub.wait()
+        with stub_server(delay) as base_url:
+            results[mode] = asyncio.run(measure(base_url, args.runs, not args.no_openai))
     own = asyncio.run(measure_in_memory(args.runs))
     print(f"\nClient CPU per step (ms, median of {args.runs} runs), 10-step tool loop, local stub server\n")
     print(f"| {'what':<45} | burst | paced |")

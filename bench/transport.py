@@ -13,14 +13,14 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from step_overhead import free_port, wait_for_port
+
+from step_overhead import stub_server
 
 from agentkit.backends._http import AiohttpTransport, HttpxTransport
 
@@ -95,23 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    port = free_port()
-    stub = subprocess.Popen(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("stub_server.py")),
-            "--port",
-            str(port),
-            "--token-delay",
-            "0",
-        ]
-    )
-    try:
-        wait_for_port(port)
-        rows = asyncio.run(measure(f"http://127.0.0.1:{port}/v1", args.requests))
-    finally:
-        stub.terminate()
-        stub.wait()
+    with stub_server(token_delay=0) as base_url:
+        rows = asyncio.run(measure(base_url, args.requests))
     print("\nCPU per streamed chat request (22-message history, ~25 SSE events), median\n")
     print(f"| {'client':<45} | CPU ms/request |")
     print(f"|{'-' * 47}|----------------|")

@@ -20,6 +20,11 @@ from .conftest import NOTES, NPM_PREFIX, ROOT, processes_with
 AGENTKIT = [sys.executable, "-m", "agentkit.cli"]
 
 
+def notes_server(tmp_path: Path) -> dict[str, Any]:
+    """agentkit's notes MCP server over stdio, keeping its notes in tmp_path."""
+    return {"command": sys.executable, "args": [str(NOTES)], "env": {"NOTES_FILE": str(tmp_path / "n.json")}}
+
+
 def call(name: str, **arguments: Any) -> str:
     return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
 
@@ -28,11 +33,7 @@ async def test_a_run_uses_mcp_tools_and_goes_on_without_a_broken_server(tmp_path
     config = parse_mcp_config(
         {
             "mcpServers": {
-                "notes": {
-                    "command": sys.executable,
-                    "args": [str(NOTES)],
-                    "env": {"NOTES_FILE": str(tmp_path / "n.json")},
-                },
+                "notes": notes_server(tmp_path),
                 "ghost": {"command": "agentkit-no-such-server"},
             }
         }
@@ -56,17 +57,7 @@ async def test_a_run_uses_mcp_tools_and_goes_on_without_a_broken_server(tmp_path
 
 
 async def test_an_agent_in_a_with_block_keeps_its_servers_across_runs(tmp_path: Path) -> None:
-    config = parse_mcp_config(
-        {
-            "mcpServers": {
-                "notes": {
-                    "command": sys.executable,
-                    "args": [str(NOTES)],
-                    "env": {"NOTES_FILE": str(tmp_path / "n.json")},
-                }
-            }
-        }
-    )
+    config = parse_mcp_config({"mcpServers": {"notes": notes_server(tmp_path)}})
     script = [call("notes__add_note", title="a", text="1"), "one", call("notes__list_notes"), "two"]
     async with Agent(backend=ScriptedBackend(script), mcp=config) as agent:
         first = await agent.run("first")
@@ -86,17 +77,7 @@ def test_mcp_tool_names_colliding_with_a_function_tool_are_refused(tmp_path: Pat
         """Same name as the MCP tool."""
         return ""
 
-    config = parse_mcp_config(
-        {
-            "mcpServers": {
-                "notes": {
-                    "command": sys.executable,
-                    "args": [str(NOTES)],
-                    "env": {"NOTES_FILE": str(tmp_path / "n.json")},
-                }
-            }
-        }
-    )
+    config = parse_mcp_config({"mcpServers": {"notes": notes_server(tmp_path)}})
     agent = Agent(backend=ScriptedBackend(["x"]), tools=[clash], mcp=config)
     with pytest.raises(ConfigError, match="rename the server in the MCP config or the other tool"):
         agent.run_sync("go")
