@@ -25,52 +25,42 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "COLUMNS": "200"}
 
 
-def test_agentkit_run_streams_a_forced_answer_from_the_server(
-    vllm_server: VllmServer, tiny_tokenizer: Any
-) -> None:
-    body = json.dumps(forced("Hello from vLLM.", tiny_tokenizer))
-    proc = subprocess.run(
+def run_forced(
+    server: VllmServer, tokenizer: Any, answer: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`agentkit run` against the server, the model forced to answer `answer` without thinking."""
+    body = json.dumps(forced(answer, tokenizer))
+    return subprocess.run(
         [
             *AGENTKIT,
             "run",
             "Say hello.",
             "--base-url",
-            vllm_server.base_url,
+            server.base_url,
             "--think",
             "off",
             "--extra-body",
             body,
+            *extra,
         ],
         capture_output=True,
         text=True,
         env=cli_env(),
         timeout=120,
     )
+
+
+def test_agentkit_run_streams_a_forced_answer_from_the_server(
+    vllm_server: VllmServer, tiny_tokenizer: Any
+) -> None:
+    proc = run_forced(vllm_server, tiny_tokenizer, "Hello from vLLM.")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "Hello from vLLM."
     assert "step 1 · no thinking" in proc.stderr
 
 
 def test_agentkit_run_json_events_from_the_server(vllm_server: VllmServer, tiny_tokenizer: Any) -> None:
-    body = json.dumps(forced("Hi.", tiny_tokenizer))
-    proc = subprocess.run(
-        [
-            *AGENTKIT,
-            "run",
-            "Hi?",
-            "--base-url",
-            vllm_server.base_url,
-            "--think",
-            "off",
-            "--json",
-            "--extra-body",
-            body,
-        ],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=120,
-    )
+    proc = run_forced(vllm_server, tiny_tokenizer, "Hi.", "--json")
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
