@@ -3,7 +3,9 @@
 A server is local (`command`, `args`, `env`, `cwd`: started over stdio) or remote (`url`,
 `headers`: streamable HTTP, or SSE when `"type": "sse"` or the URL ends in `/sse`).
 `${VAR}` and `${VAR:-default}` are expanded from the environment in every string. Values of
-`env` and `headers` are secrets: they never appear in reprs, logs, events or transcripts.
+`env` and `headers` are secrets, and so is whatever a `${VAR}` stood for (in `args` or `url`,
+say): the process and the server get the real values, while reprs, logs, events and
+transcripts show `***` in their place.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal, Union
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from agentkit.errors import ConfigError
 
@@ -49,6 +51,20 @@ _TRANSPORT_NAMES = {
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+REDACTED = "***"
+"""What a secret is shown as."""
+
+_SHORTEST_REDACTED = 4
+"""Secrets shorter than this are not looked for in free text (a server's stderr, an error
+message): they are not credentials, and hiding every "1" or "on" would garble the text. The
+displays agentkit builds itself (`describe()`, reprs) hide them whatever their length."""
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted({s for s in secrets if len(s) >= _SHORTEST_REDACTED}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 class ServerConfig(BaseModel):
@@ -86,6 +102,11 @@ class ServerConfig(BaseModel):
     include_tools: list[str] | None = None
     exclude_tools: list[str] = Field(default_factory=list)
     require_approval: Union[bool, list[str]] = False
+
+    # Set by `parse_mcp_config` for the keys whose values held `${VAR}`s: key -> (the value as
+    # validated, the value with each `${VAR}` as `***`); and the values those `${VAR}`s had.
+    _shown: dict[str, tuple[Any, Any]] = PrivateAttr(default_factory=dict)
+    _variables: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -134,11 +155,43 @@ class ServerConfig(BaseModel):
     def describe(self) -> str:
         """Where the server is, without secrets: the command line or the URL."""
         if self.command:
-            return " ".join([self.command, *self.args])
-        return f"{self.url} ({self.transport})"
+            return " ".join([self._show("command"), *self._show("args")])
+        return f"{self._show('url')} ({self.transport})"
+
+    def redact(self, text: str) -> str:
+        """`text` (a server's stderr, an error message) with this server's secrets as `***`:
+        what its `${VAR}`s stood for, and the values of `env` and `headers`."""
+        secrets = [*self._variables, *self.secret_env().values(), *self.secret_headers().values()]
+        return _redact(text, secrets)
+
+    def _show(self, key: str) -> Any:
+        """A key's value as shown: with its `${VAR}`s as `***`, if it had any."""
+        value = getattr(self, key)
+        if key in self._shown:
+            validated, shown = self._shown[key]
+            if value == validated:  # else a copy with this key changed (`model_copy(update=...)`)
+                return shown
+        return value
+
+    def _with_variables(
+        self, expanded: Mapping[str, Any], shown: Mapping[str, Any], values: Iterable[str]
+    ) -> ServerConfig:
+        """Remember how the entry reads with its `${VAR}`s hidden, and what they stood for."""
+        self._shown = {
+            key: (getattr(self, key), shown[key])
+            for key in expanded
+            if shown[key] != expanded[key] and key not in _SECRET_KEYS  # those are SecretStr already
+        }
+        self._variables = frozenset(values)
+        return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for key, value in super().__repr_args__():
+            yield key, (self._show(key) if key is not None else value)
 
 
 _KNOWN = [name for name in ServerConfig.model_fields]
+_SECRET_KEYS = frozenset({"env", "headers"})
 # Keys other clients write that agentkit has no use for: accepted and ignored.
 _TOLERATED = {"description", "name", "autoApprove", "alwaysAllow", "transportType", "enabled"}
 
@@ -152,27 +205,37 @@ class McpConfig(BaseModel):
         return {name: server for name, server in self.servers.items() if not server.disabled}
 
 
-def _expand(value: Any, where: str) -> Any:
-    """`${VAR}` and `${VAR:-default}` in every string of a JSON value."""
+def _expand(value: Any, where: str, values: list[str]) -> tuple[Any, Any]:
+    """`${VAR}` and `${VAR:-default}` in every string of a JSON value.
+
+    Returns:
+        The value expanded, and the value as shown: each `${VAR}` as `***`. What the
+        `${VAR}`s stood for is appended to `values`.
+    """
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in os.environ:
-                return os.environ[name]
-            if default is not None:
-                return default
-            raise ConfigError(
-                f"{where}: ${{{name}}} is not set; set the environment variable {name} "
-                f"or write ${{{name}:-default}}"
-            )
+                found = os.environ[name]
+            elif default is not None:
+                found = default
+            else:
+                raise ConfigError(
+                    f"{where}: ${{{name}}} is not set; set the environment variable {name} "
+                    f"or write ${{{name}:-default}}"
+                )
+            values.append(found)
+            return found
 
-        return _VAR.sub(lookup, value)
+        return _VAR.sub(lookup, value), _VAR.sub(REDACTED, value)
     if isinstance(value, list):
-        return [_expand(item, where) for item in value]
+        items = [_expand(item, where, values) for item in value]
+        return [expanded for expanded, _ in items], [shown for _, shown in items]
     if isinstance(value, dict):
-        return {key: _expand(item, f"{where}, key {key!r}") for key, item in value.items()}
-    return value
+        pairs = {key: _expand(item, f"{where}, key {key!r}", values) for key, item in value.items()}
+        return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
+    return value, value
 
 
 def _explain(file: str, name: str, error: pydantic.ValidationError) -> str:
@@ -215,11 +278,13 @@ def parse_mcp_config(data: Any, source: str = "MCP config") -> McpConfig:
     for name, entry in data["mcpServers"].items():
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{source}: server {name!r}: expected an object, got {type(entry).__name__}")
-        expanded = _expand(dict(entry), f"{source}: server {name!r}")
+        values: list[str] = []
+        expanded, shown = _expand(dict(entry), f"{source}: server {name!r}", values)
         try:
-            servers[name] = ServerConfig.model_validate(expanded)
+            server = ServerConfig.model_validate(expanded)
         except pydantic.ValidationError as exc:
-            raise ConfigError(_explain(source, name, exc)) from None
+            raise ConfigError(_redact(_explain(source, name, exc), values)) from None
+        servers[name] = server._with_variables(expanded, shown, values)
     return McpConfig(servers=servers)
 
 

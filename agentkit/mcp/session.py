@@ -6,7 +6,7 @@ that enters the SDK's `Client` and leaves it when asked; other tasks call tools 
 concurrently. Every request has a timeout. A server that dies is noticed at once (its read
 stream ends), the call in flight is answered with an error, and the server is restarted
 once. Errors come out unwrapped from the SDK's exception groups, with the server's last
-stderr lines.
+stderr lines, and with the server's secrets (see `ServerConfig.redact`) as `***`.
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ class McpSession:
                     with contextlib.suppress(BaseException):
                         await listener
         except BaseException as exc:  # reported through `ready`, or kept as `error`
-            reason = describe_exception(exc)
+            reason = self.config.redact(describe_exception(exc))  # an HTTP error quotes the URL
             if not ready.done():
                 ready.set_exception(McpServerError(self._explain(reason)))
             elif not self._stop.is_set():
@@ -307,7 +307,7 @@ class McpSession:
                 await self.on_tools_changed(self)
 
     def stderr_tail(self, lines: int = STDERR_LINES) -> list[str]:
-        """The last lines the server wrote to stderr (stdio servers)."""
+        """The last lines the server wrote to stderr (stdio servers), its secrets as `***`."""
         if self._stderr is None or self._stderr.closed:
             return []
         with contextlib.suppress(OSError, ValueError):
@@ -317,7 +317,7 @@ class McpSession:
             self._stderr.seek(max(0, size - 8192))
             text = self._stderr.read()
             self._stderr.seek(0, os.SEEK_END)
-            return [line.rstrip() for line in text.splitlines() if line.strip()][-lines:]
+            return [self.config.redact(line.rstrip()) for line in text.splitlines() if line.strip()][-lines:]
         return []
 
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
@@ -371,7 +371,8 @@ class McpSession:
             if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
                 raise McpServerError(self._died()) from None
             raise McpServerError(
-                f"MCP server {self.name!r} refused {name}: {exc.message} (MCP error {exc.code})"
+                f"MCP server {self.name!r} refused {name}: {self.config.redact(exc.message)} "
+                f"(MCP error {exc.code})"
             ) from None
 
     def _died(self) -> str:

@@ -92,19 +92,81 @@ def _strip_titles(node: Any) -> Any:
     return node
 
 
-def _parameter_hints(fn: Callable[..., Any], tool_name: str) -> dict[str, Any]:
-    # Only the parameters matter: a return annotation that cannot be resolved (a class
-    # defined inside a function, say) must not stop the tool.
-    annotations = dict(getattr(fn, "__annotations__", {}))
-    annotations.pop("return", None)
-    holder = types.SimpleNamespace(__annotations__=annotations)
+_JSON_FRIENDLY = (
+    "use a JSON-friendly type: str, int, float, bool, list[...], dict[str, ...], Literal[...], "
+    "an Enum, a pydantic model or a dataclass"
+)
+
+
+def _hint_text(hint: Any) -> str:
+    # As written when it is a string (`from __future__ import annotations`), else as Python shows it.
+    if isinstance(hint, str):
+        return hint
+    if isinstance(hint, type) and not isinstance(hint, types.GenericAlias):
+        return (
+            hint.__qualname__ if hint.__module__ == "builtins" else f"{hint.__module__}.{hint.__qualname__}"
+        )
+    return repr(hint)
+
+
+def _parameter_hints(fn: Callable[..., Any], tool_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    # The parameters' hints as written and as resolved. Only the parameters matter: a return
+    # annotation that cannot be resolved (a class defined inside a function, say) must not stop
+    # the tool. Each hint is resolved on its own so that an error can name its parameter.
     try:
-        return typing.get_type_hints(holder, globalns=getattr(fn, "__globals__", {}), include_extras=True)
-    except NameError as exc:
+        annotations = dict(getattr(fn, "__annotations__", {}))
+    except NameError as exc:  # Python 3.14 evaluates annotations when they are read
         raise TypeError(
-            f"tool {tool_name!r}: a parameter's type hint cannot be resolved ({exc}); "
-            "define the types it uses at module level"
+            f"tool {tool_name!r}: a type hint cannot be resolved ({exc}); "
+            "import or define the types the hints name at module level"
         ) from None
+    annotations.pop("return", None)
+    globalns = getattr(fn, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for param, annotation in annotations.items():
+        holder = types.SimpleNamespace(__annotations__={param: annotation})
+        try:
+            hints[param] = typing.get_type_hints(holder, globalns=globalns, include_extras=True)[param]
+        except Exception as exc:  # evaluating a string hint can raise anything: NameError, SyntaxError, ...
+            raise TypeError(
+                f"tool {tool_name!r}: parameter {param!r} has the type hint `{_hint_text(annotation)}`, "
+                f"which cannot be resolved ({type(exc).__name__}: {exc}); import or define the types it "
+                "names at module level (a class defined inside a function cannot be resolved)"
+            ) from None
+    return annotations, hints
+
+
+def _arguments_model(tool_name: str, fields: dict[str, Any]) -> type[pydantic.BaseModel]:
+    return pydantic.create_model(
+        f"{tool_name}_arguments",
+        __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+        **fields,
+    )
+
+
+# What pydantic raises for a type it cannot validate or cannot show as JSON schema.
+_SCHEMA_ERRORS = (pydantic.PydanticUserError, pydantic.PydanticUndefinedAnnotation)
+
+
+def _unsupported_hint(
+    tool_name: str, fields: dict[str, Any], written: dict[str, Any], context_type: type | None
+) -> TypeError | None:
+    """The error naming the first parameter whose hint pydantic cannot turn into a schema, if any."""
+    context = (
+        f"; or annotate it `{context_type.__name__}` to receive the call's context" if context_type else ""
+    )
+    for param, (hint, _) in fields.items():
+        try:
+            _arguments_model(tool_name, {"value": (hint, ...)}).model_json_schema()
+        except _SCHEMA_ERRORS as exc:
+            # pydantic's first sentence names the type it choked on; the rest is advice for pydantic users.
+            reason = re.split(r"(?<=[.!?])\s", str(exc).strip().splitlines()[0], maxsplit=1)[0].rstrip(".")
+            return TypeError(
+                f"tool {tool_name!r}: parameter {param!r} has the type hint `{_hint_text(written[param])}`, "
+                f"which cannot be described to the model as JSON (pydantic: {reason}); "
+                f"{_JSON_FRIENDLY}{context}"
+            )
+    return None
 
 
 def function_schema(
@@ -124,11 +186,12 @@ def function_schema(
             out of the schema.
 
     Raises:
-        TypeError: A parameter has no type hint, or is `*args`/`**kwargs`.
+        TypeError: A parameter has no type hint, a hint that cannot be resolved or described
+            as JSON schema, or is `*args`/`**kwargs`.
     """
     tool_name = name or fn.__name__
     doc_description, arg_docs = parse_docstring(inspect.getdoc(fn))
-    hints = _parameter_hints(fn, tool_name)
+    written, hints = _parameter_hints(fn, tool_name)
     fields: dict[str, Any] = {}
     context_param = None
     for param in inspect.signature(fn).parameters.values():
@@ -151,12 +214,15 @@ def function_schema(
             hint,
             pydantic.Field(default, description=arg_docs.get(param.name) or None),
         )
-    model = pydantic.create_model(
-        f"{tool_name}_arguments",
-        __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=False),
-        **fields,
-    )
-    parameters = _strip_titles(model.model_json_schema())
+    try:
+        model = _arguments_model(tool_name, fields)
+        schema = model.model_json_schema()
+    except _SCHEMA_ERRORS:
+        error = _unsupported_hint(tool_name, fields, written, context_type)
+        if error is None:  # not a type hint's fault (a parameter named `_x`, say): pydantic says best
+            raise
+        raise error from None
+    parameters = _strip_titles(schema)
     parameters.setdefault("properties", {})
     return FunctionSchema(
         name=tool_name,

@@ -68,6 +68,38 @@ async def test_an_agent_in_a_with_block_keeps_its_servers_across_runs(tmp_path: 
     assert processes_with(str(NOTES)) == []
 
 
+async def test_variables_in_mcp_args_stay_out_of_events_transcripts_and_mcp_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-var-secret-4711"
+    monkeypatch.setenv("AGENTKIT_TEST_SECRET", secret)
+    notes = notes_server(tmp_path)
+    servers = {
+        "notes": {**notes, "args": [*notes["args"], "--host", "${AGENTKIT_TEST_SECRET}"]},
+        "broken": {"command": sys.executable, "args": [str(NOTES), "--port", "${AGENTKIT_TEST_SECRET}"]},
+    }
+    agent = Agent(
+        backend=ScriptedBackend(["done"]), mcp=parse_mcp_config({"mcpServers": servers}), transcripts=tmp_path
+    )
+    events = [e async for e in agent.stream("hello")]
+    statuses = {e.name: e for e in events if isinstance(e, ServerStatus)}
+    assert statuses["notes"].ok and statuses["notes"].target.endswith(f"{NOTES} --host ***")
+    assert "invalid int value: '***'" in (statuses["broken"].error or "")
+    assert agent.last_transcript is not None
+    assert secret not in repr(events) and secret not in agent.last_transcript.read_text()
+
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": servers}))
+    for json_flag in (["--json"], []):
+        listed = subprocess.run(
+            [*AGENTKIT, "mcp", "list", "--mcp-config", str(path), *json_flag],
+            capture_output=True, text=True, env={**os.environ, "AGENTKIT_TEST_SECRET": secret}, cwd=ROOT,
+            timeout=120,
+        )  # fmt: skip
+        assert listed.returncode == 1, listed.stderr  # "broken" failed
+        assert "***" in listed.stdout and secret not in listed.stdout + listed.stderr
+
+
 def test_mcp_tool_names_colliding_with_a_function_tool_are_refused(tmp_path: Path) -> None:
     from agentkit import tool
     from agentkit.errors import ConfigError

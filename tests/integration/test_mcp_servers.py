@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agentkit.mcp.config import McpConfig, ServerConfig, load_mcp_config
+from agentkit.mcp.config import McpConfig, ServerConfig, load_mcp_config, parse_mcp_config
 from agentkit.mcp.toolset import McpToolset
 from agentkit.tools.tool import ToolContext
 
@@ -289,6 +289,49 @@ async def test_secrets_stay_out_of_reports_and_reprs(notes_http: str) -> None:
     finally:
         await toolset.close()
     assert "sk-very-secret" not in text and "sk-env-secret" not in text
+
+
+async def test_variables_in_args_and_urls_stay_out_of_reports_and_errors(
+    notes_file: Path, notes_http: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-var-secret-4711"
+    monkeypatch.setenv("AGENTKIT_TEST_SECRET", secret)
+    base = notes_http.removesuffix("/mcp")
+    config = parse_mcp_config(
+        {
+            "mcpServers": {
+                "local": {
+                    "command": sys.executable,
+                    "args": [str(NOTES), "--host", "${AGENTKIT_TEST_SECRET}"],
+                    "env": {"NOTES_FILE": str(notes_file)},
+                },
+                "bad_arg": {
+                    "command": sys.executable,
+                    "args": [str(NOTES), "--port", "${AGENTKIT_TEST_SECRET}"],
+                },
+                "no_command": {"command": "/nonexistent/${AGENTKIT_TEST_SECRET}/server"},
+                "remote": {"url": notes_http + "?key=${AGENTKIT_TEST_SECRET}"},
+                "remote_404": {"url": base + "/nope?key=${AGENTKIT_TEST_SECRET}", "type": "sse"},
+            }
+        }
+    )
+    toolset = McpToolset(config)
+    try:
+        local, bad_arg, no_command, remote, remote_404 = await toolset.start()
+        text = (
+            repr(toolset.config)
+            + repr([local, bad_arg, no_command, remote, remote_404])
+            + repr(toolset.tools())
+        )
+    finally:
+        await toolset.close()
+    assert local.ok and local.target == f"{sys.executable} {NOTES} --host ***"
+    assert remote.ok and remote.target == f"{notes_http}?key=*** (streamable-http)"
+    # The servers got the real values, and what they said about them is quoted with *** instead.
+    assert "argument --port: invalid int value: '***'" in (bad_arg.error or "")
+    assert "command not found: /nonexistent/***/server" in (no_command.error or "")
+    assert f"404 Not Found' for url '{base}/nope?key=***'" in (remote_404.error or "")
+    assert secret not in text
 
 
 def test_every_shipped_config_loads() -> None:

@@ -160,3 +160,78 @@ def test_tool_filters_and_approval() -> None:
     server = config.servers["a"]
     assert [server.wants_tool(n) for n in ("r", "w", "z")] == [True, False, False]
     assert server.require_approval == ["r"]
+
+
+def test_variables_in_args_and_url_reach_the_server_but_show_as_stars(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("API_TOKEN", "sk-arg-secret")
+    monkeypatch.setenv("KEY", "k3y-secret")
+    config = parse_mcp_config(
+        {
+            "mcpServers": {
+                "local": {
+                    "command": "srv",
+                    "args": [
+                        "--token",
+                        "${API_TOKEN}",
+                        "--url=https://x/?key=${KEY}",
+                        "--port",
+                        "${PORT:-81}",
+                    ],
+                    "description": "uses ${KEY}",
+                },
+                "remote": {"url": "https://host/mcp?key=${KEY}&v=1"},
+            }
+        }
+    )
+    local, remote = config.servers["local"], config.servers["remote"]
+    assert local.args == ["--token", "sk-arg-secret", "--url=https://x/?key=k3y-secret", "--port", "81"]
+    assert remote.url == "https://host/mcp?key=k3y-secret&v=1"
+    assert local.describe() == "srv --token *** --url=https://x/?key=*** --port ***"
+    assert remote.describe() == "https://host/mcp?key=***&v=1 (streamable-http)"
+    text = repr(config) + str(config) + repr(local) + str(remote)
+    assert "sk-arg-secret" not in text and "k3y-secret" not in text
+    assert "args=['--token', '***', '--url=https://x/?key=***', '--port', '***']" in text
+    assert "url='https://host/mcp?key=***&v=1'" in text and "description='uses ***'" in text
+
+
+def test_a_copy_shows_new_values_as_they_are_and_old_ones_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "sk-arg-secret")
+    server = parse_mcp_config({"mcpServers": {"a": {"command": "srv", "args": ["${API_TOKEN}"]}}}).servers[
+        "a"
+    ]
+    assert server.model_copy(update={"disabled": False}).describe() == "srv ***"
+    assert server.model_copy(update={"args": ["--verbose"]}).describe() == "srv --verbose"
+
+
+def test_redact_hides_variables_env_and_header_values_in_free_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_TOKEN", "sk-arg-secret")
+    config = parse_mcp_config(
+        {
+            "mcpServers": {
+                "a": {
+                    "command": "srv",
+                    "args": ["--token=${API_TOKEN}", "${SHORT:-on}"],
+                    "env": {"E": "env-value"},
+                },
+                "b": {"url": "http://h/mcp", "headers": {"Authorization": "Bearer lit-secret"}},
+            }
+        }
+    )
+    a, b = config.servers["a"], config.servers["b"]
+    assert (
+        a.redact("bad token 'sk-arg-secret' (env-value), verbose on") == "bad token '***' (***), verbose on"
+    )
+    assert b.redact("sent Bearer lit-secret") == "sent ***"
+    assert a.describe() == "srv --token=*** ***"  # short values are hidden where agentkit builds the text
+
+
+def test_a_config_error_does_not_quote_a_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEY", "k3y-secret")
+    path = write(tmp_path, {"mcpServers": {"bad": {"url": "ftp://host/mcp?key=${KEY}"}}})
+    with pytest.raises(ConfigError) as info:
+        load_mcp_config(path)
+    assert str(info.value) == (
+        f"{path}: server 'bad': 'url' must start with http:// or https://, got 'ftp://host/mcp?key=***'"
+    )

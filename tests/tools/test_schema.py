@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import socket
+from collections.abc import Callable
 from enum import Enum
-from typing import Literal, Optional
+from typing import Any, Generic, Literal, Optional, TypeVar
 
 import pydantic
 import pytest
 
 from agentkit.tools.schema import function_schema, parse_docstring
-from agentkit.tools.tool import ToolContext
+from agentkit.tools.tool import ToolContext, tool
 
 
 def test_docstring_summary_and_args_section() -> None:
@@ -94,6 +97,83 @@ def test_missing_type_hint_is_refused_with_the_fix() -> None:
 
     with pytest.raises(TypeError, match="parameter 'x' has no type hint"):
         function_schema(bad)
+
+
+T = TypeVar("T")
+
+
+class Box(Generic[T]):
+    """A generic class that is neither a pydantic model nor a dataclass."""
+
+
+def _with_hint(hint: Any) -> Callable[..., Any]:
+    def act(flag: bool, thing: int) -> None:
+        """Act on a thing."""
+
+    act.__annotations__ = {"flag": "bool", "thing": hint, "return": "None"}
+    return act
+
+
+@pytest.mark.parametrize(
+    ("hint", "reason"),
+    [
+        ("socket.socket", "Unable to generate pydantic-core schema for <class 'socket.socket'>"),
+        ("Callable[[int], int]", "Cannot generate a JsonSchema"),
+        ("Box[int]", "Unable to generate pydantic-core schema"),
+        ("list[socket.socket] | None", "Unable to generate pydantic-core schema for <class 'socket.socket'>"),
+    ],
+)
+def test_a_hint_without_a_json_schema_is_refused_naming_tool_parameter_hint_and_fix(
+    hint: str, reason: str
+) -> None:
+    with pytest.raises(TypeError) as caught:
+        tool(_with_hint(hint))
+    message = str(caught.value)
+    assert message.startswith(f"tool 'act': parameter 'thing' has the type hint `{hint}`, ")
+    assert f"which cannot be described to the model as JSON (pydantic: {reason}" in message
+    assert (
+        "use a JSON-friendly type: str, int, float, bool, list[...], dict[str, ...], Literal[...], "
+        in message
+    )
+    assert message.endswith("or annotate it `ToolContext` to receive the call's context")
+    assert "arbitrary_types_allowed" not in message  # pydantic's advice does not apply to a tool
+
+
+@pytest.mark.parametrize(
+    ("hint", "shown"),
+    [(socket.socket, "socket.socket"), (Callable[[int], int], "collections.abc.Callable[[int], int]")],
+)
+def test_an_evaluated_hint_is_named_as_python_shows_it(hint: Any, shown: str) -> None:
+    with pytest.raises(TypeError, match=rf"parameter 'thing' has the type hint `{re.escape(shown)}`, "):
+        function_schema(_with_hint(hint))
+
+
+def test_an_unresolvable_hint_is_refused_naming_tool_parameter_and_hint() -> None:
+    with pytest.raises(TypeError) as caught:
+        function_schema(_with_hint("list[Undefined]"), name="act_on")
+    assert str(caught.value) == (
+        "tool 'act_on': parameter 'thing' has the type hint `list[Undefined]`, which cannot be resolved "
+        "(NameError: name 'Undefined' is not defined); import or define the types it names at module level "
+        "(a class defined inside a function cannot be resolved)"
+    )
+
+
+def test_a_hint_that_is_not_an_expression_is_refused_naming_the_parameter() -> None:
+    with pytest.raises(
+        TypeError, match=r"parameter 'thing' has the type hint `int\[`, which cannot be resolved"
+    ):
+        function_schema(_with_hint("int["))
+
+
+def test_an_unbound_type_var_is_taken_as_any() -> None:
+    assert function_schema(_with_hint("T")).parameters["properties"]["thing"] == {}
+
+
+@pytest.mark.parametrize("returns", ["Undefined", "socket.socket", "Callable[[int], int]", "int["])
+def test_the_return_annotation_does_not_matter(returns: str) -> None:
+    fn = _with_hint("int")
+    fn.__annotations__["return"] = returns
+    assert list(function_schema(fn).parameters["properties"]) == ["flag", "thing"]
 
 
 def test_varargs_are_refused() -> None:
