@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentkit.backends import Backend, make_backend
 from agentkit.backends.base import ExtraBody
+from agentkit.backends.retry import RetryPolicy
 from agentkit.builtins import builtin_tools
+from agentkit.context import ContextPolicy
+from agentkit.defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_MALFORMED,
+    DEFAULT_MAX_REPEATS,
+    DEFAULT_MAX_STEPS,
+)
 from agentkit.errors import AgentkitError, ConfigError
-from agentkit.events import Event, RunFailed, RunStarted, ServerStatus
-from agentkit.loop import Limits, collect_result, run_loop
+from agentkit.events import Event, RunFailed, RunFinished, ServerStatus
+from agentkit.loop import Limits, Resume, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.result import RunResult
 from agentkit.serving import profile_for
-from agentkit.store import TranscriptWriter
+from agentkit.store import TranscriptWriter, default_runs_dir, find_run, load_run
 from agentkit.thinking import PolicyLike, Sampling, resolve_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
@@ -46,12 +56,25 @@ class Agent:
             `(StepContext) -> ThinkingDecision | bool`, asked before every model call.
         max_steps: Model calls per run.
         max_tokens: Completion tokens per run, over all steps (None: no limit).
-        timeout: Seconds per run (None: no limit).
+        timeout: Seconds per run (None: no limit: a run is bounded by its steps and each
+            request's timeouts and retries).
+        max_repeats: The same call with the same result this many times in a row gets a
+            correction instead of a run, and once more ends the run with stop reason
+            "repetition" (None: never).
+        max_malformed: Steps in a row with only unreadable calls before the run ends with
+            "malformed_output" (None: never).
         sampling: Overrides of the model's sampling presets (both modes); set
             `Sampling(max_tokens=...)` to cap each model call.
         api_key: Bearer token for the server.
         client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
         transport: "aiohttp" (default) or "httpx", or a transport object.
+        connect_timeout: Seconds to open a connection to the model server.
+        idle_timeout: Seconds a model response may stay silent before it counts as
+            stalled (and is retried, or continued).
+        retry: How failed model requests are retried (`RetryPolicy(attempts=...,
+            total_time=...)`; `RetryPolicy(attempts=1)` never retries).
+        context: How the prompt is kept inside the model's window (`ContextPolicy`:
+            window, output reserve, compaction target), or a window size in tokens.
         tool_timeout: Seconds a tool call may run, for tools that set none.
         max_tool_concurrency: Calls of one turn run at once (None: all).
         deps: Anything your tools need; they get it as `ToolContext.deps`.
@@ -73,7 +96,11 @@ class Agent:
         max_output_chars: Tool results longer than this reach the model cut to head and
             tail (default: the model's context length in characters, about a quarter of
             the window); transcripts keep the whole text.
-        transcripts: A directory to write each run's events to, as JSON lines.
+        transcripts: Where each run's transcript goes, as it runs: True (default) for the
+            runs directory (`$AGENTKIT_RUNS_DIR`, else the user's data directory), a
+            directory, or False for none (such runs cannot be resumed).
+        metadata: More facts to keep on each transcript's first line (the CLI keeps its
+            options there, to resume a run with them).
         allow_private_fetch: Let `fetch_url` reach loopback, private and link-local
             addresses (off by default).
     """
@@ -87,13 +114,19 @@ class Agent:
         tools: Iterable[Tool | Callable[..., Any]] = (),
         system_prompt: str | None = None,
         thinking: PolicyLike = "auto",
-        max_steps: int = 20,
+        max_steps: int = DEFAULT_MAX_STEPS,
         max_tokens: int | None = None,
         timeout: float | None = None,
+        max_repeats: int | None = DEFAULT_MAX_REPEATS,
+        max_malformed: int | None = DEFAULT_MAX_MALFORMED,
         sampling: Sampling | None = None,
         api_key: str | None = None,
         client: Any = None,
         transport: Any = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        context: ContextPolicy | int | None = None,
         tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
         max_tool_concurrency: int | None = None,
         deps: Any = None,
@@ -105,8 +138,9 @@ class Agent:
         approval: Mapping[str, Approval] | None = None,
         approve: Approver | None = None,
         max_output_chars: int | None = None,
-        transcripts: str | Path | None = None,
+        transcripts: str | Path | bool = True,
         allow_private_fetch: bool = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
@@ -120,6 +154,9 @@ class Agent:
                 transport=transport,
                 client=client,
                 extra_body=extra_body,
+                connect_timeout=connect_timeout,
+                idle_timeout=idle_timeout,
+                retry=retry,
             )
         else:
             if extra_body is not None:
@@ -141,12 +178,17 @@ class Agent:
             max_output_chars=max_output_chars or profile.context_length,
         )
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
-        self.transcripts = Path(transcripts) if transcripts is not None else None
+        self.transcripts: Path | None = (
+            default_runs_dir() if transcripts is True else None if transcripts is False else Path(transcripts)
+        )
         self.last_transcript: Path | None = None
+        self.metadata = dict(metadata or {})
         self.system_prompt = system_prompt
         self.thinking = thinking
         self._policy = resolve_policy(thinking)
-        self.limits = Limits(max_steps=max_steps, max_tokens=max_tokens, timeout=timeout)
+        self.limits = Limits(max_steps, max_tokens, timeout, max_repeats, max_malformed)
+        self.context = context if isinstance(context, ContextPolicy) else ContextPolicy(window=context)
+        self._window = profile.context_length
         self._presets = {
             True: profile.thinking.merged(sampling),
             False: profile.non_thinking.merged(sampling),
@@ -190,48 +232,140 @@ class Agent:
             history: Earlier messages to continue from (e.g. a previous `RunResult.messages`).
 
         Raises:
-            ModelUnreachable: No server answers at the base URL (a `RunFailed` event comes
-                first).
-            ModelError: The server answered with an error.
+            ConfigError: The task is empty or not valid text.
+            ModelUnreachable: No server answers at the base URL.
+            ModelError: The server failed, or refused the request, after retries. A
+                `RunFailed` event comes first, and the error's `result` holds what the run
+                had done (finished steps and messages).
         """
-        scope = RunScope(self.workspace)
+        check_task(task)
+        messages = self.conversation(task, history)
+        async for event in self._drive(messages, task, uuid.uuid4().hex[:12]):
+            yield event
+
+    async def resume_stream(self, run_id: str) -> AsyncIterator[Event]:
+        """Take up a run that stopped (killed, interrupted, failed, or at a limit) from its
+        last finished step, and yield its events. Finished tool calls are not run again;
+        a call that started and never finished is answered to the model as interrupted.
+
+        Args:
+            run_id: The run's id (or a unique start of it), from `agentkit runs list`.
+
+        Raises:
+            ConfigError: No such run in the runs directory, or it already answered.
+        """
+        if self.transcripts is None:
+            raise ConfigError("this agent keeps no transcripts (transcripts=False), so it cannot resume runs")
+        saved = load_run(find_run(run_id, self.transcripts))
+        if saved.status == "answer":
+            raise ConfigError(
+                f"run {saved.run_id} already answered; continue the conversation with "
+                "history=result.messages instead"
+            )
+        if saved.status == "running":
+            raise ConfigError(f"run {saved.run_id} is still running in another process")
+        workspace = saved.config.get("workspace")
+        async for event in self._drive(
+            saved.messages,
+            saved.task,
+            saved.run_id,
+            resume=saved.resume,
+            path=saved.path,
+            workspace=Path(workspace) if workspace and self.workspace is None else None,
+        ):
+            yield event
+
+    async def resume(self, run_id: str) -> RunResult:
+        """`resume_stream` to its end: the run's result."""
+        return await _collect(self.resume_stream(run_id))
+
+    def resume_sync(self, run_id: str) -> RunResult:
+        """`resume` for code without an event loop."""
+        _no_running_loop("resume_sync", "resume")
+        return asyncio.run(self.resume(run_id))
+
+    async def _drive(
+        self,
+        messages: list[Message],
+        task: str,
+        run_id: str,
+        *,
+        resume: Resume | None = None,
+        path: Path | None = None,
+        workspace: Path | None = None,
+    ) -> AsyncIterator[Event]:
+        """Run the loop over `messages`, writing the transcript as it goes."""
+        scope = RunScope(workspace or self.workspace)
         if WORKSPACE_BUILTINS & set(self.builtins):
-            scope.workspace  # noqa: B018 - made now, so that RunStarted names it
+            scope.workspace  # noqa: B018 - made now, so that RunStarted and the transcript name it
+        transcript: TranscriptWriter | None = None
+        if self.transcripts is not None:
+            transcript = TranscriptWriter(self.transcripts, run_id, path=path)
+            if resume is None:
+                transcript.begin(run_id, task, messages, self._describe(scope))
+            else:
+                transcript.resumed()
+                transcript.count_from(len(resume.steps), resume.usage)
+            self.last_transcript = transcript.path
         events = run_loop(
             backend=self.backend,
             toolbox=self.toolbox,
-            messages=self.conversation(task, history),
+            messages=messages,
             policy=self._policy,
             sampling=self.sampling_for,
             limits=self.limits,
             deps=self.deps,
+            run_id=run_id,
             model=self.model,
             setup=self._start_mcp,
             scope=scope,
+            context=self.context,
+            fallback_window=self._window,
+            resume=resume,
         )
-        transcript: TranscriptWriter | None = None
+        where = str(transcript.path) if transcript is not None else None
         self._active += 1
         try:
             async for event in events:
-                if isinstance(event, RunStarted) and self.transcripts is not None:
-                    transcript = TranscriptWriter(self.transcripts, event.run_id)
-                    self.last_transcript = transcript.path
+                if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
+                    event.result.transcript = where
                 if transcript is not None:
                     transcript.write(event)
                 yield event
-        except AgentkitError as exc:
-            failed = RunFailed(str(exc), type(exc).__name__)
+        except asyncio.CancelledError as exc:
             if transcript is not None:
-                transcript.write(failed)
-            yield failed
+                transcript.interrupted(str(exc.args[0]) if exc.args else "cancelled")
+            raise
+        except AgentkitError as exc:
+            if exc.result is not None:
+                exc.result.transcript = where
             raise
         finally:
             if transcript is not None:
                 transcript.close()
+            await events.aclose()
             await scope.aclose()
             self._active -= 1
             if not self._active and not self._entered:  # the last run: release connections and servers
                 await self._release()
+
+    def _describe(self, scope: RunScope) -> dict[str, Any]:
+        """The configuration a transcript keeps (no secrets: API keys and MCP env and
+        headers are not in it)."""
+        thinking = self.thinking if isinstance(self.thinking, str) else type(self.thinking).__name__
+        server = getattr(self.backend, "server", None)
+        return {
+            "backend": getattr(self.backend, "name", type(self.backend).__name__),
+            "base_url": getattr(server, "base_url", None),
+            "model": self.model,
+            "thinking": thinking,
+            "tools": [t.name for t in self.toolbox],
+            "builtins": list(self.builtins),
+            "workspace": str(scope.workspace) if scope.has_workspace else None,
+            "max_steps": self.limits.max_steps,
+            "timeout": self.limits.timeout,
+            **self.metadata,
+        }
 
     async def _start_mcp(self) -> list[Event]:
         """Start the MCP servers if they are not running; their status as events."""
@@ -270,19 +404,13 @@ class Agent:
         self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
     ) -> RunResult:
         """Run the task to its end; see `stream` for the arguments and errors."""
-        return await collect_result(self.stream(task, history=history))
+        return await _collect(self.stream(task, history=history))
 
     def run_sync(
         self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
     ) -> RunResult:
         """`run` for code without an event loop."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            raise RuntimeError("Agent.run_sync() cannot run inside an event loop; use `await agent.run(...)`")
-
+        _no_running_loop("run_sync", "run")
         return asyncio.run(self.run(task, history=history))
 
     async def aclose(self) -> None:
@@ -299,3 +427,38 @@ class Agent:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _collect(events: AsyncIterator[Event]) -> RunResult:
+    result: RunResult | None = None
+    async for event in events:
+        if isinstance(event, RunFinished):
+            result = event.result
+    if result is None:
+        raise RuntimeError("the run ended without a result")
+    return result
+
+
+def _no_running_loop(name: str, instead: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"Agent.{name}() cannot run inside an event loop; use `await agent.{instead}(...)`")
+
+
+def check_task(task: str) -> None:
+    """Refuse a task the model cannot be given: empty, or not valid text."""
+    if not isinstance(task, str):
+        raise ConfigError(f"the task must be text (str), got {type(task).__name__}")
+    if not task.strip():
+        raise ConfigError("the task is empty; say what the agent should do")
+    try:
+        task.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = task[exc.start : exc.end]
+        raise ConfigError(
+            f"the task is not valid UTF-8 text: character {exc.start + 1} is {bad!r}, a lone "
+            "surrogate (from bytes that are not UTF-8, e.g. a file in another encoding); "
+            "convert the text to UTF-8 first (iconv -t UTF-8)"
+        ) from None

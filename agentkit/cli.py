@@ -8,9 +8,12 @@ answer goes to stdout; thinking, tool calls and status go to stderr, so
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import json
+import signal
 import sys
+import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -21,9 +24,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from agentkit.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_TIME,
+    RUNS_DIR_ENV,
+)
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
+    Compacted,
     Event,
+    ModelRetry,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -38,6 +52,7 @@ from agentkit.events import (
     event_to_dict,
 )
 from agentkit.messages import ToolCallError
+from agentkit.result import STOP_REASONS, RunResult
 
 app = typer.Typer(
     name="agentkit",
@@ -125,14 +140,34 @@ class _Renderer:
         elif isinstance(event, ToolCallStarted):
             self._break()
             args = json.dumps(event.call.arguments, ensure_ascii=False)
-            self.err.print(f"[yellow]→[/] [bold]{escape(event.call.name)}[/] {escape(_clip(args, 200))}")
+            kept = " [dim](answered by the earlier run of this call)[/]" if event.reused else ""
+            self.err.print(
+                f"[yellow]→[/] [bold]{escape(event.call.name)}[/] {escape(_clip(args, 200))}{kept}"
+            )
         elif isinstance(event, ToolCallFinished):
             self._break()
             name = event.call.name or "?" if isinstance(event.call, ToolCallError) else event.call.name
             mark = "[red]✗[/]" if event.result.is_error else "[green]←[/]"
             text = _clip(event.result.content.replace("\n", " ⏎ "), 300)
             self.err.print(f"{mark} {escape(name)} [dim]{event.duration:.2f}s[/] {escape(text)}")
+        elif isinstance(event, ModelRetry):
+            self._break()
+            how = "the step starts over" if event.restart else "retrying"
+            self.err.print(
+                f"[dim]↻ {escape(_clip(event.reason, 300))} · {how} in {event.wait:.1f}s "
+                f"(attempt {event.attempt})[/]"
+            )
+        elif isinstance(event, Compacted):
+            self._break()
+            parts = [f"{event.results} tool result(s)"] if event.results else []
+            parts += [f"the thinking of {event.thoughts} step(s)"] if event.thoughts else []
+            self.err.print(
+                f"[dim]⇣ context: {event.tokens_before:,} → {event.tokens_after:,} tokens "
+                f"(left out {' and '.join(parts)})[/]"
+            )
         elif isinstance(event, RunStarted):
+            if event.resumed:
+                self.err.print(f"[dim]resuming run {event.run_id} at step {event.first_step}[/]")
             if event.workspace:
                 self.err.print(f"[dim]workspace: {escape(event.workspace)}[/]")
         elif isinstance(event, ToolProgress):
@@ -198,28 +233,35 @@ class _TerminalApprover:
             for key, value in call.arguments.items():
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 self.err.print(f"  [cyan]{escape(key)}[/]: {escape(_clip(text, 2000))}")
-            answer = await asyncio.to_thread(_ask, "Allow it? [y]es / [n]o / [a]lways for this tool: ")
+            answer = await _ask("Allow it? [y]es / [n]o / [a]lways for this tool: ")
         if answer.startswith("a"):
             self.always.add(call.name)
         return answer.startswith(("y", "a"))
 
 
-def _ask(prompt: str) -> str:
-    sys.stderr.write(prompt)
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower()
+async def _ask(prompt: str) -> str:
+    """A line from the terminal, read in a daemon thread: a run stopped meanwhile (Ctrl-C,
+    SIGTERM) does not wait for the answer."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
 
+    def give(line: str) -> None:
+        if not answer.done():
+            answer.set_result(line)
 
-_STOP_MESSAGES = {
-    "max_steps": "stopped after {steps} steps without an answer; raise --max-steps or simplify the task",
-    "max_tokens": "stopped at the token limit without an answer",
-    "timeout": "stopped at the time limit without an answer",
-}
+    def read() -> None:
+        sys.stderr.write(prompt)
+        sys.stderr.flush()
+        line = sys.stdin.readline().strip().lower()
+        loop.call_soon_threadsafe(give, line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return await answer
 
 
 @dataclass
 class _RunOptions:
-    """What `agentkit run` was asked to do."""
+    """What `agentkit run` was asked to do (kept in the transcript to resume with)."""
 
     task: str
     base_url: str
@@ -243,96 +285,327 @@ class _RunOptions:
     yes: bool
     allow: list[str]
     deny: list[str]
-    transcript_dir: Optional[Path]
+    runs_dir: Optional[Path]
     allow_private_fetch: bool
+    timeout: Optional[float] = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    retries: int = DEFAULT_RETRY_ATTEMPTS
+    retry_time: float = DEFAULT_RETRY_TIME
+    context_window: Optional[int] = None
+
+    _KEPT = (
+        "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
+        "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
+        "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
+        "context_window",
+    )  # fmt: skip
+    """What a transcript keeps of these: not the task (it has it), not the API key, not how
+    the output is shown."""
+
+    def saved(self) -> dict[str, Any]:
+        """The options a resumed run starts from, as JSON (paths made absolute)."""
+        out: dict[str, Any] = {}
+        for name in self._KEPT:
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                value = str(value.expanduser().resolve())
+            elif isinstance(value, list):
+                value = [str(Path(v).expanduser().resolve()) if isinstance(v, Path) else v for v in value]
+            elif isinstance(value, Enum):
+                value = value.value
+            out[name] = value
+        return out
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any], **given: Any) -> _RunOptions:
+        """The options of a saved run, with those given on the command line over them."""
+        fields: dict[str, Any] = {name: saved[name] for name in cls._KEPT if name in saved}
+        for name in ("tools", "mcp_config"):
+            fields[name] = [Path(p) for p in fields.get(name) or ()]
+        for name in ("script", "workspace"):
+            fields[name] = Path(fields[name]) if fields.get(name) else None
+        fields["backend"] = BackendName(fields.get("backend", "completions"))
+        fields["think"] = Think(fields.get("think", "auto"))
+        fields.update({k: v for k, v in given.items() if v is not None})
+        defaults: dict[str, Any] = {
+            "task": "", "base_url": DEFAULT_BASE_URL, "model": None, "budget": None,
+            "max_steps": DEFAULT_MAX_STEPS, "max_tokens": None, "system": None, "tools": [], "script": None,
+            "api_key": None, "extra_body": None, "json_events": False, "hide_thinking": False,
+            "mcp_config": [], "mcp_strict": False, "builtins": [], "workspace": None, "yes": False,
+            "allow": [], "deny": [], "runs_dir": None, "allow_private_fetch": False,
+        }  # fmt: skip
+        return cls(**{**defaults, **fields})
+
+
+def _stop_message(result: RunResult, options: _RunOptions) -> str:
+    """Why a run stopped without an answer, and the advice that fits."""
+    steps = len(result.steps)
+    resume = f"agentkit runs resume {result.run_id}"
+    reason = result.stop_reason
+    if reason == "max_steps":
+        return (
+            f"stopped after {steps} steps without an answer. If the model was getting somewhere, go on "
+            f"with more steps: {resume} --max-steps {max(2 * options.max_steps, steps + 10)}; if it was "
+            "going in circles, rephrase the task or give it better tools."
+        )
+    if reason == "timeout":
+        more = f" --timeout {2 * options.timeout:g}" if options.timeout else ""
+        return (
+            f"stopped at the time limit ({options.timeout:g} s) without an answer; go on with: {resume}{more}"
+        )
+    if reason == "max_tokens":
+        return f"stopped at the run's token limit without an answer; go on with: {resume}"
+    if reason == "repetition":
+        last = result.steps[-1].message.tool_calls if result.steps else []
+        what = f"called {last[0].name} with the same arguments" if last else "repeated the same call"
+        return (
+            f"stopped: the model {what} again and again and got the same result each time; it is "
+            "stuck. Rephrase the task or give it what it is missing (a larger model may help)."
+        )
+    if reason == "malformed_output":
+        return (
+            f"stopped: the model wrote tool calls that could not be read, {steps} steps running. "
+            "Try --think on, a larger model, or --backend completions (agentkit's parser repairs more)."
+        )
+    if reason == "context_full":
+        return (
+            "stopped: the conversation no longer fits the model's context window, even with old tool "
+            "results and thinking left out. Serve a longer window (agentkit serve --max-model-len N, "
+            "or --long-context) or make the tools return less."
+        )
+    return f"stopped: {reason}"
+
+
+def _resume_hint(result: Optional[RunResult]) -> str:
+    if result is None or not result.transcript:
+        return ""
+    return f" · transcript: {result.transcript} · resume: agentkit runs resume {result.run_id}"
+
+
+_PANEL_SERVER = "Model server"
+_PANEL_TOOLS = "Tools"
+_PANEL_LIMITS = "Limits and faults"
+_PANEL_OUTPUT = "Output and runs"
 
 
 @app.command()
 def run(
-    task: Annotated[str, typer.Argument(help="What the agent should do.")],
+    task: Annotated[
+        Optional[str],
+        typer.Argument(help="What the agent should do; - reads it from stdin.", show_default=False),
+    ] = None,
+    task_file: Annotated[
+        Optional[Path], typer.Option("--task-file", help="Read the task from this file.", show_default=False)
+    ] = None,
     base_url: Annotated[
-        str, typer.Option(help="The model server's API root.", envvar="AGENTKIT_BASE_URL")
-    ] = "http://127.0.0.1:8000/v1",
+        str,
+        typer.Option(
+            help="The model server's API root.", envvar="AGENTKIT_BASE_URL", rich_help_panel=_PANEL_SERVER
+        ),
+    ] = DEFAULT_BASE_URL,
     model: Annotated[
         Optional[str],
-        typer.Option(help="Served model name (default: the server's first).", envvar="AGENTKIT_MODEL"),
+        typer.Option(
+            help="Served model name (default: the server's first).",
+            envvar="AGENTKIT_MODEL",
+            rich_help_panel=_PANEL_SERVER,
+        ),
     ] = None,
     backend: Annotated[
-        BackendName, typer.Option(help="completions: agentkit renders and parses; chat: the server does.")
+        BackendName,
+        typer.Option(
+            help="completions: agentkit renders and parses; chat: the server does.",
+            rich_help_panel=_PANEL_SERVER,
+        ),
     ] = BackendName.completions,
     think: Annotated[Think, typer.Option("--think", help="Thinking policy per step.")] = Think.auto,
     budget: Annotated[Optional[int], typer.Option(help="Thinking budget in tokens per step.")] = None,
-    max_steps: Annotated[int, typer.Option(min=1, help="Model calls at most.")] = 20,
-    max_tokens: Annotated[Optional[int], typer.Option(min=1, help="Tokens per model call at most.")] = None,
+    max_steps: Annotated[
+        int, typer.Option(min=1, help="Model calls at most.", rich_help_panel=_PANEL_LIMITS)
+    ] = DEFAULT_MAX_STEPS,
+    max_tokens: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Tokens per model call at most.", rich_help_panel=_PANEL_LIMITS),
+    ] = None,
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
     tools: Annotated[
-        Optional[list[Path]], typer.Option("--tools", help="A Python file of @tool functions (repeatable).")
+        Optional[list[Path]],
+        typer.Option(
+            "--tools", help="A Python file of @tool functions (repeatable).", rich_help_panel=_PANEL_TOOLS
+        ),
     ] = None,
     script: Annotated[
         Optional[Path], typer.Option(help="JSON list of model turns, for --backend scripted.")
     ] = None,
     api_key: Annotated[
-        Optional[str], typer.Option(help="Bearer token for the server.", envvar="AGENTKIT_API_KEY")
+        Optional[str],
+        typer.Option(
+            help="Bearer token for the server.", envvar="AGENTKIT_API_KEY", rich_help_panel=_PANEL_SERVER
+        ),
     ] = None,
     extra_body: Annotated[
-        Optional[str], typer.Option(help="JSON object of more request fields (server-specific options).")
+        Optional[str],
+        typer.Option(
+            help="JSON object of more request fields (server-specific options).",
+            rich_help_panel=_PANEL_SERVER,
+        ),
     ] = None,
     mcp_config: Annotated[
         Optional[list[Path]],
-        typer.Option("--mcp-config", help='MCP servers to use: a {"mcpServers": ...} file (repeatable).'),
+        typer.Option(
+            "--mcp-config",
+            help='MCP servers to use: a {"mcpServers": ...} file (repeatable).',
+            rich_help_panel=_PANEL_TOOLS,
+        ),
     ] = None,
     mcp_strict: Annotated[
-        bool, typer.Option("--mcp-strict", help="Fail when an MCP server does not start.")
+        bool,
+        typer.Option(
+            "--mcp-strict", help="Fail when an MCP server does not start.", rich_help_panel=_PANEL_TOOLS
+        ),
     ] = False,
     builtin: Annotated[
         Optional[list[str]],
         typer.Option(
             "--builtin",
             help="Enable built-in tools: files, python, shell, fetch, time, calculator (repeatable).",
+            rich_help_panel=_PANEL_TOOLS,
         ),
     ] = None,
     workspace: Annotated[
         Optional[Path],
-        typer.Option(help="Folder the file, Python and shell tools work in (default: a fresh one)."),
+        typer.Option(
+            help="Folder the file, Python and shell tools work in (default: a fresh one).",
+            rich_help_panel=_PANEL_TOOLS,
+        ),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Approve every tool call that would ask.", rich_help_panel=_PANEL_TOOLS
+        ),
+    ] = False,
     allow: Annotated[
         Optional[list[str]],
-        typer.Option("--allow", help="Run this tool (name or glob) without asking (repeatable)."),
+        typer.Option(
+            "--allow",
+            help="Run this tool (name or glob) without asking (repeatable).",
+            rich_help_panel=_PANEL_TOOLS,
+        ),
     ] = None,
     deny: Annotated[
-        Optional[list[str]], typer.Option("--deny", help="Never run this tool (name or glob) (repeatable).")
+        Optional[list[str]],
+        typer.Option(
+            "--deny", help="Never run this tool (name or glob) (repeatable).", rich_help_panel=_PANEL_TOOLS
+        ),
     ] = None,
-    transcript_dir: Annotated[
-        Optional[Path], typer.Option(help="Where run transcripts go (JSON lines).")
-    ] = Path(".agentkit/runs"),
+    runs_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="Where run transcripts go [default: the user's data directory].",
+            envvar=RUNS_DIR_ENV,
+            show_default=False,
+            rich_help_panel=_PANEL_OUTPUT,
+        ),
+    ] = None,
     allow_private_fetch: Annotated[
         bool,
-        typer.Option(help="Let fetch_url reach this machine and private networks (off: public sites only)."),
+        typer.Option(
+            help="Let fetch_url reach this machine and private networks (off: public sites only).",
+            rich_help_panel=_PANEL_TOOLS,
+        ),
     ] = False,
+    timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0.001,
+            help="Seconds the whole run may take [default: no limit].",
+            show_default=False,
+            rich_help_panel=_PANEL_LIMITS,
+        ),
+    ] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(min=0.001, help="Seconds to connect to the server.", rich_help_panel=_PANEL_LIMITS),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            help="Seconds a response may stay silent before it is retried.",
+            rich_help_panel=_PANEL_LIMITS,
+        ),
+    ] = DEFAULT_IDLE_TIMEOUT,
+    retries: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Attempts per model call, the first included.", rich_help_panel=_PANEL_LIMITS
+        ),
+    ] = DEFAULT_RETRY_ATTEMPTS,
+    retry_time: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds after a call's first failure to keep retrying.",
+            rich_help_panel=_PANEL_LIMITS,
+        ),
+    ] = DEFAULT_RETRY_TIME,
+    context_window: Annotated[
+        Optional[int],
+        typer.Option(
+            min=256,
+            help="Context window in tokens [default: the server's, else the model's].",
+            show_default=False,
+            rich_help_panel=_PANEL_LIMITS,
+        ),
+    ] = None,
     json_events: Annotated[
-        bool, typer.Option("--json", help="Print one JSON event per line instead.")
+        bool,
+        typer.Option("--json", help="Print one JSON event per line instead.", rich_help_panel=_PANEL_OUTPUT),
     ] = False,
     hide_thinking: Annotated[
-        bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")
+        bool,
+        typer.Option(
+            "--hide-thinking", help="Do not print the model's reasoning.", rich_help_panel=_PANEL_OUTPUT
+        ),
     ] = False,
     serve: Annotated[
-        bool, typer.Option("--serve", help="Start a vLLM server for this run if none answers at --base-url.")
+        bool,
+        typer.Option(
+            "--serve",
+            help="Start a vLLM server for this run if none answers at --base-url.",
+            rich_help_panel=_PANEL_SERVER,
+        ),
     ] = False,
     serve_arg: Annotated[
         Optional[list[str]],
-        typer.Option("--serve-arg", help="A vLLM argument for the server --serve starts (repeatable)."),
+        typer.Option(
+            "--serve-arg",
+            help="A vLLM argument for the server --serve starts (repeatable).",
+            rich_help_panel=_PANEL_SERVER,
+        ),
     ] = None,
     vllm_python: Annotated[
         Optional[str],
-        typer.Option(help="Python interpreter that has vLLM (for --serve).", envvar="AGENTKIT_VLLM_PYTHON"),
+        typer.Option(
+            help="Python interpreter that has vLLM (for --serve).",
+            envvar="AGENTKIT_VLLM_PYTHON",
+            rich_help_panel=_PANEL_SERVER,
+        ),
     ] = None,
 ) -> None:
-    """Run one task with a Qwen3 agent and print its answer."""
+    """Run one task with a Qwen3 agent and print its answer.
+
+    Exit codes: 0 answered, 2 bad input, 3 step limit, 4 token limit, 5 time limit,
+    6 repetition, 7 unreadable tool calls, 8 context full, 9 server failure,
+    130 Ctrl-C, 143 SIGTERM. `agentkit runs resume ID` goes on with a stopped run.
+    """
     options = _RunOptions(
-        task, base_url, model, backend, think, budget, max_steps, max_tokens, system, tools or [], script,
-        api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict, builtin or [],
-        workspace, yes, allow or [], deny or [], transcript_dir, allow_private_fetch,
+        _read_task(task, task_file), base_url, model, backend, think, budget, max_steps, max_tokens, system,
+        tools or [], script, api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict,
+        builtin or [], workspace, yes, allow or [], deny or [], runs_dir, allow_private_fetch, timeout,
+        connect_timeout, idle_timeout, retries, retry_time, context_window,
     )  # fmt: skip
     server = None
     if serve and backend is not BackendName.scripted:
@@ -345,6 +618,38 @@ def run(
     finally:
         if server is not None:
             server.stop()
+
+
+def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
+    """The task from the argument, stdin (`-`) or a file; checked to be usable text."""
+    if task is not None and task_file is not None:
+        raise _fail("give the task as an argument or with --task-file, not both", 2)
+    if task_file is not None:
+        try:
+            text = task_file.read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            raise _fail(f"--task-file {task_file}: no such file", 2) from None
+        except UnicodeDecodeError as exc:
+            raise _fail(
+                f"--task-file {task_file} is not UTF-8 text (byte {exc.start}); convert it first "
+                "(iconv -t UTF-8)",
+                2,
+            ) from None
+    elif task == "-":
+        text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
+    elif task is None:
+        raise _fail(
+            'give the task: agentkit run "what to do" (or - to read it from stdin, or --task-file)', 2
+        )
+    else:
+        text = task
+    from agentkit.agent import check_task
+
+    try:
+        check_task(text)
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    return text
 
 
 def _serve_for_run(base_url: str, model: Optional[str], vllm_python: Optional[str], args: list[str]) -> Any:
@@ -390,6 +695,7 @@ def _start_with_progress(server: Any) -> None:
 def _agent(options: _RunOptions, approver: Any = None) -> Any:
     """The agent `agentkit run` asked for."""
     from agentkit.agent import Agent
+    from agentkit.backends.retry import RetryPolicy
     from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingPolicy
 
     loaded = [t for path in options.tools for t in load_tools(path)]
@@ -424,21 +730,31 @@ def _agent(options: _RunOptions, approver: Any = None) -> Any:
         system_prompt=options.system,
         thinking=policies[options.think],
         max_steps=options.max_steps,
+        timeout=options.timeout,
         sampling=Sampling(max_tokens=options.max_tokens),
         api_key=options.api_key,
         extra_body=extra,
+        connect_timeout=options.connect_timeout,
+        idle_timeout=options.idle_timeout,
+        retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
+        context=options.context_window,
         mcp=options.mcp_config or None,
         mcp_strict=options.mcp_strict,
         builtins=options.builtins,
         workspace=options.workspace,
         approval={**dict.fromkeys(options.allow, "auto"), **dict.fromkeys(options.deny, "deny")},
         approve=approver,
-        transcripts=options.transcript_dir,
+        transcripts=options.runs_dir or True,
         allow_private_fetch=options.allow_private_fetch,
+        metadata={"cli": options.saved()},
     )
 
 
-def _run(options: _RunOptions) -> None:
+_SIGNALS = {"SIGINT": ("Ctrl-C", 130), "SIGTERM": ("SIGTERM", 143)}
+
+
+def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
+    """Run (or resume) with these options, render the events, exit with the stop reason's code."""
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     render = _Renderer(out, err, show_thinking=not options.hide_thinking)
@@ -446,32 +762,249 @@ def _run(options: _RunOptions) -> None:
         agent = _agent(options, _TerminalApprover(err, render, approve_all=options.yes))
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
+    stopped: list[str] = []
+    final: list[RunResult] = []
 
-    async def main() -> Any:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for name in _SIGNALS:
+
+            def stop(name: str = name) -> None:
+                stopped.append(name)
+                task.cancel(name)
+
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
+                loop.add_signal_handler(getattr(signal, name), stop)
+        events = agent.stream(options.task) if resume is None else agent.resume_stream(resume)
         try:
-            async for event in agent.stream(options.task):
+            async for event in events:
                 if options.json_events:
                     print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
                 else:
                     render(event)
-                if isinstance(event, RunFinished):
-                    return event.result
+                if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
+                    final.append(event.result)
         finally:
             await agent.aclose()
-        return None
 
     try:
-        result = asyncio.run(main())
-    except AgentkitError as exc:
-        raise _fail(str(exc), 2) from None
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        render.pause()
+        word, code = _SIGNALS.get(stopped[0] if stopped else "SIGINT", ("interrupted", 130))
+        where = f"; transcript: {agent.last_transcript}" if agent.last_transcript else ""
+        hint = f"; go on with: agentkit runs resume {_run_id(agent)}" if agent.last_transcript else ""
+        raise _fail(f"stopped by {word}{where}{hint}", code) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
-    if agent.last_transcript is not None and not options.json_events:
-        err.print(f"[dim]transcript: {agent.last_transcript}[/]")
-    if result is None or not result.ok:
-        reason = result.stop_reason if result is not None else "no result"
-        message = _STOP_MESSAGES.get(reason, reason).format(steps=len(result.steps) if result else 0)
-        raise _fail(message, 1)
+    except AgentkitError as exc:
+        render.pause()
+        code = 9 if exc.result is not None else 2
+        raise _fail(f"{exc}{_resume_hint(exc.result)}", code) from None
+    result = final[-1] if final else None
+    if result is not None and result.transcript and not options.json_events:
+        err.print(f"[dim]transcript: {result.transcript}[/]")
+    if result is None:
+        raise _fail("the run ended without a result", 9)
+    if not result.ok:
+        raise _fail(_stop_message(result, options), STOP_REASONS[result.stop_reason][0])
+
+
+def _run_id(agent: Any) -> str:
+    path: Path = agent.last_transcript
+    return path.stem.rsplit("-", 1)[-1]
+
+
+runs_app = typer.Typer(help="List, read and resume runs from their transcripts.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+RunsDirOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="The runs directory [default: the user's data directory].",
+        envvar=RUNS_DIR_ENV,
+        show_default=False,
+    ),
+]
+
+
+@runs_app.command("list")
+def runs_list(
+    runs_dir: RunsDirOption = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show this many of the latest runs.")] = 20,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+) -> None:
+    """The latest runs: id, start, status, steps, tokens, task."""
+    import time as _time
+
+    from agentkit.store import default_runs_dir, list_runs
+
+    folder = runs_dir or default_runs_dir()
+    runs = list_runs(folder)[-limit:] if folder.is_dir() else []
+    if json_out:
+        for r in runs:
+            row = {"id": r.run_id, "started": r.started, "status": r.status, "steps": r.steps,
+                   "tokens": r.tokens, "task": r.task, "path": str(r.path)}  # fmt: skip
+            print(json.dumps(row, ensure_ascii=False))
+        return
+    if not runs:
+        Console(stderr=True, highlight=False).print(f"[dim]no runs in {folder}[/]")
+        return
+    from rich.table import Table
+
+    table = Table("id", "started", "status", "steps", "tokens", "task", box=None, highlight=False)
+    colors = {"answer": "green", "running": "cyan", "killed": "red", "error": "red", "interrupted": "yellow"}
+    for r in runs:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r.started))
+        status = f"[{colors.get(r.status, 'yellow')}]{r.status}[/]"
+        table.add_row(
+            r.run_id, when, status, str(r.steps), f"{r.tokens:,}", escape(_clip(" ".join(r.task.split()), 60))
+        )
+    Console(highlight=False).print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique start of it).")],
+    runs_dir: RunsDirOption = None,
+    thinking: Annotated[
+        bool, typer.Option("--thinking", help="Show the thinking in full (folded by default).")
+    ] = False,
+    full: Annotated[bool, typer.Option("--full", help="Show tool arguments and results in full.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the transcript's records as they are.")
+    ] = False,
+) -> None:
+    """One run, readable: each step's decision, thinking, text, tool calls and results, timings."""
+    from agentkit.store import find_run, load_run
+
+    try:
+        saved = load_run(find_run(run_id, runs_dir))
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    if json_out:
+        for record in saved.records:
+            print(json.dumps(record, ensure_ascii=False))
+        return
+    _show(saved, Console(highlight=False, soft_wrap=True), thinking=thinking, full=full)
+
+
+def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
+    import time as _time
+
+    limit = 10**9 if full else 300
+    head = saved.records[0]
+    config = head.get("config") or {}
+    when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(head.get("started") or 0))
+    out.print(f"[bold]run {saved.run_id}[/] · {saved.status} · started {when}")
+    where = " · ".join(str(config.get(k) or "") for k in ("backend", "model", "base_url") if config.get(k))
+    out.print(f"[dim]{escape(where)}[/]")
+    out.print(f"[bold]task:[/] {escape(saved.task)}")
+    for record in saved.records[1:]:
+        kind = record.get("type")
+        if kind == "step_started":
+            d = record.get("decision") or {}
+            mode = "thinking" if d.get("think") else "no thinking"
+            reason = escape(d.get("reason") or "")
+            out.print(f"\n[bold cyan]● step {record.get('step')}[/] · {mode} [dim]({reason})[/]")
+        elif kind == "turn_finished":
+            message = record.get("message") or {}
+            reasoning = message.get("reasoning")
+            if reasoning:
+                shown = reasoning.strip()
+                first = shown.splitlines()[0] if shown else ""
+                if not thinking and first != shown:
+                    shown = f"{_clip(first, 120)} … ({len(reasoning):,} characters; --thinking shows all)"
+                out.print(Text(shown, style="dim italic"))
+            if message.get("content"):
+                out.print(Text(message["content"]))
+        elif kind == "tool_call_started":
+            call = record.get("call") or {}
+            args = _clip(json.dumps(call.get("arguments"), ensure_ascii=False), limit)
+            out.print(f"[yellow]→[/] [bold]{escape(call.get('name') or '')}[/] {escape(args)}")
+        elif kind == "tool_call_finished":
+            call, result = record.get("call") or {}, record.get("result") or {}
+            mark = "[red]✗[/]" if result.get("is_error") else "[green]←[/]"
+            text = result.get("full_content") or result.get("content") or ""
+            shown = _clip(text.replace("\n", " ⏎ "), limit)
+            took = record.get("duration", 0)
+            out.print(f"{mark} {escape(call.get('name') or '?')} [dim]{took:.2f}s[/] {escape(shown)}")
+        elif kind == "step_finished":
+            usage = record.get("usage") or {}
+            tokens = f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens"
+            out.print(
+                f"[dim]  {record.get('duration', 0):.2f}s · {tokens} · {record.get('finish_reason')}[/]"
+            )
+        elif kind == "model_retry":
+            out.print(f"[dim]↻ attempt {record.get('attempt')}: {escape(record.get('reason') or '')}[/]")
+        elif kind == "compacted":
+            out.print(
+                f"[dim]⇣ context {record.get('tokens_before'):,} → {record.get('tokens_after'):,} tokens[/]"
+            )
+        elif kind == "server_status":
+            state = "ready" if record.get("ok") else f"failed: {record.get('error')}"
+            out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")
+        elif kind == "run_finished":
+            out.print(
+                f"\n[bold]{escape(record.get('stop_reason') or '')}[/] after {record.get('steps')} step(s)"
+            )
+        elif kind == "run_failed":
+            out.print(f"\n[red]failed:[/] {escape(record.get('error') or '')}")
+        elif kind == "run_interrupted":
+            out.print(f"\n[yellow]interrupted[/] ({escape(record.get('reason') or '')})")
+        elif kind == "run_resumed":
+            out.print("[dim]— resumed —[/]")
+
+
+@runs_app.command("resume")
+def runs_resume(
+    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique start of it).")],
+    runs_dir: RunsDirOption = None,
+    base_url: Annotated[
+        Optional[str], typer.Option(help="Another server to go on with.", show_default=False)
+    ] = None,
+    api_key: Annotated[
+        Optional[str],
+        typer.Option(help="Bearer token for the server.", envvar="AGENTKIT_API_KEY", show_default=False),
+    ] = None,
+    max_steps: Annotated[
+        Optional[int], typer.Option(min=1, help="A new step limit for the whole run.")
+    ] = None,
+    timeout: Annotated[
+        Optional[float], typer.Option(min=0.001, help="Seconds this part of the run may take.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
+    json_events: Annotated[
+        bool, typer.Option("--json", help="Print one JSON event per line instead.")
+    ] = False,
+    hide_thinking: Annotated[
+        bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")
+    ] = False,
+) -> None:
+    """Go on with a stopped run (killed, interrupted, failed, or at a limit) from its last
+    finished step, with the options it was started with. Finished tool calls are not run
+    again."""
+    from agentkit.store import find_run, load_run
+
+    try:
+        saved = load_run(find_run(run_id, runs_dir))
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    cli = saved.config.get("cli")
+    if not isinstance(cli, dict):
+        raise _fail(
+            f"run {saved.run_id} was started from Python, not the command line; resume it there with "
+            "agent.resume(run_id) on an Agent configured like the first",
+            2,
+        )
+    options = _RunOptions.restore(
+        cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps, timeout=timeout,
+        yes=yes or None, json_events=json_events or None, hide_thinking=hide_thinking or None,
+        runs_dir=runs_dir or saved.path.parent,
+    )  # fmt: skip
+    _run(options, resume=saved.run_id)
 
 
 @app.command()

@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
-__all__ = ["AgentkitError", "ConfigError", "ModelError", "ModelTimeout", "ModelUnreachable"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentkit.result import RunResult
+
+__all__ = [
+    "AgentkitError",
+    "ConfigError",
+    "ContextOverflow",
+    "ModelError",
+    "ModelTimeout",
+    "ModelUnreachable",
+    "StreamBroken",
+]
 
 
 class AgentkitError(Exception):
-    """Base of agentkit's errors."""
+    """Base of agentkit's errors.
+
+    Attributes:
+        result: When the error ended a run, what the run had done by then (its finished
+            steps and messages, stop reason "error"); None otherwise.
+    """
+
+    result: RunResult | None = None
 
 
 class ConfigError(AgentkitError):
@@ -14,17 +34,30 @@ class ConfigError(AgentkitError):
 
 
 class ModelError(AgentkitError):
-    """The model server answered a request with an error.
+    """The model server answered a request with an error, or the exchange failed.
 
     Attributes:
         url: The URL that was requested.
         status: The HTTP status, when there was a response.
+        retryable: Whether the same request may succeed if sent again (server faults,
+            overload, broken connections), as opposed to a request the server rejects.
+        retry_after: Seconds the server asked the client to wait (`Retry-After`), if any.
     """
 
-    def __init__(self, message: str, *, url: str = "", status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str = "",
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class ModelUnreachable(ModelError):
@@ -32,4 +65,12 @@ class ModelUnreachable(ModelError):
 
 
 class ModelTimeout(ModelError):
-    """The model server did not answer within the configured time."""
+    """The model server did not answer, or went silent, within the configured time."""
+
+
+class StreamBroken(ModelError):
+    """A response stream ended before the server said it was complete (no `[DONE]`)."""
+
+
+class ContextOverflow(ModelError):
+    """The server refused a request whose prompt and output do not fit the model's window."""

@@ -1,9 +1,11 @@
 """The typed events a run emits, in order: what the CLI renders and transcripts record.
 
 A run yields `RunStarted`, a `ServerStatus` per MCP server it starts, then per step
-`StepStarted`, `ThinkingDelta`s and `TextDelta`s as the model writes, `ToolCallStarted` as soon
-as a call is complete, `ToolProgress` while calls report it, `ToolCallFinished` as each
-finishes, `StepFinished`; and at last `RunFinished` or `RunFailed`.
+`Compacted` when history had to shrink to fit the window, `StepStarted`, `ThinkingDelta`s and
+`TextDelta`s as the model writes (`ModelRetry` when a request failed and is sent again),
+`ToolCallStarted` as soon as a call is complete, `TurnFinished` when the model's turn is
+complete, `ToolProgress` while calls report it, `ToolCallFinished` as each finishes,
+`StepFinished`; and at last `RunFinished` or `RunFailed`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
     from agentkit.result import RunResult
 
 __all__ = [
+    "Compacted",
     "Event",
+    "ModelRetry",
     "RunFailed",
     "RunFinished",
     "RunStarted",
@@ -31,17 +35,22 @@ __all__ = [
     "ToolCallFinished",
     "ToolCallStarted",
     "ToolProgress",
+    "TurnFinished",
     "event_to_dict",
 ]
 
 
 @dataclass(frozen=True)
 class RunStarted:
+    """A run begins, or a run taken up again (`resumed`) goes on from `first_step`."""
+
     run_id: str
     task: str
     backend: str
     model: str | None
     workspace: str | None = None
+    resumed: bool = False
+    first_step: int = 1
     type: ClassVar[str] = "run_started"
 
 
@@ -69,12 +78,59 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class ModelRetry:
+    """A model request failed and is sent again after `wait` seconds.
+
+    `restart` means the step's text so far is void and streams again from the start; else
+    the stream is continued from the text already received.
+    """
+
+    step: int
+    attempt: int
+    wait: float
+    reason: str
+    restart: bool = False
+    type: ClassVar[str] = "model_retry"
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """History was compacted to fit the window before this step (see `agentkit.context`)."""
+
+    step: int
+    tokens_before: int
+    tokens_after: int
+    results: int
+    thoughts: int
+    changes: tuple[dict[str, Any], ...] = ()
+    type: ClassVar[str] = "compacted"
+
+
+@dataclass(frozen=True)
 class ToolCallStarted:
-    """A complete call was read and is dispatched (possibly while the model still writes)."""
+    """A complete call was read and is dispatched (possibly while the model still writes).
+
+    `reused` names the earlier call whose outcome answers this one instead of a new run:
+    a call already running when a broken stream was retried, or one that finished (or was
+    interrupted) before the run was resumed.
+    """
 
     step: int
     call: ToolCall
+    reused: str | None = None
     type: ClassVar[str] = "tool_call_started"
+
+
+@dataclass(frozen=True)
+class TurnFinished:
+    """The model's turn is complete: what it said and every call it made, in order."""
+
+    step: int
+    message: AssistantMessage
+    calls: tuple[ToolCall | ToolCallError, ...]
+    usage: Usage
+    finish_reason: str | None
+    type: ClassVar[str] = "turn_finished"
 
 
 @dataclass(frozen=True)
@@ -132,20 +188,25 @@ class RunFinished:
 
 @dataclass(frozen=True)
 class RunFailed:
-    """The run ended early on an error; `error` says what and what to do."""
+    """The run ended early on an error; `error` says what and what to do; `result` holds
+    what the run had done by then."""
 
     error: str
     kind: str
+    result: RunResult | None = None
     type: ClassVar[str] = "run_failed"
 
 
 Event = Union[
     RunStarted,
     ServerStatus,
+    Compacted,
     StepStarted,
+    ModelRetry,
     ThinkingDelta,
     TextDelta,
     ToolCallStarted,
+    TurnFinished,
     ToolProgress,
     ToolCallFinished,
     StepFinished,
@@ -158,8 +219,19 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     """A JSON-ready dict of an event, with its `type` first."""
     if isinstance(event, RunFinished):
         body: dict[str, Any] = event.result.summary()
+    elif isinstance(event, RunFailed):
+        body = {"error": event.error, "kind": event.kind}
+        if event.result is not None:
+            body["result"] = event.result.summary()
     else:
         body = dataclasses.asdict(event)
         if isinstance(event, ToolCallFinished):
-            body["call"]["kind"] = "invalid" if isinstance(event.call, ToolCallError) else "call"
+            body["call"]["kind"] = _kind(event.call)
+        elif isinstance(event, TurnFinished):
+            for item, call in zip(body["calls"], event.calls, strict=True):
+                item["kind"] = _kind(call)
     return {"type": event.type, **body}
+
+
+def _kind(call: ToolCall | ToolCallError) -> str:
+    return "invalid" if isinstance(call, ToolCallError) else "call"

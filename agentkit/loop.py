@@ -1,22 +1,36 @@
 """The step loop: the one place that sequences a run.
 
-Each step asks the thinking policy, calls the backend, starts every tool call as soon as the
-model has finished writing it (while the model may still write the next), feeds the results
-back in call order, and repeats until a turn has no calls or a limit is reached.
+Each step fits the conversation into the context window (compacting history when it would
+overflow), asks the thinking policy, calls the backend, starts every tool call as soon as
+the model has finished writing it (while the model may still write the next), feeds the
+results back in call order, and repeats until a turn has no calls or the run must stop: a
+limit, a model stuck repeating itself or writing unreadable calls, or a server that fails
+for good (the error then carries what the run had done).
+
+No tool call runs twice: a call already running when a broken stream is retried, and a
+call that finished before a run was resumed, answer the same call asked again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Union
 
-from agentkit.backends.base import Backend, ModelRequest, Turn
+from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn
+from agentkit.context import ContextBudget, ContextPolicy, compact, has_budget
+from agentkit.defaults import DEFAULT_MAX_MALFORMED, DEFAULT_MAX_REPEATS, DEFAULT_MAX_STEPS
+from agentkit.errors import AgentkitError, ContextOverflow
 from agentkit.events import (
+    Compacted,
     Event,
+    ModelRetry,
+    RunFailed,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -26,6 +40,7 @@ from agentkit.events import (
     ToolCallFinished,
     ToolCallStarted,
     ToolProgress,
+    TurnFinished,
 )
 from agentkit.messages import Message, ToolCall, ToolCallError, ToolMessage, Usage, UserMessage
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
@@ -35,7 +50,23 @@ from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import ToolContext
 from agentkit.tools.toolbox import Toolbox
 
-__all__ = ["Limits", "run_loop"]
+__all__ = [
+    "DEFAULT_MAX_MALFORMED",
+    "DEFAULT_MAX_REPEATS",
+    "DEFAULT_MAX_STEPS",
+    "Limits",
+    "Resume",
+    "collect_result",
+    "run_loop",
+]
+
+
+CANCEL_GRACE = 2.0
+"""Seconds tool calls cancelled at the end of a step get to clean up before the run goes on."""
+
+MIN_OUTPUT_TOKENS = 1024
+"""A step runs, even when compaction could not free the whole reserve, while at least this
+many tokens of the window are left for its reply."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +77,37 @@ class Limits:
         max_steps: Model calls per run.
         max_tokens: Completion tokens per run, over all steps (None: no limit).
         timeout: Seconds of wall time per run (None: no limit).
+        max_repeats: Identical calls with identical results in a row before the model is
+            corrected, then stopped (None: never).
+        max_malformed: Steps in a row with only unreadable calls before the run stops
+            (None: never).
     """
 
-    max_steps: int = 20
+    max_steps: int = DEFAULT_MAX_STEPS
     max_tokens: int | None = None
     timeout: float | None = None
+    max_repeats: int | None = DEFAULT_MAX_REPEATS
+    max_malformed: int | None = DEFAULT_MAX_MALFORMED
+
+
+@dataclass
+class Resume:
+    """Where a run taken up again stands (read from its transcript by `agentkit.store`).
+
+    Attributes:
+        steps: The finished steps.
+        usage: Tokens used so far.
+        decision: The thinking decision of the step in progress, if one was in progress.
+        turn: That step's model turn, if the model had finished writing it.
+        started: Calls of that step that started, with their results (None: the call never
+            finished). They answer the same calls asked again; none is run twice.
+    """
+
+    steps: list[StepRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    decision: ThinkingDecision | None = None
+    turn: Turn | None = None
+    started: list[tuple[ToolCall, ToolMessage | None]] = field(default_factory=list)
 
 
 class _Deadline:
@@ -59,6 +116,13 @@ class _Deadline:
 
     def left(self) -> float | None:
         return None if self.at is None else max(0.0, self.at - time.monotonic())
+
+
+class _Stop(Exception):
+    """Ends the run early with a stop reason."""
+
+    def __init__(self, reason: StopReason) -> None:
+        self.reason = reason
 
 
 async def run_loop(
@@ -74,122 +138,375 @@ async def run_loop(
     model: str | None = None,
     setup: Callable[[], Awaitable[Sequence[Event]]] | None = None,
     scope: RunScope | None = None,
-) -> AsyncIterator[Event]:
+    context: ContextPolicy | None = None,
+    fallback_window: int | None = None,
+    resume: Resume | None = None,
+) -> AsyncGenerator[Event, None]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
-    `messages` grows in place with every turn and tool result. `setup` runs after
-    `RunStarted` (the agent starts its MCP servers there) and its events are yielded.
-    `scope` is what the run's tool calls share (workspace, per-run resources); the caller
-    closes it.
-    Raises what the backend raises (an unreachable server, an HTTP error).
+    `messages` grows in place with every turn and tool result (compaction replaces some).
+    `setup` runs after `RunStarted` (the agent starts its MCP servers there) and its events
+    are yielded. `scope` is what the run's tool calls share (workspace, per-run resources);
+    the caller closes it. `context` keeps the prompt inside the window (`fallback_window`
+    when the server does not say its own). `resume` takes up a run where it stopped.
+
+    Raises what the backend raises once its retries are spent (an unreachable server, an
+    HTTP error); a `RunFailed` event with the partial result comes first, and the error's
+    `result` holds it too.
     """
-    run_id = run_id or uuid.uuid4().hex[:12]
-    task = next((m.content for m in reversed(messages) if isinstance(m, UserMessage)), "")
-    scope = scope or RunScope()
-    workspace = str(scope.workspace) if scope.has_workspace else None
-    yield RunStarted(run_id, task, getattr(backend, "name", type(backend).__name__), model, workspace)
-    if setup is not None:
-        for event in await setup():
-            yield event
-    deadline = _Deadline(limits.timeout)
-    usage = Usage()
-    steps: list[StepRecord] = []
-    results: list[ToolMessage] = []
-    stop: StopReason = "max_steps"
-    output = ""
-    try:
-        for step in range(1, limits.max_steps + 1):
-            started = time.monotonic()
-            decision = decide(policy, StepContext(step, step, messages, results))
-            request = ModelRequest(list(messages), toolbox.specs(), decision, sampling(decision.think))
-            yield StepStarted(step, decision)
-            calls = _Calls(toolbox, step, deps, scope)
-            turn: Turn | None = None
-            try:
-                async for item in _bounded(backend.stream(request), deadline):
-                    if isinstance(item, ContentDelta):
-                        yield TextDelta(step, item.text)
-                    elif isinstance(item, ReasoningDelta):
-                        yield ThinkingDelta(step, item.text)
-                    elif isinstance(item, ToolCallReady):
-                        yield calls.start(item.call)  # runs while the model goes on writing
-                    elif isinstance(item, Turn):
-                        turn = item
-                    # ToolCallInvalid: answered below, in call order
-                if turn is None:
-                    raise RuntimeError(f"backend {backend!r} ended a stream without a Turn")
-                messages.append(turn.message)
-                usage += turn.usage
-                record = StepRecord(step, decision, turn.message, [], turn.usage, turn.finish_reason)
-                steps.append(record)
-                if not turn.calls:
-                    record.duration = time.monotonic() - started
-                    yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
-                    stop, output = "answer", turn.message.content
+    run = _Run(
+        backend=backend,
+        toolbox=toolbox,
+        messages=messages,
+        policy=policy,
+        sampling=sampling,
+        limits=limits,
+        deps=deps,
+        scope=scope or RunScope(),
+        context=context or ContextPolicy(),
+        fallback_window=fallback_window,
+        resume=resume,
+        run_id=run_id or uuid.uuid4().hex[:12],
+    )
+    async for event in run.events(model, setup):
+        yield event
+
+
+_Outcome = Union["asyncio.Future[tuple[ToolMessage, float]]", ToolMessage]
+
+
+class _Run:
+    """One run's state between steps."""
+
+    def __init__(
+        self,
+        *,
+        backend: Backend,
+        toolbox: Toolbox,
+        messages: list[Message],
+        policy: Callable[[StepContext], ThinkingDecision],
+        sampling: Callable[[bool], Sampling],
+        limits: Limits,
+        deps: Any,
+        scope: RunScope,
+        context: ContextPolicy,
+        fallback_window: int | None,
+        resume: Resume | None,
+        run_id: str,
+    ) -> None:
+        self.backend = backend
+        self.toolbox = toolbox
+        self.messages = messages
+        self.policy = policy
+        self.sampling = sampling
+        self.limits = limits
+        self.deps = deps
+        self.scope = scope
+        self.resumed = resume is not None
+        self.resume = resume = resume or Resume()
+        self.run_id = run_id
+        self.steps: list[StepRecord] = list(resume.steps)
+        self.usage = resume.usage
+        self.results: list[ToolMessage] = list(self.steps[-1].tool_results) if self.steps else []
+        self.budget = (
+            ContextBudget(context, fallback_window) if context.enabled and has_budget(backend) else None
+        )
+        self.repeats: dict[tuple[str, str], tuple[str, int]] = {}
+        self.malformed = 0
+        self.deadline = _Deadline(limits.timeout)
+
+    def result(self, stop: StopReason, output: str = "", error: str | None = None) -> RunResult:
+        return RunResult(output, self.messages, self.steps, self.usage, stop, self.run_id, error)
+
+    async def events(
+        self, model: str | None, setup: Callable[[], Awaitable[Sequence[Event]]] | None
+    ) -> AsyncIterator[Event]:
+        task = next((m.content for m in reversed(self.messages) if isinstance(m, UserMessage)), "")
+        workspace = str(self.scope.workspace) if self.scope.has_workspace else None
+        first = len(self.steps) + 1
+        name = getattr(self.backend, "name", type(self.backend).__name__)
+        yield RunStarted(self.run_id, task, name, model, workspace, self.resumed, first)
+        stop: StopReason = "max_steps"
+        output = ""
+        try:
+            if setup is not None:
+                for event in await setup():
+                    yield event
+            for step in range(first, self.limits.max_steps + 1):
+                outcome: list[Any] = []
+                async for event in self.step(step, outcome):
+                    yield event
+                if outcome:
+                    stop, output = outcome[0], outcome[1]
                     break
-                for event in calls.start_rest(turn.calls):
-                    yield event
-                async for event in calls.finish(turn.calls, deadline):
-                    yield event
-                results = calls.answers(turn.calls)
-            finally:
-                calls.cancel()
-            messages.extend(results)
-            record.tool_results = results
-            record.duration = time.monotonic() - started
-            yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
-            if limits.max_tokens is not None and usage.completion_tokens >= limits.max_tokens:
-                stop = "max_tokens"
-                break
-    except asyncio.TimeoutError:
-        stop = "timeout"
-    yield RunFinished(RunResult(output, messages, steps, usage, stop, run_id))
+        except _Stop as exc:
+            stop = exc.reason
+        except asyncio.TimeoutError:
+            stop = "timeout"
+        except AgentkitError as exc:
+            exc.result = self.result("error", error=str(exc))
+            yield RunFailed(str(exc), type(exc).__name__, exc.result)
+            raise
+        yield RunFinished(self.result(stop, output))
+
+    async def step(self, step: int, outcome: list[Any]) -> AsyncIterator[Event]:
+        """One step; puts (stop reason, output) in `outcome` when the run ends with it."""
+        started = time.monotonic()
+        carried = self.resume if step == len(self.resume.steps) + 1 else None
+        decision = (carried.decision if carried else None) or decide(
+            self.policy, StepContext(step, step, self.messages, self.results)
+        )
+        calls = _Calls(self, step, carried.started if carried else ())
+        try:
+            turn = carried.turn if carried else None
+            if turn is None:
+                yield StepStarted(step, decision)
+                turn = None
+                overflowed = False
+                while turn is None:
+                    request = ModelRequest(
+                        list(self.messages), self.toolbox.specs(), decision, self.sampling(decision.think)
+                    )
+                    if self.budget is not None:
+                        async for fitted in self.fit(step, request, forced=overflowed):
+                            if isinstance(fitted, ModelRequest):
+                                request = fitted
+                            else:
+                                yield fitted
+                    try:
+                        async for event in self.model_turn(step, request, calls):
+                            if isinstance(event, Turn):
+                                turn = event
+                            else:
+                                yield event
+                    except ContextOverflow:
+                        if overflowed or self.budget is None:
+                            raise
+                        overflowed = True  # one compaction and one retry of the step
+                if self.budget is not None:
+                    output = turn.message.raw or turn.message.content + (turn.message.reasoning or "")
+                    self.budget.observe(turn.context_tokens, len(output))
+                yield TurnFinished(step, turn.message, tuple(turn.calls), turn.usage, turn.finish_reason)
+            self.messages.append(turn.message)
+            self.usage += turn.usage
+            record = StepRecord(step, decision, turn.message, [], turn.usage, turn.finish_reason)
+            self.steps.append(record)
+            if not turn.calls:
+                record.duration = time.monotonic() - started
+                yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
+                outcome += ["answer", turn.message.content]
+                return
+            for event in calls.start_rest(turn.calls):
+                yield event
+            async for event in calls.finish(turn.calls):
+                yield event
+            results = calls.answers(turn.calls)
+        finally:
+            await calls.aclose()
+        self.messages.extend(results)
+        self.results = record.tool_results = results
+        record.duration = time.monotonic() - started
+        yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
+        stop = self.guard(turn, calls)
+        cap = self.limits.max_tokens
+        if stop is None and cap is not None and self.usage.completion_tokens >= cap:
+            stop = "max_tokens"
+        if stop is not None:
+            outcome += [stop, ""]
+
+    async def model_turn(
+        self, step: int, request: ModelRequest, calls: _Calls
+    ) -> AsyncIterator[Event | Turn]:
+        """Stream one model call: deltas and retries as events, calls started as they come."""
+        async for item in _bounded(self.backend.stream(request), self.deadline):
+            if isinstance(item, ContentDelta):
+                yield TextDelta(step, item.text)
+            elif isinstance(item, ReasoningDelta):
+                yield ThinkingDelta(step, item.text)
+            elif isinstance(item, ToolCallReady):
+                started = calls.start(item.call)  # runs while the model goes on writing
+                if started is not None:
+                    yield started
+            elif isinstance(item, Retrying):
+                if item.restart:
+                    calls.restart()
+                yield ModelRetry(step, item.attempt, item.wait, item.reason, item.restart)
+            elif isinstance(item, Turn):
+                yield item
+                return
+            # ToolCallInvalid: answered after the turn, in call order
+        raise RuntimeError(f"backend {self.backend!r} ended a stream without a Turn")
+
+    async def fit(
+        self, step: int, request: ModelRequest, *, forced: bool
+    ) -> AsyncIterator[Event | ModelRequest]:
+        """Compact history if the request would not fit the window; yield the request to
+        send, with the output tokens the window leaves."""
+        budget = self.budget
+        assert budget is not None
+        window = await budget.resolve_window(self.backend)
+        if window is None:
+            return
+        room = budget.room(window)
+        size, exact = await budget.measure(self.backend, request, room)
+        if size > room or forced:
+            target = round(room * budget.policy.compact_to)
+            done = compact(
+                self.messages, size, min(target, size // 2) if forced else target, budget.chars_per_token
+            )
+            if done is not None:
+                request = dataclasses.replace(request, messages=list(self.messages))
+                size, exact = await budget.measure(self.backend, request, room)
+                done.after = size
+                changes = tuple(dataclasses.asdict(c) for c in done.changes)
+                yield Compacted(step, done.before, size, done.results, done.thoughts, changes)
+        left = window - size - (0 if exact else max(32, size // 33))
+        if left < min(MIN_OUTPUT_TOKENS, budget.policy.reserve_for(window)):
+            raise _Stop("context_full")
+        cap = request.sampling.max_tokens
+        yield dataclasses.replace(request, max_tokens=min(left, cap) if cap else left)
+
+    def guard(self, turn: Turn, calls: _Calls) -> StopReason | None:
+        """The stop reason when the model is stuck: repeating itself, or unreadable."""
+        if turn.calls and all(isinstance(c, ToolCallError) for c in turn.calls):
+            self.malformed += 1
+        else:
+            self.malformed = 0
+        limit = self.limits.max_malformed
+        if limit is not None and self.malformed >= limit:
+            return "malformed_output"
+        self.repeats = calls.streaks
+        limit = self.limits.max_repeats
+        if limit is not None and any(count > limit + 1 for _, count in self.repeats.values()):
+            return "repetition"
+        return None
+
+
+def _key(call: ToolCall) -> tuple[str, str]:
+    return call.name, json.dumps(call.arguments, sort_keys=True, ensure_ascii=False)
+
+
+def interrupted_answer(call: ToolCall) -> ToolMessage:
+    """The answer to a call that started but never finished (its run was stopped)."""
+    return ToolMessage(
+        f"Error: this call to {call.name} was interrupted: the run was stopped while it ran, so it "
+        "may or may not have taken effect. Check its effect before you call it again.",
+        call.id,
+        call.name,
+        is_error=True,
+    )
 
 
 class _Calls:
-    """The tool calls of one step: started as they come, answered in call order."""
+    """The tool calls of one step: started as they come, answered in call order.
 
-    def __init__(self, toolbox: Toolbox, step: int, deps: Any, scope: RunScope) -> None:
-        self.toolbox = toolbox
+    Outcomes of earlier attempts at this step (calls running when a broken stream was
+    retried, calls recorded before a run was resumed) answer the same calls asked again.
+    """
+
+    def __init__(self, run: _Run, step: int, earlier: Iterable[tuple[ToolCall, ToolMessage | None]]) -> None:
+        self.run = run
         self.step = step
-        self.deps = deps
-        self.scope = scope
-        self.pending: dict[int, asyncio.Task[tuple[ToolMessage, float]]] = {}
-        self.answered: dict[int, ToolMessage] = {}
+        self.pending: dict[str, asyncio.Future[tuple[ToolMessage, float]]] = {}
+        self.started: dict[str, ToolCall] = {}
+        self.answered: dict[str, ToolMessage] = {}
         self.progress: asyncio.Queue[ToolProgress] = asyncio.Queue()
+        self.spare: dict[tuple[str, str], list[tuple[str, _Outcome]]] = {}
+        self.by_id: dict[str, tuple[str, _Outcome]] = {}
+        self.streaks: dict[tuple[str, str], tuple[str, int]] = {}
+        for call, result in earlier:
+            kept = (call.id, result if result is not None else interrupted_answer(call))
+            self.by_id[call.id] = kept
+            self.spare.setdefault(_key(call), []).append(kept)
 
-    def start(self, call: ToolCall) -> ToolCallStarted:
-        """Start running a call now."""
-        context = ToolContext(step=self.step, deps=self.deps, scope=self.scope, on_progress=self._report)
-        self.pending[id(call)] = asyncio.ensure_future(_timed(self.toolbox.run(call, context)))
-        return ToolCallStarted(self.step, call)
+    def start(self, call: ToolCall) -> ToolCallStarted | None:
+        """Start running a call now (None if it already started)."""
+        if call.id in self.pending:
+            return None
+        key = _key(call)
+        kept = self._take(call, key)
+        repeated = self._repetition(call, key) if kept is None else None
+        if kept is not None:
+            self.pending[call.id] = asyncio.ensure_future(_answer_as(call, kept[1]))
+        elif repeated is not None:
+            self.pending[call.id] = asyncio.ensure_future(_answer_as(call, repeated))
+        else:
+            context = ToolContext(
+                step=self.step, deps=self.run.deps, scope=self.run.scope, on_progress=self._report
+            )
+            self.pending[call.id] = asyncio.ensure_future(_timed(self.run.toolbox.run(call, context)))
+        self.started[call.id] = call
+        return ToolCallStarted(self.step, call, kept[0] if kept is not None else None)
+
+    def _take(self, call: ToolCall, key: tuple[str, str]) -> tuple[str, _Outcome] | None:
+        kept = self.by_id.pop(call.id, None)
+        if kept is not None:
+            self.spare[key] = [k for k in self.spare.get(key, []) if k[0] != call.id]
+            return kept
+        waiting = self.spare.get(key)
+        if not waiting:
+            return None
+        kept = waiting.pop(0)
+        self.by_id.pop(kept[0], None)
+        return kept
+
+    def _repetition(self, call: ToolCall, key: tuple[str, str]) -> ToolMessage | None:
+        """A correction instead of running a call repeated too often with the same result."""
+        limit = self.run.limits.max_repeats
+        last = self.run.repeats.get(key)
+        if limit is None or last is None or last[1] < limit:
+            return None
+        self.streaks[key] = (last[0], last[1] + 1)
+        return ToolMessage(
+            f"Error: you called {call.name} with these same arguments {last[1]} times in a row and got "
+            f"the same result each time:\n{last[0]}\nDo not call it again with these arguments: use "
+            "this result, change the arguments, or take another approach.",
+            call.id,
+            call.name,
+            is_error=True,
+        )
 
     def start_rest(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolCallStarted]:
         """Start the calls the backend did not announce while streaming."""
-        return [self.start(c) for c in calls if isinstance(c, ToolCall) and id(c) not in self.pending]
+        out = []
+        for call in calls:
+            if isinstance(call, ToolCall):
+                started = self.start(call)
+                if started is not None:
+                    out.append(started)
+        return out
+
+    def restart(self) -> None:
+        """The model's turn starts over: calls started so far wait to answer the same
+        calls asked again (and are stopped at the end of the step if none asks)."""
+        for call_id, future in self.pending.items():
+            call = self.started[call_id]
+            self.spare.setdefault(_key(call), []).append((call_id, future))
+        self.pending = {}
+        self.started = {}
 
     def _report(self, context: ToolContext, done: float, total: float | None, message: str | None) -> None:
         event = ToolProgress(self.step, context.call_id, context.tool_name, done, total, message)
         self.progress.put_nowait(event)
 
     async def finish(
-        self, calls: Sequence[ToolCall | ToolCallError], deadline: _Deadline
+        self, calls: Sequence[ToolCall | ToolCallError]
     ) -> AsyncIterator[ToolProgress | ToolCallFinished]:
         """Each answer as soon as it is ready (unreadable calls first), and progress meanwhile."""
-        by_future: dict[asyncio.Future[Any], ToolCall | ToolCallError] = {}
+        by_future: dict[asyncio.Future[Any], ToolCall] = {}
         for call in calls:
             if isinstance(call, ToolCallError):
                 answer = Toolbox.answer_unreadable(call)
-                self.answered[id(call)] = answer
+                self.answered[call.id] = answer
                 yield ToolCallFinished(self.step, call, answer, 0.0)
             else:
-                by_future[self.pending[id(call)]] = call
+                by_future[self.pending[call.id]] = call
         waiting: set[asyncio.Future[Any]] = set(by_future)
         report = asyncio.ensure_future(self.progress.get())
         try:
             while waiting:
                 done, _ = await asyncio.wait(
-                    {*waiting, report}, timeout=deadline.left(), return_when=asyncio.FIRST_COMPLETED
+                    {*waiting, report}, timeout=self.run.deadline.left(), return_when=asyncio.FIRST_COMPLETED
                 )
                 if not done:
                     raise asyncio.TimeoutError
@@ -200,17 +517,40 @@ class _Calls:
                     waiting.discard(future)
                     call = by_future[future]
                     answer, took = future.result()
-                    self.answered[id(call)] = answer
+                    self.answered[call.id] = answer
+                    self._count(call, answer)
                     yield ToolCallFinished(self.step, call, answer, took)
         finally:
             report.cancel()
 
-    def answers(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolMessage]:
-        return [self.answered[id(call)] for call in calls]
+    def _count(self, call: ToolCall, answer: ToolMessage) -> None:
+        """Track calls repeated step after step with the same result."""
+        key = _key(call)
+        if key in self.streaks:  # answered with a correction
+            return
+        last = self.run.repeats.get(key)
+        same = last is not None and last[0] == answer.content
+        self.streaks[key] = (answer.content, last[1] + 1 if same and last else 1)
 
-    def cancel(self) -> None:
-        for future in self.pending.values():
+    def answers(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolMessage]:
+        return [self.answered[call.id] for call in calls]
+
+    async def aclose(self) -> None:
+        """Stop the calls still running (the step ended without them) and let them clean up."""
+        running = [f for f in self.pending.values() if not f.done()]
+        running += [k for waiting in self.spare.values() for _, k in waiting if isinstance(k, asyncio.Future)]
+        for future in running:
             future.cancel()
+        if running:
+            await asyncio.wait(running, timeout=CANCEL_GRACE)
+
+
+async def _answer_as(call: ToolCall, outcome: _Outcome) -> tuple[ToolMessage, float]:
+    """An earlier outcome as the answer to `call` (its id and name)."""
+    if isinstance(outcome, ToolMessage):
+        return dataclasses.replace(outcome, tool_call_id=call.id, name=call.name), 0.0
+    answer, took = await outcome
+    return dataclasses.replace(answer, tool_call_id=call.id, name=call.name), took
 
 
 async def _timed(call: Awaitable[ToolMessage]) -> tuple[ToolMessage, float]:

@@ -93,11 +93,23 @@ class UserMessage:
 
 @dataclass
 class AssistantMessage:
-    """One model turn: its reasoning, its text and the tool calls it made."""
+    """One model turn: its reasoning, its text and the tool calls it made.
+
+    Attributes:
+        content: The answer text, outside the think block and the calls.
+        reasoning: The think block's text; None when the turn had none.
+        tool_calls: The readable calls, in the order written.
+        raw: The turn exactly as it stands in a Qwen3 prompt, between
+            `<|im_start|>assistant\n` and `<|im_end|>` (a non-thinking step's empty think
+            block included), when agentkit rendered the prompt and read the output itself;
+            the next prompt repeats these bytes so that the server's prefix cache serves
+            them. None otherwise.
+    """
 
     content: str = ""
     reasoning: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    raw: str | None = field(default=None, repr=False)
     role: ClassVar[Literal["assistant"]] = "assistant"
 
 

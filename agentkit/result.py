@@ -1,4 +1,4 @@
-"""What a finished run gives back."""
+"""What a finished run gives back, and why a run stops."""
 
 from __future__ import annotations
 
@@ -8,9 +8,33 @@ from typing import Any, Literal
 from agentkit.messages import AssistantMessage, Message, ToolMessage, Usage
 from agentkit.thinking import ThinkingDecision
 
-__all__ = ["RunResult", "StepRecord", "StopReason"]
+__all__ = ["STOP_REASONS", "RunResult", "StepRecord", "StopReason"]
 
-StopReason = Literal["answer", "max_steps", "max_tokens", "timeout"]
+StopReason = Literal[
+    "answer",
+    "max_steps",
+    "max_tokens",
+    "timeout",
+    "repetition",
+    "malformed_output",
+    "context_full",
+    "error",
+    "interrupted",
+]
+
+STOP_REASONS: dict[str, tuple[int, str]] = {
+    "answer": (0, "the model answered"),
+    "max_steps": (3, "the step limit came before an answer (max_steps, --max-steps)"),
+    "max_tokens": (4, "the run's output-token limit came before an answer (max_run_tokens)"),
+    "timeout": (5, "the run's time limit came before an answer (timeout, --timeout)"),
+    "repetition": (6, "the model made the same call with the same result again and again"),
+    "malformed_output": (7, "the model wrote tool calls that could not be read, several steps in a row"),
+    "context_full": (8, "the conversation no longer fits the context window, even compacted"),
+    "error": (9, "the model server failed (after retries) or refused the request"),
+    "interrupted": (130, "Ctrl-C or SIGTERM stopped the run (SIGTERM exits with 143)"),
+}
+"""Each stop reason's `agentkit run` exit code and meaning. Bad input (arguments, configs)
+exits with 2 before a run starts."""
 
 
 @dataclass
@@ -38,16 +62,18 @@ class StepRecord:
 
 @dataclass
 class RunResult:
-    """A finished run.
+    """A finished run, or what an unfinished one had done.
 
     Attributes:
-        output: The final answer's text ("" when the run stopped at a limit).
+        output: The final answer's text ("" when the run stopped before an answer).
         messages: The whole conversation, this run's task and turns included; pass it as
             `history` to continue the conversation.
         steps: Each model call, with its thinking decision.
         usage: Tokens over all steps.
-        stop_reason: "answer", or the limit that ended the run.
+        stop_reason: "answer", or why the run stopped (see `STOP_REASONS`).
         run_id: The run's id (also its transcript's name).
+        error: What went wrong, when `stop_reason` is "error".
+        transcript: The run's transcript file, when it has one.
     """
 
     output: str
@@ -56,6 +82,8 @@ class RunResult:
     usage: Usage
     stop_reason: StopReason
     run_id: str = ""
+    error: str | None = None
+    transcript: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,4 +105,5 @@ class RunResult:
                 "cached_tokens": self.usage.cached_tokens,
                 "requests": self.usage.requests,
             },
+            **({"error": self.error} if self.error else {}),
         }

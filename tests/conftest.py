@@ -13,3 +13,9 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _runs_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transcripts of test runs go to a temporary runs directory, never the user's."""
+    monkeypatch.setenv("AGENTKIT_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))

@@ -74,7 +74,7 @@ def run_args(tmp_path: Path, turns: list[str], *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "agentkit.cli", "run", "Write a greeting.", "--backend", "scripted",
         "--script", str(script), "--builtin", "files", "--workspace", str(tmp_path / "ws"),
-        "--transcript-dir", str(tmp_path / "runs"), *extra,
+        "--runs-dir", str(tmp_path / "runs"), *extra,
     ]  # fmt: skip
 
 

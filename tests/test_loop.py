@@ -55,10 +55,14 @@ async def test_parallel_calls_run_concurrently_and_answer_in_call_order() -> Non
     ]
     backend = ScriptedBackend(script)
     agent = Agent(backend=backend, tools=[wait])
-    started = time.monotonic()
-    result = await agent.run("go")
-    elapsed = time.monotonic() - started
-    assert elapsed < 0.4  # not 0.45 s: they overlapped
+    seen: list[tuple[str, float]] = []
+    async for event in agent.stream("go"):
+        seen.append((event.type, time.monotonic()))
+        if isinstance(event, RunFinished):
+            result = event.result
+    first = next(t for kind, t in seen if kind == "tool_call_started")
+    last = max(t for kind, t in seen if kind == "tool_call_finished")
+    assert last - first < 0.4  # not 0.45 s: they overlapped
     results = result.steps[0].tool_results
     assert [r.content for r in results] == ["slow", "fast", "mid"]
     assert [r.tool_call_id for r in results] == [c.id for c in result.steps[0].message.tool_calls]
@@ -257,3 +261,166 @@ async def test_thinking_deltas_are_events() -> None:
     ]
     assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)) == "abc def"
     assert [e for e in events if isinstance(e, ToolCallStarted)] == []
+
+
+class _Backend:
+    """A backend that streams given items, then a turn of the given calls."""
+
+    name = "test"
+
+    def __init__(self, *turns: list[Any]) -> None:
+        self.turns = list(turns)
+
+    async def stream(self, request: ModelRequest) -> Any:
+        from agentkit.backends.base import Turn
+
+        items = self.turns.pop(0)
+        for item in items:
+            await asyncio.sleep(0.01)  # as a stream would, between items
+            if isinstance(item, Turn):
+                yield item
+                return
+            yield item
+        yield Turn(AssistantMessage("done"), [])
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _turn(*calls: ToolCall) -> Any:
+    from agentkit.backends.base import Turn
+
+    return Turn(AssistantMessage("", None, list(calls)), list(calls))
+
+
+async def test_a_call_running_when_the_turn_restarts_answers_the_same_call_asked_again() -> None:
+    from agentkit.backends.base import Retrying
+    from agentkit.qwen3.parser import ToolCallReady
+
+    ran: list[str] = []
+
+    @tool
+    async def work(job: str) -> str:
+        """Slow work."""
+        ran.append(job)
+        await asyncio.sleep(0.1)
+        return f"{job} done"
+
+    first = ToolCall("work", {"job": "a"}, id="old")
+    again = ToolCall("work", {"job": "a"}, id="new")
+    other = ToolCall("work", {"job": "b"}, id="b1")
+    backend = _Backend(
+        [ToolCallReady(first), Retrying(2, 0.0, "the stream broke", restart=True), ToolCallReady(again),
+         ToolCallReady(other), _turn(again, other)],
+        [],
+    )  # fmt: skip
+    events = [e async for e in Agent(backend=backend, tools=[work], transcripts=False).stream("go")]
+    result = events[-1].result
+    assert ran == ["a", "b"]  # "a" ran once although the model asked for it twice
+    step = result.steps[0]
+    assert [(r.tool_call_id, r.content) for r in step.tool_results] == [("new", "a done"), ("b1", "b done")]
+    started = [e for e in events if isinstance(e, ToolCallStarted)]
+    assert [(e.call.id, e.reused) for e in started] == [("old", None), ("new", "old"), ("b1", None)]
+
+
+async def test_a_call_the_restarted_turn_does_not_ask_for_again_is_stopped() -> None:
+    from agentkit.backends.base import Retrying
+    from agentkit.qwen3.parser import ToolCallReady
+
+    stopped: list[str] = []
+
+    @tool
+    async def work(job: str) -> str:
+        """Slow work."""
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            stopped.append(job)
+            raise
+        return job
+
+    backend = _Backend(
+        [ToolCallReady(ToolCall("work", {"job": "a"})), Retrying(2, 0.0, "x", restart=True)], []
+    )
+    result = await Agent(backend=backend, tools=[work], transcripts=False).run("go")
+    assert result.output == "done" and stopped == ["a"]
+
+
+async def test_an_equal_but_new_call_object_in_the_turn_runs_once() -> None:
+    from agentkit.qwen3.parser import ToolCallReady
+
+    ran: list[int] = []
+
+    @tool
+    def count() -> str:
+        """Count."""
+        ran.append(1)
+        return "ok"
+
+    call = ToolCall("count", {}, id="c1")
+    backend = _Backend([ToolCallReady(call), _turn(ToolCall("count", {}, id="c1"))], [])
+    await Agent(backend=backend, tools=[count], transcripts=False).run("go")
+    assert ran == [1]
+
+
+def test_a_concurrency_limit_works_in_every_run_sync() -> None:
+    script = [call("wait", seconds=0, label="a") + call("wait", seconds=0, label="b"), "done"] * 2
+    agent = Agent(backend=ScriptedBackend(script), tools=[wait], max_tool_concurrency=1, transcripts=False)
+    for _ in range(2):
+        result = agent.run_sync("go")
+        assert [r.content for r in result.steps[0].tool_results] == ["a", "b"]
+        assert not any(r.is_error for r in result.steps[0].tool_results)
+
+
+async def test_the_same_call_with_the_same_result_is_corrected_then_stopped() -> None:
+    ran: list[int] = []
+
+    @tool
+    def status() -> str:
+        """The job's status."""
+        ran.append(1)
+        return "pending"
+
+    backend = ScriptedBackend([call("status")] * 10)
+    result = await Agent(backend=backend, tools=[status], transcripts=False, max_steps=20).run("wait for it")
+    assert result.stop_reason == "repetition"
+    assert len(ran) == 3  # run three times, then answered by agentkit
+    assert len(result.steps) == 5
+    correction = result.steps[3].tool_results[0]
+    assert correction.is_error and "3 times in a row and got the same result" in correction.content
+    assert "pending" in correction.content
+
+
+async def test_the_same_call_with_changing_results_is_not_a_repetition() -> None:
+    seen: list[int] = []
+
+    @tool
+    def tick() -> int:
+        """Next number."""
+        seen.append(1)
+        return len(seen)
+
+    backend = ScriptedBackend([call("tick")] * 6 + ["six"])
+    result = await Agent(backend=backend, tools=[tick], transcripts=False).run("count")
+    assert result.ok and len(seen) == 6
+
+
+async def test_unreadable_calls_steps_in_a_row_end_the_run() -> None:
+    bad = "<tool_call>\n{not json at all\n</tool_call>"
+    backend = ScriptedBackend([bad] * 5)
+    result = await Agent(backend=backend, tools=[divide], transcripts=False).run("x")
+    assert result.stop_reason == "malformed_output" and len(result.steps) == 3
+
+
+async def test_an_error_ends_the_run_with_its_partial_result() -> None:
+    from agentkit.errors import ModelError
+
+    backend = ScriptedBackend([call("divide", a=4, b=2)])  # runs out of turns at step 2
+    events = []
+    with pytest.raises(ModelError) as caught:
+        async for event in Agent(backend=backend, tools=[divide], transcripts=False).stream("x"):
+            events.append(event)
+    partial = caught.value.result
+    assert partial is not None and partial.stop_reason == "error" and len(partial.steps) == 1
+    assert partial.error and "ran out of turns" in partial.error
+    assert events[-1].type == "run_failed" and events[-1].result is partial

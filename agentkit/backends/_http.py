@@ -4,42 +4,58 @@ Two transports with one contract. `AiohttpTransport` is the default: measured on
 project's 2-core box (bench/transport.py), it spends the least CPU per streamed request.
 `HttpxTransport` serves users who bring an httpx client (proxies, custom TLS) and lets respx
 intercept requests in tests.
+
+Both turn every failure into a `ModelError` in plain words, marked retryable when sending
+the request again may help (see `retry.py`), and both refuse to take a broken response for
+an answer: a 200 that is empty or not an event stream, and a stream that ends without
+`[DONE]`, are errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import errno
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from agentkit.errors import ModelError, ModelTimeout, ModelUnreachable
+from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from agentkit.errors import ContextOverflow, ModelError, ModelTimeout, ModelUnreachable, StreamBroken
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_READ_TIMEOUT",
+    "DEFAULT_IDLE_TIMEOUT",
     "AiohttpTransport",
     "HttpxTransport",
     "Transport",
     "make_transport",
 ]
 
-DEFAULT_CONNECT_TIMEOUT = 10.0
-"""Seconds to open a connection to the model server."""
 
-DEFAULT_READ_TIMEOUT = 600.0
-"""Seconds to wait for the next bytes of a response (a long prefill on a busy GPU is slow)."""
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+"""HTTP statuses that say "try again": timeout, overload, and server or gateway faults."""
+
+_SSE_FIELDS = (b"data:", b":", b"event:", b"id:", b"retry:")
 
 
 class Transport(Protocol):
     """Moves request bodies to a server and decoded JSON back."""
 
     def stream(self, url: str, body: bytes, headers: Mapping[str, str]) -> AsyncIterator[dict[str, Any]]:
-        """POST `body`; yield each server-sent event's JSON until `[DONE]`."""
+        """POST `body`; yield each server-sent event's JSON until `[DONE]`.
+
+        Raises `StreamBroken` when the stream ends without `[DONE]`.
+        """
         ...
 
     async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
         """GET `url`; return its decoded JSON body."""
+        ...
+
+    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        """POST `body`; return the decoded JSON answer."""
         ...
 
     async def aclose(self) -> None: ...
@@ -48,18 +64,23 @@ class Transport(Protocol):
 class _SSE:
     """Server-sent events from a byte stream: each event's data, decoded, until `[DONE]`."""
 
-    __slots__ = ("data", "done", "rest", "url")
+    __slots__ = ("data", "done", "lines", "rest", "started", "url")
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.rest = b""
         self.data: list[bytes] = []
         self.done = False
+        self.started = False
+        self.lines = 0  # complete lines read: a stream that completes none is stalled
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         """Read more bytes; return the events they complete (none once `[DONE]` came)."""
         lines = (self.rest + chunk if self.rest else chunk).split(b"\n")
         self.rest = lines.pop()
+        if not self.started:
+            self._check_start(lines)
+        self.lines += len(lines)
         out: list[dict[str, Any]] = []
         for line in lines:
             if line.endswith(b"\r"):
@@ -76,9 +97,42 @@ class _SSE:
             # other fields (event:, id:, retry:) and comments are not used by these APIs
         return out
 
+    def _check_start(self, lines: list[bytes]) -> None:
+        """Refuse a body that does not open like an event stream (an HTML error page)."""
+        head = b"\n".join([*lines, self.rest]).lstrip()
+        if not head:
+            return
+        if head.startswith(_SSE_FIELDS):
+            self.started = True
+        elif not any(field.startswith(head) for field in _SSE_FIELDS):  # else: too short to tell
+            raise ModelError(
+                f"the server at {self.url} answered 200 with something that is not an event stream: "
+                f"{_snippet(head)}",
+                url=self.url,
+                retryable=True,
+            )
+
     def close(self) -> list[dict[str, Any]]:
-        """End of stream: an event without its closing blank line still counts."""
-        return self.feed(b"\n\n") if (self.rest or self.data) and not self.done else []
+        """End of the body: an event without its closing blank line still counts; a body
+        that never said `[DONE]` is a broken stream."""
+        started = self.started or bool(self.rest.strip())
+        events = self.feed(b"\n\n") if (self.rest or self.data) and not self.done else []
+        if not self.done:
+            if not started:
+                raise ModelError(
+                    f"the server at {self.url} answered 200 with an empty body", url=self.url, retryable=True
+                )
+            raise StreamBroken(
+                f"the stream from {self.url} ended before the server finished it (no [DONE])",
+                url=self.url,
+                retryable=True,
+            )
+        return events
+
+
+def _snippet(text: bytes, limit: int = 160) -> str:
+    line = " ".join(text.decode("utf-8", "replace").split())
+    return repr(line if len(line) <= limit else line[: limit - 1] + "…")
 
 
 def _decode(data: bytes, url: str) -> dict[str, Any]:
@@ -86,11 +140,23 @@ def _decode(data: bytes, url: str) -> dict[str, Any]:
         event = json.loads(data.decode("utf-8", "surrogatepass"))
     except ValueError:
         raise ModelError(
-            f"the server at {url} sent an event that is not JSON: {data[:200]!r}", url=url
+            f"the server at {url} sent an event that is not JSON: {_snippet(data)}", url=url, retryable=True
         ) from None
     if isinstance(event, dict) and "error" in event and "choices" not in event:
-        raise ModelError(f"the server at {url} reported an error mid-stream: {_error_text(event)}", url=url)
-    return event  # type: ignore[no-any-return]
+        # vLLM reports engine failures this way, mid-stream, with its own status code
+        code = event["error"].get("code") if isinstance(event["error"], dict) else None
+        status = code if isinstance(code, int) else None
+        raise ModelError(
+            f"the server at {url} reported an error mid-stream: {_error_text(event)}",
+            url=url,
+            status=status,
+            retryable=status is None or status in RETRYABLE_STATUS,
+        )
+    if not isinstance(event, dict):
+        raise ModelError(
+            f"the server at {url} sent an event that is not a JSON object: {_snippet(data)}", url=url
+        )
+    return event
 
 
 def _error_text(payload: Any) -> str:
@@ -104,28 +170,109 @@ def _error_text(payload: Any) -> str:
     return str(payload)
 
 
-def _reason(exc: BaseException) -> str:
-    """Why a connection failed, in a few words."""
-    for cause in (exc, exc.__cause__, exc.__context__, *getattr(exc, "args", ())):
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, OSError) and cause.strerror and "Connect call failed" not in cause.strerror:
-            return cause.strerror.lower()
-    return str(exc) or type(exc).__name__
+_CONTEXT_WORDS = ("maximum context length", "context length", "context window", "too long", "exceed")
 
 
-def http_error(url: str, status: int, body: bytes) -> ModelError:
-    """A `ModelError` for a non-2xx response, with the server's own message."""
+def http_error(url: str, status: int, body: bytes, retry_after: str | None = None) -> ModelError:
+    """A `ModelError` for a non-2xx response, with the server's own message and what to do."""
     try:
         detail = _error_text(json.loads(body))
     except ValueError:
-        detail = body.decode("utf-8", "replace").strip()[:500]
-    hint = ""
-    if status == 404 and "model" in detail.lower():
-        hint = " Check --model: GET /v1/models lists the names this server serves."
+        detail = " ".join(body.decode("utf-8", "replace").split())[:500]
+    detail = detail.rstrip(".") or "no message"
+    message = f"the server at {url} answered HTTP {status}: {detail}."
+    lowered = detail.lower()
+    if status in (400, 413) and any(word in lowered for word in _CONTEXT_WORDS):
+        return ContextOverflow(message, url=url, status=status)
+    if status == 404 and "model" in lowered:
+        message += " Check --model: GET /v1/models lists the names this server serves."
+    elif status in (401, 403):
+        message += (
+            " The server wants an API key: pass --api-key KEY or set AGENTKIT_API_KEY "
+            "(Agent(api_key=...) in Python)."
+        )
     return ModelError(
-        f"the server at {url} answered HTTP {status}: {detail.rstrip('.')}.{hint}", url=url, status=status
+        message,
+        url=url,
+        status=status,
+        retryable=status in RETRYABLE_STATUS,
+        retry_after=_retry_after(retry_after),
     )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _os_reason(exc: BaseException | None) -> str | None:
+    """An OS-level cause in plain words, if the exception chain holds one."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.ECONNRESET:
+            return "the connection was reset"
+        if isinstance(exc, OSError) and exc.strerror and "Connect call failed" not in exc.strerror:
+            return exc.strerror.lower()
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _unreachable(url: str, exc: BaseException) -> ModelUnreachable:
+    reason = _os_reason(exc) or str(exc) or type(exc).__name__
+    return ModelUnreachable(reason, url=url, retryable=True)
+
+
+def _stalled(url: str, idle: float) -> ModelTimeout:
+    return ModelTimeout(
+        f"the server at {url} sent nothing for {idle:g} s (idle timeout; --idle-timeout changes it)",
+        url=url,
+        retryable=True,
+    )
+
+
+def _broken(url: str, what: str) -> ModelError:
+    return StreamBroken(f"the exchange with {url} broke: {what}", url=url, retryable=True)
+
+
+class _Reader:
+    """Reads one streamed response body into events, and notices a stall."""
+
+    __slots__ = ("idle", "sse", "url")
+
+    def __init__(self, url: str, idle: float) -> None:
+        self.url = url
+        self.idle = idle
+        self.sse = _SSE(url)
+
+    async def events(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+        sse = self.sse
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        async for chunk in chunks:
+            lines = sse.lines
+            for event in sse.feed(chunk):
+                yield event
+            if sse.done:
+                return
+            if sse.lines != lines:
+                last = loop.time()
+            elif loop.time() - last > self.idle:  # bytes trickle in, but no line completes
+                raise _stalled(self.url, self.idle)
+        for event in sse.close():
+            yield event
 
 
 class AiohttpTransport:
@@ -133,17 +280,17 @@ class AiohttpTransport:
 
     Args:
         connect_timeout: Seconds to open a connection.
-        read_timeout: Seconds to wait for more bytes of a response.
+        idle_timeout: Seconds a response may go without completing a line.
     """
 
     def __init__(
         self,
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
+        self.idle_timeout = idle_timeout
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -153,7 +300,7 @@ class AiohttpTransport:
         loop = asyncio.get_running_loop()
         if self._session is None or self._session.closed or self._loop is not loop:
             timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
+                total=None, sock_connect=self.connect_timeout, sock_read=self.idle_timeout
             )
             self._session = aiohttp.ClientSession(timeout=timeout, skip_auto_headers=("User-Agent",))
             self._loop = loop
@@ -167,41 +314,54 @@ class AiohttpTransport:
         session = self._client()
         try:
             async with session.post(url, data=body, headers=headers) as resp:
-                if resp.status >= 400:
-                    raise http_error(url, resp.status, await resp.read())
-                sse = _SSE(url)
-                async for chunk in resp.content.iter_any():
-                    for event in sse.feed(chunk):
-                        yield event
-                    if sse.done:
-                        return
-                for event in sse.close():
+                if resp.status >= 300:
+                    raise http_error(url, resp.status, await resp.read(), resp.headers.get("Retry-After"))
+                async for event in _Reader(url, self.idle_timeout).events(resp.content.iter_any()):
                     yield event
-        except aiohttp.ClientConnectorError as exc:
-            raise ModelUnreachable(_reason(exc.os_error or exc), url=url) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise ModelTimeout(
-                f"the server at {url} sent nothing for {self.read_timeout:g} s (read timeout)", url=url
-            ) from None
         except aiohttp.ClientError as exc:
-            raise ModelError(f"the connection to {url} failed: {exc}", url=url) from None
+            raise self._error(url, exc) from None
+        except asyncio.TimeoutError:
+            raise _stalled(url, self.idle_timeout) from None
 
     async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
+        return await self._json("GET", url, None, headers)
+
+    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        return await self._json("POST", url, body, headers)
+
+    async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
         import aiohttp
 
         session = self._client()
         try:
-            async with session.get(url, headers=headers) as resp:
+            async with session.request(method, url, data=body, headers=headers) as resp:
                 payload = await resp.read()
-                if resp.status >= 400:
-                    raise http_error(url, resp.status, payload)
-                return json.loads(payload) if payload else None
-        except aiohttp.ClientConnectorError as exc:
-            raise ModelUnreachable(_reason(exc.os_error or exc), url=url) from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
-            raise ModelTimeout(f"the server at {url} did not answer in time", url=url) from None
+                if resp.status >= 300:
+                    raise http_error(url, resp.status, payload, resp.headers.get("Retry-After"))
         except aiohttp.ClientError as exc:
-            raise ModelError(f"the connection to {url} failed: {exc}", url=url) from None
+            raise self._error(url, exc) from None
+        except asyncio.TimeoutError:
+            raise _stalled(url, self.idle_timeout) from None
+        return _json_body(url, payload)
+
+    def _error(self, url: str, exc: Exception) -> ModelError:
+        import aiohttp
+
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return ModelUnreachable(
+                f"no connection within {self.connect_timeout:g} s (connect timeout)", url=url, retryable=True
+            )
+        if isinstance(exc, aiohttp.ServerTimeoutError):
+            return _stalled(url, self.idle_timeout)
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return _unreachable(url, exc.os_error or exc)
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return _broken(url, "the server closed the connection")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return _broken(url, _os_reason(exc) or "the response was cut off in the middle")
+        if isinstance(exc, aiohttp.ClientOSError):
+            return _broken(url, _os_reason(exc) or "the connection failed")
+        return ModelError(f"the exchange with {url} failed: {type(exc).__name__}: {exc}", url=url)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -209,13 +369,27 @@ class AiohttpTransport:
             await session.close()
 
 
+def _json_body(url: str, payload: bytes) -> Any:
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        raise ModelError(
+            f"the server at {url} answered with something that is not JSON: {_snippet(payload)}",
+            url=url,
+            retryable=True,
+        ) from None
+
+
 class HttpxTransport:
     """A transport over an `httpx.AsyncClient` (yours, or one it makes).
 
     Args:
-        client: A configured client; the transport does not close a client it was given.
+        client: A configured client; the transport does not close a client it was given
+            (its own timeouts apply).
         connect_timeout: Seconds to open a connection (for a client it makes).
-        read_timeout: Seconds to wait for more bytes (for a client it makes).
+        idle_timeout: Seconds a response may go without completing a line.
     """
 
     def __init__(
@@ -223,13 +397,13 @@ class HttpxTransport:
         client: Any = None,
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self._given = client
         self._client_obj = client
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
+        self.idle_timeout = idle_timeout
 
     def _client(self) -> Any:
         import httpx
@@ -238,7 +412,7 @@ class HttpxTransport:
             return self._given
         loop = asyncio.get_running_loop()
         if self._client_obj is None or self._client_obj.is_closed or self._loop is not loop:
-            timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
+            timeout = httpx.Timeout(self.idle_timeout, connect=self.connect_timeout)
             self._client_obj = httpx.AsyncClient(timeout=timeout)
             self._loop = loop
         return self._client_obj
@@ -251,38 +425,48 @@ class HttpxTransport:
         client = self._client()
         try:
             async with client.stream("POST", url, content=body, headers=headers) as resp:
-                if resp.status_code >= 400:
-                    raise http_error(url, resp.status_code, await resp.aread())
-                sse = _SSE(url)
-                async for chunk in resp.aiter_bytes():
-                    for event in sse.feed(chunk):
-                        yield event
-                    if sse.done:
-                        return
-                for event in sse.close():
+                if resp.status_code >= 300:
+                    raise http_error(
+                        url, resp.status_code, await resp.aread(), resp.headers.get("Retry-After")
+                    )
+                async for event in _Reader(url, self.idle_timeout).events(resp.aiter_bytes()):
                     yield event
-        except httpx.ConnectError as exc:
-            raise ModelUnreachable(_reason(exc), url=url) from None
-        except httpx.TimeoutException:
-            raise ModelTimeout(f"the server at {url} did not answer in time", url=url) from None
         except httpx.HTTPError as exc:
-            raise ModelError(f"the connection to {url} failed: {exc}", url=url) from None
+            raise self._error(url, exc) from None
 
     async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
+        return await self._json("GET", url, None, headers)
+
+    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        return await self._json("POST", url, body, headers)
+
+    async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
         import httpx
 
-        client = self._client()
         try:
-            resp = await client.get(url, headers=headers)
-        except httpx.ConnectError as exc:
-            raise ModelUnreachable(_reason(exc), url=url) from None
-        except httpx.TimeoutException:
-            raise ModelTimeout(f"the server at {url} did not answer in time", url=url) from None
+            resp = await self._client().request(method, url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise ModelError(f"the connection to {url} failed: {exc}", url=url) from None
-        if resp.status_code >= 400:
-            raise http_error(url, resp.status_code, resp.content)
-        return resp.json() if resp.content else None
+            raise self._error(url, exc) from None
+        if resp.status_code >= 300:
+            raise http_error(url, resp.status_code, resp.content, resp.headers.get("Retry-After"))
+        return _json_body(url, resp.content)
+
+    def _error(self, url: str, exc: Exception) -> ModelError:
+        import httpx
+
+        if isinstance(exc, httpx.ConnectTimeout):
+            return ModelUnreachable(
+                f"no connection within {self.connect_timeout:g} s (connect timeout)", url=url, retryable=True
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return _stalled(url, self.idle_timeout)
+        if isinstance(exc, httpx.ConnectError):
+            return _unreachable(url, exc)
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return _broken(url, _os_reason(exc) or "the server closed the connection")
+        if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+            return _broken(url, _os_reason(exc) or "the connection failed")
+        return ModelError(f"the exchange with {url} failed: {type(exc).__name__}: {exc}", url=url)
 
     async def aclose(self) -> None:
         if self._given is None and self._client_obj is not None:
@@ -291,12 +475,17 @@ class HttpxTransport:
             self._client_obj = None
 
 
-def make_transport(kind: str | Transport | None) -> Transport:
+def make_transport(
+    kind: str | Transport | None,
+    *,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+) -> Transport:
     """A transport from a name ("aiohttp", "httpx"), an instance, or None (the default)."""
     if kind is None or kind == "aiohttp":
-        return AiohttpTransport()
+        return AiohttpTransport(connect_timeout=connect_timeout, idle_timeout=idle_timeout)
     if kind == "httpx":
-        return HttpxTransport()
+        return HttpxTransport(connect_timeout=connect_timeout, idle_timeout=idle_timeout)
     if isinstance(kind, str):
         raise ValueError(f"unknown transport {kind!r}: use 'aiohttp' or 'httpx'")
     return kind

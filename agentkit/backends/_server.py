@@ -1,24 +1,39 @@
-"""The model server a backend talks to: its URL, credentials, model name and transport."""
+"""The model server a backend talks to: its URL, credentials, model name, window, transport
+and retry policy."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentkit.backends._http import Transport, make_transport
-from agentkit.errors import ModelError, ModelUnreachable
+from agentkit.backends.base import Retrying
+from agentkit.backends.retry import Attempts, RetryPolicy
+from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from agentkit.errors import ConfigError, ModelError, ModelUnreachable
 
-__all__ = ["DEFAULT_BASE_URL", "ServerConnection"]
-
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
-"""Where `vllm serve` listens by default."""
+__all__ = ["DEFAULT_BASE_URL", "ServerConnection", "normalize_base_url"]
 
 
 def normalize_base_url(url: str) -> str:
-    """`http://host:8000`, `.../v1` and `.../v1/` all become `http://host:8000/v1`."""
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else url + "/v1"
+    """`http://host:8000`, `.../v1` and `.../v1/` all become `http://host:8000/v1`.
+
+    Raises:
+        ConfigError: The URL has no `http://` or `https://` scheme, or no host.
+    """
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        guess = "http://" + text.split("://", 1)[-1].lstrip("/")
+        raise ConfigError(
+            f"the base URL {url!r} has no http:// or https:// scheme and host; "
+            f"did you mean --base-url {guess}?"
+        )
+    text = text.rstrip("/")
+    return text if text.endswith("/v1") else text + "/v1"
 
 
 class ServerConnection:
@@ -30,6 +45,9 @@ class ServerConnection:
         api_key: Sent as a bearer token when set.
         transport: "aiohttp" (default), "httpx", or a transport object.
         client: An `openai.AsyncOpenAI` client whose base URL and API key to use.
+        connect_timeout: Seconds to open a connection (for a transport made here).
+        idle_timeout: Seconds a response may stay silent (for a transport made here).
+        retry: How failed requests are retried.
     """
 
     def __init__(
@@ -40,74 +58,136 @@ class ServerConnection:
         api_key: str | None = None,
         transport: str | Transport | None = None,
         client: Any = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if client is not None:
             base_url = base_url or str(client.base_url)
             api_key = api_key or getattr(client, "api_key", None)
         self.base_url = normalize_base_url(base_url or DEFAULT_BASE_URL)
+        self.root = self.base_url[: -len("/v1")]
         self.model = model
-        self._listed = False
-        self._max_model_len: int | None = None
-        self.transport = make_transport(transport)
+        self.retry = retry or RetryPolicy()
+        self.transport = make_transport(transport, connect_timeout=connect_timeout, idle_timeout=idle_timeout)
         self.headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if api_key and api_key != "EMPTY":
             self.headers["Authorization"] = f"Bearer {api_key}"
+        self.answered = False
+        """Whether the server has ever answered: a refused connection before that means
+        no server is there (fail at once); after it, a server restarting (retry)."""
+        self._listed = False
+        self._max_model_len: int | None = None
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+        self._tokenize = True  # until the server shows it has no /tokenize
+
+    def attempts(self) -> Attempts:
+        """A fresh retry budget for one model call."""
+        return Attempts(self.retry)
+
+    async def prepare(self) -> AsyncIterator[Retrying]:
+        """Ask the server for its models once, shared by concurrent runs; yields a
+        `Retrying` for each failed attempt it retries."""
+        if self._listed:
+            return
+        async with self._listing_lock():
+            if self._listed:
+                return
+            attempts = self.attempts()
+            while True:
+                try:
+                    listing = await self.get("/models")
+                    break
+                except ModelError as exc:
+                    if not exc.retryable and exc.status is not None and self.model is not None:
+                        listing = None  # no listing: the configured name will do
+                        break
+                    wait = attempts.wait_after(exc)
+                    yield Retrying(attempts.number, wait, str(exc))
+                    await asyncio.sleep(wait)
+            self._read_listing(listing)
+
+    def _listing_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        return self._lock
+
+    def _read_listing(self, listing: Any) -> None:
+        data = listing.get("data") if isinstance(listing, dict) else None
+        entries = [m for m in data or () if isinstance(m, dict) and m.get("id")]
+        chosen = next((m for m in entries if m["id"] == self.model), None)
+        if self.model is None:
+            if not entries:
+                raise ModelError(
+                    f"the server at {self.base_url} lists no models; pass --model NAME",
+                    url=self.base_url + "/models",
+                )
+            chosen = entries[0]
+            self.model = str(chosen["id"])
+        length = chosen.get("max_model_len") if chosen else None
+        self._max_model_len = length if isinstance(length, int) and length > 0 else None
+        self._listed = True
 
     async def model_name(self) -> str:
         """The model to ask for: as configured, else the first one the server serves."""
-        if not self._listed:
-            await self._list_models()
-        if self.model is None:
-            raise ModelError(
-                f"the server at {self.base_url} lists no models; pass --model NAME",
-                url=self.base_url + "/models",
-            )
+        async for _ in self.prepare():
+            pass
+        assert self.model is not None
         return self.model
 
     async def max_model_len(self) -> int | None:
         """The context window the server reports for the model (vLLM does), if any."""
-        if not self._listed:
-            await self._list_models()
+        async for _ in self.prepare():
+            pass
         return self._max_model_len
 
-    async def _list_models(self) -> None:
-        # One GET /v1/models per connection: it names the model when none was given, and
-        # vLLM's listing also gives the context window.
-        try:
-            listing = await self.get("/models")
-        except ModelUnreachable:
-            raise
-        except ModelError:
-            if self.model is None:
-                raise
-            listing = None
-        entries = [m for m in (listing or {}).get("data", []) if isinstance(m, dict) and m.get("id")]
-        chosen = next((m for m in entries if m["id"] == self.model), None)
-        if self.model is None and entries:
-            chosen = entries[0]
-            self.model = str(chosen["id"])
-        length = chosen.get("max_model_len") if chosen else None
-        self._max_model_len = length if isinstance(length, int) else None
-        self._listed = True
-
     def body(self, fields: dict[str, Any]) -> bytes:
-        return json.dumps(fields, ensure_ascii=False).encode()
+        return json.dumps(fields, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
     async def stream(self, path: str, body: bytes) -> AsyncIterator[dict[str, Any]]:
         """POST a ready body to `path` and yield the streamed events."""
         try:
             async for event in self.transport.stream(self.base_url + path, body, self.headers):
+                self.answered = True
                 yield event
-        except ModelUnreachable as exc:
-            raise self._unreachable(exc) from None
+        except ModelError as exc:
+            raise self._seen(exc) from None
 
     async def get(self, path: str) -> Any:
         try:
-            return await self.transport.get_json(self.base_url + path, self.headers)
-        except ModelUnreachable as exc:
-            raise self._unreachable(exc) from None
+            answer = await self.transport.get_json(self.base_url + path, self.headers)
+        except ModelError as exc:
+            raise self._seen(exc) from None
+        self.answered = True
+        return answer
 
-    def _unreachable(self, exc: ModelUnreachable) -> ModelUnreachable:
+    async def count_tokens(self, fields: dict[str, Any]) -> int | None:
+        """The exact token count of a prompt (`{"prompt": ...}`) or chat (`{"messages": ...}`)
+        from vLLM's `/tokenize`; None where the server has none."""
+        if not self._tokenize:
+            return None
+        body = self.body({"model": self.model, **fields})
+        try:
+            answer = await self.transport.post_json(self.root + "/tokenize", body, self.headers)
+        except ModelError as exc:
+            if exc.status is not None and not exc.retryable:
+                self._tokenize = False  # 404 or 405: this server has no /tokenize
+            return None
+        count = answer.get("count") if isinstance(answer, dict) else None
+        return count if isinstance(count, int) else None
+
+    def _seen(self, exc: ModelError) -> ModelError:
+        """The error as the caller should see it, knowing whether the server ever answered."""
+        if exc.status is not None:
+            self.answered = True
+        if not isinstance(exc, ModelUnreachable):
+            return exc
+        if self.answered:
+            return ModelUnreachable(
+                f"the model server at {self.base_url} stopped answering ({exc})", url=exc.url, retryable=True
+            )
         from agentkit.serving import serve_hint
 
         return ModelUnreachable(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Union, runtime_checkable
 
-from agentkit.messages import AssistantMessage, Message, ToolCall, ToolCallError, Usage
+from agentkit.messages import AssistantMessage, Message, ToolCall, ToolCallError, Usage, new_call_id
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
 from agentkit.thinking import Sampling, ThinkingDecision
 
@@ -19,6 +19,7 @@ __all__ = [
     "ExtraBody",
     "ModelEvent",
     "ModelRequest",
+    "Retrying",
     "Turn",
     "TurnBuilder",
     "extra_fields",
@@ -35,12 +36,15 @@ class ModelRequest:
         tools: OpenAI function specs of the tools the model may call.
         decision: Whether this call thinks, and its reasoning budget.
         sampling: Sampling parameters (already chosen for the thinking mode).
+        max_tokens: Output tokens this call may use: what the context window leaves,
+            capped by the user's setting (None: the backend decides).
     """
 
     messages: Sequence[Message]
     tools: Sequence[dict[str, Any]] = ()
     decision: ThinkingDecision = field(default_factory=lambda: ThinkingDecision(True))
     sampling: Sampling = field(default_factory=Sampling)
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -53,22 +57,43 @@ class Turn:
             entry gets a tool result, in this order.
         usage: Tokens used by the request(s) of this turn.
         finish_reason: Why generation stopped ("stop", "length", "tool_calls", ...).
-        raw: The output text as generated, when the backend saw it.
+        context_tokens: Tokens of the last request's prompt plus this turn's output, as
+            the server counted them (None when it did not say): how much of the window the
+            conversation fills now.
     """
 
     message: AssistantMessage
     calls: list[ToolCall | ToolCallError] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
-    raw: str | None = None
+    context_tokens: int | None = None
 
     @property
     def errors(self) -> list[ToolCallError]:
         return [c for c in self.calls if isinstance(c, ToolCallError)]
 
 
-ModelEvent = Union[ReasoningDelta, ContentDelta, ToolCallReady, ToolCallInvalid, Turn]
-"""Deltas as they stream, calls as soon as each is complete, then the `Turn`."""
+@dataclass(frozen=True)
+class Retrying:
+    """A request of this model call failed and will be sent again after `wait` seconds.
+
+    Attributes:
+        attempt: The number of the attempt about to be made (2 for the first retry).
+        wait: Seconds until it is made.
+        reason: What went wrong, in plain words.
+        restart: The turn starts over: text and calls streamed so far are void (calls
+            already running are kept if the new attempt asks for them again). False when
+            the stream is continued from the text received.
+    """
+
+    attempt: int
+    wait: float
+    reason: str
+    restart: bool = False
+
+
+ModelEvent = Union[ReasoningDelta, ContentDelta, ToolCallReady, ToolCallInvalid, Retrying, Turn]
+"""Deltas as they stream, calls as soon as each is complete, retries, then the `Turn`."""
 
 
 @runtime_checkable
@@ -93,6 +118,8 @@ class TurnBuilder:
         self.calls: list[ToolCall | ToolCallError] = []
         self.saw_reasoning = False
         self.usage = Usage()
+        self.last_usage: Usage | None = None
+        self._ids: set[str] = set()
 
     def add(self, event: ModelEvent) -> ModelEvent:
         """Record an event; return it, so that a backend can `yield builder.add(event)`."""
@@ -102,18 +129,32 @@ class TurnBuilder:
         elif isinstance(event, ContentDelta):
             self.content.append(event.text)
         elif isinstance(event, ToolCallReady):
-            self.calls.append(event.call)
+            self._add_call(event.call)
         elif isinstance(event, ToolCallInvalid):
-            self.calls.append(event.error)
+            self._add_call(event.error)
         return event
+
+    def _add_call(self, call: ToolCall | ToolCallError) -> None:
+        if call.id in self._ids:  # a server that reuses ids: each call is answered by its own
+            call.id = new_call_id()
+        self._ids.add(call.id)
+        self.calls.append(call)
+
+    def count(self, usage: Usage) -> None:
+        """Add one request's usage."""
+        self.usage += usage
+        self.last_usage = usage
 
     def turn(self, *, finish_reason: str | None, raw: str | None = None) -> Turn:
         message = AssistantMessage(
             content="".join(self.content),
             reasoning="".join(self.reasoning) if self.saw_reasoning else None,
             tool_calls=[c for c in self.calls if isinstance(c, ToolCall)],
+            raw=raw,
         )
-        return Turn(message, self.calls, self.usage, finish_reason, raw)
+        last = self.last_usage
+        context = last.prompt_tokens + last.completion_tokens if last and last.prompt_tokens else None
+        return Turn(message, self.calls, self.usage, finish_reason, context)
 
 
 def usage_from(payload: dict[str, Any]) -> Usage:

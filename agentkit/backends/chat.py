@@ -5,17 +5,33 @@ qwen3`), SGLang, llama.cpp, Ollama. Reasoning is read from `reasoning_content` o
 `reasoning`; tool-call deltas are assembled by index. Content still goes through agentkit's
 parser, so a `<tool_call>` the server left in the text (its parser failed) is still read, and
 a server without a reasoning parser still has its `<think>` block split off.
+
+A chat request cannot be continued where a broken stream stopped, so a broken step starts
+over (a `Retrying` with `restart=True`); the loop keeps the tool calls already running and
+gives them to the new attempt when it asks for the same calls.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentkit.backends._http import Transport
 from agentkit.backends._server import ServerConnection
-from agentkit.backends.base import ExtraBody, ModelEvent, ModelRequest, TurnBuilder, extra_fields, usage_from
+from agentkit.backends.base import (
+    ExtraBody,
+    ModelEvent,
+    ModelRequest,
+    Retrying,
+    TurnBuilder,
+    extra_fields,
+    usage_from,
+)
+from agentkit.backends.retry import RetryPolicy
+from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from agentkit.errors import ModelError, StreamBroken
 from agentkit.messages import Message, ToolCall, ToolCallError, to_openai
 from agentkit.qwen3.parser import StreamParser, ToolCallInvalid, ToolCallReady, read_arguments
 
@@ -27,6 +43,14 @@ class _PendingCall:
     id: str | None = None
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+
+    def add_name(self, name: str) -> None:
+        # The spec sends the name once; some servers (llama.cpp's) repeat it whole in every
+        # chunk of the call. A piece equal to, or growing, the name so far replaces it.
+        if name == self.name or name.startswith(self.name):
+            self.name = name
+        else:
+            self.name += name
 
     def finish(self) -> ToolCall | ToolCallError:
         text = "".join(self.arguments)
@@ -60,6 +84,9 @@ class ChatBackend:
             a named function.
         extra_body: More fields for every request body (server-specific options), or a
             function of the request that returns them.
+        connect_timeout: Seconds to open a connection.
+        idle_timeout: Seconds a response may stay silent before it counts as stalled.
+        retry: How failed requests are retried.
     """
 
     name = "chat"
@@ -74,8 +101,20 @@ class ChatBackend:
         client: Any = None,
         tool_choice: str | dict[str, Any] = "auto",
         extra_body: ExtraBody = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        self.server = ServerConnection(base_url, model, api_key=api_key, transport=transport, client=client)
+        self.server = ServerConnection(
+            base_url,
+            model,
+            api_key=api_key,
+            transport=transport,
+            client=client,
+            connect_timeout=connect_timeout,
+            idle_timeout=idle_timeout,
+            retry=retry,
+        )
         self.tool_choice = tool_choice
         self.extra_body = extra_body
 
@@ -94,53 +133,106 @@ class ChatBackend:
         if request.decision.think and request.decision.budget:
             body["thinking_token_budget"] = request.decision.budget  # vLLM's reasoning budget
         body.update(request.sampling.body())
+        if request.max_tokens is not None:
+            body["max_tokens"] = request.max_tokens
         body.update(extra_fields(self.extra_body, request))
         return body
 
+    async def prompt_size(self, request: ModelRequest) -> int:
+        """The conversation's length in characters, as sent (for the context budget)."""
+        return len(self.server.body({"messages": [_message(m) for m in request.messages]}))
+
+    async def count_tokens(self, request: ModelRequest) -> int | None:
+        """The prompt's exact token count from the server, where it can tell."""
+        fields: dict[str, Any] = {"messages": [_message(m) for m in request.messages]}
+        if request.tools:
+            fields["tools"] = list(request.tools)
+        fields["chat_template_kwargs"] = {"enable_thinking": request.decision.think}
+        await self.server.model_name()
+        return await self.server.count_tokens(fields)
+
+    async def context_window(self) -> int | None:
+        return await self.server.max_model_len()
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        body = self.server.body(await self.body_for(request))
-        turn = TurnBuilder()
-        reasoning = StreamParser(thinking=True)  # the server's reasoning field
-        content = StreamParser()  # content, in case calls or <think> were left in it
-        pending: dict[int, _PendingCall] = {}
-        server_calls: list[ToolCall | ToolCallError] = []
-        finish: str | None = None
-        async for chunk in self.server.stream("/chat/completions", body):
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                thought = delta.get("reasoning_content") or delta.get("reasoning")
-                if thought:
-                    for event in reasoning.feed(thought):
-                        yield turn.add(event)
-                text = delta.get("content")
-                if text:
-                    for event in content.feed(text):
-                        yield turn.add(event)
-                for part in delta.get("tool_calls") or ():
-                    index = part.get("index", len(pending))
-                    if index not in pending:
-                        # A new index means the calls before it are complete.
-                        for done in [i for i in pending if i < index]:
-                            yield _ready(turn, server_calls, pending.pop(done).finish())
-                        pending[index] = _PendingCall()
-                    slot = pending[index]
-                    if part.get("id"):
-                        slot.id = part["id"]
-                    fn = part.get("function") or {}
-                    if fn.get("name"):
-                        slot.name += fn["name"]
-                    if fn.get("arguments"):
-                        slot.arguments.append(fn["arguments"])
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-            if chunk.get("usage"):
-                turn.usage += usage_from(chunk["usage"])
-        for index in sorted(pending):
-            yield _ready(turn, server_calls, pending.pop(index).finish())
-        for event in [*reasoning.close(), *content.close()]:
-            yield turn.add(event)
+        server = self.server
+        async for notice in server.prepare():
+            yield notice
+        body = server.body(await self.body_for(request))
+        attempts = server.attempts()
+        while True:
+            reply = _Reply()
+            try:
+                async for chunk in server.stream("/chat/completions", body):
+                    for event in reply.read(chunk):
+                        yield event
+            except ModelError as exc:
+                if not (isinstance(exc, StreamBroken) and reply.finish is not None):  # only [DONE] missing
+                    wait = attempts.wait_after(exc)
+                    yield Retrying(attempts.number, wait, str(exc), restart=reply.started)
+                    await asyncio.sleep(wait)
+                    continue
+            break
+        for event in reply.close():
+            yield event
+
+    async def aclose(self) -> None:
+        await self.server.aclose()
+
+
+class _Reply:
+    """One attempt's streamed reply, read into a turn."""
+
+    def __init__(self) -> None:
+        self.turn = TurnBuilder()
+        self.reasoning = StreamParser(thinking=True)  # the server's reasoning field
+        self.content = StreamParser()  # content, in case calls or <think> were left in it
+        self.pending: dict[int, _PendingCall] = {}
+        self.finish: str | None = None
+        self.started = False
+
+    def read(self, chunk: dict[str, Any]) -> list[ModelEvent]:
+        turn = self.turn
+        out: list[ModelEvent] = []
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta") or {}
+            thought = delta.get("reasoning_content") or delta.get("reasoning")
+            if thought:
+                out += map(turn.add, self.reasoning.feed(thought))
+            text = delta.get("content")
+            if text:
+                out += map(turn.add, self.content.feed(text))
+            for part in delta.get("tool_calls") or ():
+                index = part.get("index", len(self.pending))
+                if index not in self.pending:
+                    # A new index means the calls before it are complete.
+                    for done in [i for i in self.pending if i < index]:
+                        out.append(self._ready(self.pending.pop(done).finish()))
+                    self.pending[index] = _PendingCall()
+                slot = self.pending[index]
+                if part.get("id") and not slot.id:
+                    slot.id = part["id"]
+                fn = part.get("function") or {}
+                if fn.get("name"):
+                    slot.add_name(fn["name"])
+                if fn.get("arguments"):
+                    slot.arguments.append(fn["arguments"])
+            if choice.get("finish_reason"):
+                self.finish = choice["finish_reason"]
+        if chunk.get("usage"):
+            turn.count(usage_from(chunk["usage"]))
+        self.started = self.started or bool(out) or bool(self.pending)
+        return out
+
+    def _ready(self, item: ToolCall | ToolCallError) -> ModelEvent:
+        return self.turn.add(ToolCallReady(item) if isinstance(item, ToolCall) else ToolCallInvalid(item))
+
+    def close(self) -> list[ModelEvent]:
+        turn = self.turn
+        out: list[ModelEvent] = [self._ready(self.pending.pop(i).finish()) for i in sorted(self.pending)]
+        out += map(turn.add, [*self.reasoning.close(), *self.content.close()])
         visible = turn.calls or turn.content or "".join(turn.reasoning)
-        if not visible and (finish == "tool_calls" or turn.usage.completion_tokens > 1):
+        if not visible and (self.finish == "tool_calls" or turn.usage.completion_tokens > 1):
             # The server's parser consumed the reply: it saw a tool call it could not read.
             error = ToolCallError(
                 "",
@@ -148,12 +240,10 @@ class ChatBackend:
                 f'({turn.usage.completion_tokens} tokens); its JSON needs a "name" and an '
                 '"arguments" object.',
             )
-            yield turn.add(ToolCallInvalid(error))
-        turn.saw_reasoning = turn.saw_reasoning or content.saw_think
-        yield turn.turn(finish_reason=finish)
-
-    async def aclose(self) -> None:
-        await self.server.aclose()
+            out.append(turn.add(ToolCallInvalid(error)))
+        turn.saw_reasoning = turn.saw_reasoning or self.content.saw_think
+        out.append(turn.turn(finish_reason=self.finish))
+        return out
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -161,10 +251,3 @@ def _message(message: Message) -> dict[str, Any]:
     if "reasoning_content" in data:  # vLLM >= 0.11 reads `reasoning`; older servers `reasoning_content`
         data["reasoning"] = data["reasoning_content"]
     return data
-
-
-def _ready(
-    turn: TurnBuilder, calls: list[ToolCall | ToolCallError], item: ToolCall | ToolCallError
-) -> ModelEvent:
-    calls.append(item)
-    return turn.add(ToolCallReady(item) if isinstance(item, ToolCall) else ToolCallInvalid(item))

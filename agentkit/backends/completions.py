@@ -2,25 +2,43 @@
 
 It sends raw prompt text to `/v1/completions` and reads the stream with agentkit's parser,
 which gives (a) calls rescued where a server-side parser would drop them, (b) a thinking
-budget, and (c) an append-only prompt: within one user query, step k+1's prompt is step k's
+budget, (c) an append-only prompt: within one user query, step k+1's prompt is step k's
 prompt + its output + `<|im_end|>\\n` + the tool results + the generation prompt, byte for
-byte, so the server's prefix cache serves every earlier token.
+byte, so the server's prefix cache serves every earlier token; and (d) a broken stream is
+continued, not thrown away: the same prompt plus the text received so far is sent again
+and the model reads on.
+
+The prompt is a function of the conversation alone (`prompt_text`): each turn this backend
+wrote keeps its exact text (`AssistantMessage.raw`), so a resumed run, or another backend
+object, sends the very bytes the first would have.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from agentkit.backends._http import Transport
 from agentkit.backends._server import ServerConnection
-from agentkit.backends.base import ExtraBody, ModelEvent, ModelRequest, TurnBuilder, extra_fields, usage_from
-from agentkit.messages import AssistantMessage, ToolMessage
+from agentkit.backends.base import (
+    ExtraBody,
+    ModelEvent,
+    ModelRequest,
+    Retrying,
+    TurnBuilder,
+    extra_fields,
+    usage_from,
+)
+from agentkit.backends.retry import RetryPolicy
+from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from agentkit.errors import ModelError, StreamBroken
+from agentkit.messages import AssistantMessage, Message, ToolMessage, UserMessage
 from agentkit.qwen3.parser import StreamParser
 from agentkit.qwen3.template import IM_END, render_prompt
 
-__all__ = ["BUDGET_CLOSE", "CompletionsBackend"]
+__all__ = ["BUDGET_CLOSE", "CompletionsBackend", "prompt_text"]
 
 BUDGET_CLOSE = (
     "\n\nConsidering the limited time by the user, I have to give the solution based on the "
@@ -30,11 +48,41 @@ BUDGET_CLOSE = (
 
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
+ASSISTANT_OPEN = "<|im_start|>assistant\n"
+NO_THINK = "<think>\n\n</think>\n\n"
+"""What the generation prompt pre-fills for a step without thinking."""
+
 DEFAULT_MAX_TOKENS = 32_768
 """Tokens per model call when neither the request nor the server says (Qwen3's model card
 recommends 32,768 output tokens for most tasks)."""
 
-_PREFIX_CACHE_SIZE = 64
+_PROMPT_CACHE_SIZE = 64
+
+
+def prompt_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]], think: bool) -> str:
+    """The completions prompt of a conversation: what the official template renders, except
+    that turns written by this backend since the latest user message stand as they were
+    generated (`AssistantMessage.raw`), so that each step's prompt extends the last one."""
+    last_user = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage)), default=-1)
+    tail = messages[last_user + 1 :]
+    turns = [m for m in tail if isinstance(m, AssistantMessage)]
+    if not turns or any(m.raw is None for m in turns):
+        return render_prompt(messages, tools or None, enable_thinking=think)
+    parts = [render_prompt(messages[: last_user + 1], tools or None, add_generation_prompt=False)]
+    i = 0
+    while i < len(tail):
+        message = tail[i]
+        if isinstance(message, AssistantMessage):
+            parts += [ASSISTANT_OPEN, message.raw or "", IM_END, "\n"]
+            i += 1
+            continue
+        j = i
+        while j < len(tail) and not isinstance(tail[j], AssistantMessage):
+            j += 1
+        parts.append(render_prompt(tail[i:j], add_generation_prompt=False))
+        i = j
+    parts.append(ASSISTANT_OPEN if think else ASSISTANT_OPEN + NO_THINK)
+    return "".join(parts)
 
 
 class CompletionsBackend:
@@ -48,6 +96,9 @@ class CompletionsBackend:
         client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
         extra_body: More fields for every request body (server-specific options such as
             vLLM's `structured_outputs`), or a function of the request that returns them.
+        connect_timeout: Seconds to open a connection.
+        idle_timeout: Seconds a response may stay silent before it counts as stalled.
+        retry: How failed requests are retried (and broken streams continued).
     """
 
     name = "completions"
@@ -61,53 +112,91 @@ class CompletionsBackend:
         transport: str | Transport | None = None,
         client: Any = None,
         extra_body: ExtraBody = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        self.server = ServerConnection(base_url, model, api_key=api_key, transport=transport, client=client)
+        self.server = ServerConnection(
+            base_url,
+            model,
+            api_key=api_key,
+            transport=transport,
+            client=client,
+            connect_timeout=connect_timeout,
+            idle_timeout=idle_timeout,
+            retry=retry,
+        )
         self.extra_body = extra_body
-        # id(assistant message) -> (message, tools, prompt through that message's output)
-        self._prefixes: OrderedDict[int, tuple[AssistantMessage, Sequence[dict[str, Any]], str]] = (
+        # A memo of `prompt_text`: id(assistant message) -> (the messages up to it, the
+        # tools, the prompt through its output). Valid while every one of those messages
+        # is still the same object in the conversation.
+        self._prompts: OrderedDict[int, tuple[tuple[Message, ...], Sequence[dict[str, Any]], str]] = (
             OrderedDict()
         )
 
     def prompt_for(self, request: ModelRequest) -> str:
-        """The prompt of a request: an extension of the previous one where possible."""
+        """The prompt of a request: `prompt_text`, extending the previous step's prompt
+        instead of rendering it again where the conversation only grew."""
         messages = request.messages
         think = request.decision.think
-        last = len(messages) - 1
-        i = last
+        i = len(messages) - 1
         while i >= 0 and isinstance(messages[i], ToolMessage):
             i -= 1
-        if 0 <= i < last:
-            entry = self._prefixes.get(id(messages[i]))
-            if (
-                entry is not None
-                and entry[0] is messages[i]
-                and (entry[1] is request.tools or entry[1] == request.tools)
-            ):
-                self._prefixes.move_to_end(id(messages[i]))
-                return entry[2] + IM_END + "\n" + render_prompt(messages[i + 1 :], enable_thinking=think)
-        return render_prompt(messages, request.tools or None, enable_thinking=think)
+        if 0 <= i < len(messages) - 1:
+            entry = self._prompts.get(id(messages[i]))
+            if entry is not None:
+                before, tools, text = entry
+                if (
+                    len(before) == i + 1
+                    and all(a is b for a, b in zip(before, messages, strict=False))
+                    and (tools is request.tools or tools == request.tools)
+                ):
+                    self._prompts.move_to_end(id(messages[i]))
+                    return text + IM_END + "\n" + render_prompt(messages[i + 1 :], enable_thinking=think)
+        return prompt_text(messages, request.tools, think)
 
-    def _remember(self, message: AssistantMessage, request: ModelRequest, prompt: str) -> None:
-        self._prefixes[id(message)] = (message, request.tools, prompt)
-        while len(self._prefixes) > _PREFIX_CACHE_SIZE:
-            self._prefixes.popitem(last=False)
+    def _remember(self, request: ModelRequest, message: AssistantMessage, prompt: str, output: str) -> None:
+        self._prompts[id(message)] = ((*request.messages, message), request.tools, prompt + output)
+        while len(self._prompts) > _PROMPT_CACHE_SIZE:
+            self._prompts.popitem(last=False)
+
+    async def prompt_size(self, request: ModelRequest) -> int:
+        """The prompt's length in characters (for the context budget)."""
+        return len(self.prompt_for(request))
+
+    async def count_tokens(self, request: ModelRequest) -> int | None:
+        """The prompt's exact token count from the server, where it can tell."""
+        await self.server.model_name()
+        return await self.server.count_tokens({"prompt": self.prompt_for(request)})
+
+    async def context_window(self) -> int | None:
+        return await self.server.max_model_len()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
-        model = await self.server.model_name()
+        server = self.server
+        async for notice in server.prepare():
+            yield notice
+        model = await server.model_name()
         prompt = self.prompt_for(request)
         sampling = {**request.sampling.body(), **extra_fields(self.extra_body, request)}
         # /v1/completions defaults to 16 tokens: always say how many. vLLM caps the number at
-        # what is left of the context window, so its whole window is a safe ceiling.
+        # what is left of the context window, so its whole window is a safe ceiling when
+        # the loop did not work out what is left.
         ceiling: int = (
-            sampling.pop("max_tokens", None) or await self.server.max_model_len() or DEFAULT_MAX_TOKENS
+            request.max_tokens
+            or sampling.pop("max_tokens", None)
+            or await server.max_model_len()
+            or DEFAULT_MAX_TOKENS
         )
+        sampling.pop("max_tokens", None)
         budget = request.decision.budget if request.decision.think else None
+        prefill = "" if request.decision.think else NO_THINK
         parser = StreamParser()
         turn = TurnBuilder()
         output: list[str] = []
-        finish: str | None = None
+        used = 0  # output tokens so far: as counted by the server, else one per text event
         limit = min(budget, ceiling) if budget else ceiling
+        attempts = server.attempts()
         while True:
             body: dict[str, Any] = {
                 "model": model,
@@ -118,24 +207,39 @@ class CompletionsBackend:
                 **sampling,
                 "max_tokens": limit,
             }
-            finish = None
-            async for chunk in self.server.stream("/completions", self.server.body(body)):
-                for choice in chunk.get("choices") or ():
-                    text = choice.get("text")
-                    if text:
-                        output.append(text)
-                        for event in parser.feed(text):
-                            yield turn.add(event)
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-                if chunk.get("usage"):
-                    turn.usage += usage_from(chunk["usage"])
+            finish: str | None = None
+            pieces = 0
+            counted: int | None = None
+            try:
+                async for chunk in server.stream("/completions", server.body(body)):
+                    for choice in chunk.get("choices") or ():
+                        text = choice.get("text")
+                        if text:
+                            output.append(text)
+                            pieces += 1
+                            for event in parser.feed(text):
+                                yield turn.add(event)
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+                    if chunk.get("usage"):
+                        usage = usage_from(chunk["usage"])
+                        turn.count(usage)
+                        counted = usage.completion_tokens
+            except ModelError as exc:
+                if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
+                    wait = attempts.wait_after(exc)
+                    yield Retrying(attempts.number, wait, str(exc))
+                    await asyncio.sleep(wait)
+                    # Continue from the text received: the same prompt plus that text.
+                    used += pieces
+                    limit = max(1, limit - pieces)
+                    continue
+            used += counted if counted is not None else pieces
             if budget is None or finish != "length":
                 break
             # The budget ran out: close the reasoning if it is still open, then let the
             # model go on with the tokens that are left.
             budget = None
-            used = turn.usage.completion_tokens
             if used >= ceiling:
                 break
             if parser.in_reasoning:
@@ -147,8 +251,8 @@ class CompletionsBackend:
             yield turn.add(event)
         turn.saw_reasoning = parser.saw_think
         raw = "".join(output)
-        result = turn.turn(finish_reason=finish, raw=raw)
-        self._remember(result.message, request, prompt + raw)
+        result = turn.turn(finish_reason=finish, raw=prefill + raw)
+        self._remember(request, result.message, prompt, raw)
         yield result
 
     async def aclose(self) -> None:

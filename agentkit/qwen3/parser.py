@@ -115,6 +115,11 @@ _TAGS_BY_STATE = {
 }
 _LONGEST_TAG = max(len(t) for t in _ALL_TAGS)
 
+# A failed block is read again from its first tag that was taken for text (see _CallBody);
+# the rest may fail the same way. Past this many re-readings one inside the other, the
+# error stands: else a long run of such tags takes quadratic time and overflows the stack.
+_MAX_REREADS = 16
+
 # An answer that opens like one of these is held back until the output ends: it may be a
 # call a small model wrote without <tool_call> (bare or fenced JSON, other wrapper tags).
 _UNTAGGED_OPENERS = ("{", "[", "`", "<")
@@ -150,6 +155,7 @@ class _Trimmed:
 # A JSON string from its opening quote; group 1 is its closing quote, empty when the text
 # ends inside it. Matched one string at a time, the scan runs at C speed.
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*("?)', re.DOTALL)
+_STRING_REST = re.compile(r'(?:[^"\\]|\\.)*("?)', re.DOTALL)  # the same, from inside the string
 
 
 class _CallBody:
@@ -160,12 +166,13 @@ class _CallBody:
     then fails to read is it taken as a tag after all.
     """
 
-    __slots__ = ("clean", "parts", "size", "suspects")
+    __slots__ = ("clean", "inside", "parts", "size", "suspects")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.size = 0
         self.clean = 0  # the body up to here is known to end outside any string
+        self.inside: int | None = None  # the body up to here ends inside a string
         self.suspects: list[tuple[int, str]] = []  # (offset, tag) of tags read as text
 
     def add(self, text: str) -> None:
@@ -176,8 +183,16 @@ class _CallBody:
     def in_string(self) -> bool:
         """Whether the body so far ends inside a JSON string."""
         text = self.text()
+        if self.inside is not None:  # go on reading the open string, not from its start again
+            rest = _STRING_REST.match(text, self.inside)  # always matches, perhaps nothing
+            if rest is not None:
+                if not rest.group(1):
+                    self.inside = rest.end()
+                    return True
+                self.clean, self.inside = rest.end(), None
         for match in _JSON_STRING.finditer(text, self.clean):
             if not match.group(1):
+                self.inside = match.end()
                 return True
             self.clean = match.end()
         return False
@@ -225,6 +240,7 @@ class StreamParser:
         self._untagged: list[str] | None = None  # an answer that may be an untagged call
         self._function: list[str] = []  # a bare <function=...> block being read
         self._calls_seen = False
+        self._rereads = 0  # re-readings of a failed block under way, one inside the other
         self._reasoning = _Trimmed()
         self._content = _Trimmed()
 
@@ -409,14 +425,20 @@ class StreamParser:
         self._calls_seen = True
         body = call.text()
         items = read_call_block(body, raw=_raw(body, end), closed=end == CALL_CLOSE)
-        if call.suspects and any(isinstance(item, ToolCallError) for item in items):
+        if (
+            call.suspects
+            and self._rereads < _MAX_REREADS
+            and any(isinstance(item, ToolCallError) for item in items)
+        ):
             # Read as one block it fails: the first tag taken for text was a tag after all.
             cut, tag = call.suspects[0]
             _emit(events, read_call_block(body[:cut], raw=_raw(body[:cut], tag), closed=tag == CALL_CLOSE))
             self._state, self._call = (_CALL, _CallBody()) if tag == CALL_OPEN else (_CONTENT, _CallBody())
+            self._rereads += 1
             self._scan(body[cut + len(tag) :] + (end or ""), events, final=end is None)
             if end is None and self._state == _CALL:
                 self._finish_call(events, None)
+            self._rereads -= 1
             return
         _emit(events, items)
         self._state = _CALL if end == CALL_OPEN else _CONTENT
@@ -427,7 +449,8 @@ def _raw(body: str, end: str | None) -> str:
     return CALL_OPEN + body + (CALL_CLOSE if end == CALL_CLOSE else "")
 
 
-_WRAPPER = re.compile(r"<(tool|tools|response|json|JSON|xml|function_call)>\s*(.*?)\s*</\1>", re.DOTALL)
+# Greedy and without \s* around the group (callers strip it): linear on long whitespace runs.
+_WRAPPER = re.compile(r"<(tool|tools|response|json|JSON|xml|function_call)>(.*)</\1>", re.DOTALL)
 
 
 def _untagged_calls(text: str) -> list[ToolCall | ToolCallError] | None:
@@ -496,7 +519,8 @@ def collect(parser: StreamParser, events: Iterable[ParserEvent]) -> ParsedOutput
 
 # -- reading one <tool_call> block ---------------------------------------------------------
 
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*\n?(.*?)\n?\s*```$", re.DOTALL)
+# The look-ahead fails fast on text that does not end in a fence; callers strip the group.
+_FENCE = re.compile(r"^(?=.*```$)```[a-zA-Z]*(.*)```$", re.DOTALL)
 _NAME_HINT = re.compile(r"""["']name["']\s*:\s*["']([^"']+)["']""")
 
 
@@ -562,8 +586,9 @@ def _as_call(obj: Any, raw: str) -> ToolCall | ToolCallError:
     return ToolCall(name=name, arguments=args, raw=raw)
 
 
-_XML_FUNCTION = re.compile(r'<function(?:=([^>\s]+)|\s+name="([^"]+)")\s*>(.*?)(?:</function>|$)', re.DOTALL)
-_XML_PARAMETER = re.compile(r"<parameter=([^>\s]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL)
+# A name stops at "<": else each of many unfinished tags in a row would be read to the end.
+_XML_FUNCTION = re.compile(r'<function(?:=([^>\s<]+)|\s+name="([^"]+)")\s*>(.*?)(?:</function>|$)', re.DOTALL)
+_XML_PARAMETER = re.compile(r"<parameter=([^>\s<]+)\s*>(.*?)(?:</parameter>|(?=<parameter=)|$)", re.DOTALL)
 
 
 def _read_xml_calls(text: str, raw: str) -> list[ToolCall | ToolCallError]:
@@ -589,7 +614,7 @@ def _xml_value(text: str) -> Any:
     value = value[:-1] if value.endswith("\n") else value
     try:  # numbers, booleans, objects and arrays are written as JSON
         decoded = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return value
     return value if isinstance(decoded, str) else decoded
 
@@ -612,7 +637,7 @@ def _read_objects(text: str) -> list[Any]:
     """One or more JSON values in a row; strict JSON first, then the lenient reader."""
     try:
         return [json.loads(text)]
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     values: list[Any] = []
     pos = 0
@@ -620,7 +645,7 @@ def _read_objects(text: str) -> list[Any]:
     while pos < len(text):
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except ValueError:
+        except (ValueError, RecursionError):
             value, pos = _Lenient(text, pos).value_at_top()
         values.append(value)
         pos = _skip_separators(text, pos)
@@ -632,7 +657,7 @@ def _read_objects(text: str) -> list[Any]:
 def _read_value(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         value, pos = _Lenient(text, 0).value_at_top()
         if pos < len(text.rstrip()):
             raise ValueError(f"unexpected text at character {pos}") from None
@@ -647,7 +672,10 @@ def _skip_separators(text: str, pos: int) -> int:
 
 class _Lenient:
     """A forgiving JSON reader: single quotes, trailing commas, Python's True/False/None,
-    bare keys, and objects or arrays left open at the end of the text."""
+    bare keys, and objects or arrays left open at the end of the text. Nesting deeper than
+    `MAX_DEPTH` is an error, not a stack overflow."""
+
+    MAX_DEPTH = 200
 
     _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
     _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -672,6 +700,7 @@ class _Lenient:
     def __init__(self, text: str, pos: int) -> None:
         self.text = text
         self.pos = pos
+        self.depth = 0
 
     def value_at_top(self) -> tuple[Any, int]:
         value = self.value()
@@ -697,10 +726,13 @@ class _Lenient:
         if self.pos >= len(self.text):
             raise self.fail("expected a value but the text ended")
         ch = self.text[self.pos]
-        if ch == "{":
-            return self.obj()
-        if ch == "[":
-            return self.arr()
+        if ch in "{[":
+            if self.depth == self.MAX_DEPTH:
+                raise self.fail(f"objects and arrays are nested more than {self.MAX_DEPTH} deep")
+            self.depth += 1
+            value = self.obj() if ch == "{" else self.arr()
+            self.depth -= 1
+            return value
         if ch in "\"'":
             return self.string()
         number = self._NUMBER.match(self.text, self.pos)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import difflib
 import fnmatch
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Union
@@ -34,7 +35,7 @@ class Toolbox:
     Args:
         tools: The tools. Names must be unique.
         timeout: Default seconds per call, for tools that set none.
-        max_concurrency: How many calls of one turn may run at once (None: all).
+        max_concurrency: How many calls of one run may run at once (None: all).
         approval: Policy per tool name or glob pattern ("auto", "ask", "deny"), over each
             tool's own default (e.g. `{"run_python": "auto", "notes__*": "ask"}`).
         approver: Asked about each call whose policy is "ask"; without one such calls are
@@ -60,7 +61,8 @@ class Toolbox:
         self._tools: dict[str, Tool] = {}
         self._validators: dict[str, Any] = {}
         self._specs: list[dict[str, Any]] | None = None
-        self._limit = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self.max_concurrency = max_concurrency
+        self._limits: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         for item in tools:
             self.add(item)
 
@@ -122,8 +124,8 @@ class Toolbox:
         ctx.call_id, ctx.tool_name = call.id, call.name
         timeout = found.timeout if found.timeout is not None else self.timeout
         try:
-            if self._limit is not None:
-                async with self._limit:
+            if self.max_concurrency:
+                async with self._limit(context):
                     result = await asyncio.wait_for(found.call(call.arguments, ctx), timeout)
             else:
                 result = await asyncio.wait_for(found.call(call.arguments, ctx), timeout)
@@ -146,6 +148,17 @@ class Toolbox:
         content = cap_output(result.content, self.max_output_chars)
         full = result.content if content is not result.content else None
         return ToolMessage(content, call.id, call.name, is_error=result.is_error, full_content=full)
+
+    def _limit(self, context: ToolContext | None) -> asyncio.Semaphore:
+        """The concurrency limit a call counts against: its run's (one per run scope), or,
+        for calls made outside a run, one per event loop."""
+        make = functools.partial(asyncio.Semaphore, self.max_concurrency or 1)
+        if context is not None:
+            return context.scope.resource("toolbox.concurrency", make)
+        loop = asyncio.get_running_loop()
+        if loop not in self._limits:
+            self._limits = {loop: make()}  # a loop that ended left its semaphore behind
+        return self._limits[loop]
 
     def approval_for(self, item: Tool) -> Approval:
         """The policy for a tool: by exact name, else the first matching pattern, else its own."""

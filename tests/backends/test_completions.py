@@ -60,7 +60,7 @@ async def test_request_body_is_the_rendered_prompt_with_model_card_sampling(wire
     turn = events[-1]
     assert isinstance(turn, Turn)
     assert turn.message.content == OUTPUT_2
-    assert turn.raw == OUTPUT_2
+    assert turn.message.raw == OUTPUT_2
     assert turn.usage.prompt_tokens == 100 and turn.usage.requests == 1
 
 
@@ -80,7 +80,7 @@ async def test_stream_split_anywhere_gives_reasoning_then_calls(wire: Wire) -> N
         ("get_weather", {"city": "Paris"}),
     ]
     turn = events[-1]
-    assert isinstance(turn, Turn) and turn.raw == OUTPUT_1
+    assert isinstance(turn, Turn) and turn.message.raw == OUTPUT_1
     assert turn.message.tool_calls == ready
 
 

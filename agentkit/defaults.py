@@ -1,0 +1,87 @@
+"""Every wait and bound of a run, named, with the reason for its value.
+
+One place for them, imported by the modules that use them and by the command line (which
+must not import those modules just to show `--help`). Each can be changed per `Agent` and
+per command.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_BACKOFF_BASE",
+    "DEFAULT_BACKOFF_CAP",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CHARS_PER_TOKEN",
+    "DEFAULT_COMPACT_TO",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_MALFORMED",
+    "DEFAULT_MAX_REPEATS",
+    "DEFAULT_MAX_STEPS",
+    "DEFAULT_OUTPUT_RESERVE",
+    "DEFAULT_RETRY_ATTEMPTS",
+    "DEFAULT_RETRY_TIME",
+    "RUNS_DIR_ENV",
+]
+
+# The model server
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+"""Where `vllm serve` listens by default."""
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds to open a connection to the model server. A local server accepts at once; ten
+seconds allows for a remote one across a slow network, and no more."""
+
+DEFAULT_IDLE_TIMEOUT = 120.0
+"""Seconds a response may go without a complete line (no byte at all, or a trickle that
+never finishes one) before it counts as stalled and is retried or continued. The longest
+silence of a healthy vLLM stream is a request queued behind a full batch plus a long
+prefill; two minutes covers a 128k-token prefill on one consumer GPU. Lower it for
+interactive use."""
+
+DEFAULT_RETRY_ATTEMPTS = 10
+"""Requests per model call, the first included. With full jitter, ten attempts spread over
+about a minute on average: enough to ride out a restarting vLLM server."""
+
+DEFAULT_RETRY_TIME = 120.0
+"""Seconds from a call's first failure after which no retry starts. Two minutes covers a
+vLLM restart with a warm cache (30-60 s) and a burst of 429/503 under load, and ends a run
+against a server that stays down well before anyone wonders whether it hangs."""
+
+DEFAULT_BACKOFF_BASE = 0.5
+"""Seconds: the bound of the first wait between attempts; each retry doubles it."""
+
+DEFAULT_BACKOFF_CAP = 20.0
+"""Seconds: the largest bound a wait is drawn under (`Retry-After` may ask for longer)."""
+
+# The run
+
+DEFAULT_MAX_STEPS = 20
+"""Model calls per run: a task that needs more is usually a model going in circles."""
+
+DEFAULT_MAX_REPEATS = 3
+"""The same call with the same result this many times in a row is enough: the next one is
+answered with a correction instead of being run, and one more ends the run ("repetition")."""
+
+DEFAULT_MAX_MALFORMED = 3
+"""Steps in a row whose every call was unreadable before the run ends ("malformed_output")."""
+
+# The context window
+
+DEFAULT_OUTPUT_RESERVE = 8192
+"""Tokens kept free for the model's reply (at most a quarter of the window): room for a
+long think block and a few calls. A step whose prompt leaves less than this compacts first."""
+
+DEFAULT_COMPACT_TO = 0.5
+"""Compaction brings the prompt down to this share of the room the reserve leaves, so that
+the next compaction is many steps away."""
+
+DEFAULT_CHARS_PER_TOKEN = 3.0
+"""The estimate before any count came back: a little below Qwen's ~3.5-4 characters per
+token on English and JSON, so that the first guess errs on the large side."""
+
+# Transcripts
+
+RUNS_DIR_ENV = "AGENTKIT_RUNS_DIR"
+"""The environment variable that moves the runs directory."""
