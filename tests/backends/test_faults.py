@@ -284,6 +284,6 @@ async def test_a_connection_refused_before_the_server_ever_answered_fails_at_onc
 ) -> None:
     agent = Agent("m", f"http://127.0.0.1:{unused_port}/v1", backend=backend, transcripts=False)
     started = time.monotonic()
-    with pytest.raises(ModelUnreachable, match="no model server answers at .*Start one with"):
+    with pytest.raises(ModelUnreachable, match=r"no model server answers at .*Start one with"):
         await run(agent)
     assert time.monotonic() - started < 1
