@@ -456,9 +456,13 @@ def check_task(task: str) -> None:
     try:
         task.encode("utf-8")
     except UnicodeEncodeError as exc:
-        bad = task[exc.start : exc.end]
+        code = ord(task[exc.start])
+        what = (
+            f"the byte 0x{code - 0xDC00:02x}, which is not UTF-8"  # how Python keeps undecodable bytes
+            if 0xDC80 <= code <= 0xDCFF
+            else f"a lone surrogate (U+{code:04X})"
+        )
         raise ConfigError(
-            f"the task is not valid UTF-8 text: character {exc.start + 1} is {bad!r}, a lone "
-            "surrogate (from bytes that are not UTF-8, e.g. a file in another encoding); "
-            "convert the text to UTF-8 first (iconv -t UTF-8)"
+            f"the task is not valid UTF-8 text: character {exc.start + 1} is {what}; it may come from "
+            "a file in another encoding: convert it to UTF-8 first (iconv -t UTF-8)"
         ) from None

@@ -152,7 +152,13 @@ class _Renderer:
             self.err.print(f"{mark} {escape(name)} [dim]{event.duration:.2f}s[/] {escape(text)}")
         elif isinstance(event, ModelRetry):
             self._break()
-            how = "the step starts over" if event.restart else "retrying"
+            how = (
+                "the step starts over"
+                if event.restart
+                else f"going on from the {event.kept:,} characters received"
+                if event.kept
+                else "retrying"
+            )
             self.err.print(
                 f"[dim]↻ {escape(_clip(event.reason, 300))} · {how} in {event.wait:.1f}s "
                 f"(attempt {event.attempt})[/]"
@@ -631,8 +637,8 @@ def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
             raise _fail(f"--task-file {task_file}: no such file", 2) from None
         except UnicodeDecodeError as exc:
             raise _fail(
-                f"--task-file {task_file} is not UTF-8 text (byte {exc.start}); convert it first "
-                "(iconv -t UTF-8)",
+                f"--task-file {task_file} is not UTF-8 text (byte {exc.start + 1} is "
+                f"0x{exc.object[exc.start]:02x}); convert it first (iconv -t UTF-8)",
                 2,
             ) from None
     elif task == "-":
@@ -892,6 +898,8 @@ def runs_show(
 
 
 def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
+    """A transcript for a person: per step, its decision, thinking (folded), text, each call
+    with its result, retries and compactions, and timings."""
     import time as _time
 
     limit = 10**9 if full else 300
@@ -902,6 +910,10 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
     where = " · ".join(str(config.get(k) or "") for k in ("backend", "model", "base_url") if config.get(k))
     out.print(f"[dim]{escape(where)}[/]")
     out.print(f"[bold]task:[/] {escape(saved.task)}")
+    results: dict[str, dict[str, Any]] = {}
+    for record in saved.records:
+        if record.get("type") == "tool_call_finished":
+            results[str((record.get("call") or {}).get("id"))] = record
     for record in saved.records[1:]:
         kind = record.get("type")
         if kind == "step_started":
@@ -909,28 +921,33 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             mode = "thinking" if d.get("think") else "no thinking"
             reason = escape(d.get("reason") or "")
             out.print(f"\n[bold cyan]● step {record.get('step')}[/] · {mode} [dim]({reason})[/]")
-        elif kind == "turn_finished":
+        elif kind == "turn_finished":  # the model's turn, then its calls with their results
             message = record.get("message") or {}
-            reasoning = message.get("reasoning")
+            reasoning = (message.get("reasoning") or "").strip()
             if reasoning:
-                shown = reasoning.strip()
-                first = shown.splitlines()[0] if shown else ""
-                if not thinking and first != shown:
-                    shown = f"{_clip(first, 120)} … ({len(reasoning):,} characters; --thinking shows all)"
-                out.print(Text(shown, style="dim italic"))
+                first = reasoning.splitlines()[0]
+                if not thinking and first != reasoning:
+                    reasoning = f"{_clip(first, 120)} … ({len(reasoning):,} characters; --thinking shows all)"
+                out.print(Text(reasoning, style="dim italic"))
             if message.get("content"):
                 out.print(Text(message["content"]))
-        elif kind == "tool_call_started":
-            call = record.get("call") or {}
-            args = _clip(json.dumps(call.get("arguments"), ensure_ascii=False), limit)
-            out.print(f"[yellow]→[/] [bold]{escape(call.get('name') or '')}[/] {escape(args)}")
-        elif kind == "tool_call_finished":
-            call, result = record.get("call") or {}, record.get("result") or {}
-            mark = "[red]✗[/]" if result.get("is_error") else "[green]←[/]"
-            text = result.get("full_content") or result.get("content") or ""
-            shown = _clip(text.replace("\n", " ⏎ "), limit)
-            took = record.get("duration", 0)
-            out.print(f"{mark} {escape(call.get('name') or '?')} [dim]{took:.2f}s[/] {escape(shown)}")
+            for call in record.get("calls") or ():
+                args = (
+                    json.dumps(call.get("arguments"), ensure_ascii=False)
+                    if call.get("kind") == "call"
+                    else (call.get("raw") or "")
+                )
+                out.print(
+                    f"[yellow]→[/] [bold]{escape(call.get('name') or '?')}[/] {escape(_clip(args, limit))}"
+                )
+                done = results.get(str(call.get("id")))
+                if done is None:
+                    out.print("[red]✗[/] [dim]never finished (the run stopped while it ran)[/]")
+                    continue
+                result = done.get("result") or {}
+                mark = "[red]✗[/]" if result.get("is_error") else "[green]←[/]"
+                text = (result.get("full_content") or result.get("content") or "").replace("\n", " ⏎ ")
+                out.print(f"{mark} [dim]{done.get('duration', 0):.2f}s[/] {escape(_clip(text, limit))}")
         elif kind == "step_finished":
             usage = record.get("usage") or {}
             tokens = f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens"
@@ -940,9 +957,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
         elif kind == "model_retry":
             out.print(f"[dim]↻ attempt {record.get('attempt')}: {escape(record.get('reason') or '')}[/]")
         elif kind == "compacted":
-            out.print(
-                f"[dim]⇣ context {record.get('tokens_before'):,} → {record.get('tokens_after'):,} tokens[/]"
-            )
+            before, after = record.get("tokens_before") or 0, record.get("tokens_after") or 0
+            out.print(f"[dim]⇣ context {before:,} → {after:,} tokens[/]")
         elif kind == "server_status":
             state = "ready" if record.get("ok") else f"failed: {record.get('error')}"
             out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")

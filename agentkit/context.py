@@ -128,7 +128,8 @@ def apply_changes(messages: list[Message], changes: Sequence[Change]) -> None:
     for change in changes:
         message = messages[change.index]
         if change.kind == "result" and isinstance(message, ToolMessage):
-            messages[change.index] = dataclasses.replace(message, content=change.text)
+            whole = message.full_content or message.content  # kept: the note is made from it
+            messages[change.index] = dataclasses.replace(message, content=change.text, full_content=whole)
         elif change.kind == "thinking" and isinstance(message, AssistantMessage):
             messages[change.index] = _strip_thinking(message)
 

@@ -81,8 +81,8 @@ class TextDelta:
 class ModelRetry:
     """A model request failed and is sent again after `wait` seconds.
 
-    `restart` means the step's text so far is void and streams again from the start; else
-    the stream is continued from the text already received.
+    `restart` means the step's text so far is void and streams again from the start;
+    `kept` counts the characters the next attempt goes on from (a continued stream).
     """
 
     step: int
@@ -90,6 +90,7 @@ class ModelRetry:
     wait: float
     reason: str
     restart: bool = False
+    kept: int = 0
     type: ClassVar[str] = "model_retry"
 
 

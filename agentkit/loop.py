@@ -232,6 +232,9 @@ class _Run:
             if setup is not None:
                 for event in await setup():
                     yield event
+            last = self.steps[-1] if self.steps else None
+            if last is not None and not last.tool_results:  # it had answered when it stopped
+                stop, output, first = "answer", last.message.content, self.limits.max_steps + 1
             for step in range(first, self.limits.max_steps + 1):
                 outcome: list[Any] = []
                 async for event in self.step(step, outcome):
@@ -330,7 +333,7 @@ class _Run:
             elif isinstance(item, Retrying):
                 if item.restart:
                     calls.restart()
-                yield ModelRetry(step, item.attempt, item.wait, item.reason, item.restart)
+                yield ModelRetry(step, item.attempt, item.wait, item.reason, item.restart, item.kept)
             elif isinstance(item, Turn):
                 yield item
                 return

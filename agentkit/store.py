@@ -297,7 +297,9 @@ def _first(path: Path) -> dict[str, Any]:
 
 
 def _alive(pid: Any, host: Any) -> bool:
-    if not isinstance(pid, int) or host != socket.gethostname():
+    """Whether the process that wrote a run still runs (this process does not count: it is
+    the one reading the run)."""
+    if not isinstance(pid, int) or host != socket.gethostname() or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)

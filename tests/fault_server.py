@@ -454,6 +454,8 @@ class FaultServer:
         model: The served model name; requests naming another model get vLLM's 404.
         max_model_len: The context window `/v1/models` and `/tokenize` report; a prompt that
             fills it (by `estimate_tokens`) gets vLLM's context-length 400.
+        check_max_tokens: Also refuse a request whose prompt plus `max_tokens` exceeds the
+            window, as some servers do (vLLM caps `max_tokens` instead).
         plan: Faults for the POST requests, one each in order (None: healthy); `plan` is a
             deque the test may extend while the server runs.
         rate: The chance that a POST past the plan gets a fault drawn from `kinds`.
@@ -479,6 +481,7 @@ class FaultServer:
         reply: Callable[[State], Reply] | None = None,
         model: str = MODEL,
         max_model_len: int = MAX_MODEL_LEN,
+        check_max_tokens: bool = False,
         plan: Iterable[Fault | None] = (),
         rate: float = 0.0,
         seed: int = 0,
@@ -498,6 +501,7 @@ class FaultServer:
         self.reply = reply or self._scripted_reply
         self.model = model
         self.max_model_len = max_model_len
+        self.check_max_tokens = check_max_tokens
         self.plan: deque[Fault | None] = deque(plan)
         self.rate = rate
         self.kinds = tuple(kinds)
@@ -851,8 +855,11 @@ class FaultServer:
         """vLLM's answer to a request it refuses, None for one it serves."""
         if body.get("stream") is not True:
             return _error(400, 'this test server only streams: send "stream": true')
-        if prompt_tokens >= self.max_model_len:
-            status = context_length_error(self.max_model_len, prompt_tokens, int(body.get("max_tokens") or 0))
+        asked = int(body.get("max_tokens") or 0)
+        if prompt_tokens >= self.max_model_len or (
+            self.check_max_tokens and prompt_tokens + asked > self.max_model_len
+        ):
+            status = context_length_error(self.max_model_len, prompt_tokens, asked)
             return _Answer(400, "application/json", [((status.body or "").encode(), "")])
         return None
 

@@ -82,14 +82,16 @@ class Retrying:
         wait: Seconds until it is made.
         reason: What went wrong, in plain words.
         restart: The turn starts over: text and calls streamed so far are void (calls
-            already running are kept if the new attempt asks for them again). False when
-            the stream is continued from the text received.
+            already running are kept if the new attempt asks for them again).
+        kept: Characters of the turn received before the failure that the next attempt
+            goes on from (a continued stream); 0 when it starts from the beginning.
     """
 
     attempt: int
     wait: float
     reason: str
     restart: bool = False
+    kept: int = 0
 
 
 ModelEvent = Union[ReasoningDelta, ContentDelta, ToolCallReady, ToolCallInvalid, Retrying, Turn]

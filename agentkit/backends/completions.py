@@ -133,27 +133,37 @@ class CompletionsBackend:
         self._prompts: OrderedDict[int, tuple[tuple[Message, ...], Sequence[dict[str, Any]], str]] = (
             OrderedDict()
         )
+        # The last prompt made, by the identity of what it was made from (kept alive with it).
+        self._last: tuple[tuple[int, int, int, int, bool], str, Sequence[Message]] | None = None
 
     def prompt_for(self, request: ModelRequest) -> str:
         """The prompt of a request: `prompt_text`, extending the previous step's prompt
         instead of rendering it again where the conversation only grew."""
         messages = request.messages
         think = request.decision.think
+        key = (id(messages), len(messages), id(messages[-1]) if messages else 0, id(request.tools), think)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]  # measured for the context budget just before it is sent
+        prompt = self._prompt(messages, request.tools, think)
+        self._last = (key, prompt, messages)
+        return prompt
+
+    def _prompt(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], think: bool) -> str:
         i = len(messages) - 1
         while i >= 0 and isinstance(messages[i], ToolMessage):
             i -= 1
         if 0 <= i < len(messages) - 1:
             entry = self._prompts.get(id(messages[i]))
             if entry is not None:
-                before, tools, text = entry
+                before, cached_tools, text = entry
                 if (
                     len(before) == i + 1
                     and all(a is b for a, b in zip(before, messages, strict=False))
-                    and (tools is request.tools or tools == request.tools)
+                    and (cached_tools is tools or cached_tools == tools)
                 ):
                     self._prompts.move_to_end(id(messages[i]))
                     return text + IM_END + "\n" + render_prompt(messages[i + 1 :], enable_thinking=think)
-        return prompt_text(messages, request.tools, think)
+        return prompt_text(messages, tools, think)
 
     def _remember(self, request: ModelRequest, message: AssistantMessage, prompt: str, output: str) -> None:
         self._prompts[id(message)] = ((*request.messages, message), request.tools, prompt + output)
@@ -228,7 +238,7 @@ class CompletionsBackend:
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
                     wait = attempts.wait_after(exc)
-                    yield Retrying(attempts.number, wait, str(exc))
+                    yield Retrying(attempts.number, wait, str(exc), kept=sum(map(len, output)))
                     await asyncio.sleep(wait)
                     # Continue from the text received: the same prompt plus that text.
                     used += pieces

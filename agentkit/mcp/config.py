@@ -164,9 +164,14 @@ class ServerConfig(BaseModel):
         secrets = [*self._variables, *self.secret_env().values(), *self.secret_headers().values()]
         return _redact(text, secrets)
 
+    def _value(self, key: str) -> Any:
+        """A key's value: a field, or a key agentkit does not know (read from the extras, not
+        as an attribute: `model_dump`, say, is a method)."""
+        return getattr(self, key) if key in type(self).model_fields else (self.model_extra or {}).get(key)
+
     def _show(self, key: str) -> Any:
         """A key's value as shown: with its `${VAR}`s as `***`, if it had any."""
-        value = getattr(self, key)
+        value = self._value(key)
         if key in self._shown:
             validated, shown = self._shown[key]
             if value == validated:  # else a copy with this key changed (`model_copy(update=...)`)
@@ -178,7 +183,7 @@ class ServerConfig(BaseModel):
     ) -> ServerConfig:
         """Remember how the entry reads with its `${VAR}`s hidden, and what they stood for."""
         self._shown = {
-            key: (getattr(self, key), shown[key])
+            key: (self._value(key), shown[key])
             for key in expanded
             if shown[key] != expanded[key] and key not in _SECRET_KEYS  # those are SecretStr already
         }
@@ -205,13 +210,19 @@ class McpConfig(BaseModel):
         return {name: server for name, server in self.servers.items() if not server.disabled}
 
 
-def _expand(value: Any, where: str, values: list[str]) -> tuple[Any, Any]:
+_MAX_DEPTH = 100
+"""How deep objects and lists may nest in a server entry (deeper would exhaust the stack)."""
+
+
+def _expand(value: Any, where: str, values: list[str], depth: int = 0) -> tuple[Any, Any]:
     """`${VAR}` and `${VAR:-default}` in every string of a JSON value.
 
     Returns:
         The value expanded, and the value as shown: each `${VAR}` as `***`. What the
         `${VAR}`s stood for is appended to `values`.
     """
+    if depth > _MAX_DEPTH:
+        raise ConfigError(f"{where}: objects and lists nest more than {_MAX_DEPTH} deep; flatten it")
     if isinstance(value, str):
 
         def lookup(match: re.Match[str]) -> str:
@@ -230,10 +241,12 @@ def _expand(value: Any, where: str, values: list[str]) -> tuple[Any, Any]:
 
         return _VAR.sub(lookup, value), _VAR.sub(REDACTED, value)
     if isinstance(value, list):
-        items = [_expand(item, where, values) for item in value]
+        items = [_expand(item, where, values, depth + 1) for item in value]
         return [expanded for expanded, _ in items], [shown for _, shown in items]
     if isinstance(value, dict):
-        pairs = {key: _expand(item, f"{where}, key {key!r}", values) for key, item in value.items()}
+        pairs = {
+            key: _expand(item, f"{where}, key {key!r}", values, depth + 1) for key, item in value.items()
+        }
         return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
     return value, value
 
@@ -259,8 +272,12 @@ def load_mcp_config(path: str | Path) -> McpConfig:
         data = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such MCP config file") from None
+    except OSError as exc:  # a folder, say, or no permission
+        raise ConfigError(f"{file}: cannot read the MCP config file ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not valid JSON (nested too deep to read)") from None
     return parse_mcp_config(data, str(file))
 
 
@@ -276,6 +293,8 @@ def parse_mcp_config(data: Any, source: str = "MCP config") -> McpConfig:
         )
     servers: dict[str, ServerConfig] = {}
     for name, entry in data["mcpServers"].items():
+        if not isinstance(name, str):
+            raise ConfigError(f"{source}: server name {name!r} is not a string")
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{source}: server {name!r}: expected an object, got {type(entry).__name__}")
         values: list[str] = []

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentkit.messages import Message, to_openai
+from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage, to_openai
 
 __all__ = ["GENERATION_PROMPT", "IM_END", "NO_THINK_PREFILL", "render_prompt", "template_source"]
 
@@ -49,7 +49,11 @@ def _template() -> Any:
 
 
 def _as_dict(message: Message | Mapping[str, Any]) -> Mapping[str, Any]:
-    return message if isinstance(message, Mapping) else to_openai(message)
+    if isinstance(message, Mapping):
+        return message
+    if isinstance(message, (SystemMessage, UserMessage, AssistantMessage, ToolMessage)):
+        return to_openai(message)
+    raise TypeError(f"a message must be a dict or an agentkit message, not {type(message).__name__}")
 
 
 def _tool_spec(tool: Any) -> Any:
@@ -77,13 +81,24 @@ def render_prompt(
 
     Returns:
         The prompt, byte for byte what the official Qwen3 template renders.
+
+    Raises:
+        TypeError: A message is not a dict or an agentkit message, or lacks a field the
+            prompt needs or has one of the wrong type (a first system message whose content
+            is not text, tool-call arguments JSON cannot encode), or `tools` is not iterable.
+        ValueError: Arguments or a tool spec JSON cannot encode (a circular reference).
     """
+    import jinja2  # not at module import: the parser alone does not need it
+
     specs = [_tool_spec(tool) for tool in tools] if tools is not None else None
-    return str(
-        _template().render(
-            messages=[_as_dict(m) for m in messages],
-            tools=specs,
-            add_generation_prompt=add_generation_prompt,
-            enable_thinking=enable_thinking,
+    try:
+        return str(
+            _template().render(
+                messages=[_as_dict(m) for m in messages],
+                tools=specs,
+                add_generation_prompt=add_generation_prompt,
+                enable_thinking=enable_thinking,
+            )
         )
-    )
+    except jinja2.UndefinedError as exc:  # e.g. a system message without "content"
+        raise TypeError(f"a message lacks a field the prompt needs: {exc}") from None
