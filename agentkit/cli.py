@@ -370,9 +370,14 @@ def _stop_message(result: RunResult, options: _RunOptions) -> str:
             "stuck. Rephrase the task or give it what it is missing (a larger model may help)."
         )
     if reason == "malformed_output":
+        switch = (
+            ", or --backend completions (agentkit's parser repairs more)"
+            if options.backend is BackendName.chat
+            else ""
+        )
         return (
             f"stopped: the model wrote tool calls that could not be read, {steps} steps running. "
-            "Try --think on, a larger model, or --backend completions (agentkit's parser repairs more)."
+            f"Try --think on or a larger model{switch}."
         )
     if reason == "context_full":
         return (
@@ -383,10 +388,11 @@ def _stop_message(result: RunResult, options: _RunOptions) -> str:
     return f"stopped: {reason}"
 
 
-def _resume_hint(result: Optional[RunResult]) -> str:
+def _resume_hint(result: Optional[RunResult], *, resume: bool = True) -> str:
     if result is None or not result.transcript:
         return ""
-    return f" · transcript: {result.transcript} · resume: agentkit runs resume {result.run_id}"
+    more = f" · resume: agentkit runs resume {result.run_id}" if resume else ""
+    return f" · transcript: {result.transcript}{more}"
 
 
 _PANEL_SERVER = "Model server"
@@ -509,9 +515,9 @@ def run(
     runs_dir: Annotated[
         Optional[Path],
         typer.Option(
-            help="Where run transcripts go [default: the user's data directory].",
+            help="Where run transcripts go.",
             envvar=RUNS_DIR_ENV,
-            show_default=False,
+            show_default="the user's data directory",
             rich_help_panel=_PANEL_OUTPUT,
         ),
     ] = None,
@@ -526,8 +532,8 @@ def run(
         Optional[float],
         typer.Option(
             min=0.001,
-            help="Seconds the whole run may take [default: no limit].",
-            show_default=False,
+            help="Seconds the whole run may take.",
+            show_default="no limit",
             rich_help_panel=_PANEL_LIMITS,
         ),
     ] = None,
@@ -561,8 +567,8 @@ def run(
         Optional[int],
         typer.Option(
             min=256,
-            help="Context window in tokens [default: the server's, else the model's].",
-            show_default=False,
+            help="Context window in tokens.",
+            show_default="the server's, else the model's",
             rich_help_panel=_PANEL_LIMITS,
         ),
     ] = None,
@@ -800,8 +806,8 @@ def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
     except asyncio.CancelledError:
         render.pause()
         word, code = _SIGNALS.get(stopped[0] if stopped else "SIGINT", ("interrupted", 130))
-        where = f"; transcript: {agent.last_transcript}" if agent.last_transcript else ""
-        hint = f"; go on with: agentkit runs resume {_run_id(agent)}" if agent.last_transcript else ""
+        where = f" · transcript: {agent.last_transcript}" if agent.last_transcript else ""
+        hint = f" · resume: agentkit runs resume {_run_id(agent)}" if agent.last_transcript else ""
         raise _fail(f"stopped by {word}{where}{hint}", code) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
@@ -810,12 +816,14 @@ def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
         code = 9 if exc.result is not None else 2
         raise _fail(f"{exc}{_resume_hint(exc.result)}", code) from None
     result = final[-1] if final else None
-    if result is not None and result.transcript and not options.json_events:
-        err.print(f"[dim]transcript: {result.transcript}[/]")
     if result is None:
         raise _fail("the run ended without a result", 9)
-    if not result.ok:
-        raise _fail(_stop_message(result, options), STOP_REASONS[result.stop_reason][0])
+    if not result.ok:  # the failure line names the transcript and, unless the advice does, the resume
+        advice = _stop_message(result, options)
+        hint = _resume_hint(result, resume="agentkit runs resume" not in advice)
+        raise _fail(advice + hint, STOP_REASONS[result.stop_reason][0])
+    if result.transcript and not options.json_events:
+        err.print(f"[dim]transcript: {result.transcript}[/]")
 
 
 def _run_id(agent: Any) -> str:
@@ -829,9 +837,9 @@ app.add_typer(runs_app, name="runs")
 RunsDirOption = Annotated[
     Optional[Path],
     typer.Option(
-        help="The runs directory [default: the user's data directory].",
+        help="The runs directory.",
         envvar=RUNS_DIR_ENV,
-        show_default=False,
+        show_default="the user's data directory",
     ),
 ]
 
@@ -860,7 +868,11 @@ def runs_list(
         return
     from rich.table import Table
 
-    table = Table("id", "started", "status", "steps", "tokens", "task", box=None, highlight=False)
+    table = Table(box=None, highlight=False)
+    table.add_column("id", no_wrap=True, min_width=12)  # whole on a narrow terminal: it is what you copy
+    table.add_column("started", no_wrap=True, min_width=16)
+    for name in ("status", "steps", "tokens", "task"):
+        table.add_column(name)
     colors = {"answer": "green", "running": "cyan", "killed": "red", "error": "red", "interrupted": "yellow"}
     for r in runs:
         when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(r.started))
@@ -999,15 +1011,23 @@ def runs_resume(
         bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")
     ] = False,
 ) -> None:
-    """Go on with a stopped run (killed, interrupted, failed, or at a limit) from its last
-    finished step, with the options it was started with. Finished tool calls are not run
-    again."""
+    """Go on with a stopped run from its last finished step.
+
+    A run killed, interrupted, failed or stopped at a limit goes on with the options it was
+    started with (those given here replace them). Finished tool calls are not run again.
+    """
     from agentkit.store import find_run, load_run
 
     try:
         saved = load_run(find_run(run_id, runs_dir))
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
+    if saved.status == "answer":
+        raise _fail(
+            f"run {saved.run_id} already answered; `agentkit runs show {saved.run_id}` shows it, and "
+            "`agentkit run` starts a new task",
+            2,
+        )
     cli = saved.config.get("cli")
     if not isinstance(cli, dict):
         raise _fail(

@@ -40,9 +40,11 @@ silence of a healthy vLLM stream is a request queued behind a full batch plus a 
 prefill; two minutes covers a 128k-token prefill on one consumer GPU. Lower it for
 interactive use."""
 
-DEFAULT_RETRY_ATTEMPTS = 10
-"""Requests per model call, the first included. With full jitter, ten attempts spread over
-about a minute on average: enough to ride out a restarting vLLM server."""
+DEFAULT_RETRY_ATTEMPTS = 20
+"""Requests per model call, the first included. With full jitter the waits average half
+their bound (0.25 s, 0.5 s, ... then 10 s once the bound reaches its cap), so twenty
+attempts reach past the retry time: a restarting server (one to two minutes for vLLM) is
+waited for, and the retry time is the bound that ends a wait for one that stays down."""
 
 DEFAULT_RETRY_TIME = 120.0
 """Seconds from a call's first failure after which no retry starts. Two minutes covers a

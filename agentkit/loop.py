@@ -214,6 +214,7 @@ class _Run:
         self.repeats: dict[tuple[str, str], tuple[str, int]] = {}
         self.malformed = 0
         self.deadline = _Deadline(limits.timeout)
+        self.ended: tuple[StopReason, str] | None = None
 
     def result(self, stop: StopReason, output: str = "", error: str | None = None) -> RunResult:
         return RunResult(output, self.messages, self.steps, self.usage, stop, self.run_id, error)
@@ -236,11 +237,10 @@ class _Run:
             if last is not None and not last.tool_results:  # it had answered when it stopped
                 stop, output, first = "answer", last.message.content, self.limits.max_steps + 1
             for step in range(first, self.limits.max_steps + 1):
-                outcome: list[Any] = []
-                async for event in self.step(step, outcome):
+                async for event in self.step(step):
                     yield event
-                if outcome:
-                    stop, output = outcome[0], outcome[1]
+                if self.ended is not None:
+                    stop, output = self.ended
                     break
         except _Stop as exc:
             stop = exc.reason
@@ -252,8 +252,8 @@ class _Run:
             raise
         yield RunFinished(self.result(stop, output))
 
-    async def step(self, step: int, outcome: list[Any]) -> AsyncIterator[Event]:
-        """One step; puts (stop reason, output) in `outcome` when the run ends with it."""
+    async def step(self, step: int) -> AsyncIterator[Event]:
+        """One step; sets `ended` when the run ends with it."""
         started = time.monotonic()
         carried = self.resume if step == len(self.resume.steps) + 1 else None
         decision = (carried.decision if carried else None) or decide(
@@ -264,7 +264,6 @@ class _Run:
             turn = carried.turn if carried else None
             if turn is None:
                 yield StepStarted(step, decision)
-                turn = None
                 overflowed = False
                 while turn is None:
                     request = ModelRequest(
@@ -297,7 +296,7 @@ class _Run:
             if not turn.calls:
                 record.duration = time.monotonic() - started
                 yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
-                outcome += ["answer", turn.message.content]
+                self.ended = ("answer", turn.message.content)
                 return
             for event in calls.start_rest(turn.calls):
                 yield event
@@ -315,7 +314,7 @@ class _Run:
         if stop is None and cap is not None and self.usage.completion_tokens >= cap:
             stop = "max_tokens"
         if stop is not None:
-            outcome += [stop, ""]
+            self.ended = (stop, "")
 
     async def model_turn(
         self, step: int, request: ModelRequest, calls: _Calls

@@ -38,6 +38,10 @@ class ModelRequest:
         sampling: Sampling parameters (already chosen for the thinking mode).
         max_tokens: Output tokens this call may use: what the context window leaves,
             capped by the user's setting (None: the backend decides).
+        continued: The output this call already produced, when a backend sends it again
+            to go on from it (a broken stream continued, a thinking budget closed). An
+            `extra_body` function that constrains the output (vLLM's structured outputs)
+            must constrain what comes after it.
     """
 
     messages: Sequence[Message]
@@ -45,6 +49,7 @@ class ModelRequest:
     decision: ThinkingDecision = field(default_factory=lambda: ThinkingDecision(True))
     sampling: Sampling = field(default_factory=Sampling)
     max_tokens: int | None = None
+    continued: str = ""
 
 
 @dataclass

@@ -16,6 +16,7 @@ object, sends the very bytes the first would have.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -188,7 +189,7 @@ class CompletionsBackend:
             yield notice
         model = await server.model_name()
         prompt = self.prompt_for(request)
-        sampling = {**request.sampling.body(), **extra_fields(self.extra_body, request)}
+        sampling = request.sampling.body()
         # /v1/completions defaults to 16 tokens: always say how many. vLLM caps the number at
         # what is left of the context window, so its whole window is a safe ceiling when
         # the loop did not work out what is left.
@@ -199,6 +200,7 @@ class CompletionsBackend:
             or DEFAULT_MAX_TOKENS
         )
         sampling.pop("max_tokens", None)
+        extra = extra_fields(self.extra_body, request)
         budget = request.decision.budget if request.decision.think else None
         prefill = "" if request.decision.think else NO_THINK
         parser = StreamParser()
@@ -208,13 +210,17 @@ class CompletionsBackend:
         limit = min(budget, ceiling) if budget else ceiling
         attempts = server.attempts()
         while True:
+            written = "".join(output)
+            if written and callable(self.extra_body):  # its constraint must go on from here
+                extra = extra_fields(self.extra_body, dataclasses.replace(request, continued=written))
             body: dict[str, Any] = {
                 "model": model,
-                "prompt": prompt + "".join(output),
+                "prompt": prompt + written,
                 "stream": True,
                 "stream_options": {"include_usage": True},
                 "stop": STOP,
                 **sampling,
+                **extra,
                 "max_tokens": limit,
             }
             finish: str | None = None

@@ -28,7 +28,11 @@ def forced(text: str, tokenizer: Any) -> dict[str, Any]:
 
 
 class Script:
-    """A backend `extra_body` that forces the scripted turns, one per request, in order."""
+    """A backend `extra_body` that forces the scripted turns, one per model call, in order.
+
+    A call the backend sends again to go on from the text it received (a broken stream
+    continued) is forced to the rest of the same turn.
+    """
 
     def __init__(self, turns: Sequence[str], tokenizer: Any) -> None:
         self.turns = list(turns)
@@ -36,6 +40,11 @@ class Script:
         self.requests: list[ModelRequest] = []
 
     def __call__(self, request: ModelRequest) -> dict[str, Any]:
+        if request.continued:
+            turn = self.turns[len(self.requests) - 1]
+            if not turn.startswith(request.continued):
+                raise AssertionError(f"the output went off the script: {request.continued!r}")
+            return forced(turn[len(request.continued) :], self.tokenizer)
         if len(self.requests) >= len(self.turns):
             raise AssertionError(f"the script has {len(self.turns)} turns; a request asked for one more")
         turn = self.turns[len(self.requests)]
