@@ -13,7 +13,6 @@ import importlib.util
 import json
 import signal
 import sys
-import threading
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -49,6 +48,7 @@ from agentkit.events import (
     ToolCallFinished,
     ToolCallStarted,
     ToolProgress,
+    TurnFinished,
     event_to_dict,
 )
 from agentkit.messages import ToolCallError
@@ -107,6 +107,10 @@ class _Renderer:
         self.err = err
         self.show_thinking = show_thinking
         self.open_line: Console | None = None
+        self.text_steps: set[int] = set()  # steps whose text was printed as it streamed
+        # Piped or redirected, stdout gets the answer alone: a turn's text waits until the
+        # turn ends, and text written before tool calls goes to stderr with them.
+        self.held: list[str] | None = None if out.is_terminal else []
 
     def pause(self) -> None:
         """End any line in progress (before a question on the terminal)."""
@@ -132,15 +136,21 @@ class _Renderer:
                 self.err.print(Text(event.text, style="dim italic"), end="")
                 self.open_line = self.err
         elif isinstance(event, TextDelta):
+            if self.held is not None:
+                self.held.append(event.text)
+                return
             if self.open_line is self.err:
                 self._break()
+            self.text_steps.add(event.step)
             self.out.print(Text(event.text), end="")
             self.out.file.flush()
             self.open_line = self.out
         elif isinstance(event, ToolCallStarted):
             self._break()
             args = json.dumps(event.call.arguments, ensure_ascii=False)
-            kept = " [dim](answered by the earlier run of this call)[/]" if event.reused else ""
+            kept = (
+                " [dim](not run again: answered from before the retry or resume)[/]" if event.reused else ""
+            )
             self.err.print(
                 f"[yellow]→[/] [bold]{escape(event.call.name)}[/] {escape(_clip(args, 200))}{kept}"
             )
@@ -192,11 +202,19 @@ class _Renderer:
                 self.err.print(
                     f"[yellow]⚠[/] {escape(event.error or event.name)} [dim](going on without it)[/]"
                 )
+        elif isinstance(event, TurnFinished):
+            if self.held:
+                self._break()
+                text, self.held = "".join(self.held), []
+                (self.err if event.calls else self.out).print(Text(text))
+                self.text_steps.add(event.step)
         elif isinstance(event, StepFinished):
             self._break()
         elif isinstance(event, RunFinished):
-            self._break()
             r = event.result
+            if r.ok and r.output and r.steps and r.steps[-1].step not in self.text_steps:
+                self.out.print(Text(r.output))  # an answer that did not stream here (a resumed run's)
+            self._break()
             usage = r.usage
             tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
             self.err.print(f"[dim]{len(r.steps)} step(s){tokens} · {r.stop_reason}[/]")
@@ -248,21 +266,15 @@ class _TerminalApprover:
 async def _ask(prompt: str) -> str:
     """A line from the terminal, read in a daemon thread: a run stopped meanwhile (Ctrl-C,
     SIGTERM) does not wait for the answer."""
-    loop = asyncio.get_running_loop()
-    answer: asyncio.Future[str] = loop.create_future()
+    from agentkit._threads import in_daemon_thread
 
-    def give(line: str) -> None:
-        if not answer.done():
-            answer.set_result(line)
+    return await in_daemon_thread(_read_line, prompt)
 
-    def read() -> None:
-        sys.stderr.write(prompt)
-        sys.stderr.flush()
-        line = sys.stdin.readline().strip().lower()
-        loop.call_soon_threadsafe(give, line)
 
-    threading.Thread(target=read, daemon=True).start()
-    return await answer
+def _read_line(prompt: str) -> str:
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower()
 
 
 @dataclass
@@ -648,6 +660,10 @@ def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
                 2,
             ) from None
     elif task == "-":
+        if sys.stdin.isatty():
+            Console(stderr=True, highlight=False).print(
+                "[dim]reading the task from stdin; end it with Ctrl-D[/]"
+            )
         text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
     elif task is None:
         raise _fail(
@@ -959,7 +975,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
                 result = done.get("result") or {}
                 mark = "[red]✗[/]" if result.get("is_error") else "[green]←[/]"
                 text = (result.get("full_content") or result.get("content") or "").replace("\n", " ⏎ ")
-                out.print(f"{mark} [dim]{done.get('duration', 0):.2f}s[/] {escape(_clip(text, limit))}")
+                took = f"[dim]{done.get('duration', 0):.2f}s[/]"
+                out.print(f"{mark} {escape(call.get('name') or '?')} {took} {escape(_clip(text, limit))}")
         elif kind == "step_finished":
             usage = record.get("usage") or {}
             tokens = f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens"
@@ -984,6 +1001,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             out.print(f"\n[yellow]interrupted[/] ({escape(record.get('reason') or '')})")
         elif kind == "run_resumed":
             out.print("[dim]— resumed —[/]")
+    if saved.status not in ("answer", "running"):
+        out.print(f"[dim]go on with: agentkit runs resume {saved.run_id}[/]")
 
 
 @runs_app.command("resume")

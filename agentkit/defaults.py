@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_COMPACT_TO",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_MALFORMED",
     "DEFAULT_MAX_REPEATS",
     "DEFAULT_MAX_STEPS",
@@ -39,6 +40,11 @@ never finishes one) before it counts as stalled and is retried or continued. The
 silence of a healthy vLLM stream is a request queued behind a full batch plus a long
 prefill; two minutes covers a 128k-token prefill on one consumer GPU. Lower it for
 interactive use."""
+
+DEFAULT_MAX_CONNECTIONS = 256
+"""Connections the default transport keeps open to one server at most (aiohttp's default is
+100). vLLM batches up to 256 sequences by default (`--max-num-seqs`); more requests in flight
+would only queue at the server."""
 
 DEFAULT_RETRY_ATTEMPTS = 20
 """Requests per model call, the first included. With full jitter the waits average half

@@ -211,7 +211,7 @@ class _Run:
         self.budget = (
             ContextBudget(context, fallback_window) if context.enabled and has_budget(backend) else None
         )
-        self.repeats: dict[tuple[str, str], tuple[str, int]] = {}
+        self.repeats = _streaks_after(self.steps)
         self.malformed = 0
         self.deadline = _Deadline(limits.timeout)
         self.ended: tuple[StopReason, str] | None = None
@@ -388,6 +388,31 @@ def _key(call: ToolCall) -> tuple[str, str]:
     return call.name, json.dumps(call.arguments, sort_keys=True, ensure_ascii=False)
 
 
+_REPEATED = " with these same arguments "
+"""In the correction that answers a call repeated too often (see `_Calls._repetition`)."""
+
+
+def _streak(last: tuple[str, int] | None, answer: str) -> tuple[str, int]:
+    """A call's run of steps with the same result, after one more answer: (the result, how
+    many steps in a row). A correction continues the run it answered."""
+    if last is not None and (
+        answer == last[0] or (answer.startswith("Error: you called") and _REPEATED in answer)
+    ):
+        return last[0], last[1] + 1
+    return answer, 1
+
+
+def _streaks_after(steps: Sequence[StepRecord]) -> dict[tuple[str, str], tuple[str, int]]:
+    """The runs of repeated calls as they stood after these steps (a resumed run's)."""
+    streaks: dict[tuple[str, str], tuple[str, int]] = {}
+    for record in steps:
+        answers = {r.tool_call_id: r.content for r in record.tool_results}
+        streaks = {
+            _key(c): _streak(streaks.get(_key(c)), answers.get(c.id, "")) for c in record.message.tool_calls
+        }
+    return streaks
+
+
 def interrupted_answer(call: ToolCall) -> ToolMessage:
     """The answer to a call that started but never finished (its run was stopped)."""
     return ToolMessage(
@@ -458,9 +483,8 @@ class _Calls:
         last = self.run.repeats.get(key)
         if limit is None or last is None or last[1] < limit:
             return None
-        self.streaks[key] = (last[0], last[1] + 1)
         return ToolMessage(
-            f"Error: you called {call.name} with these same arguments {last[1]} times in a row and got "
+            f"Error: you called {call.name}{_REPEATED}{last[1]} times in a row and got "
             f"the same result each time:\n{last[0]}\nDo not call it again with these arguments: use "
             "this result, change the arguments, or take another approach.",
             call.id,
@@ -528,11 +552,7 @@ class _Calls:
     def _count(self, call: ToolCall, answer: ToolMessage) -> None:
         """Track calls repeated step after step with the same result."""
         key = _key(call)
-        if key in self.streaks:  # answered with a correction
-            return
-        last = self.run.repeats.get(key)
-        same = last is not None and last[0] == answer.content
-        self.streaks[key] = (answer.content, last[1] + 1 if same and last else 1)
+        self.streaks[key] = _streak(self.run.repeats.get(key), answer.content)
 
     def answers(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolMessage]:
         return [self.answered[call.id] for call in calls]

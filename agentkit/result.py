@@ -25,7 +25,7 @@ StopReason = Literal[
 STOP_REASONS: dict[str, tuple[int, str]] = {
     "answer": (0, "the model answered"),
     "max_steps": (3, "the step limit came before an answer (max_steps, --max-steps)"),
-    "max_tokens": (4, "the run's output-token limit came before an answer (max_run_tokens)"),
+    "max_tokens": (4, "the run's output-token limit came before an answer (Agent(max_tokens=...))"),
     "timeout": (5, "the run's time limit came before an answer (timeout, --timeout)"),
     "repetition": (6, "the model made the same call with the same result again and again"),
     "malformed_output": (7, "the model wrote tool calls that could not be read, several steps in a row"),

@@ -157,3 +157,21 @@ async def test_an_answered_run_is_not_resumed(tmp_path: Path) -> None:
 async def test_an_unusable_task_is_a_clear_error(task: str) -> None:
     with pytest.raises(ConfigError, match=r"the task is (empty|not valid UTF-8)"):
         await Agent(backend=ScriptedBackend(["x"]), transcripts=False).run(task)
+
+
+async def test_a_resumed_run_remembers_the_calls_it_was_repeating(tmp_path: Path) -> None:
+    ran: list[int] = []
+
+    @tool
+    def status() -> str:
+        """The job's status."""
+        ran.append(1)
+        return "pending"
+
+    again = '<tool_call>\n{"name": "status", "arguments": {}}\n</tool_call>'
+    agent = Agent(backend=ScriptedBackend([again] * 2), tools=[status], transcripts=tmp_path, max_steps=2)
+    first = await agent.run("wait for it")
+    assert first.stop_reason == "max_steps" and len(ran) == 2
+    resumed = Agent(backend=ScriptedBackend([again] * 5), tools=[status], transcripts=tmp_path, max_steps=20)
+    result = await resumed.resume(first.run_id)
+    assert result.stop_reason == "repetition" and len(ran) == 3  # the streak went on across the resume

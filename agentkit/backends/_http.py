@@ -14,6 +14,7 @@ an answer: a 200 that is empty or not an event stream, and a stream that ends wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import errno
 import json
@@ -21,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from agentkit.errors import ContextOverflow, ModelError, ModelTimeout, ModelUnreachable, StreamBroken
 
 __all__ = [
@@ -33,6 +34,9 @@ __all__ = [
     "make_transport",
 ]
 
+
+DRAIN_TIMEOUT = 1.0
+"""Seconds to wait for the end of a body after `[DONE]` before giving its connection up."""
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 """HTTP statuses that say "try again": timeout, overload, and server or gateway faults."""
@@ -266,6 +270,10 @@ class _Reader:
             for event in sse.feed(chunk):
                 yield event
             if sse.done:
+                # Read the body's end too, so that the connection goes back to the pool
+                # (servers write the chunked terminator after [DONE], separately).
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(_drain(chunks), DRAIN_TIMEOUT)
                 return
             if sse.lines != lines:
                 last = loop.time()
@@ -273,6 +281,11 @@ class _Reader:
                 raise _stalled(self.url, self.idle)
         for event in sse.close():
             yield event
+
+
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
+    async for _ in chunks:
+        pass
 
 
 class AiohttpTransport:
@@ -302,7 +315,10 @@ class AiohttpTransport:
             timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=self.connect_timeout, sock_read=self.idle_timeout
             )
-            self._session = aiohttp.ClientSession(timeout=timeout, skip_auto_headers=("User-Agent",))
+            connector = aiohttp.TCPConnector(limit=DEFAULT_MAX_CONNECTIONS)
+            self._session = aiohttp.ClientSession(
+                timeout=timeout, connector=connector, skip_auto_headers=("User-Agent",)
+            )
             self._loop = loop
         return self._session
 

@@ -27,7 +27,8 @@ def normalize_base_url(url: str) -> str:
     text = url.strip()
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        guess = "http://" + text.split("://", 1)[-1].lstrip("/")
+        guess = "http://" + text.split("://", 1)[-1].strip("/")
+        guess = guess if guess.endswith("/v1") else guess + "/v1"
         raise ConfigError(
             f"the base URL {url!r} has no http:// or https:// scheme and host; "
             f"did you mean --base-url {guess}?"

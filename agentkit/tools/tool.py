@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any, Literal, Protocol, overload, runtime_checkable
 import pydantic
 import pydantic_core
 
+from agentkit._threads import in_daemon_thread
 from agentkit.tools.schema import FunctionSchema, function_schema
 from agentkit.tools.scope import RunScope
 
@@ -164,7 +164,7 @@ class FunctionTool:
         if self._is_async:
             value = await self.fn(**kwargs)
         else:
-            value = await asyncio.to_thread(self.fn, **kwargs)
+            value = await in_daemon_thread(self.fn, **kwargs)
         return to_result(value)
 
 
