@@ -195,12 +195,17 @@ def as_messages(items: Iterable[Message | Mapping[str, Any]]) -> list[Message]:
 
 @dataclass
 class Usage:
-    """Token counts, summed over the requests of a step or a run."""
+    """Token counts, summed over the requests of a step or a run.
+
+    `estimated` marks counts agentkit worked out itself (from the text's length) because a
+    server did not report them.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     requests: int = 0
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -212,4 +217,5 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.cached_tokens + other.cached_tokens,
             self.requests + other.requests,
+            self.estimated or other.estimated,
         )

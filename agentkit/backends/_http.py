@@ -44,6 +44,10 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _SSE_FIELDS = (b"data:", b":", b"event:", b"id:", b"retry:")
 
 
+class EmptyBody(ModelError):
+    """A 200 whose body is empty."""
+
+
 class Transport(Protocol):
     """Moves request bodies to a server and decoded JSON back."""
 
@@ -123,7 +127,7 @@ class _SSE:
         events = self.feed(b"\n\n") if (self.rest or self.data) and not self.done else []
         if not self.done:
             if not started:
-                raise ModelError(
+                raise EmptyBody(
                     f"the server at {self.url} answered 200 with an empty body", url=self.url, retryable=True
                 )
             raise StreamBroken(

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentkit.backends._http import Transport, make_transport
+from agentkit.backends._http import EmptyBody, Transport, make_transport
 from agentkit.backends.base import Retrying
 from agentkit.backends.retry import Attempts, RetryPolicy
+from agentkit.backends.servers import UNKNOWN, ServerKind, kind_of
 from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
-from agentkit.errors import ConfigError, ModelError, ModelUnreachable
+from agentkit.errors import ConfigError, ModelError, ModelUnreachable, StreamBroken
 
 __all__ = ["DEFAULT_BASE_URL", "ServerConnection", "normalize_base_url"]
 
@@ -77,11 +78,15 @@ class ServerConnection:
         self.answered = False
         """Whether the server has ever answered: a refused connection before that means
         no server is there (fail at once); after it, a server restarting (retry)."""
+        self.kind: ServerKind = UNKNOWN
+        """What kind of server it is (known once its models are listed)."""
+        self.thinks_anyway = False
+        """Seen to think although `enable_thinking` was false: it ignores the flag."""
         self._listed = False
         self._max_model_len: int | None = None
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
-        self._tokenize = True  # until the server shows it has no /tokenize
+        self._tokenize = True  # until the server shows it cannot
 
     def attempts(self) -> Attempts:
         """A fresh retry budget for one model call."""
@@ -129,7 +134,13 @@ class ServerConnection:
             self.model = str(chosen["id"])
         length = chosen.get("max_model_len") if chosen else None
         self._max_model_len = length if isinstance(length, int) and length > 0 else None
+        self.kind = kind_of(chosen or (entries[0] if entries else None))
         self._listed = True
+
+    @property
+    def thinking_flag(self) -> bool:
+        """Whether `chat_template_kwargs.enable_thinking` turns thinking off here."""
+        return self.kind.thinking_flag and not self.thinks_anyway
 
     async def model_name(self) -> str:
         """The model to ask for: as configured, else the first one the server serves."""
@@ -166,12 +177,15 @@ class ServerConnection:
 
     async def count_tokens(self, fields: dict[str, Any]) -> int | None:
         """The exact token count of a prompt (`{"prompt": ...}`) or chat (`{"messages": ...}`)
-        from vLLM's `/tokenize`; None where the server has none."""
-        if not self._tokenize:
+        from the server's tokenizer endpoint (vLLM's `/tokenize`); None where it has none."""
+        tokenizer = self.kind.tokenizer
+        if not self._tokenize or tokenizer is None or ("prompt" not in fields and not tokenizer.chat):
             return None
+        if "prompt" in fields:
+            fields = {tokenizer.field: fields["prompt"]}
         body = self.body({"model": self.model, **fields})
         try:
-            answer = await self.transport.post_json(self.root + "/tokenize", body, self.headers)
+            answer = await self.transport.post_json(self.root + tokenizer.path, body, self.headers)
         except ModelError as exc:
             if exc.status is not None and not exc.retryable:
                 self._tokenize = False  # 404 or 405: this server has no /tokenize
@@ -179,10 +193,23 @@ class ServerConnection:
         count = answer.get("count") if isinstance(answer, dict) else None
         return count if isinstance(count, int) else None
 
+    def cut_short(self, url_path: str) -> StreamBroken:
+        """The error for a stream that ended (`[DONE]`) without a `finish_reason`."""
+        why = f" ({self.kind.cut_short})" if self.kind.cut_short else ""
+        url = self.base_url + url_path
+        return StreamBroken(
+            f"the stream from {url} ended without saying why the output stopped (no finish_reason){why}",
+            url=url,
+            retryable=True,
+        )
+
     def _seen(self, exc: ModelError) -> ModelError:
-        """The error as the caller should see it, knowing whether the server ever answered."""
+        """The error as the caller should see it, knowing whether the server ever answered
+        and what kind of server it is."""
         if exc.status is not None:
             self.answered = True
+        if isinstance(exc, EmptyBody) and self.kind.empty_body:
+            return ModelError(f"{exc}: {self.kind.empty_body}", url=exc.url, status=200)
         if not isinstance(exc, ModelUnreachable):
             return exc
         if self.answered:

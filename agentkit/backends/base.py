@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Union, runtime_checkable
 
+from agentkit.defaults import DEFAULT_CHARS_PER_TOKEN
 from agentkit.messages import AssistantMessage, Message, ToolCall, ToolCallError, Usage, new_call_id
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
 from agentkit.thinking import Sampling, ThinkingDecision
@@ -152,6 +153,17 @@ class TurnBuilder:
         self.usage += usage
         self.last_usage = usage
 
+    def estimate(self, prompt_chars: int, output_chars: int) -> None:
+        """Count a request the server reported no usage for, from the text's length."""
+        self.count(
+            Usage(
+                prompt_tokens=round(prompt_chars / DEFAULT_CHARS_PER_TOKEN),
+                completion_tokens=round(output_chars / DEFAULT_CHARS_PER_TOKEN),
+                requests=1,
+                estimated=True,
+            )
+        )
+
     def turn(self, *, finish_reason: str | None, raw: str | None = None) -> Turn:
         message = AssistantMessage(
             content="".join(self.content),
@@ -160,7 +172,8 @@ class TurnBuilder:
             raw=raw,
         )
         last = self.last_usage
-        context = last.prompt_tokens + last.completion_tokens if last and last.prompt_tokens else None
+        exact = last is not None and last.prompt_tokens and not last.estimated
+        context = last.prompt_tokens + last.completion_tokens if last and exact else None
         return Turn(message, self.calls, self.usage, finish_reason, context)
 
 

@@ -25,6 +25,7 @@ from agentkit.backends.base import (
     ModelEvent,
     ModelRequest,
     Retrying,
+    Turn,
     TurnBuilder,
     extra_fields,
     usage_from,
@@ -120,9 +121,14 @@ class ChatBackend:
 
     async def body_for(self, request: ModelRequest) -> dict[str, Any]:
         """The request body of a model call."""
+        server = self.server
+        model = await server.model_name()  # the listing also says what kind of server it is
+        messages = [_message(m) for m in request.messages]
+        if not request.decision.think and not server.thinking_flag:
+            _soft_switch_off(messages)
         body: dict[str, Any] = {
-            "model": await self.server.model_name(),
-            "messages": [_message(m) for m in request.messages],
+            "model": model,
+            "messages": messages,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -130,7 +136,7 @@ class ChatBackend:
             body["tools"] = list(request.tools)
             body["tool_choice"] = self.tool_choice
         body["chat_template_kwargs"] = {"enable_thinking": request.decision.think}
-        if request.decision.think and request.decision.budget:
+        if request.decision.think and request.decision.budget and server.kind.thinking_budget:
             body["thinking_token_budget"] = request.decision.budget  # vLLM's reasoning budget
         body.update(request.sampling.body())
         if request.max_tokens is not None:
@@ -166,6 +172,8 @@ class ChatBackend:
                 async for chunk in server.stream("/chat/completions", body):
                     for event in reply.read(chunk):
                         yield event
+                if reply.finish is None:
+                    raise server.cut_short("/chat/completions")
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and reply.finish is not None):  # only [DONE] missing
                     wait = attempts.wait_after(exc)
@@ -173,7 +181,18 @@ class ChatBackend:
                     await asyncio.sleep(wait)
                     continue
             break
-        for event in reply.close():
+        events = reply.close()
+        turn = events[-1]
+        assert isinstance(turn, Turn)
+        if not reply.turn.usage.requests:  # the server did not say (llama-cpp-python does not)
+            message = turn.message
+            written = len(message.content) + len(message.reasoning or "")
+            written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
+            reply.turn.estimate(len(body), written)
+            turn.usage = reply.turn.usage
+        if not request.decision.think and turn.message.reasoning and server.thinking_flag:
+            server.thinks_anyway = True  # it ignores enable_thinking: the next steps say /no_think
+        for event in events:
             yield event
 
     async def aclose(self) -> None:
@@ -244,6 +263,16 @@ class _Reply:
         turn.saw_reasoning = turn.saw_reasoning or self.content.saw_think
         out.append(turn.turn(finish_reason=self.finish))
         return out
+
+
+def _soft_switch_off(messages: list[dict[str, Any]]) -> None:
+    """Turn thinking off as the model card says to where the server ignores the template
+    flag: `/no_think` at the end of the latest user message (of the request, not the
+    conversation)."""
+    for data in reversed(messages):
+        if data.get("role") == "user" and isinstance(data.get("content"), str):
+            data["content"] = data["content"].rstrip() + " /no_think"
+            return
 
 
 def _message(message: Message) -> dict[str, Any]:

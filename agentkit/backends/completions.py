@@ -241,6 +241,8 @@ class CompletionsBackend:
                         usage = usage_from(chunk["usage"])
                         turn.count(usage)
                         counted = usage.completion_tokens
+                if finish is None:
+                    raise server.cut_short("/completions")
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
                     wait = attempts.wait_after(exc)
@@ -267,6 +269,8 @@ class CompletionsBackend:
             yield turn.add(event)
         turn.saw_reasoning = parser.saw_think
         raw = "".join(output)
+        if not turn.usage.requests:  # the server did not say (llama-cpp-python does not)
+            turn.estimate(len(prompt), len(raw))
         result = turn.turn(finish_reason=finish, raw=prefill + raw)
         self._remember(request, result.message, prompt, raw)
         yield result
