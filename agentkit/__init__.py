@@ -29,10 +29,13 @@ _EXPORTS = {
     "ChatBackend": "agentkit.backends.chat",
     "CompletionsBackend": "agentkit.backends.completions",
     "ConfigError": "agentkit.errors",
+    "ContextOverflow": "agentkit.errors",
+    "ContextPolicy": "agentkit.context",
     "Limits": "agentkit.loop",
     "ModelError": "agentkit.errors",
     "ModelTimeout": "agentkit.errors",
     "ModelUnreachable": "agentkit.errors",
+    "RetryPolicy": "agentkit.backends.retry",
     "RunResult": "agentkit.result",
     "Sampling": "agentkit.thinking",
     "ScriptedBackend": "agentkit.backends.scripted",
@@ -72,8 +75,17 @@ if TYPE_CHECKING:
     from agentkit.agent import Agent
     from agentkit.backends.chat import ChatBackend
     from agentkit.backends.completions import CompletionsBackend
+    from agentkit.backends.retry import RetryPolicy
     from agentkit.backends.scripted import ScriptedBackend
-    from agentkit.errors import AgentkitError, ConfigError, ModelError, ModelTimeout, ModelUnreachable
+    from agentkit.context import ContextPolicy
+    from agentkit.errors import (
+        AgentkitError,
+        ConfigError,
+        ContextOverflow,
+        ModelError,
+        ModelTimeout,
+        ModelUnreachable,
+    )
     from agentkit.loop import Limits
     from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
     from agentkit.qwen3.parser import parse_output
