@@ -19,6 +19,7 @@ from agentkit.defaults import (
     DEFAULT_MAX_MALFORMED,
     DEFAULT_MAX_REPEATS,
     DEFAULT_MAX_STEPS,
+    RUNS_DIR_ENV,
 )
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, RunFailed, RunFinished, ServerStatus
@@ -168,7 +169,7 @@ class Agent:
         self.builtins = tuple(builtins)
         self.toolbox = Toolbox(
             [
-                *(t if isinstance(t, Tool) else FunctionTool(t) for t in tools),
+                *(t if isinstance(t, Tool) else FunctionTool(_function(t)) for t in tools),
                 *builtin_tools(self.builtins, allow_private_fetch=allow_private_fetch),
             ],
             timeout=tool_timeout,
@@ -264,6 +265,12 @@ class Agent:
             )
         if saved.status == "running":
             raise ConfigError(f"run {saved.run_id} is still running in another process")
+        missing = [name for name in saved.config.get("tools") or () if name not in self.toolbox]
+        if missing and not self.mcp:
+            raise ConfigError(
+                f"run {saved.run_id} used tools this agent lacks: {', '.join(missing)}; resume it with an "
+                "Agent that has them (the model's next prompt lists the tools)"
+            )
         workspace = saved.config.get("workspace")
         async for event in self._drive(
             saved.messages,
@@ -300,7 +307,13 @@ class Agent:
             scope.workspace  # noqa: B018 - made now, so that RunStarted and the transcript name it
         transcript: TranscriptWriter | None = None
         if self.transcripts is not None:
-            transcript = TranscriptWriter(self.transcripts, run_id, path=path)
+            try:
+                transcript = TranscriptWriter(self.transcripts, run_id, path=path)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write the run's transcript in {self.transcripts} ({exc.strerror or exc}); "
+                    f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
+                ) from None
             if resume is None:
                 transcript.begin(run_id, task, messages, self._describe(scope))
             else:
@@ -466,3 +479,12 @@ def check_task(task: str) -> None:
             f"the task is not valid UTF-8 text: character {exc.start + 1} is {what}; it may come from "
             "a file in another encoding: convert it to UTF-8 first (iconv -t UTF-8)"
         ) from None
+
+
+def _function(item: Any) -> Callable[..., Any]:
+    if not callable(item):
+        raise TypeError(
+            f"tools must be functions or Tool objects, got {item!r} ({type(item).__name__}); "
+            "decorate a function with @agentkit.tool, or pass the function itself"
+        )
+    return item  # type: ignore[no-any-return]

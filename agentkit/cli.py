@@ -170,7 +170,7 @@ class _Renderer:
                 else "retrying"
             )
             self.err.print(
-                f"[dim]↻ {escape(_clip(event.reason, 300))} · {how} in {event.wait:.1f}s "
+                f"[dim]↻ {escape(_clip(event.reason.rstrip('.'), 300))} · {how} in {event.wait:.1f}s "
                 f"(attempt {event.attempt})[/]"
             )
         elif isinstance(event, Compacted):
@@ -363,9 +363,9 @@ def _stop_message(result: RunResult, options: _RunOptions) -> str:
     reason = result.stop_reason
     if reason == "max_steps":
         return (
-            f"stopped after {steps} steps without an answer. If the model was getting somewhere, go on "
-            f"with more steps: {resume} --max-steps {max(2 * options.max_steps, steps + 10)}; if it was "
-            "going in circles, rephrase the task or give it better tools."
+            f"stopped after {steps} step{'s' * (steps != 1)} without an answer. If the model was getting "
+            f"somewhere, go on with more steps: {resume} --max-steps {max(2 * options.max_steps, steps + 10)}"
+            "; if it was going in circles, rephrase the task or give it better tools."
         )
     if reason == "timeout":
         more = f" --timeout {2 * options.timeout:g}" if options.timeout else ""
@@ -400,10 +400,11 @@ def _stop_message(result: RunResult, options: _RunOptions) -> str:
     return f"stopped: {reason}"
 
 
-def _resume_hint(result: Optional[RunResult], *, resume: bool = True) -> str:
+def _resume_hint(result: Optional[RunResult], *, resume: bool = True, key: bool = False) -> str:
     if result is None or not result.transcript:
         return ""
-    more = f" · resume: agentkit runs resume {result.run_id}" if resume else ""
+    with_key = " --api-key KEY" if key else ""
+    more = f" · resume: agentkit runs resume {result.run_id}{with_key}" if resume else ""
     return f" · transcript: {result.transcript}{more}"
 
 
@@ -653,6 +654,8 @@ def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
             text = task_file.read_bytes().decode("utf-8")
         except FileNotFoundError:
             raise _fail(f"--task-file {task_file}: no such file", 2) from None
+        except OSError as exc:
+            raise _fail(f"--task-file {task_file}: cannot read it ({exc.strerror or exc})", 2) from None
         except UnicodeDecodeError as exc:
             raise _fail(
                 f"--task-file {task_file} is not UTF-8 text (byte {exc.start + 1} is "
@@ -830,7 +833,8 @@ def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
     except AgentkitError as exc:
         render.pause()
         code = 9 if exc.result is not None else 2
-        raise _fail(f"{exc}{_resume_hint(exc.result)}", code) from None
+        key = getattr(exc, "status", None) in (401, 403)
+        raise _fail(f"{exc}{_resume_hint(exc.result, key=key)}", code) from None
     result = final[-1] if final else None
     if result is None:
         raise _fail("the run ended without a result", 9)
@@ -1022,6 +1026,37 @@ def runs_resume(
     timeout: Annotated[
         Optional[float], typer.Option(min=0.001, help="Seconds this part of the run may take.")
     ] = None,
+    model: Annotated[
+        Optional[str], typer.Option(help="Another served model name.", show_default=False)
+    ] = None,
+    tools: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--tools", help="Tool files to use instead of the run's (repeatable).", show_default=False
+        ),
+    ] = None,
+    connect_timeout: Annotated[
+        Optional[float], typer.Option(min=0.001, help="Seconds to connect to the server.", show_default=False)
+    ] = None,
+    idle_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0.001, help="Seconds a response may stay silent before it is retried.", show_default=False
+        ),
+    ] = None,
+    retries: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Attempts per model call, the first included.", show_default=False),
+    ] = None,
+    retry_time: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0, help="Seconds after a call's first failure to keep retrying.", show_default=False
+        ),
+    ] = None,
+    context_window: Annotated[
+        Optional[int], typer.Option(min=256, help="Context window in tokens.", show_default=False)
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
     json_events: Annotated[
         bool, typer.Option("--json", help="Print one JSON event per line instead.")
@@ -1056,7 +1091,9 @@ def runs_resume(
         )
     options = _RunOptions.restore(
         cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps, timeout=timeout,
-        yes=yes or None, json_events=json_events or None, hide_thinking=hide_thinking or None,
+        model=model, tools=tools or None, connect_timeout=connect_timeout, idle_timeout=idle_timeout,
+        retries=retries, retry_time=retry_time, context_window=context_window, yes=yes or None,
+        json_events=json_events or None, hide_thinking=hide_thinking or None,
         runs_dir=runs_dir or saved.path.parent,
     )  # fmt: skip
     _run(options, resume=saved.run_id)

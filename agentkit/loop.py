@@ -319,24 +319,52 @@ class _Run:
     async def model_turn(
         self, step: int, request: ModelRequest, calls: _Calls
     ) -> AsyncIterator[Event | Turn]:
-        """Stream one model call: deltas and retries as events, calls started as they come."""
-        async for item in _bounded(self.backend.stream(request), self.deadline):
-            if isinstance(item, ContentDelta):
-                yield TextDelta(step, item.text)
-            elif isinstance(item, ReasoningDelta):
-                yield ThinkingDelta(step, item.text)
-            elif isinstance(item, ToolCallReady):
-                started = calls.start(item.call)  # runs while the model goes on writing
-                if started is not None:
-                    yield started
-            elif isinstance(item, Retrying):
-                if item.restart:
-                    calls.restart()
-                yield ModelRetry(step, item.attempt, item.wait, item.reason, item.restart, item.kept)
-            elif isinstance(item, Turn):
-                yield item
-                return
-            # ToolCallInvalid: answered after the turn, in call order
+        """Stream one model call: deltas and retries as events, calls started as they come,
+        and each call's result as soon as it is ready, while the model may still write (so
+        that a run stopped then keeps it)."""
+        items = _bounded(self.backend.stream(request), self.deadline)
+        upcoming: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                running = calls.unreported()
+                if running or upcoming is not None:  # race the next item against the calls' results
+                    upcoming = upcoming or asyncio.ensure_future(items.__anext__())
+                    await asyncio.wait({upcoming, *running}, return_when=asyncio.FIRST_COMPLETED)
+                    for finished in calls.report_done():
+                        yield finished
+                    if not upcoming.done():
+                        continue
+                    arrived, upcoming = upcoming, None
+                    try:
+                        item = arrived.result()
+                    except StopAsyncIteration:
+                        break
+                else:
+                    try:
+                        item = await items.__anext__()
+                    except StopAsyncIteration:
+                        break
+                if isinstance(item, ContentDelta):
+                    yield TextDelta(step, item.text)
+                elif isinstance(item, ReasoningDelta):
+                    yield ThinkingDelta(step, item.text)
+                elif isinstance(item, ToolCallReady):
+                    started = calls.start(item.call)  # runs while the model goes on writing
+                    if started is not None:
+                        yield started
+                elif isinstance(item, Retrying):
+                    if item.restart:
+                        calls.restart()
+                    yield ModelRetry(step, item.attempt, item.wait, item.reason, item.restart, item.kept)
+                elif isinstance(item, Turn):
+                    yield item
+                    return
+                # ToolCallInvalid: answered after the turn, in call order
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+                await asyncio.wait({upcoming})
+            await items.aclose()
         raise RuntimeError(f"backend {self.backend!r} ended a stream without a Turn")
 
     async def fit(
@@ -525,7 +553,7 @@ class _Calls:
                 answer = Toolbox.answer_unreadable(call)
                 self.answered[call.id] = answer
                 yield ToolCallFinished(self.step, call, answer, 0.0)
-            else:
+            elif call.id not in self.answered:  # else answered while the model was writing
                 by_future[self.pending[call.id]] = call
         waiting: set[asyncio.Future[Any]] = set(by_future)
         report = asyncio.ensure_future(self.progress.get())
@@ -548,6 +576,22 @@ class _Calls:
                     yield ToolCallFinished(self.step, call, answer, took)
         finally:
             report.cancel()
+
+    def unreported(self) -> list[asyncio.Future[tuple[ToolMessage, float]]]:
+        """The calls started and not yet answered."""
+        return [f for call_id, f in self.pending.items() if call_id not in self.answered]
+
+    def report_done(self) -> list[ToolCallFinished]:
+        """Answer the calls that have finished (while the model is still writing)."""
+        out = []
+        for call_id, future in self.pending.items():
+            if call_id not in self.answered and future.done() and not future.cancelled():
+                call = self.started[call_id]
+                answer, took = future.result()
+                self.answered[call_id] = answer
+                self._count(call, answer)
+                out.append(ToolCallFinished(self.step, call, answer, took))
+        return out
 
     def _count(self, call: ToolCall, answer: ToolMessage) -> None:
         """Track calls repeated step after step with the same result."""
@@ -581,7 +625,7 @@ async def _timed(call: Awaitable[ToolMessage]) -> tuple[ToolMessage, float]:
     return result, time.monotonic() - started
 
 
-async def _bounded(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncIterator[Any]:
+async def _bounded(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncGenerator[Any, None]:
     """The stream's items, raising `asyncio.TimeoutError` when the deadline passes."""
     if deadline.at is None:
         async for item in stream:

@@ -348,7 +348,8 @@ def run_info(path: Path) -> RunInfo:
 def list_runs(directory: str | Path | None = None) -> list[RunInfo]:
     """The runs in a directory (default: `default_runs_dir()`), oldest first."""
     folder = Path(directory) if directory is not None else default_runs_dir()
-    return sorted((run_info(p) for p in folder.glob("*.jsonl")), key=lambda r: (r.started, r.run_id))
+    paths = [p for p in folder.glob("*.jsonl") if _first(p).get("type") == "run"]  # transcripts only
+    return sorted((run_info(p) for p in paths), key=lambda r: (r.started, r.run_id))
 
 
 def find_run(run_id: str, directory: str | Path | None = None) -> Path:

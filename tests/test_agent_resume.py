@@ -139,7 +139,7 @@ async def test_a_cancelled_run_records_the_interruption_and_resumes(tmp_path: Pa
     run_id = records[0]["run_id"]
     assert load_run(agent.last_transcript).status == "interrupted"
 
-    again = Agent(backend=ScriptedBackend(["finished"]), tools=[slow], transcripts=tmp_path)
+    again = Agent(backend=ScriptedBackend(script), tools=[slow], transcripts=tmp_path)
     result = await again.resume(run_id)
     assert result.ok and result.output == "finished"
     answer = result.steps[0].tool_results[0]
@@ -175,3 +175,53 @@ async def test_a_resumed_run_remembers_the_calls_it_was_repeating(tmp_path: Path
     resumed = Agent(backend=ScriptedBackend([again] * 5), tools=[status], transcripts=tmp_path, max_steps=20)
     result = await resumed.resume(first.run_id)
     assert result.stop_reason == "repetition" and len(ran) == 3  # the streak went on across the resume
+
+
+async def test_a_call_that_finished_while_the_model_still_wrote_is_kept_when_the_run_stops(
+    tmp_path: Path,
+) -> None:
+    ran: list[int] = []
+
+    @tool
+    def quick() -> str:
+        """Done at once."""
+        ran.append(1)
+        return "quick result"
+
+    # The call is complete early; the model goes on writing for a while after it.
+    turn = '<tool_call>\n{"name": "quick", "arguments": {}}\n</tool_call>' + " and more" * 40
+    agent = Agent(
+        backend=ScriptedBackend([turn], chunk_size=4, delay=0.01), tools=[quick], transcripts=tmp_path
+    )
+    task = asyncio.ensure_future(agent.run("go"))
+    for _ in range(300):  # bounded: until the call's result is in the transcript
+        await asyncio.sleep(0.01)
+        path = agent.last_transcript
+        if path is not None and any(r["type"] == "tool_call_finished" for r in read_transcript(path)):
+            break
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert agent.last_transcript is not None
+    kinds = [r["type"] for r in read_transcript(agent.last_transcript)]
+    assert "tool_call_finished" in kinds and "turn_finished" not in kinds  # recorded mid-stream
+    run_id = read_transcript(agent.last_transcript)[0]["run_id"]
+
+    again = Agent(backend=ScriptedBackend([turn, "done"]), tools=[quick], transcripts=tmp_path)
+    result = await again.resume(run_id)
+    assert result.ok and ran == [1]  # not run again
+    answer = result.steps[0].tool_results[0]
+    assert not answer.is_error and answer.content == "quick result"  # its result, not "interrupted"
+
+
+async def test_resuming_with_an_agent_that_lacks_the_runs_tools_is_refused(tmp_path: Path) -> None:
+    @tool
+    def lookup() -> str:
+        """Look it up."""
+        return "x"
+
+    turn = '<tool_call>\n{"name": "lookup", "arguments": {}}\n</tool_call>'
+    agent = Agent(backend=ScriptedBackend([turn]), tools=[lookup], transcripts=tmp_path, max_steps=1)
+    first = await agent.run("go")
+    with pytest.raises(ConfigError, match="used tools this agent lacks: lookup"):
+        await Agent(backend=ScriptedBackend(["done"]), transcripts=tmp_path).resume(first.run_id)

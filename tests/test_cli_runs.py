@@ -506,7 +506,7 @@ def test_a_retried_503_shows_one_dimmed_line_and_the_run_answers(
     assert retry.startswith("\x1b[2m↻ ")  # dimmed
     plain = re.sub(r"\x1b\[[0-9;]*m", "", retry)
     found = re.fullmatch(
-        rf"↻ the server at {re.escape(server.base_url)}/completions answered HTTP 503: Service Unavailable\. "
+        rf"↻ the server at {re.escape(server.base_url)}/completions answered HTTP 503: Service Unavailable "
         r"· retrying in (\d\.\d)s \(attempt 2\)",
         plain,
     )

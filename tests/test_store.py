@@ -118,3 +118,19 @@ async def test_text_that_is_not_valid_unicode_is_kept_escaped(tmp_path: Path) ->
     assert agent.last_transcript is not None
     finished = next(r for r in read_transcript(agent.last_transcript) if r["type"] == "tool_call_finished")
     assert finished["result"]["content"] == "caf\udce9"
+
+
+async def test_a_runs_directory_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(
+        ConfigError, match=r"cannot write the run's transcript in .*pick another runs directory"
+    ):
+        await Agent(backend=ScriptedBackend(["hi"]), transcripts=not_a_dir).run("hello")
+
+
+async def test_files_that_are_not_transcripts_are_not_listed(tmp_path: Path) -> None:
+    (tmp_path / "notes.jsonl").write_text('{"hello": 1}\n')
+    (tmp_path / "empty.jsonl").write_text("")
+    result = await Agent(backend=ScriptedBackend(["hi"]), transcripts=tmp_path).run("hello")
+    assert [r.run_id for r in list_runs(tmp_path)] == [result.run_id]

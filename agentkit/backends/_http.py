@@ -194,6 +194,10 @@ def http_error(url: str, status: int, body: bytes, retry_after: str | None = Non
         return ContextOverflow(message, url=url, status=status)
     if status == 404 and "model" in lowered:
         message += " Check --model: GET /v1/models lists the names this server serves."
+    elif status in (404, 405) and url.endswith("/v1/completions"):
+        message += " This server may not serve /v1/completions: try --backend chat."
+    elif status in (404, 405):
+        message += " Check --base-url: it should be the server's API root (ending in /v1)."
     elif status in (401, 403):
         message += (
             " The server wants an API key: pass --api-key KEY or set AGENTKIT_API_KEY "
@@ -243,9 +247,9 @@ def _unreachable(url: str, exc: BaseException) -> ModelUnreachable:
     return ModelUnreachable(reason, url=url, retryable=True)
 
 
-def _stalled(url: str, idle: float) -> ModelTimeout:
+def _stalled(url: str, idle: float, what: str = "nothing") -> ModelTimeout:
     return ModelTimeout(
-        f"the server at {url} sent nothing for {idle:g} s (idle timeout; --idle-timeout changes it)",
+        f"the server at {url} sent {what} for {idle:g} s (idle timeout; --idle-timeout changes it)",
         url=url,
         retryable=True,
     )
@@ -282,7 +286,7 @@ class _Reader:
             if sse.lines != lines:
                 last = loop.time()
             elif loop.time() - last > self.idle:  # bytes trickle in, but no line completes
-                raise _stalled(self.url, self.idle)
+                raise _stalled(self.url, self.idle, "no complete line")
         for event in sse.close():
             yield event
 

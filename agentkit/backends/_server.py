@@ -23,9 +23,12 @@ def normalize_base_url(url: str) -> str:
     """`http://host:8000`, `.../v1` and `.../v1/` all become `http://host:8000/v1`.
 
     Raises:
-        ConfigError: The URL has no `http://` or `https://` scheme, or no host.
+        ConfigError: The URL is empty, has no `http://` or `https://` scheme and host, a port
+            out of range, or names an endpoint instead of the API root.
     """
     text = url.strip()
+    if not text:
+        raise ConfigError(f"the base URL is empty; the default is --base-url {DEFAULT_BASE_URL}")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         guess = "http://" + text.split("://", 1)[-1].strip("/")
@@ -34,7 +37,15 @@ def normalize_base_url(url: str) -> str:
             f"the base URL {url!r} has no http:// or https:// scheme and host; "
             f"did you mean --base-url {guess}?"
         )
+    try:
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        raise ConfigError(f"the base URL {url!r} has a port out of range (1-65535)") from None
     text = text.rstrip("/")
+    for endpoint in ("/chat/completions", "/completions", "/models"):
+        if text.endswith(endpoint):
+            root = text[: -len(endpoint)]
+            raise ConfigError(f"the base URL {url!r} names an endpoint; give the API root: --base-url {root}")
     return text if text.endswith("/v1") else text + "/v1"
 
 
@@ -64,10 +75,13 @@ class ServerConnection:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         retry: RetryPolicy | None = None,
     ) -> None:
+        for name, value in (("connect_timeout", connect_timeout), ("idle_timeout", idle_timeout)):
+            if not value > 0:
+                raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
         if client is not None:
             base_url = base_url or str(client.base_url)
             api_key = api_key or getattr(client, "api_key", None)
-        self.base_url = normalize_base_url(base_url or DEFAULT_BASE_URL)
+        self.base_url = normalize_base_url(DEFAULT_BASE_URL if base_url is None else base_url)
         self.root = self.base_url[: -len("/v1")]
         self.model = model
         self.retry = retry or RetryPolicy()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol, Union, runtime_checkable
 
 from agentkit.defaults import DEFAULT_CHARS_PER_TOKEN
+from agentkit.errors import ConfigError
 from agentkit.messages import AssistantMessage, Message, ToolCall, ToolCallError, Usage, new_call_id
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
 from agentkit.thinking import Sampling, ThinkingDecision
@@ -23,6 +24,7 @@ __all__ = [
     "Retrying",
     "Turn",
     "TurnBuilder",
+    "check_extra",
     "extra_fields",
     "usage_from",
 ]
@@ -192,8 +194,27 @@ ExtraBody = Optional[Union[dict[str, Any], Callable[[ModelRequest], dict[str, An
 """More request-body fields for a backend: a dict, or a function of the request."""
 
 
+RESERVED_FIELDS = frozenset({"model", "prompt", "messages", "stream", "stream_options"})
+"""Request fields agentkit sets itself: extra body fields may not replace them."""
+
+
 def extra_fields(extra: ExtraBody, request: ModelRequest) -> dict[str, Any]:
-    """The extra body fields for one request."""
+    """The extra body fields for one request.
+
+    Raises:
+        ConfigError: They would replace a field agentkit sets (the prompt, the model, ...).
+    """
     if extra is None:
         return {}
-    return extra(request) if callable(extra) else extra
+    return check_extra(extra(request) if callable(extra) else extra)
+
+
+def check_extra(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields`, if none of them replaces a field agentkit sets; else a `ConfigError`."""
+    clash = RESERVED_FIELDS.intersection(fields)
+    if clash:
+        raise ConfigError(
+            f"extra body fields may not replace what agentkit sends itself: {', '.join(sorted(clash))}; "
+            "choose the model with --model (Agent(model=...)) and leave the prompt and streaming to agentkit"
+        )
+    return fields

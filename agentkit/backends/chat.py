@@ -27,6 +27,7 @@ from agentkit.backends.base import (
     Retrying,
     Turn,
     TurnBuilder,
+    check_extra,
     extra_fields,
     usage_from,
 )
@@ -117,7 +118,7 @@ class ChatBackend:
             retry=retry,
         )
         self.tool_choice = tool_choice
-        self.extra_body = extra_body
+        self.extra_body = check_extra(extra_body) if isinstance(extra_body, dict) else extra_body
 
     async def body_for(self, request: ModelRequest) -> dict[str, Any]:
         """The request body of a model call."""

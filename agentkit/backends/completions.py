@@ -29,6 +29,7 @@ from agentkit.backends.base import (
     ModelRequest,
     Retrying,
     TurnBuilder,
+    check_extra,
     extra_fields,
     usage_from,
 )
@@ -127,7 +128,7 @@ class CompletionsBackend:
             idle_timeout=idle_timeout,
             retry=retry,
         )
-        self.extra_body = extra_body
+        self.extra_body = check_extra(extra_body) if isinstance(extra_body, dict) else extra_body
         # A memo of `prompt_text`: id(assistant message) -> (the messages up to it, the
         # tools, the prompt through its output). Valid while every one of those messages
         # is still the same object in the conversation.

@@ -95,8 +95,8 @@ class Attempts:
         if self.number == 1 and not why:
             return error
         tries = f"{self.number} attempt{'s' if self.number > 1 else ''} in {spent:.0f} s"
-        detail = f"; {why}, more than the retry time left" if why else ""
-        message = f"{error} (gave up after {tries}{detail})"
+        detail = f": {why}, more than the retry time left" if why else ""
+        message = f"{str(error).rstrip('.')}; gave up after {tries}{detail}"
         final = type(error)(message, url=error.url, status=error.status, retryable=False)
         final.__cause__ = error
         return final
