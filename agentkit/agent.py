@@ -23,7 +23,7 @@ from agentkit.defaults import (
 )
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, RunFailed, RunFinished, ServerStatus
-from agentkit.loop import Limits, Resume, run_loop
+from agentkit.loop import Limits, Resume, collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.result import RunResult
 from agentkit.serving import profile_for
@@ -284,7 +284,7 @@ class Agent:
 
     async def resume(self, run_id: str) -> RunResult:
         """`resume_stream` to its end: the run's result."""
-        return await _collect(self.resume_stream(run_id))
+        return await collect_result(self.resume_stream(run_id))
 
     def resume_sync(self, run_id: str) -> RunResult:
         """`resume` for code without an event loop."""
@@ -417,7 +417,7 @@ class Agent:
         self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
     ) -> RunResult:
         """Run the task to its end; see `stream` for the arguments and errors."""
-        return await _collect(self.stream(task, history=history))
+        return await collect_result(self.stream(task, history=history))
 
     def run_sync(
         self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
@@ -440,16 +440,6 @@ class Agent:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-async def _collect(events: AsyncIterator[Event]) -> RunResult:
-    result: RunResult | None = None
-    async for event in events:
-        if isinstance(event, RunFinished):
-            result = event.result
-    if result is None:
-        raise RuntimeError("the run ended without a result")
-    return result
 
 
 def _no_running_loop(name: str, instead: str) -> None:
