@@ -37,6 +37,7 @@ __all__ = [
     "ContextPolicy",
     "apply_changes",
     "compact",
+    "plan_compaction",
 ]
 
 
@@ -144,6 +145,16 @@ def _protected_from(messages: Sequence[Message]) -> int:
 def compact(messages: list[Message], size: int, target: int, chars_per_token: float) -> Compaction | None:
     """Compact `messages` (a prompt of `size` tokens) towards `target` tokens, by the policy
     in this module's docstring; None when nothing could be compacted."""
+    done = plan_compaction(messages, size, target, chars_per_token)
+    if done is not None:
+        apply_changes(messages, done.changes)
+    return done
+
+
+def plan_compaction(
+    messages: Sequence[Message], size: int, target: int, chars_per_token: float
+) -> Compaction | None:
+    """What `compact` would do, and the size it would leave, without doing it."""
     protected = _protected_from(messages)
     done = Compaction(size, size)
     saved = 0.0
@@ -165,7 +176,6 @@ def compact(messages: list[Message], size: int, target: int, chars_per_token: fl
             saved += len(message.reasoning) / chars_per_token
     if not done.changes:
         return None
-    apply_changes(messages, done.changes)
     done.after = max(0, round(size - saved))
     return done
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn
-from agentkit.context import ContextBudget, ContextPolicy, compact, has_budget
+from agentkit.context import ContextBudget, ContextPolicy, apply_changes, has_budget, plan_compaction
 from agentkit.defaults import DEFAULT_MAX_MALFORMED, DEFAULT_MAX_REPEATS, DEFAULT_MAX_STEPS
 from agentkit.errors import AgentkitError, ContextOverflow
 from agentkit.events import (
@@ -64,9 +64,9 @@ __all__ = [
 CANCEL_GRACE = 2.0
 """Seconds tool calls cancelled at the end of a step get to clean up before the run goes on."""
 
-MIN_OUTPUT_TOKENS = 1024
+MIN_OUTPUT_TOKENS = 256
 """A step runs, even when compaction could not free the whole reserve, while at least this
-many tokens of the window are left for its reply."""
+many tokens of the window are left for its reply: a short answer or one call still fits."""
 
 
 @dataclass(frozen=True)
@@ -381,10 +381,14 @@ class _Run:
         size, exact = await budget.measure(self.backend, request, room)
         if size > room or forced:
             target = round(room * budget.policy.compact_to)
-            done = compact(
+            done = plan_compaction(
                 self.messages, size, min(target, size // 2) if forced else target, budget.chars_per_token
             )
-            if done is not None:
+            # Worth it when it gets the prompt under the room, or when the step would not fit
+            # without it; a nibble that leaves it over the room would only break the cache.
+            tight = window - size < MIN_OUTPUT_TOKENS
+            if done is not None and (forced or tight or done.after <= room):
+                apply_changes(self.messages, done.changes)
                 request = dataclasses.replace(request, messages=list(self.messages))
                 size, exact = await budget.measure(self.backend, request, room)
                 done.after = size
@@ -392,7 +396,9 @@ class _Run:
                 yield Compacted(step, done.before, size, done.results, done.thoughts, changes)
         left = window - size - (0 if exact else max(32, size // 33))
         if left < min(MIN_OUTPUT_TOKENS, budget.policy.reserve_for(window)):
-            raise _Stop("context_full")
+            if exact or budget.calibrated:
+                raise _Stop("context_full")
+            return  # a rough guess only: the server will say (and a context-length 400 compacts)
         cap = request.sampling.max_tokens
         yield dataclasses.replace(request, max_tokens=min(left, cap) if cap else left)
 

@@ -3,6 +3,7 @@ leaves, and runs whose tool results outgrow the window finishing through compact
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -131,3 +132,18 @@ async def test_a_context_length_400_compacts_once_and_retries_the_step(backend: 
     assert result.ok and reader.runs == 4
     (compacted,) = [e for e in events if isinstance(e, Compacted)]
     assert compacted.step == 4 and compacted.results >= 1
+
+
+async def test_no_compaction_that_cannot_get_under_the_room_while_the_step_still_fits() -> None:
+    """A long system prompt fills most of the window; old thinking could be dropped, but that
+    would not bring the prompt under the room: the prompt stays append-only instead."""
+    async with FaultServer(calls=4, max_model_len=4096, check_max_tokens=True) as server:
+        agent = Agent(
+            server.model, server.base_url, tools=[Reader(size=20).tool], transcripts=False, thinking="on",
+            system_prompt="Follow the house rules. " * 520,
+        )  # fmt: skip
+        events = [e async for e in agent.stream("Read four parts.")]
+        prompts = [p["prompt"] for p in check_requests(server)]
+    assert events[-1].result.ok
+    assert not [e for e in events if isinstance(e, Compacted)]
+    assert all(b.startswith(a) for a, b in itertools.pairwise(prompts))
