@@ -17,6 +17,7 @@ import pytest
 from agentkit import Agent, tool
 from agentkit.backends.chat import ChatBackend
 from agentkit.backends.completions import CompletionsBackend
+from agentkit.context import ContextPolicy
 from agentkit.events import RunFinished, StepFinished, StepStarted
 
 from .conftest import VllmServer
@@ -67,7 +68,12 @@ async def test_prefix_cache_share_over_steps_2_to_5(
     backend = cls(vllm_server.base_url, vllm_server.model, extra_body=script)
     # A fresh system prompt per run, so no other test's prompt is in the cache.
     system = f"Session {uuid.uuid4()}.\n{RULES}"
-    agent = Agent(vllm_server.model, backend=backend, tools=[lookup], system_prompt=system, thinking="on")
+    # The prompt fills most of the 2,048-token window: compaction (tested on its own in
+    # test_vllm_faults.py) would drop old thinking near the end; this measures the prompt as is.
+    agent = Agent(
+        vllm_server.model, backend=backend, tools=[lookup], system_prompt=system, thinking="on",
+        context=ContextPolicy(enabled=False),
+    )  # fmt: skip
     rows: list[tuple[int, float, float, int, int, int]] = []
     before: dict[str, float] = {}
     async for event in agent.stream("What do items 1 to 4 weigh?"):
