@@ -8,6 +8,7 @@ import pytest
 from agentkit import Agent, tool
 from agentkit.backends.base import ModelRequest, Turn
 from agentkit.backends.completions import BUDGET_CLOSE, CompletionsBackend
+from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ModelError, ModelUnreachable
 from agentkit.messages import SystemMessage, ToolMessage, UserMessage
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
@@ -205,11 +206,13 @@ async def test_http_error_carries_the_servers_message(wire: Wire) -> None:
 
 async def test_an_error_event_mid_stream_is_raised(wire: Wire) -> None:
     events = [*completion_events(["partial"])[:1], {"error": {"message": "engine died", "code": 500}}]
-    wire.router.post("/completions").mock(return_value=sse(events))
-    backend = CompletionsBackend(wire.base_url, "m", transport=wire.transport)
+    route = wire.router.post("/completions").mock(return_value=sse(events))
+    retry = RetryPolicy(attempts=3, base=0.001)  # a 500 event is retried; these bounds keep the test short
+    backend = CompletionsBackend(wire.base_url, "m", transport=wire.transport, retry=retry)
     with pytest.raises(ModelError, match="engine died"):
         [e async for e in backend.stream(ModelRequest([UserMessage("hi")]))]
     await backend.aclose()
+    assert route.call_count == 3
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
