@@ -38,6 +38,8 @@ _EXPORTS = {
     "RetryPolicy": "agentkit.backends.retry",
     "RunResult": "agentkit.result",
     "Sampling": "agentkit.thinking",
+    "SandboxPolicy": "agentkit.sandbox",
+    "SandboxWarning": "agentkit.sandbox",
     "ScriptedBackend": "agentkit.backends.scripted",
     "StepContext": "agentkit.thinking",
     "SystemMessage": "agentkit.messages",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:
     from agentkit.qwen3.parser import parse_output
     from agentkit.qwen3.template import render_prompt
     from agentkit.result import RunResult
+    from agentkit.sandbox import SandboxPolicy, SandboxWarning
     from agentkit.thinking import Sampling, StepContext, ThinkingDecision
     from agentkit.tools.tool import Tool, ToolContext, ToolError, ToolResult, tool
     from agentkit.tools.toolbox import Toolbox

@@ -26,6 +26,7 @@ from agentkit.events import Event, RunFailed, RunFinished, ServerStatus
 from agentkit.loop import Limits, Resume, collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.result import RunResult
+from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.serving import profile_for
 from agentkit.store import TranscriptWriter, default_runs_dir, find_run, load_run
 from agentkit.thinking import PolicyLike, Sampling, resolve_policy
@@ -104,6 +105,12 @@ class Agent:
             options there, to resume a run with them).
         allow_private_fetch: Let `fetch_url` reach loopback, private and link-local
             addresses (off by default).
+        sandbox: How `run_python` and `run_shell` confine the code the model writes:
+            "auto" (default: bubblewrap where it works, else process limits only and a
+            `SandboxWarning`), "required" (no sandbox: the tools refuse to run), "off", or
+            a `SandboxPolicy`.
+        sandbox_network: Network inside the sandbox: False (default: none), True (the
+            host's networking), or the names of the tools that get it.
     """
 
     def __init__(
@@ -142,6 +149,8 @@ class Agent:
         transcripts: str | Path | bool = True,
         allow_private_fetch: bool = False,
         metadata: Mapping[str, Any] | None = None,
+        sandbox: SandboxMode | SandboxPolicy = "auto",
+        sandbox_network: bool | Iterable[str] = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
@@ -179,6 +188,7 @@ class Agent:
             max_output_chars=max_output_chars or profile.context_length,
         )
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
+        self.sandbox = SandboxPolicy.of(sandbox, sandbox_network)
         self.transcripts: Path | None = (
             default_runs_dir() if transcripts is True else None if transcripts is False else Path(transcripts)
         )
@@ -302,7 +312,7 @@ class Agent:
         workspace: Path | None = None,
     ) -> AsyncIterator[Event]:
         """Run the loop over `messages`, writing the transcript as it goes."""
-        scope = RunScope(workspace or self.workspace)
+        scope = RunScope(workspace or self.workspace, self.sandbox)
         if WORKSPACE_BUILTINS & set(self.builtins):
             scope.workspace  # noqa: B018 - made now, so that RunStarted and the transcript name it
         transcript: TranscriptWriter | None = None
@@ -375,6 +385,8 @@ class Agent:
             "tools": [t.name for t in self.toolbox],
             "builtins": list(self.builtins),
             "workspace": str(scope.workspace) if scope.has_workspace else None,
+            "sandbox": self.sandbox.mode,
+            "sandbox_network": sorted(n) if not isinstance(n := self.sandbox.network, bool) else n,
             "max_steps": self.limits.max_steps,
             "timeout": self.limits.timeout,
             **self.metadata,

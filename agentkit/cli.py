@@ -13,6 +13,7 @@ import importlib.util
 import json
 import signal
 import sys
+import warnings
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -67,6 +68,12 @@ class Think(str, Enum):
     on = "on"
     off = "off"
     auto = "auto"
+
+
+class SandboxName(str, Enum):
+    auto = "auto"
+    required = "required"
+    off = "off"
 
 
 class BackendName(str, Enum):
@@ -186,6 +193,10 @@ class _Renderer:
                 self.err.print(f"[dim]resuming run {event.run_id} at step {event.first_step}[/]")
             if event.workspace:
                 self.err.print(f"[dim]workspace: {escape(event.workspace)}[/]")
+            if event.sandbox:
+                unconfined = event.sandbox.startswith(("auto, but none", "required, but"))
+                style = "yellow" if unconfined else "dim"
+                self.err.print(f"[{style}]sandbox: {escape(event.sandbox)}[/]")
         elif isinstance(event, ToolProgress):
             self._break()
             total = f"/{event.total:g}" if event.total else ""
@@ -311,12 +322,14 @@ class _RunOptions:
     retries: int = DEFAULT_RETRY_ATTEMPTS
     retry_time: float = DEFAULT_RETRY_TIME
     context_window: Optional[int] = None
+    sandbox: SandboxName = SandboxName.auto
+    sandbox_network: bool = False
 
     _KEPT = (
         "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
         "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
         "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
-        "context_window",
+        "context_window", "sandbox", "sandbox_network",
     )  # fmt: skip
     """What a transcript keeps of these: not the task (it has it), not the API key, not how
     the output is shown."""
@@ -345,6 +358,7 @@ class _RunOptions:
             fields[name] = Path(fields[name]) if fields.get(name) else None
         fields["backend"] = BackendName(fields.get("backend", "completions"))
         fields["think"] = Think(fields.get("think", "auto"))
+        fields["sandbox"] = SandboxName(fields.get("sandbox", "auto"))
         fields.update({k: v for k, v in given.items() if v is not None})
         defaults: dict[str, Any] = {
             "task": "", "base_url": DEFAULT_BASE_URL, "model": None, "budget": None,
@@ -541,6 +555,22 @@ def run(
             rich_help_panel=_PANEL_TOOLS,
         ),
     ] = False,
+    sandbox: Annotated[
+        SandboxName,
+        typer.Option(
+            help="Confine run_python and run_shell with bubblewrap: auto (when installed), required "
+            "(refuse to run code without it), off.",
+            rich_help_panel=_PANEL_TOOLS,
+        ),
+    ] = SandboxName.auto,
+    sandbox_network: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox-network",
+            help="Give code in the sandbox the host's network (off: no network at all).",
+            rich_help_panel=_PANEL_TOOLS,
+        ),
+    ] = False,
     timeout: Annotated[
         Optional[float],
         typer.Option(
@@ -630,7 +660,7 @@ def run(
         _read_task(task, task_file), base_url, model, backend, think, budget, max_steps, max_tokens, system,
         tools or [], script, api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict,
         builtin or [], workspace, yes, allow or [], deny or [], runs_dir, allow_private_fetch, timeout,
-        connect_timeout, idle_timeout, retries, retry_time, context_window,
+        connect_timeout, idle_timeout, retries, retry_time, context_window, sandbox, sandbox_network,
     )  # fmt: skip
     server = None
     if serve and backend is not BackendName.scripted:
@@ -777,6 +807,8 @@ def _agent(options: _RunOptions, approver: Any = None) -> Any:
         approve=approver,
         transcripts=options.runs_dir or True,
         allow_private_fetch=options.allow_private_fetch,
+        sandbox=options.sandbox.value,
+        sandbox_network=options.sandbox_network,
         metadata={"cli": options.saved()},
     )
 
@@ -786,6 +818,9 @@ _SIGNALS = {"SIGINT": ("Ctrl-C", 130), "SIGTERM": ("SIGTERM", 143)}
 
 def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
     """Run (or resume) with these options, render the events, exit with the stop reason's code."""
+    from agentkit.sandbox import SandboxWarning
+
+    warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     render = _Renderer(out, err, show_thinking=not options.hide_thinking)
@@ -1057,6 +1092,18 @@ def runs_resume(
     context_window: Annotated[
         Optional[int], typer.Option(min=256, help="Context window in tokens.", show_default=False)
     ] = None,
+    sandbox: Annotated[
+        Optional[SandboxName],
+        typer.Option(help="Confine run_python and run_shell: auto, required, off.", show_default=False),
+    ] = None,
+    sandbox_network: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--sandbox-network/--no-sandbox-network",
+            help="Give code in the sandbox the host's network, or take it away.",
+            show_default=False,
+        ),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
     json_events: Annotated[
         bool, typer.Option("--json", help="Print one JSON event per line instead.")
@@ -1092,7 +1139,8 @@ def runs_resume(
     options = _RunOptions.restore(
         cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps, timeout=timeout,
         model=model, tools=tools or None, connect_timeout=connect_timeout, idle_timeout=idle_timeout,
-        retries=retries, retry_time=retry_time, context_window=context_window, yes=yes or None,
+        retries=retries, retry_time=retry_time, context_window=context_window, sandbox=sandbox,
+        sandbox_network=sandbox_network, yes=yes or None,
         json_events=json_events or None, hide_thinking=hide_thinking or None,
         runs_dir=runs_dir or saved.path.parent,
     )  # fmt: skip

@@ -42,7 +42,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RunStarted:
-    """A run begins, or a run taken up again (`resumed`) goes on from `first_step`."""
+    """A run begins, or a run taken up again (`resumed`) goes on from `first_step`.
+
+    `sandbox` says how the code the model writes is confined (`SandboxPolicy.describe`);
+    None when the run has no tool that runs code.
+    """
 
     run_id: str
     task: str
@@ -51,6 +55,7 @@ class RunStarted:
     workspace: str | None = None
     resumed: bool = False
     first_step: int = 1
+    sandbox: str | None = None
     type: ClassVar[str] = "run_started"
 
 

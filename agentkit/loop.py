@@ -226,7 +226,9 @@ class _Run:
         workspace = str(self.scope.workspace) if self.scope.has_workspace else None
         first = len(self.steps) + 1
         name = getattr(self.backend, "name", type(self.backend).__name__)
-        yield RunStarted(self.run_id, task, name, model, workspace, self.resumed, first)
+        confined = [t.name for t in self.toolbox if getattr(t, "runs_code", False)]
+        sandbox = await asyncio.to_thread(self.scope.sandbox.describe, confined) if confined else None
+        yield RunStarted(self.run_id, task, name, model, workspace, self.resumed, first, sandbox)
         stop: StopReason = "max_steps"
         output = ""
         try:

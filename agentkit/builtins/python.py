@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentkit.builtins._limits import LIMITS_SOURCE, NOBODY, give_back
 from agentkit.builtins._output import CappedOutput
+from agentkit.sandbox import SandboxPolicy, bwrap_command, host_tasks
 from agentkit.tools.tool import FunctionTool, ToolContext, ToolError, tool
 
 __all__ = [
@@ -73,7 +75,6 @@ WORKER_START_TIMEOUT = 10.0
 OUTPUT_GRACE = 2.0
 """Seconds to wait for the rest of a call's output once the call is over or the worker died."""
 
-_NOBODY = 65534
 _FREEZE_WAIT = 0.2  # seconds for SIGSTOP to take hold of one generation of the worker's tree
 _REAP_WAIT = 2.0  # seconds for killed processes to die
 _STOPPED = frozenset("TtZX")
@@ -136,13 +137,12 @@ class PythonLimits:
 # The worker, compiled by `_BOOTSTRAP` as "<agentkit python worker>" so that tracebacks can
 # leave its frames out; the code of call N is compiled as "<cell N>". Kept ASCII: it travels
 # as a command-line argument.
-_WORKER_SOURCE = r'''
-import ast, builtins, json, linecache, os, resource, signal, sys, traceback, types
+_WORKER_SOURCE = (
+    LIMITS_SOURCE
+    + r'''
+import ast, builtins, linecache, traceback, types
 
 WORKER_FILE = "<agentkit python worker>"
-NOBODY = 65534
-# chown, dac_override, dac_read_search, fowner, fsetid, net_bind_service, net_raw
-KEPT_CAPS = (0, 1, 2, 3, 4, 10, 13)
 CO_COROUTINE = 0x80
 in_cell = False
 event_loop = None
@@ -172,6 +172,10 @@ def main():
     try:
         processes = apply_limits(setup)
         die_with_parent(setup["parent"])
+        if setup["parent"] is not None:  # no sandbox, whose PID namespace would end them all:
+            # orphans of the code (a daemon's double fork) stay in the worker's tree, killed with it
+            import ctypes
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except Exception as exc:
         reply({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return
@@ -197,115 +201,6 @@ def main():
         os.write(done, request["marker"].encode())
         reply(result)
     del worker_module
-
-
-def apply_limits(setup):
-    cap(resource.RLIMIT_CORE, 0)
-    if setup["memory"]:
-        cap(resource.RLIMIT_AS, setup["memory"])
-    if setup["max_file_size"]:
-        cap(resource.RLIMIT_FSIZE, setup["max_file_size"])
-    if not setup["max_processes"]:
-        return "unlimited"
-    how = "rlimit"
-    if os.getuid() == 0:
-        try:
-            how = "nobody" if become_nobody() else "rlimit as root"
-        except OSError as exc:
-            raise RuntimeError(f"switching to the user nobody for the process limit failed ({exc})") from None
-    cap(resource.RLIMIT_NPROC, tasks_of(os.getuid()) + setup["max_processes"])
-    if not nproc_enforced():
-        raise RuntimeError(
-            "the kernel does not apply the process limit to this worker (it runs as uid "
-            f"{os.getuid()} with CAP_SYS_RESOURCE or CAP_SYS_ADMIN, or as root where it cannot "
-            "switch to the user nobody)"
-        )
-    return how
-
-
-def cap(which, value):
-    hard = resource.getrlimit(which)[1]
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    resource.setrlimit(which, (value, value))
-
-
-def become_nobody():
-    """Root is exempt from RLIMIT_NPROC: run as nobody, keeping the file capabilities (also
-    for programs the code starts) so that the root-owned workspace stays usable."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def check(result, what):
-        if result != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
-
-    check(libc.prctl(8, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
-    try:
-        os.setresuid(NOBODY, NOBODY, NOBODY)
-    except OSError:  # no such user here (a user namespace): keep root, test the limit as it is
-        return False
-    header, data = Header(0x20080522, 0), (Data * 2)()
-    check(libc.capget(ctypes.byref(header), data), "capget")
-    permitted = data[0].permitted | data[1].permitted << 32
-    kept = [c for c in KEPT_CAPS if permitted >> c & 1]
-    mask = sum(1 << c for c in kept)
-    for i in range(2):
-        word = mask >> 32 * i & 0xFFFFFFFF
-        data[i].effective = data[i].permitted = data[i].inheritable = word
-    check(libc.capset(ctypes.byref(header), data), "capset")
-    for c in kept:
-        check(libc.prctl(47, 2, c, 0, 0), "prctl(PR_CAP_AMBIENT_RAISE)")
-    return True
-
-
-def tasks_of(uid):
-    """Processes and threads of a user: RLIMIT_NPROC counts them all."""
-    count = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields["Threads"])
-        except (OSError, KeyError, ValueError):
-            pass
-    return count
-
-
-def nproc_enforced():
-    """Whether the kernel applies RLIMIT_NPROC to this process: a fork at limit 0 must fail."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, hard))
-    try:
-        pid = os.fork()
-    except BlockingIOError:
-        pid = None
-    if pid == 0:
-        os._exit(0)
-    resource.setrlimit(resource.RLIMIT_NPROC, (soft, hard))
-    if pid is None:
-        return True
-    os.waitpid(pid, 0)
-    return False
-
-
-def die_with_parent(parent):
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def on_cpu_limit(signum, frame):
@@ -405,6 +300,7 @@ def shorten(text, limit):
 
 main()
 '''
+)
 _BOOTSTRAP = "import sys; exec(compile(sys.argv[1], '<agentkit python worker>', 'exec'))"
 
 
@@ -472,8 +368,10 @@ class _Worker:
         reply_transport: asyncio.BaseTransport,
         output: _Output,
         processes: str,
+        sandboxed: bool = False,
     ) -> None:
         self.process = process
+        self.sandboxed = sandboxed
         self.output = output
         self.processes = processes
         self._replies = replies
@@ -482,8 +380,10 @@ class _Worker:
         self._pump = asyncio.create_task(self._read_output(process.stdout))
 
     @classmethod
-    async def start(cls, workspace: Path, limits: PythonLimits, env: dict[str, str]) -> _Worker:
-        """Start a worker and wait until its limits are in place.
+    async def start(
+        cls, workspace: Path, limits: PythonLimits, env: dict[str, str], *, sandbox: bool, network: bool
+    ) -> _Worker:
+        """Start a worker (in the sandbox, or not) and wait until its limits are in place.
 
         Raises:
             ToolError: It could not start or could not apply its limits.
@@ -495,13 +395,15 @@ class _Worker:
             "max_file_size": limits.max_file_size,
             "max_output": limits.max_output,
             "frames": _TRACEBACK_FRAMES,
-            "parent": os.getpid(),
+            "parent": None if sandbox else os.getpid(),
+            "base_tasks": host_tasks(NOBODY) if sandbox and os.geteuid() == 0 else 0,
         }
         reply_read, reply_write = os.pipe()
         setup["reply_fd"] = reply_write
+        confine = bwrap_command(workspace, network=network) if sandbox else []
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-I", "-u", "-c", _BOOTSTRAP, _WORKER_SOURCE, json.dumps(setup),
+                *confine, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, _WORKER_SOURCE, json.dumps(setup),
                 cwd=workspace, env=env, pass_fds=(reply_write,), start_new_session=True,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -516,7 +418,7 @@ class _Worker:
         transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(replies), os.fdopen(reply_read, "rb", buffering=0)
         )
-        worker = cls(process, replies, transport, _Output(limits.max_output), "")
+        worker = cls(process, replies, transport, _Output(limits.max_output), "", sandbox)
         try:
             ready = await asyncio.wait_for(worker._reply(), WORKER_START_TIMEOUT)
         except asyncio.TimeoutError:
@@ -526,7 +428,7 @@ class _Worker:
             raise
         if ready is None or not ready.get("ready"):
             await worker.stop()
-            problem = ready.get("error") if ready else f"it exited ({_exit_status(process.returncode)})"
+            problem = ready.get("error") if ready else f"it exited ({_exit_status(worker.status)})"
             fix = (
                 " Run agentkit as an ordinary user (not root, without CAP_SYS_ADMIN or "
                 "CAP_SYS_RESOURCE), or make the tool with PythonLimits(max_processes=None) to run "
@@ -539,6 +441,13 @@ class _Worker:
             raise ToolError(f"run_python cannot start Python: {problem}.{fix}{said}")
         worker.processes = str(ready.get("processes", ""))
         return worker
+
+    @property
+    def status(self) -> int | None:
+        """The worker's exit status as `returncode` gives it (negative: killed by a signal);
+        bubblewrap reports a signal as 128 + its number."""
+        code = self.process.returncode
+        return -(code - 128) if self.sandboxed and code is not None and code > 128 else code
 
     async def run(self, code: str, marker: str) -> dict[str, Any] | None:
         """Send one call and wait for its reply; None when the worker died."""
@@ -574,7 +483,8 @@ class _Worker:
     async def stop(self) -> None:
         """Kill the worker's processes and wait until they are gone; collect its last output."""
         killed = self.kill()
-        await self.process.wait()
+        with contextlib.suppress(asyncio.TimeoutError):  # wait() also waits for the pipes' other ends
+            await asyncio.wait_for(self.process.wait(), _REAP_WAIT)
         await _until_gone(self.process.pid, killed)
         with contextlib.suppress(asyncio.TimeoutError):  # a stray process may hold the pipe
             await asyncio.wait_for(asyncio.shield(self._pump), OUTPUT_GRACE)
@@ -585,10 +495,14 @@ class _Worker:
 class _PythonSession:
     """The Python of one run: a worker, replaced by a fresh one when it dies or is killed."""
 
-    def __init__(self, workspace: Path, limits: PythonLimits, env: dict[str, str]) -> None:
+    def __init__(
+        self, workspace: Path, limits: PythonLimits, env: dict[str, str], policy: SandboxPolicy, name: str
+    ) -> None:
         self.workspace = workspace
         self.limits = limits
         self.env = env
+        self.policy = policy
+        self.name = name
         self.worker: _Worker | None = None
         self._lock = asyncio.Lock()
         self._ran_as_nobody = False
@@ -596,7 +510,11 @@ class _PythonSession:
     async def run(self, code: str) -> str:
         async with self._lock:
             if self.worker is None:
-                self.worker = await _Worker.start(self.workspace, self.limits, self.env)
+                sandbox = await asyncio.to_thread(self.policy.sandboxed, self.name)
+                network = self.policy.network_for(self.name)
+                self.worker = await _Worker.start(
+                    self.workspace, self.limits, self.env, sandbox=sandbox, network=network
+                )
                 self._ran_as_nobody |= self.worker.processes == "nobody"
             worker = self.worker
             try:
@@ -624,7 +542,7 @@ class _PythonSession:
         if reply is None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(worker.process.wait(), OUTPUT_GRACE)
-            status = worker.process.returncode
+            status = worker.status
             await worker.stop()
             self.worker = None
             return _shorten(_join(worker.output.take(), _death(status)), limits.max_output)
@@ -652,7 +570,7 @@ class _PythonSession:
                 worker, self.worker = self.worker, None
                 await worker.stop()
             if self._ran_as_nobody:
-                await asyncio.to_thread(_give_back, self.workspace)
+                await asyncio.to_thread(give_back, self.workspace)
 
 
 _LOST = "Variables, functions and imports from earlier calls are lost; the next call starts a fresh Python."
@@ -767,21 +685,6 @@ def _signal(pid: int, number: signal.Signals) -> None:
         os.kill(pid, number)
 
 
-def _give_back(workspace: Path) -> None:
-    try:
-        owner = workspace.stat().st_uid
-    except OSError:  # the workspace is gone
-        return
-    if owner == _NOBODY:
-        return
-    for root, dirs, files in os.walk(workspace):
-        for name in dirs + files:
-            path = os.path.join(root, name)
-            with contextlib.suppress(OSError):
-                if os.lstat(path).st_uid == _NOBODY:
-                    os.lchown(path, owner, -1)
-
-
 def _environment(workspace: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
     path = os.environ.get("PATH", _DEFAULT_PATH)
     here = str(Path(sys.executable).parent)  # the same Python's pip and scripts come first
@@ -831,11 +734,13 @@ def make_python_tool(
                 are fine; the value of a last-line expression is shown.
         """
         workspace = ctx.scope.workspace
-        session = ctx.scope.resource(
-            key, lambda: _PythonSession(workspace, chosen, _environment(workspace, env))
+        scope = ctx.scope
+        session = scope.resource(
+            key, lambda: _PythonSession(workspace, chosen, _environment(workspace, env), scope.sandbox, name)
         )
         return await session.run(code)
 
+    run_python.runs_code = True
     return run_python
 
 

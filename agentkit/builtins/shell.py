@@ -1,28 +1,54 @@
 """A shell command in the run's workspace: off unless enabled, asks for approval by default.
 
-The command runs under `bash -c` in its own process group with the workspace as working
-directory and a small environment (no secrets of agentkit's own). At the time limit the
-whole group is killed; output beyond the cap is dropped while reading (head and tail kept),
-so a command that prints gigabytes costs no memory.
+The command runs under `bash -c` with the workspace as working directory and a small
+environment (no secrets of agentkit's own). In the sandbox (`agentkit.sandbox`) it sees only
+the workspace (writable) and the system's programs (read-only), has no network unless allowed,
+and runs under process limits (memory, file size, processes); nothing it starts outlives the
+call. Without the sandbox it runs in its own process group, which is killed at the end. Output
+beyond the cap is dropped while reading (head and tail kept), so a command that prints
+gigabytes costs no memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import sys
 
+from agentkit.builtins._limits import LAUNCHER_SOURCE, NOBODY, give_back
 from agentkit.builtins._output import CappedOutput
+from agentkit.sandbox import bwrap_command, host_tasks
 from agentkit.tools.tool import ToolContext, tool
 
-__all__ = ["DEFAULT_SHELL_TIMEOUT", "MAX_SHELL_OUTPUT", "SHELL_TOOLS", "run_shell"]
+__all__ = [
+    "DEFAULT_SHELL_TIMEOUT",
+    "MAX_SHELL_OUTPUT",
+    "SANDBOXED_SHELL_FILE_SIZE",
+    "SANDBOXED_SHELL_MEMORY",
+    "SANDBOXED_SHELL_PROCESSES",
+    "SHELL_TOOLS",
+    "run_shell",
+]
 
 DEFAULT_SHELL_TIMEOUT = 60.0
 """Seconds a command may run before its process group is killed."""
 
 MAX_SHELL_OUTPUT = 100_000
 """Characters of output kept (half from the start, half from the end)."""
+
+SANDBOXED_SHELL_MEMORY = 4 << 30
+"""Bytes of address space per process of a sandboxed command (RLIMIT_AS): 4 GiB, room for
+compilers and runtimes that reserve large address ranges."""
+
+SANDBOXED_SHELL_PROCESSES = 256
+"""Processes and threads a sandboxed command may run at once (RLIMIT_NPROC): a build's
+parallel jobs fit, a fork bomb does not."""
+
+SANDBOXED_SHELL_FILE_SIZE = 1 << 30
+"""Bytes one file written by a sandboxed command may reach (RLIMIT_FSIZE)."""
 
 
 @tool(approval="ask", timeout=DEFAULT_SHELL_TIMEOUT + 10)
@@ -35,14 +61,32 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
     """
     timeout = max(1.0, min(timeout, DEFAULT_SHELL_TIMEOUT))
     workspace = ctx.scope.workspace
+    policy = ctx.scope.sandbox
+    sandboxed = await asyncio.to_thread(policy.sandboxed, ctx.tool_name or "run_shell")
+    here = os.path.dirname(sys.executable)  # the Python agentkit runs in comes first, as for run_python
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
     env = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "PATH": path if here in path.split(os.pathsep) else here + os.pathsep + path,
         "HOME": str(workspace),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "TERM": "dumb",
     }
+    argv = ["bash", "-c", command]
+    if sandboxed:
+        env["TMPDIR"] = "/tmp"
+        setup = {
+            "memory": SANDBOXED_SHELL_MEMORY,
+            "max_file_size": SANDBOXED_SHELL_FILE_SIZE,
+            "max_processes": SANDBOXED_SHELL_PROCESSES,
+            "base_tasks": host_tasks(NOBODY) if os.geteuid() == 0 else 0,
+        }
+        network = policy.network_for(ctx.tool_name or "run_shell")
+        argv = [
+            *bwrap_command(workspace, network=network),
+            sys.executable, "-I", "-c", LAUNCHER_SOURCE, json.dumps(setup), *argv,
+        ]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        "bash", "-c", command,
+        *argv,
         cwd=workspace, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
@@ -58,12 +102,15 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
         await asyncio.wait_for(asyncio.gather(pump(), process.wait()), timeout)
     except asyncio.TimeoutError:
         _kill(process.pid)
-        await process.wait()
+        with contextlib.suppress(asyncio.TimeoutError):  # a process outside the group may hold the pipe
+            await asyncio.wait_for(process.wait(), _REAP_WAIT)
         return f"killed: the command ran longer than {timeout:g} s\n{output.text()}".rstrip()
     finally:
         if process.returncode is None:  # cancelled from outside
             _kill(process.pid)
     _kill(process.pid)  # background children it left behind
+    if sandboxed and os.geteuid() == 0:  # it ran as nobody
+        await asyncio.to_thread(give_back, workspace)
     return f"exit code {process.returncode}\n{output.text()}".rstrip()
 
 
@@ -71,5 +118,8 @@ def _kill(group: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(group, signal.SIGKILL)
 
+
+run_shell.runs_code = True
+_REAP_WAIT = 2.0  # seconds for a killed command to be reaped
 
 SHELL_TOOLS = [run_shell]

@@ -7,7 +7,10 @@ import inspect
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from agentkit.sandbox import SandboxPolicy
 
 __all__ = ["RunScope"]
 
@@ -20,10 +23,13 @@ class RunScope:
     Args:
         workspace: The directory file tools are confined to; None makes a fresh one (under
             the system's temporary directory) the first time a tool asks for it.
+        sandbox: How `run_python` and `run_shell` confine their processes (default: mode
+            "auto", no network).
     """
 
-    def __init__(self, workspace: str | Path | None = None) -> None:
+    def __init__(self, workspace: str | Path | None = None, sandbox: SandboxPolicy | None = None) -> None:
         self._workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
+        self._sandbox = sandbox
         self._resources: dict[str, Any] = {}
 
     @property
@@ -33,6 +39,15 @@ class RunScope:
             self._workspace = Path(tempfile.mkdtemp(prefix="agentkit-workspace-")).resolve()
         self._workspace.mkdir(parents=True, exist_ok=True)
         return self._workspace
+
+    @property
+    def sandbox(self) -> SandboxPolicy:
+        """The run's sandbox policy."""
+        if self._sandbox is None:
+            from agentkit.sandbox import SandboxPolicy
+
+            self._sandbox = SandboxPolicy()
+        return self._sandbox
 
     @property
     def has_workspace(self) -> bool:

@@ -122,6 +122,10 @@ class FunctionTool:
     The function stays callable as before.
     """
 
+    runs_code: bool = False
+    """The tool runs code the model writes in processes that the run's sandbox confines
+    (`run_python`, `run_shell`); a run names the sandbox's mode when it has such a tool."""
+
     def __init__(
         self,
         fn: Callable[..., Any],

@@ -20,6 +20,7 @@ from agentkit.builtins.python import (
     make_python_tool,
     run_python,
 )
+from agentkit.sandbox import SandboxPolicy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import FunctionTool, ToolContext
 
@@ -32,7 +33,7 @@ quick = make_python_tool(PythonLimits(timeout=2))
 async def ctx(tmp_path: Path) -> AsyncIterator[ToolContext]:
     workspace = tmp_path / "ws"
     workspace.mkdir()
-    context = ToolContext(scope=RunScope(workspace))
+    context = ToolContext(scope=RunScope(workspace, SandboxPolicy("off")))  # the sandbox: test_sandbox.py
     yield context
     await context.scope.aclose()
 
