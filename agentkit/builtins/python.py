@@ -140,7 +140,7 @@ class PythonLimits:
 _WORKER_SOURCE = (
     LIMITS_SOURCE
     + r'''
-import ast, builtins, linecache, traceback, types
+import ast, builtins, json, linecache, signal, traceback, types
 
 WORKER_FILE = "<agentkit python worker>"
 CO_COROUTINE = 0x80

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -74,16 +73,15 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
     argv = ["bash", "-c", command]
     if sandboxed:
         env["TMPDIR"] = "/tmp"
-        setup = {
-            "memory": SANDBOXED_SHELL_MEMORY,
-            "max_file_size": SANDBOXED_SHELL_FILE_SIZE,
-            "max_processes": SANDBOXED_SHELL_PROCESSES,
-            "base_tasks": host_tasks(NOBODY) if os.geteuid() == 0 else 0,
-        }
+        limits = [
+            SANDBOXED_SHELL_MEMORY, SANDBOXED_SHELL_FILE_SIZE, SANDBOXED_SHELL_PROCESSES,
+            host_tasks(NOBODY) if os.geteuid() == 0 else 0,
+        ]  # fmt: skip
         network = policy.network_for(ctx.tool_name or "run_shell")
         argv = [
             *bwrap_command(workspace, network=network),
-            sys.executable, "-I", "-c", LAUNCHER_SOURCE, json.dumps(setup), *argv,
+            # -S: the launcher needs the standard library only, and starts three times faster
+            sys.executable, "-I", "-S", "-c", LAUNCHER_SOURCE, ",".join(map(str, limits)), *argv,
         ]  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         *argv,
