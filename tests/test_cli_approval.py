@@ -184,6 +184,8 @@ def test_a_scripted_run_writes_reads_runs_python_and_fetches_asking_before_risky
     assert "created data.txt" in term.seen
     assert "3\t3" not in term.seen and "data.txt (lines 1-3 of 3)" in term.seen
     assert "24" in term.seen
+    # the start line names how the Python code is confined (CI has bubblewrap)
+    assert "sandbox: auto: bubblewrap" in term.seen or "sandbox: auto, but none:" in term.seen
     assert (
         "# Fruit prices" in term.seen
         and "Apples cost 3 € a kilo." in term.seen
