@@ -239,6 +239,8 @@ def bwrap_command(workspace: Path, *, network: bool, bwrap: str | None = None) -
     if not network:
         argv.append("--unshare-net")
     argv += ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    # the private /tmp first: what is bound later (a venv or workspace under /tmp) lies on it
+    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", "/usr", "/usr"]
     for name in _TOP_LEVEL:
         path = Path("/", name)
@@ -254,7 +256,6 @@ def bwrap_command(workspace: Path, *, network: bool, bwrap: str | None = None) -
     for folder in python_paths():
         argv += ["--ro-bind", folder, folder]
     argv += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     argv += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
     argv += ["--remount-ro", "/", "--"]
     return argv

@@ -325,7 +325,8 @@ async def killed_mid_call(env: Env, tool: FunctionTool) -> tuple[bool, str]:
     while len(strays(marker, sleeper)) < 2 and time.monotonic() < deadline and process.returncode is None:
         await asyncio.sleep(0.05)
     started = len(strays(marker, sleeper))
-    process.kill()
+    with contextlib.suppress(ProcessLookupError):  # it may have ended (a refused call)
+        process.kill()
     await process.wait()
     left = not gone(marker, within=5)
     _clean_up(marker)
