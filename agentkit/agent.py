@@ -189,6 +189,15 @@ class Agent:
         )
         self.workspace = Path(workspace).expanduser().resolve() if workspace is not None else None
         self.sandbox = SandboxPolicy.of(sandbox, sandbox_network)
+        if not isinstance(self.sandbox.network, bool):
+            coders = sorted(t.name for t in self.toolbox if getattr(t, "runs_code", False))
+            unknown = sorted(self.sandbox.network - set(coders))
+            if unknown:
+                have = ", ".join(coders) or "none (enable them: builtins=['python', 'shell'])"
+                raise ValueError(
+                    f"sandbox_network names {', '.join(unknown)}, which this agent has no tool of that "
+                    f"runs code; its tools that run code: {have}"
+                )
         self.transcripts: Path | None = (
             default_runs_dir() if transcripts is True else None if transcripts is False else Path(transcripts)
         )

@@ -238,7 +238,9 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]agentkit:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, emoji=False, soft_wrap=True).print(
+        f"[red]agentkit:[/] {escape(message)}"
+    )
     return typer.Exit(code)
 
 
@@ -567,7 +569,7 @@ def run(
         bool,
         typer.Option(
             "--sandbox-network",
-            help="Give code in the sandbox the host's network (off: no network at all).",
+            help="Give code in the sandbox the host's network (off: only the sandbox's own loopback).",
             rich_help_panel=_PANEL_TOOLS,
         ),
     ] = False,
@@ -694,7 +696,7 @@ def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
             ) from None
     elif task == "-":
         if sys.stdin.isatty():
-            Console(stderr=True, highlight=False).print(
+            Console(stderr=True, highlight=False, emoji=False).print(
                 "[dim]reading the task from stdin; end it with Ctrl-D[/]"
             )
         text = sys.stdin.buffer.read().decode("utf-8", "surrogateescape")
@@ -738,7 +740,7 @@ def _serve_for_run(base_url: str, model: Optional[str], vllm_python: Optional[st
 
 
 def _start_with_progress(server: Any) -> None:
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, emoji=False)
     with err.status(f"Starting vLLM ({escape(server.model)}) …") as status:
 
         def progress(elapsed: float, line: str) -> None:
@@ -821,8 +823,8 @@ def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
     from agentkit.sandbox import SandboxWarning
 
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, emoji=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
     render = _Renderer(out, err, show_thinking=not options.hide_thinking)
     try:
         agent = _agent(options, _TerminalApprover(err, render, approve_all=options.yes))
@@ -919,7 +921,7 @@ def runs_list(
             print(json.dumps(row, ensure_ascii=False))
         return
     if not runs:
-        Console(stderr=True, highlight=False).print(f"[dim]no runs in {folder}[/]")
+        Console(stderr=True, highlight=False, emoji=False).print(f"[dim]no runs in {folder}[/]")
         return
     from rich.table import Table
 
@@ -935,7 +937,7 @@ def runs_list(
         table.add_row(
             r.run_id, when, status, str(r.steps), f"{r.tokens:,}", escape(_clip(" ".join(r.task.split()), 60))
         )
-    Console(highlight=False).print(table)
+    Console(highlight=False, emoji=False).print(table)
 
 
 @runs_app.command("show")
@@ -961,7 +963,7 @@ def runs_show(
         for record in saved.records:
             print(json.dumps(record, ensure_ascii=False))
         return
-    _show(saved, Console(highlight=False, soft_wrap=True), thinking=thinking, full=full)
+    _show(saved, Console(highlight=False, emoji=False, soft_wrap=True), thinking=thinking, full=full)
 
 
 def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
@@ -983,7 +985,9 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             results[str((record.get("call") or {}).get("id"))] = record
     for record in saved.records[1:]:
         kind = record.get("type")
-        if kind == "step_started":
+        if kind == "run_started" and record.get("sandbox"):
+            out.print(f"[dim]sandbox: {escape(record['sandbox'])}[/]")
+        elif kind == "step_started":
             d = record.get("decision") or {}
             mode = "thinking" if d.get("think") else "no thinking"
             reason = escape(d.get("reason") or "")
@@ -1199,7 +1203,7 @@ def serve(
         server.stop()
         raise _fail("interrupted while starting; the server was stopped", 130) from None
     print(server.base_url, flush=True)
-    Console(stderr=True, highlight=False).print(
+    Console(stderr=True, highlight=False, emoji=False).print(
         f"[dim]serving {escape(server.served_name)} · Ctrl-C stops it · "
         f'try: agentkit run "hello" --base-url {server.base_url}[/]'
     )
@@ -1207,7 +1211,7 @@ def serve(
         code = server.process.wait() if server.process is not None else 0
     except KeyboardInterrupt:
         server.stop()
-        Console(stderr=True, highlight=False).print("[dim]stopped[/]")
+        Console(stderr=True, highlight=False, emoji=False).print("[dim]stopped[/]")
         return
     raise _fail(
         f"vLLM exited with code {code}. The end of its log ({server.log_path}):\n{server.log_tail()}", 1
@@ -1277,7 +1281,7 @@ def mcp_list(
             table.add_row(escape(r.name), status, f"{r.seconds:.2f}s" if r.ok else "", detail)
         for name in disabled:
             table.add_row(escape(name), "[dim]disabled[/]", "", "")
-        Console(highlight=False).print(table)
+        Console(highlight=False, emoji=False).print(table)
     if not all(r.ok for r in reports):
         raise typer.Exit(1)
 
@@ -1302,7 +1306,7 @@ def mcp_call(
     if not isinstance(parsed, dict):
         raise _fail('the arguments must be a JSON object, e.g. \'{"city": "Paris"}\'', 2)
     toolset = _toolset(mcp_config, only=server)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, emoji=False)
 
     def progress(ctx: Any, done: float, total: Optional[float], message: Optional[str]) -> None:
         err.print(f"[dim]… {done:g}{f'/{total:g}' if total else ''} {escape(message or '')}[/]")

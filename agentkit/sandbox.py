@@ -18,7 +18,6 @@ Modes (`Agent(sandbox=...)`, `agentkit run --sandbox`):
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
@@ -69,12 +68,19 @@ _ETC = (
 _ETC_NETWORK = ("hosts", "resolv.conf")
 _SITE_FOLDERS = ("site-packages", "dist-packages")
 _TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-# Kept for a worker started by root, which switches to `nobody` for the process limit and
-# needs these to use the root-owned workspace: chown, dac_override, fowner, setgid, setuid,
-# net_bind_service. Everything else is dropped.
-_ROOT_CAPS = (
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE",
-)  # fmt: skip
+# Kept for a process started by root, which switches to `nobody` (setuid, setgid) and then
+# keeps only dac_override, to read and write the root-owned workspace, and net_bind_service.
+# Not chown or fowner: with those, code could turn a file of the workspace into a
+# set-user-ID root program for the host.
+_ROOT_CAPS = ("CAP_DAC_OVERRIDE", "CAP_SETGID", "CAP_SETUID", "CAP_NET_BIND_SERVICE")
+
+
+_NAMESPACES_HINT = (
+    "let bubblewrap make namespaces here: run agentkit as root, or allow unprivileged user "
+    "namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 and later, "
+    "kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap); in a "
+    "container, allow it to create namespaces"
+)
 
 
 class SandboxWarning(UserWarning):
@@ -89,11 +95,13 @@ class SandboxStatus:
         available: bubblewrap is installed and could start a sandbox here.
         tool: What does the sandboxing, e.g. "bubblewrap 0.8.0".
         problem: Why it is not available, in words.
+        fix: What would make it available.
     """
 
     available: bool
     tool: str = ""
     problem: str | None = None
+    fix: str = INSTALL_HINT
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,7 @@ class SandboxPolicy:
         if self.mode == "required":
             raise ToolError(
                 f"{tool} is refused: the sandbox is required (--sandbox required) but {status.problem}. "
-                f"To run code, {INSTALL_HINT}; or the user may choose --sandbox off"
+                f"To run code, {status.fix}; or the user may choose --sandbox off"
             )
         if not self._warned[0]:
             self._warned[0] = True
@@ -168,7 +176,7 @@ def unsandboxed_warning(status: SandboxStatus) -> str:
     return (
         f"{status.problem}, so run_python and run_shell run without a sandbox: the code the "
         f"model writes can read every file agentkit can and reach the network. To sandbox it, "
-        f"{INSTALL_HINT}; to silence this, choose --sandbox off"
+        f"{status.fix}; to silence this, choose --sandbox off"
     )
 
 
@@ -196,7 +204,9 @@ def sandbox_status() -> SandboxStatus:
 
 def _probe() -> SandboxStatus:
     if not sys.platform.startswith("linux"):
-        return SandboxStatus(False, problem=f"the sandbox needs Linux (this is {sys.platform})")
+        return SandboxStatus(
+            False, problem=f"the sandbox needs Linux (this is {sys.platform})", fix="run agentkit on Linux"
+        )
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return SandboxStatus(False, problem="bubblewrap (bwrap) is not installed")
@@ -220,7 +230,9 @@ def _probe() -> SandboxStatus:
     if ran.returncode != 0 or wrote != workspace:
         said = (ran.stderr or ran.stdout).strip().splitlines()
         reason = said[-1] if said else f"exit code {ran.returncode}"
-        return SandboxStatus(False, problem=f"bubblewrap cannot make a sandbox here ({reason})")
+        return SandboxStatus(
+            False, problem=f"bubblewrap cannot make a sandbox here ({reason})", fix=_NAMESPACES_HINT
+        )
     return SandboxStatus(True, tool=version.stdout.strip() or "bubblewrap")
 
 
@@ -322,27 +334,44 @@ _etc_dir: Path | None = None
 
 def _identity_files() -> Path:
     """A `passwd` and `group` naming only root, nobody and the user agentkit runs as, so that
-    programs can look up their user without seeing the host's accounts."""
+    programs can look up their user without seeing the host's accounts. Kept in the user's
+    cache folder under a name made from their content, so processes share them and a killed
+    one leaves nothing new behind."""
     global _etc_dir
     if _etc_dir is None:
+        import hashlib
         import pwd
 
-        folder = Path(tempfile.mkdtemp(prefix="agentkit-sandbox-etc-"))
-        folder.chmod(0o755)
+        import platformdirs
+
         uid, gid = os.getuid(), os.getgid()
         try:
             name = pwd.getpwuid(uid).pw_name
         except KeyError:
             name = "user"
         users = {0: ("root", 0), 65534: ("nobody", 65534), uid: (name, gid)}
-        (folder / "passwd").write_text(
-            "".join(f"{n}:x:{u}:{g}:{n}:/tmp:/bin/sh\n" for u, (n, g) in sorted(users.items()))
-        )
+        passwd = "".join(f"{n}:x:{u}:{g}:{n}:/tmp:/bin/sh\n" for u, (n, g) in sorted(users.items()))
         groups = {0: "root", 65534: "nogroup", gid: name if gid not in (0, 65534) else ""}
-        (folder / "group").write_text("".join(f"{n}:x:{g}:\n" for g, n in sorted(groups.items()) if n))
-        for entry in folder.iterdir():
-            entry.chmod(0o644)
-        atexit.register(shutil.rmtree, folder, True)
+        group = "".join(f"{n}:x:{g}:\n" for g, n in sorted(groups.items()) if n)
+        digest = hashlib.sha256((passwd + group).encode()).hexdigest()[:12]
+        cache = platformdirs.user_cache_path("agentkit", appauthor=False)
+        folder = cache / f"sandbox-etc-{digest}"
+        if not (folder / "group").exists():
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                ready = Path(tempfile.mkdtemp(prefix="sandbox-etc-", dir=cache))
+            except OSError:  # no writable cache folder: a temporary one
+                ready = folder = Path(tempfile.mkdtemp(prefix="agentkit-sandbox-etc-"))
+            (ready / "passwd").write_text(passwd)
+            (ready / "group").write_text(group)
+            for entry in (ready / "passwd", ready / "group"):
+                entry.chmod(0o644)
+            ready.chmod(0o755)
+            if ready != folder:
+                try:
+                    os.replace(ready, folder)  # whole, or not at all if another process was first
+                except OSError:
+                    shutil.rmtree(ready, ignore_errors=True)
         _etc_dir = folder
     return _etc_dir
 

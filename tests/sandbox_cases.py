@@ -171,6 +171,34 @@ async def write_symlink(env: Env, tool: FunctionTool) -> tuple[bool, str]:
     return (not target.exists(), "written on the host" if target.exists() else _first_line(result))
 
 
+async def setuid_file(env: Env, tool: FunctionTool) -> tuple[bool, str]:
+    """A set-user-ID program left in the workspace for the host: one the code copies and
+    makes root's, and one of the workspace's owner given the bit."""
+    import shutil
+    import stat
+
+    theirs = env.workspace / "owners_id"
+    shutil.copy("/usr/bin/id", theirs)
+    if tool.name == "run_python":
+        code = (
+            "import os, shutil\nshutil.copy('/usr/bin/id', 'made_id')\n"
+            "for name, act in [('chown made_id', lambda: os.chown('made_id', 0, 0)),\n"
+            "                  ('chmod made_id', lambda: os.chmod('made_id', 0o6755)),\n"
+            "                  ('chmod owners_id', lambda: os.chmod('owners_id', 0o6755))]:\n"
+            "    try:\n        act()\n    except OSError as e:\n        print(name, e.strerror)"
+        )
+    else:
+        code = "cp /usr/bin/id made_id; chown 0:0 made_id; chmod 6755 made_id owners_id; ls -ln made_id"
+    result = await env.call(tool, code)
+    await env.close()  # the run ends: what it made is given back
+    flagged = [
+        f"{p.name} (uid {p.stat().st_uid}, {stat.filemode(p.stat().st_mode)})"
+        for p in (env.workspace / "made_id", theirs)
+        if p.exists() and p.stat().st_mode & (stat.S_ISUID | stat.S_ISGID)
+    ]
+    return (not flagged, "set-ID on the host: " + ", ".join(flagged) if flagged else _first_line(result, 60))
+
+
 class Listener:
     """A TCP server on the host's loopback that counts the connections it accepts."""
 
@@ -247,14 +275,14 @@ async def daemon(env: Env, tool: FunctionTool) -> tuple[bool, str]:
             "if os.fork() == 0:\n"
             "    os.setsid()\n"
             "    if os.fork() == 0:\n"
-            f"        os.execvp('sh', ['sh', '-c', 'sleep 600; : {env.marker}'])\n"
+            f"        os.execvp('sleep', ['{env.marker}', '600'])\n"
             "    os._exit(0)\n"
             "os.wait()\nprint('started')"
         )
     else:
         code = (
-            f"( setsid sh -c 'sleep 600; : {env.marker}' >/dev/null 2>&1 </dev/null & ); sleep 0.2; "
-            "echo started $(pgrep -c -f '^sh -c sleep 600')"
+            f"( setsid bash -c 'exec -a {env.marker} sleep 600' >/dev/null 2>&1 </dev/null & ); sleep 0.2; "
+            f"echo started $(pgrep -c -f '^{env.marker}')"
         )
     result = await env.call(tool, code)
     # a shell call's end stops what it started, so it counts its own
@@ -313,15 +341,15 @@ async def killed_mid_call(env: Env, tool: FunctionTool) -> tuple[bool, str]:
     if tool.name == "run_python":
         code = (
             "import os, subprocess, time\n"
-            f"subprocess.Popen(['sh', '-c', 'sleep 600; : {marker}'], start_new_session=True)\n"
-            f"subprocess.Popen(['sh', '-c', 'sleep 600; : {marker}'])\n"
+            f"subprocess.Popen(['{marker}', '600'], executable='sleep', start_new_session=True)\n"
+            f"subprocess.Popen(['{marker}', '600'], executable='sleep')\n"
             "time.sleep(600)"
         )
     else:
-        code = f"( setsid sh -c 'sleep 600; : {marker}' & ); sh -c 'sleep 600; : {marker}'"
+        code = f"( setsid bash -c 'exec -a {marker} sleep 600' & ); bash -c 'exec -a {marker} sleep 600'"
     process = await asyncio.create_subprocess_exec(*_child(env, tool, code))
     deadline = time.monotonic() + 20
-    sleeper = b"sh\0-c\0sleep 600"  # the code's own processes: the sandbox is up and running
+    sleeper = marker.encode() + b"\x00600"  # the code's own sleepers: the sandbox is up and running
     while len(strays(marker, sleeper)) < 2 and time.monotonic() < deadline and process.returncode is None:
         await asyncio.sleep(0.05)
     started = len(strays(marker, sleeper))
@@ -343,6 +371,7 @@ CASES: list[tuple[str, Case]] = [
     ("write outside (absolute path)", write_absolute),
     ("write outside (..)", write_dotdot),
     ("write through a planted symlink", write_symlink),
+    ("set-user-ID program left for the host", setuid_file),
     ("connect to a server on host loopback", connect_loopback),
     ("fork bomb", fork_bomb),
     ("memory hog (8 GiB)", memory_hog),

@@ -133,6 +133,7 @@ def test_a_bubblewrap_that_cannot_sandbox_is_reported_with_its_words(monkeypatch
         status.problem
         == "bubblewrap cannot make a sandbox here (bwrap: No permissions to create new namespace)"
     )
+    assert status.fix.startswith("let bubblewrap make namespaces here")  # not "install it"
 
 
 def test_the_policy_checks_its_arguments() -> None:
@@ -142,6 +143,8 @@ def test_the_policy_checks_its_arguments() -> None:
         SandboxPolicy.of("auto", "run_shell")
     policy = SandboxPolicy.of("auto", ["run_shell"])
     assert policy.network_for("run_shell") and not policy.network_for("run_python")
+    with pytest.raises(ValueError, match="sandbox_network names run_shel, which this agent has no tool"):
+        Agent(backend=ScriptedBackend(["Hi."]), builtins=["shell"], sandbox_network=["run_shel"])
 
 
 async def test_a_run_names_its_sandbox_at_the_start_and_in_its_transcript(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 __all__ = ["LAUNCHER_SOURCE", "LIMITS_SOURCE", "NOBODY", "give_back"]
@@ -32,14 +33,20 @@ def apply_limits(setup):
         cap(resource.RLIMIT_AS, setup["memory"])
     if setup["max_file_size"]:
         cap(resource.RLIMIT_FSIZE, setup["max_file_size"])
-    if not setup["max_processes"]:
+    # in the sandbox root always leaves: as root, code could make set-user-ID files for the host
+    leave_root = bool(setup.get("leave_root")) and os.getuid() == 0
+    if not setup["max_processes"] and not leave_root:
         return "unlimited"
     how = "rlimit"
     if os.getuid() == 0:
         try:
             how = "nobody" if become_nobody() else "rlimit as root"
         except OSError as exc:
-            raise RuntimeError(f"switching to the user nobody for the process limit failed ({exc})") from None
+            raise RuntimeError(f"switching to the user nobody failed ({exc})") from None
+        if leave_root and how != "nobody":
+            raise RuntimeError("code in the sandbox must not run as root, and there is no user nobody")
+    if not setup["max_processes"]:
+        return how
     # a sandbox's /proc shows its own processes only: the parent counts the host's
     running = max(tasks_of(os.getuid()), setup.get("base_tasks") or 0)
     cap(resource.RLIMIT_NPROC, running + setup["max_processes"])
@@ -79,6 +86,8 @@ def become_nobody():
 
     check(libc.prctl(8, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
     try:
+        os.setgroups([])
+        os.setresgid(NOBODY, NOBODY, NOBODY)
         os.setresuid(NOBODY, NOBODY, NOBODY)
     except OSError:  # no such user here (a user namespace): keep root, test the limit as it is
         return False
@@ -142,7 +151,7 @@ LAUNCHER_SOURCE = (
     + r"""
 # the limits as numbers (0: none), not JSON: importing json would take longer than the rest
 numbers = [int(n) for n in sys.argv[1].split(",")]
-setup = dict(zip(("memory", "max_file_size", "max_processes", "base_tasks"), numbers))
+setup = dict(zip(("memory", "max_file_size", "max_processes", "base_tasks", "leave_root"), numbers))
 try:
     apply_limits(setup)
 except Exception as exc:
@@ -155,16 +164,22 @@ os.execvp(sys.argv[2], sys.argv[2:])
 
 def give_back(workspace: Path) -> None:
     """Give files that a process running as `nobody` made in the workspace to the
-    workspace's owner."""
+    workspace's owner and group, without set-user-ID or set-group-ID bits (which would
+    otherwise become the owner's). Called when the run ends, not between calls, so that the
+    code can still change the modes of its own files."""
     try:
-        owner = workspace.stat().st_uid
+        info = workspace.stat()
     except OSError:  # the workspace is gone
         return
-    if owner == NOBODY:
+    if info.st_uid == NOBODY:
         return
     for root, dirs, files in os.walk(workspace):
         for name in dirs + files:
             path = os.path.join(root, name)
             with contextlib.suppress(OSError):
-                if os.lstat(path).st_uid == NOBODY:
-                    os.lchown(path, owner, -1)
+                made = os.lstat(path)
+                if made.st_uid != NOBODY:
+                    continue
+                if stat.S_ISREG(made.st_mode) and made.st_mode & (stat.S_ISUID | stat.S_ISGID):
+                    os.chmod(path, stat.S_IMODE(made.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
+                os.lchown(path, info.st_uid, info.st_gid)

@@ -397,6 +397,7 @@ class _Worker:
             "frames": _TRACEBACK_FRAMES,
             "parent": None if sandbox else os.getpid(),
             "base_tasks": host_tasks(NOBODY) if sandbox and os.geteuid() == 0 else 0,
+            "leave_root": sandbox,
         }
         reply_read, reply_write = os.pipe()
         setup["reply_fd"] = reply_write

@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 from agentkit.builtins._limits import LAUNCHER_SOURCE, NOBODY, give_back
 from agentkit.builtins._output import CappedOutput
@@ -75,8 +76,10 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
         env["TMPDIR"] = "/tmp"
         limits = [
             SANDBOXED_SHELL_MEMORY, SANDBOXED_SHELL_FILE_SIZE, SANDBOXED_SHELL_PROCESSES,
-            host_tasks(NOBODY) if os.geteuid() == 0 else 0,
+            host_tasks(NOBODY) if os.geteuid() == 0 else 0, 1,  # 1: root leaves for nobody
         ]  # fmt: skip
+        if os.geteuid() == 0:  # what it makes as nobody goes back to the workspace's owner at the run's end
+            ctx.scope.resource("shell:give-back", lambda: _GiveBack(workspace))
         network = policy.network_for(ctx.tool_name or "run_shell")
         argv = [
             *bwrap_command(workspace, network=network),
@@ -107,9 +110,17 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
         if process.returncode is None:  # cancelled from outside
             _kill(process.pid)
     _kill(process.pid)  # background children it left behind
-    if sandboxed and os.geteuid() == 0:  # it ran as nobody
-        await asyncio.to_thread(give_back, workspace)
     return f"exit code {process.returncode}\n{output.text()}".rstrip()
+
+
+class _GiveBack:
+    """Closed with the run: gives the workspace's files made as nobody back to its owner."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(give_back, self.workspace)
 
 
 def _kill(group: int) -> None:
