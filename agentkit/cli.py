@@ -326,12 +326,13 @@ class _RunOptions:
     context_window: Optional[int] = None
     sandbox: SandboxName = SandboxName.auto
     sandbox_network: bool = False
+    sampling: Optional[dict[str, Any]] = None
 
     _KEPT = (
         "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
         "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
         "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
-        "context_window", "sandbox", "sandbox_network",
+        "context_window", "sandbox", "sandbox_network", "sampling",
     )  # fmt: skip
     """What a transcript keeps of these: not the task (it has it), not the API key, not how
     the output is shown."""
@@ -428,6 +429,7 @@ _PANEL_SERVER = "Model server"
 _PANEL_TOOLS = "Tools"
 _PANEL_LIMITS = "Limits and faults"
 _PANEL_OUTPUT = "Output and runs"
+_PANEL_SAMPLING = "Sampling (default: the model card's preset for each thinking mode)"
 
 
 @app.command()
@@ -468,6 +470,52 @@ def run(
     max_tokens: Annotated[
         Optional[int],
         typer.Option(min=1, help="Tokens per model call at most.", rich_help_panel=_PANEL_LIMITS),
+    ] = None,
+    temperature: Annotated[
+        Optional[float], typer.Option(min=0, help="Sampling temperature.", rich_help_panel=_PANEL_SAMPLING)
+    ] = None,
+    top_p: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0,
+            max=1,
+            help="Nucleus sampling: the top share of probability.",
+            rich_help_panel=_PANEL_SAMPLING,
+        ),
+    ] = None,
+    top_k: Annotated[
+        Optional[int],
+        typer.Option(
+            min=-1, help="Sample from the k likeliest tokens (-1: all).", rich_help_panel=_PANEL_SAMPLING
+        ),
+    ] = None,
+    min_p: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0,
+            max=1,
+            help="Drop tokens below this share of the likeliest.",
+            rich_help_panel=_PANEL_SAMPLING,
+        ),
+    ] = None,
+    presence_penalty: Annotated[
+        Optional[float],
+        typer.Option(
+            min=-2,
+            max=2,
+            help="Penalty for tokens already used (the card: 0-2 against repeats).",
+            rich_help_panel=_PANEL_SAMPLING,
+        ),
+    ] = None,
+    repetition_penalty: Annotated[
+        Optional[float],
+        typer.Option(
+            min=0, help="vLLM's multiplicative repetition penalty (1: none).", rich_help_panel=_PANEL_SAMPLING
+        ),
+    ] = None,
+    seed: Annotated[
+        Optional[int],
+        typer.Option(help="Random seed, for repeatable samples.", rich_help_panel=_PANEL_SAMPLING),
     ] = None,
     system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
     tools: Annotated[
@@ -663,6 +711,10 @@ def run(
         tools or [], script, api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict,
         builtin or [], workspace, yes, allow or [], deny or [], runs_dir, allow_private_fetch, timeout,
         connect_timeout, idle_timeout, retries, retry_time, context_window, sandbox, sandbox_network,
+        {k: v for k, v in {
+            "temperature": temperature, "top_p": top_p, "top_k": top_k, "min_p": min_p,
+            "presence_penalty": presence_penalty, "repetition_penalty": repetition_penalty, "seed": seed,
+        }.items() if v is not None},
     )  # fmt: skip
     server = None
     if serve and backend is not BackendName.scripted:
@@ -794,7 +846,7 @@ def _agent(options: _RunOptions, approver: Any = None) -> Any:
         thinking=policies[options.think],
         max_steps=options.max_steps,
         timeout=options.timeout,
-        sampling=Sampling(max_tokens=options.max_tokens),
+        sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
         api_key=options.api_key,
         extra_body=extra,
         connect_timeout=options.connect_timeout,

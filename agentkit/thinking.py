@@ -31,6 +31,18 @@ __all__ = [
 ]
 
 
+_SAMPLING_RANGES: tuple[tuple[str, float, float | None, bool], ...] = (
+    ("temperature", 0.0, None, False),
+    ("top_p", 0.0, 1.0, True),
+    ("top_k", -1, None, False),  # -1 or 0: no top-k
+    ("min_p", 0.0, 1.0, False),
+    ("presence_penalty", -2.0, 2.0, False),
+    ("repetition_penalty", 0.0, None, True),
+    ("max_tokens", 1, None, False),
+)
+"""(field, lowest, highest, lowest excluded): the ranges vLLM accepts."""
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Sampling parameters for one request; None leaves the server's default.
@@ -47,6 +59,23 @@ class Sampling:
     repetition_penalty: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "max_tokens", "seed"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"Sampling.{name} must be a whole number, not {value!r}")
+        for name, low, high, low_open in _SAMPLING_RANGES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"Sampling.{name} must be a number, not {value!r}")
+            if value < low or (low_open and value == low) or (high is not None and value > high):
+                where = f"{'above' if low_open else 'at least'} {low:g}" + (
+                    f" and at most {high:g}" if high is not None else ""
+                )
+                raise ValueError(f"Sampling.{name} must be {where}, not {value!r}")
 
     def merged(self, override: Sampling | None) -> Sampling:
         """These parameters with every field the override sets replaced."""

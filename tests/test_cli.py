@@ -196,3 +196,42 @@ def test_the_quickstart_example_runs_offline() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "→ get_weather({'city': 'Paris'})" in proc.stdout and "← 22°C, clear" in proc.stdout
     assert proc.stdout.strip().endswith("Paris: 14°C with light rain. Tokyo: 22°C and clear.")
+
+
+def test_sampling_flags_reach_every_request_over_each_modes_preset(tmp_path: Path) -> None:
+    from .fault_server import FaultServer
+
+    tools = tmp_path / "steptools.py"
+    tools.write_text(
+        "from agentkit import tool\n\n@tool\ndef step(n: int) -> str:\n"
+        '    """Do step n."""\n    return f"did {n}"\n'
+    )
+    flags = ["--temperature", "0.3", "--top-k", "5", "--min-p", "0.05", "--presence-penalty", "1.5"]
+    flags += ["--repetition-penalty", "1.1", "--seed", "7"]
+    with FaultServer(calls=1, tool="step").in_thread() as server:
+        done = runner.invoke(
+            app,
+            ["run", "Do one step.", "--base-url", server.base_url, "--tools", str(tools),
+             "--runs-dir", str(tmp_path / "runs"), *flags],
+        )  # fmt: skip
+        bodies = server.bodies("/completions")
+    assert done.exit_code == 0, done.output
+    assert len(bodies) == 2  # the first step thinks (auto), the one after the tool result does not
+    for body, top_p in zip(bodies, (0.95, 0.8), strict=True):  # what no flag set keeps its mode's preset
+        assert body["temperature"] == 0.3 and body["top_k"] == 5 and body["min_p"] == 0.05
+        assert body["presence_penalty"] == 1.5 and body["repetition_penalty"] == 1.1 and body["seed"] == 7
+        assert body["top_p"] == top_p
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--top-p", "1.5", "'--top-p': Input should be less than or equal to 1"),
+        ("--temperature", "-1", "'--temperature': Input should be greater than or equal to 0"),
+        ("--top-k", "-2", "'--top-k': Input should be greater than or equal to -1"),
+    ],
+)
+def test_a_sampling_value_out_of_range_is_refused_naming_the_flag(flag: str, value: str, says: str) -> None:
+    done = runner.invoke(app, ["run", "hi", "--backend", "scripted", "--script", "x.json", flag, value])
+    assert done.exit_code == 2
+    assert says in " ".join(done.output.replace("│", " ").split())  # unwrapped from its box

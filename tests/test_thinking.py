@@ -103,3 +103,21 @@ def test_latest_message_with_a_switch_wins_and_overrides_the_policy() -> None:
     assert (decision.think, decision.reason) == (False, "/no_think in the conversation")
     decision = decide(resolve_policy("off"), StepContext(1, 1, [UserMessage("Solve it /think")]))
     assert (decision.think, decision.reason) == (True, "/think in the conversation")
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"top_p": 0.0}, "Sampling.top_p must be above 0 and at most 1, not 0.0"),
+        ({"temperature": -0.1}, "Sampling.temperature must be at least 0, not -0.1"),
+        ({"min_p": 1.5}, "Sampling.min_p must be at least 0 and at most 1, not 1.5"),
+        ({"presence_penalty": 3}, "Sampling.presence_penalty must be at least -2 and at most 2, not 3"),
+        ({"repetition_penalty": 0}, "Sampling.repetition_penalty must be above 0, not 0"),
+        ({"top_k": 2.5}, "Sampling.top_k must be a whole number, not 2.5"),
+        ({"seed": "7"}, "Sampling.seed must be a whole number, not '7'"),
+    ],
+)
+def test_sampling_refuses_values_vllm_would_reject_naming_the_field(fields: dict, says: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        Sampling(**fields)
+    assert str(refused.value) == says
