@@ -235,3 +235,20 @@ def test_a_sampling_value_out_of_range_is_refused_naming_the_flag(flag: str, val
     done = runner.invoke(app, ["run", "hi", "--backend", "scripted", "--script", "x.json", flag, value])
     assert done.exit_code == 2
     assert says in " ".join(done.output.replace("│", " ").split())  # unwrapped from its box
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_the_version_flag_prints_the_version(flag: str) -> None:
+    from agentkit import __version__
+
+    done = runner.invoke(app, [flag])
+    assert done.exit_code == 0 and done.output.strip() == f"agentkit {__version__}"
+
+
+def test_shell_completion_is_offered_for_bash() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "agentkit"), "--show-completion", "bash"],  # the console script
+        capture_output=True, text=True, timeout=60, env={**os.environ, "SHELL": "/bin/bash"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "_agentkit_completion()" in done.stdout and "complete " in done.stdout
