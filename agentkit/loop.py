@@ -215,6 +215,7 @@ class _Run:
         self.malformed = 0
         self.deadline = _Deadline(limits.timeout)
         self.ended: tuple[StopReason, str] | None = None
+        self.memo: dict[str, Any] = {}  # the backend's, for this run's requests (its prompt)
 
     def result(self, stop: StopReason, output: str = "", error: str | None = None) -> RunResult:
         return RunResult(output, self.messages, self.steps, self.usage, stop, self.run_id, error)
@@ -269,7 +270,11 @@ class _Run:
                 overflowed = False
                 while turn is None:
                     request = ModelRequest(
-                        list(self.messages), self.toolbox.specs(), decision, self.sampling(decision.think)
+                        list(self.messages),
+                        self.toolbox.specs(),
+                        decision,
+                        self.sampling(decision.think),
+                        memo=self.memo,
                     )
                     if self.budget is not None:
                         async for fitted in self.fit(step, request, forced=overflowed):

@@ -45,6 +45,10 @@ class ModelRequest:
             to go on from it (a broken stream continued, a thinking budget closed). An
             `extra_body` function that constrains the output (vLLM's structured outputs)
             must constrain what comes after it.
+        memo: What a backend carries from one request of a run to the next (the completions
+            backend: the prompt through the run's last turn), so that every run owns its own
+            however many run at once; the loop gives each run one. None: the backend keeps
+            a small shared cache instead.
     """
 
     messages: Sequence[Message]
@@ -53,6 +57,7 @@ class ModelRequest:
     sampling: Sampling = field(default_factory=Sampling)
     max_tokens: int | None = None
     continued: str = ""
+    memo: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

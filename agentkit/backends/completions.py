@@ -58,7 +58,8 @@ DEFAULT_MAX_TOKENS = 32_768
 """Tokens per model call when neither the request nor the server says (Qwen3's model card
 recommends 32,768 output tokens for most tasks)."""
 
-_PROMPT_CACHE_SIZE = 64
+_PROMPT_CACHE_SIZE = 64  # prompts kept for requests without a run's memo
+_MEMO_KEY = "completions.prompt"
 
 
 def prompt_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]], think: bool) -> str:
@@ -146,29 +147,39 @@ class CompletionsBackend:
         key = (id(messages), len(messages), id(messages[-1]) if messages else 0, id(request.tools), think)
         if self._last is not None and self._last[0] == key:
             return self._last[1]  # measured for the context budget just before it is sent
-        prompt = self._prompt(messages, request.tools, think)
+        prompt = self._prompt(request)
         self._last = (key, prompt, messages)
         return prompt
 
-    def _prompt(self, messages: Sequence[Message], tools: Sequence[dict[str, Any]], think: bool) -> str:
+    def _prompt(self, request: ModelRequest) -> str:
+        messages, tools = request.messages, request.tools
         i = len(messages) - 1
         while i >= 0 and isinstance(messages[i], ToolMessage):
             i -= 1
         if 0 <= i < len(messages) - 1:
-            entry = self._prompts.get(id(messages[i]))
-            if entry is not None:
+            # the run's own last prompt first; the shared cache for callers that keep none
+            owned = request.memo.get(_MEMO_KEY) if request.memo is not None else None
+            for entry in (owned, self._prompts.get(id(messages[i]))):
+                if entry is None:
+                    continue
                 before, cached_tools, text = entry
                 if (
                     len(before) == i + 1
                     and all(a is b for a, b in zip(before, messages, strict=False))
                     and (cached_tools is tools or cached_tools == tools)
                 ):
-                    self._prompts.move_to_end(id(messages[i]))
-                    return text + IM_END + "\n" + render_prompt(messages[i + 1 :], enable_thinking=think)
-        return prompt_text(messages, tools, think)
+                    if entry is not owned:
+                        self._prompts.move_to_end(id(messages[i]))
+                    tail = render_prompt(messages[i + 1 :], enable_thinking=request.decision.think)
+                    return text + IM_END + "\n" + tail
+        return prompt_text(messages, tools, request.decision.think)
 
     def _remember(self, request: ModelRequest, message: AssistantMessage, prompt: str, output: str) -> None:
-        self._prompts[id(message)] = ((*request.messages, message), request.tools, prompt + output)
+        entry = ((*request.messages, message), request.tools, prompt + output)
+        if request.memo is not None:  # the run owns it: kept as long as the run, whatever else runs
+            request.memo[_MEMO_KEY] = entry
+            return
+        self._prompts[id(message)] = entry
         while len(self._prompts) > _PROMPT_CACHE_SIZE:
             self._prompts.popitem(last=False)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+
 import httpx
 import pytest
 
@@ -233,3 +236,41 @@ def test_prompt_is_rendered_from_scratch_when_history_is_not_ours() -> None:
     backend = CompletionsBackend("http://127.0.0.1:1", "m")
     messages = [UserMessage("hi"), ToolMessage("x", "c1")]
     assert backend.prompt_for(ModelRequest(messages)) == render_prompt(messages)
+
+
+async def test_each_run_owns_its_prompt_however_many_run_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the shared cache's 64 prompts, later steps still extend their run's own prompt
+    (only each run's first step renders the conversation whole), and every request's prompt
+    starts with the one before it in its run: vLLM's prefix cache serves it."""
+    import agentkit.backends.completions as completions
+
+    from ..fault_server import FaultServer
+
+    whole = [0]
+    render = completions.prompt_text
+
+    def counted(*args: object, **kwargs: object) -> str:
+        whole[0] += 1
+        return render(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(completions, "prompt_text", counted)
+
+    @tool
+    def step(n: int) -> str:
+        """Do step n."""
+        return f"did {n}"
+
+    runs, calls = 150, 3
+    with FaultServer(calls=calls, tool="step", latency=0.05).in_thread() as server:  # the runs overlap
+        agent = Agent(base_url=server.base_url, tools=[step], transcripts=False, thinking="off")
+        results = await asyncio.gather(*(agent.run(f"Task {i}") for i in range(runs)))
+        prompts = [body["prompt"] for body in server.bodies("/completions")]
+    assert all(r.ok for r in results)
+    assert len(prompts) == runs * (calls + 1)
+    assert whole[0] == runs
+    by_run: dict[str, list[str]] = {}
+    for prompt in prompts:
+        by_run.setdefault(prompt.split("Task ", 1)[1].split("<", 1)[0], []).append(prompt)
+    assert len(by_run) == runs
+    for steps in by_run.values():
+        assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(steps))
