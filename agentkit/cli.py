@@ -1216,6 +1216,39 @@ def serve(
     ] = None,
     max_model_len: Annotated[Optional[int], typer.Option(help="Context window to serve.")] = None,
     long_context: Annotated[bool, typer.Option(help="Serve 131,072 tokens with YaRN rope scaling.")] = False,
+    context: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1,
+            help="Context window in tokens; past 32,768 YaRN with the factor it needs (2 for 65,536).",
+            show_default=False,
+        ),
+    ] = None,
+    quantization: Annotated[
+        Optional[str],
+        typer.Option(help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …).", show_default=False),
+    ] = None,
+    lora: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--lora",
+            metavar="NAME=PATH",
+            help="A LoRA adapter to serve, asked for as --model NAME (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    tensor_parallel_size: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="GPUs one copy of the model is split over.", show_default=False),
+    ] = None,
+    data_parallel_size: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1,
+            help="Copies of the model (each on its own GPUs) vLLM spreads requests over.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the vLLM command line and exit.")] = False,
     vllm_python: Annotated[
         Optional[str], typer.Option(help="Python interpreter that has vLLM.", envvar="AGENTKIT_VLLM_PYTHON")
@@ -1226,6 +1259,12 @@ def serve(
     """Serve a Qwen3 model with vLLM and the flags agentkit needs; Ctrl-C stops it."""
     from agentkit.serving import ManagedServer, ServeConfig, VllmInstall, find_vllm
 
+    adapters: dict[str, str] = {}
+    for item in lora or ():
+        name, _, path = item.partition("=")
+        if not name or not path:
+            raise _fail(f"--lora {item}: give it as NAME=PATH, e.g. --lora sql=./adapters/sql", 2)
+        adapters[name] = path
     config = ServeConfig(
         model=model,
         host=host,
@@ -1234,6 +1273,11 @@ def serve(
         gpu_memory_utilization=gpu_memory_utilization,
         long_context=long_context,
         extra_args=tuple(extra or ()),
+        context=context,
+        quantization=quantization,
+        lora=adapters,
+        tensor_parallel_size=tensor_parallel_size,
+        data_parallel_size=data_parallel_size,
         python=vllm_python,
         log_path=log,
     )
@@ -1243,7 +1287,10 @@ def serve(
         if not dry_run:
             raise _fail(str(exc), 2) from None
         install = VllmInstall(vllm_python or sys.executable, "gpu", "")  # show the GPU form
-    server = ManagedServer(config, install)
+    try:
+        server = ManagedServer(config, install)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from None
     if dry_run:
         print(server.command())
         return

