@@ -18,6 +18,7 @@ Modes (`Agent(sandbox=...)`, `agentkit run --sandbox`):
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -41,7 +42,6 @@ __all__ = [
     "SandboxStatus",
     "SandboxWarning",
     "bwrap_command",
-    "host_tasks",
     "sandbox_status",
 ]
 
@@ -273,6 +273,7 @@ def bwrap_command(workspace: Path, *, network: bool, bwrap: str | None = None) -
     return argv
 
 
+@functools.lru_cache(maxsize=1)
 def python_paths() -> list[str]:
     """The folders of the Python environment agentkit runs in, outside /usr: interpreter,
     standard library, site-packages, and what `.pth` files and editable installs add; never
@@ -374,20 +375,3 @@ def _identity_files() -> Path:
                     shutil.rmtree(ready, ignore_errors=True)
         _etc_dir = folder
     return _etc_dir
-
-
-def host_tasks(uid: int) -> int:
-    """Processes and threads of a user on the host, which RLIMIT_NPROC counts; a worker in
-    the sandbox, seeing its own /proc only, adds its allowance to this."""
-    count = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields["Threads"])
-        except (OSError, KeyError, ValueError):
-            continue
-    return count

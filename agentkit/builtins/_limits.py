@@ -12,14 +12,39 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 from pathlib import Path
+from typing import Any
 
-__all__ = ["LAUNCHER_SOURCE", "LIMITS_SOURCE", "NOBODY", "give_back"]
+__all__ = ["LAUNCHER_SOURCE", "LIMITS_SOURCE", "NOBODY", "give_back", "host_tasks", "python_first_path"]
 
 NOBODY = 65534
 """The uid a process started by root switches to for the process limit."""
 
-LIMITS_SOURCE = r'''
+# Counted the same way by the parent (on the host's /proc) and inside the worker.
+TASKS_SOURCE = r'''
+import os
+
+
+def tasks_of(uid):
+    """Processes and threads of a user: RLIMIT_NPROC counts them all."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            pass
+    return count
+'''
+
+LIMITS_SOURCE = (
+    TASKS_SOURCE
+    + r'''
 import os, resource, sys  # few imports: the launcher starts fast
 
 NOBODY = 65534
@@ -105,22 +130,6 @@ def become_nobody():
     return True
 
 
-def tasks_of(uid):
-    """Processes and threads of a user: RLIMIT_NPROC counts them all."""
-    count = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                count += int(fields["Threads"])
-        except (OSError, KeyError, ValueError):
-            pass
-    return count
-
-
 def nproc_enforced():
     """Whether the kernel applies RLIMIT_NPROC to this process: a fork at limit 0 must fail."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
@@ -145,6 +154,7 @@ def die_with_parent(parent):
     if parent is not None and os.getppid() != parent:  # None: in a sandbox, whose init is the parent
         os._exit(1)
 '''
+)
 
 LAUNCHER_SOURCE = (
     LIMITS_SOURCE
@@ -183,3 +193,21 @@ def give_back(workspace: Path) -> None:
                 if stat.S_ISREG(made.st_mode) and made.st_mode & (stat.S_ISUID | stat.S_ISGID):
                     os.chmod(path, stat.S_IMODE(made.st_mode) & ~(stat.S_ISUID | stat.S_ISGID))
                 os.lchown(path, info.st_uid, info.st_gid)
+
+
+_parent: dict[str, Any] = {}
+exec(compile(TASKS_SOURCE, "<agentkit tasks_of>", "exec"), _parent)
+
+
+def host_tasks(uid: int) -> int:
+    """Processes and threads of a user on the host, which RLIMIT_NPROC counts: a process in
+    the sandbox sees its own /proc only, so the parent counts for it (`base_tasks`)."""
+    return int(_parent["tasks_of"](uid))
+
+
+def python_first_path() -> str:
+    """`PATH` with the folder of the Python agentkit runs in first, so that `python`, `pip`
+    and the scripts of its packages are the ones code finds."""
+    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    here = os.path.dirname(sys.executable)
+    return path if here in path.split(os.pathsep) else here + os.pathsep + path

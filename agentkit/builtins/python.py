@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentkit.builtins._limits import LIMITS_SOURCE, NOBODY, give_back
+from agentkit.builtins._limits import LIMITS_SOURCE, NOBODY, give_back, host_tasks, python_first_path
 from agentkit.builtins._output import CappedOutput
-from agentkit.sandbox import SandboxPolicy, bwrap_command, host_tasks
+from agentkit.sandbox import SandboxPolicy, bwrap_command
 from agentkit.tools.tool import FunctionTool, ToolContext, ToolError, tool
 
 __all__ = [
@@ -83,7 +83,6 @@ _CHUNK = 65536
 _REPLY_LIMIT = 64 << 20
 _TRACEBACK_FRAMES = 8
 _TOOL_MARGIN = 5.0
-_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 _NUMERIC_THREADS = "4"  # BLAS/OpenMP start a thread per core; threads count as processes
 
 _DESCRIPTION = (
@@ -687,10 +686,8 @@ def _signal(pid: int, number: signal.Signals) -> None:
 
 
 def _environment(workspace: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
-    path = os.environ.get("PATH", _DEFAULT_PATH)
-    here = str(Path(sys.executable).parent)  # the same Python's pip and scripts come first
     env = {
-        "PATH": here + os.pathsep + path if here not in path.split(os.pathsep) else path,
+        "PATH": python_first_path(),
         "HOME": str(workspace),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "PYTHONIOENCODING": "utf-8",

@@ -18,9 +18,9 @@ import signal
 import sys
 from pathlib import Path
 
-from agentkit.builtins._limits import LAUNCHER_SOURCE, NOBODY, give_back
+from agentkit.builtins._limits import LAUNCHER_SOURCE, NOBODY, give_back, host_tasks, python_first_path
 from agentkit.builtins._output import CappedOutput
-from agentkit.sandbox import bwrap_command, host_tasks
+from agentkit.sandbox import bwrap_command
 from agentkit.tools.tool import ToolContext, tool
 
 __all__ = [
@@ -63,10 +63,8 @@ async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHE
     workspace = ctx.scope.workspace
     policy = ctx.scope.sandbox
     sandboxed = await asyncio.to_thread(policy.sandboxed, ctx.tool_name or "run_shell")
-    here = os.path.dirname(sys.executable)  # the Python agentkit runs in comes first, as for run_python
-    path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
     env = {
-        "PATH": path if here in path.split(os.pathsep) else here + os.pathsep + path,
+        "PATH": python_first_path(),
         "HOME": str(workspace),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "TERM": "dumb",
