@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import signal
 import sys
 import warnings
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -24,13 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from agentkit.cli_options import BackendName, RunOptions, SandboxName, agent_options, build_agent, tidy_help
 from agentkit.defaults import (
-    DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_RETRY_ATTEMPTS,
-    DEFAULT_RETRY_TIME,
     RUNS_DIR_ENV,
 )
 from agentkit.errors import AgentkitError, ConfigError
@@ -62,48 +55,7 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
-
-
-class Think(str, Enum):
-    on = "on"
-    off = "off"
-    auto = "auto"
-
-
-class SandboxName(str, Enum):
-    auto = "auto"
-    required = "required"
-    off = "off"
-
-
-class BackendName(str, Enum):
-    completions = "completions"
-    chat = "chat"
-    scripted = "scripted"
-
-
-def load_tools(path: Path) -> list[Any]:
-    """The tools a Python file defines: its `@tool` objects, or its `TOOLS` list."""
-    from agentkit.tools.tool import Tool
-
-    if not path.is_file():
-        raise ConfigError(f"--tools {path}: no such file")
-    spec = importlib.util.spec_from_file_location(f"agentkit_user_tools_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"--tools {path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise ConfigError(f"--tools {path}: importing it failed: {type(exc).__name__}: {exc}") from exc
-    listed = getattr(module, "TOOLS", None)
-    found = list(listed) if listed is not None else [v for v in vars(module).values() if isinstance(v, Tool)]
-    if not found:
-        raise ConfigError(
-            f"--tools {path}: it defines no tools; decorate functions with @agentkit.tool "
-            "or list them in TOOLS = [...]"
-        )
-    return found
+tidy_help()
 
 
 class _Renderer:
@@ -290,90 +242,7 @@ def _read_line(prompt: str) -> str:
     return sys.stdin.readline().strip().lower()
 
 
-@dataclass
-class _RunOptions:
-    """What `agentkit run` was asked to do (kept in the transcript to resume with)."""
-
-    task: str
-    base_url: str
-    model: Optional[str]
-    backend: BackendName
-    think: Think
-    budget: Optional[int]
-    max_steps: int
-    max_tokens: Optional[int]
-    system: Optional[str]
-    tools: list[Path]
-    script: Optional[Path]
-    api_key: Optional[str]
-    extra_body: Optional[str]
-    json_events: bool
-    hide_thinking: bool
-    mcp_config: list[Path]
-    mcp_strict: bool
-    builtins: list[str]
-    workspace: Optional[Path]
-    yes: bool
-    allow: list[str]
-    deny: list[str]
-    runs_dir: Optional[Path]
-    allow_private_fetch: bool
-    timeout: Optional[float] = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    retries: int = DEFAULT_RETRY_ATTEMPTS
-    retry_time: float = DEFAULT_RETRY_TIME
-    context_window: Optional[int] = None
-    sandbox: SandboxName = SandboxName.auto
-    sandbox_network: bool = False
-    sampling: Optional[dict[str, Any]] = None
-
-    _KEPT = (
-        "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
-        "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
-        "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
-        "context_window", "sandbox", "sandbox_network", "sampling",
-    )  # fmt: skip
-    """What a transcript keeps of these: not the task (it has it), not the API key, not how
-    the output is shown."""
-
-    def saved(self) -> dict[str, Any]:
-        """The options a resumed run starts from, as JSON (paths made absolute)."""
-        out: dict[str, Any] = {}
-        for name in self._KEPT:
-            value = getattr(self, name)
-            if isinstance(value, Path):
-                value = str(value.expanduser().resolve())
-            elif isinstance(value, list):
-                value = [str(Path(v).expanduser().resolve()) if isinstance(v, Path) else v for v in value]
-            elif isinstance(value, Enum):
-                value = value.value
-            out[name] = value
-        return out
-
-    @classmethod
-    def restore(cls, saved: dict[str, Any], **given: Any) -> _RunOptions:
-        """The options of a saved run, with those given on the command line over them."""
-        fields: dict[str, Any] = {name: saved[name] for name in cls._KEPT if name in saved}
-        for name in ("tools", "mcp_config"):
-            fields[name] = [Path(p) for p in fields.get(name) or ()]
-        for name in ("script", "workspace"):
-            fields[name] = Path(fields[name]) if fields.get(name) else None
-        fields["backend"] = BackendName(fields.get("backend", "completions"))
-        fields["think"] = Think(fields.get("think", "auto"))
-        fields["sandbox"] = SandboxName(fields.get("sandbox", "auto"))
-        fields.update({k: v for k, v in given.items() if v is not None})
-        defaults: dict[str, Any] = {
-            "task": "", "base_url": DEFAULT_BASE_URL, "model": None, "budget": None,
-            "max_steps": DEFAULT_MAX_STEPS, "max_tokens": None, "system": None, "tools": [], "script": None,
-            "api_key": None, "extra_body": None, "json_events": False, "hide_thinking": False,
-            "mcp_config": [], "mcp_strict": False, "builtins": [], "workspace": None, "yes": False,
-            "allow": [], "deny": [], "runs_dir": None, "allow_private_fetch": False,
-        }  # fmt: skip
-        return cls(**{**defaults, **fields})
-
-
-def _stop_message(result: RunResult, options: _RunOptions) -> str:
+def _stop_message(result: RunResult, options: RunOptions) -> str:
     """Why a run stopped without an answer, and the advice that fits."""
     steps = len(result.steps)
     resume = f"agentkit runs resume {result.run_id}"
@@ -425,308 +294,33 @@ def _resume_hint(result: Optional[RunResult], *, resume: bool = True, key: bool 
     return f" · transcript: {result.transcript}{more}"
 
 
-_PANEL_SERVER = "Model server"
-_PANEL_TOOLS = "Tools"
-_PANEL_LIMITS = "Limits and faults"
-_PANEL_OUTPUT = "Output and runs"
-_PANEL_SAMPLING = "Sampling (default: the model card's preset for each thinking mode)"
-
-
 @app.command()
+@agent_options
 def run(
     task: Annotated[
         Optional[str],
-        typer.Argument(help="What the agent should do; - reads it from stdin.", show_default=False),
+        typer.Argument(
+            metavar="TASK", help="What the agent should do; - reads it from stdin.", show_default=False
+        ),
     ] = None,
     task_file: Annotated[
-        Optional[Path], typer.Option("--task-file", help="Read the task from this file.", show_default=False)
-    ] = None,
-    base_url: Annotated[
-        str,
-        typer.Option(
-            help="The model server's API root.", envvar="AGENTKIT_BASE_URL", rich_help_panel=_PANEL_SERVER
-        ),
-    ] = DEFAULT_BASE_URL,
-    model: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Served model name (default: the server's first).",
-            envvar="AGENTKIT_MODEL",
-            rich_help_panel=_PANEL_SERVER,
-        ),
-    ] = None,
-    backend: Annotated[
-        BackendName,
-        typer.Option(
-            help="completions: agentkit renders and parses; chat: the server does.",
-            rich_help_panel=_PANEL_SERVER,
-        ),
-    ] = BackendName.completions,
-    think: Annotated[Think, typer.Option("--think", help="Thinking policy per step.")] = Think.auto,
-    budget: Annotated[Optional[int], typer.Option(help="Thinking budget in tokens per step.")] = None,
-    max_steps: Annotated[
-        int, typer.Option(min=1, help="Model calls at most.", rich_help_panel=_PANEL_LIMITS)
-    ] = DEFAULT_MAX_STEPS,
-    max_tokens: Annotated[
-        Optional[int],
-        typer.Option(min=1, help="Tokens per model call at most.", rich_help_panel=_PANEL_LIMITS),
-    ] = None,
-    temperature: Annotated[
-        Optional[float], typer.Option(min=0, help="Sampling temperature.", rich_help_panel=_PANEL_SAMPLING)
-    ] = None,
-    top_p: Annotated[
-        Optional[float],
-        typer.Option(
-            min=0,
-            max=1,
-            help="Nucleus sampling: the top share of probability.",
-            rich_help_panel=_PANEL_SAMPLING,
-        ),
-    ] = None,
-    top_k: Annotated[
-        Optional[int],
-        typer.Option(
-            min=-1, help="Sample from the k likeliest tokens (-1: all).", rich_help_panel=_PANEL_SAMPLING
-        ),
-    ] = None,
-    min_p: Annotated[
-        Optional[float],
-        typer.Option(
-            min=0,
-            max=1,
-            help="Drop tokens below this share of the likeliest.",
-            rich_help_panel=_PANEL_SAMPLING,
-        ),
-    ] = None,
-    presence_penalty: Annotated[
-        Optional[float],
-        typer.Option(
-            min=-2,
-            max=2,
-            help="Penalty for tokens already used (the card: 0-2 against repeats).",
-            rich_help_panel=_PANEL_SAMPLING,
-        ),
-    ] = None,
-    repetition_penalty: Annotated[
-        Optional[float],
-        typer.Option(
-            min=0, help="vLLM's multiplicative repetition penalty (1: none).", rich_help_panel=_PANEL_SAMPLING
-        ),
-    ] = None,
-    seed: Annotated[
-        Optional[int],
-        typer.Option(help="Random seed, for repeatable samples.", rich_help_panel=_PANEL_SAMPLING),
-    ] = None,
-    system: Annotated[Optional[str], typer.Option(help="System prompt.")] = None,
-    tools: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--tools", help="A Python file of @tool functions (repeatable).", rich_help_panel=_PANEL_TOOLS
-        ),
-    ] = None,
-    script: Annotated[
-        Optional[Path], typer.Option(help="JSON list of model turns, for --backend scripted.")
-    ] = None,
-    api_key: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Bearer token for the server.", envvar="AGENTKIT_API_KEY", rich_help_panel=_PANEL_SERVER
-        ),
-    ] = None,
-    extra_body: Annotated[
-        Optional[str],
-        typer.Option(
-            help="JSON object of more request fields (server-specific options).",
-            rich_help_panel=_PANEL_SERVER,
-        ),
-    ] = None,
-    mcp_config: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--mcp-config",
-            help='MCP servers to use: a {"mcpServers": ...} file (repeatable).',
-            rich_help_panel=_PANEL_TOOLS,
-        ),
-    ] = None,
-    mcp_strict: Annotated[
-        bool,
-        typer.Option(
-            "--mcp-strict", help="Fail when an MCP server does not start.", rich_help_panel=_PANEL_TOOLS
-        ),
-    ] = False,
-    builtin: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--builtin",
-            help="Enable built-in tools: files, python, shell, fetch, time, calculator (repeatable).",
-            rich_help_panel=_PANEL_TOOLS,
-        ),
-    ] = None,
-    workspace: Annotated[
         Optional[Path],
-        typer.Option(
-            help="Folder the file, Python and shell tools work in (default: a fresh one).",
-            rich_help_panel=_PANEL_TOOLS,
-        ),
+        typer.Option("--task-file", metavar="FILE", help="Read the task from this file.", show_default=False),
     ] = None,
-    yes: Annotated[
-        bool,
-        typer.Option(
-            "--yes", "-y", help="Approve every tool call that would ask.", rich_help_panel=_PANEL_TOOLS
-        ),
-    ] = False,
-    allow: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--allow",
-            help="Run this tool (name or glob) without asking (repeatable).",
-            rich_help_panel=_PANEL_TOOLS,
-        ),
-    ] = None,
-    deny: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--deny", help="Never run this tool (name or glob) (repeatable).", rich_help_panel=_PANEL_TOOLS
-        ),
-    ] = None,
-    runs_dir: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="Where run transcripts go.",
-            envvar=RUNS_DIR_ENV,
-            show_default="the user's data directory",
-            rich_help_panel=_PANEL_OUTPUT,
-        ),
-    ] = None,
-    allow_private_fetch: Annotated[
-        bool,
-        typer.Option(
-            help="Let fetch_url reach this machine and private networks (off: public sites only).",
-            rich_help_panel=_PANEL_TOOLS,
-        ),
-    ] = False,
-    sandbox: Annotated[
-        SandboxName,
-        typer.Option(
-            help="Confine run_python and run_shell with bubblewrap: auto (when installed), required "
-            "(refuse to run code without it), off.",
-            rich_help_panel=_PANEL_TOOLS,
-        ),
-    ] = SandboxName.auto,
-    sandbox_network: Annotated[
-        bool,
-        typer.Option(
-            "--sandbox-network",
-            help="Give code in the sandbox the host's network (off: only the sandbox's own loopback).",
-            rich_help_panel=_PANEL_TOOLS,
-        ),
-    ] = False,
-    timeout: Annotated[
-        Optional[float],
-        typer.Option(
-            min=0.001,
-            help="Seconds the whole run may take.",
-            show_default="no limit",
-            rich_help_panel=_PANEL_LIMITS,
-        ),
-    ] = None,
-    connect_timeout: Annotated[
-        float,
-        typer.Option(min=0.001, help="Seconds to connect to the server.", rich_help_panel=_PANEL_LIMITS),
-    ] = DEFAULT_CONNECT_TIMEOUT,
-    idle_timeout: Annotated[
-        float,
-        typer.Option(
-            min=0.001,
-            help="Seconds a response may stay silent before it is retried.",
-            rich_help_panel=_PANEL_LIMITS,
-        ),
-    ] = DEFAULT_IDLE_TIMEOUT,
-    retries: Annotated[
-        int,
-        typer.Option(
-            min=1, help="Attempts per model call, the first included.", rich_help_panel=_PANEL_LIMITS
-        ),
-    ] = DEFAULT_RETRY_ATTEMPTS,
-    retry_time: Annotated[
-        float,
-        typer.Option(
-            min=0,
-            help="Seconds after a call's first failure to keep retrying.",
-            rich_help_panel=_PANEL_LIMITS,
-        ),
-    ] = DEFAULT_RETRY_TIME,
-    context_window: Annotated[
-        Optional[int],
-        typer.Option(
-            min=256,
-            help="Context window in tokens.",
-            show_default="the server's, else the model's",
-            rich_help_panel=_PANEL_LIMITS,
-        ),
-    ] = None,
-    json_events: Annotated[
-        bool,
-        typer.Option("--json", help="Print one JSON event per line instead.", rich_help_panel=_PANEL_OUTPUT),
-    ] = False,
-    hide_thinking: Annotated[
-        bool,
-        typer.Option(
-            "--hide-thinking", help="Do not print the model's reasoning.", rich_help_panel=_PANEL_OUTPUT
-        ),
-    ] = False,
-    serve: Annotated[
-        bool,
-        typer.Option(
-            "--serve",
-            help="Start a vLLM server for this run if none answers at --base-url.",
-            rich_help_panel=_PANEL_SERVER,
-        ),
-    ] = False,
-    serve_arg: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--serve-arg",
-            help="A vLLM argument for the server --serve starts (repeatable).",
-            rich_help_panel=_PANEL_SERVER,
-        ),
-    ] = None,
-    vllm_python: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Python interpreter that has vLLM (for --serve).",
-            envvar="AGENTKIT_VLLM_PYTHON",
-            rich_help_panel=_PANEL_SERVER,
-        ),
-    ] = None,
+    *,
+    options: RunOptions,
 ) -> None:
     """Run one task with a Qwen3 agent and print its answer.
 
-    Exit codes: 0 answered, 2 bad input, 3 step limit, 4 token limit, 5 time limit,
-    6 repetition, 7 unreadable tool calls, 8 context full, 9 server failure,
-    130 Ctrl-C, 143 SIGTERM. `agentkit runs resume ID` goes on with a stopped run.
+    Exit codes: 0 answered · 2 bad input · 3 step limit · 4 token limit
+    5 time limit · 6 repetition · 7 unreadable tool calls · 8 context full
+    9 server failure · 130 Ctrl-C · 143 SIGTERM
+
+    `agentkit runs resume ID` goes on with a stopped run.
     """
-    options = _RunOptions(
-        _read_task(task, task_file), base_url, model, backend, think, budget, max_steps, max_tokens, system,
-        tools or [], script, api_key, extra_body, json_events, hide_thinking, mcp_config or [], mcp_strict,
-        builtin or [], workspace, yes, allow or [], deny or [], runs_dir, allow_private_fetch, timeout,
-        connect_timeout, idle_timeout, retries, retry_time, context_window, sandbox, sandbox_network,
-        {k: v for k, v in {
-            "temperature": temperature, "top_p": top_p, "top_k": top_k, "min_p": min_p,
-            "presence_penalty": presence_penalty, "repetition_penalty": repetition_penalty, "seed": seed,
-        }.items() if v is not None},
-    )  # fmt: skip
-    server = None
-    if serve and backend is not BackendName.scripted:
-        server = _serve_for_run(base_url, model, vllm_python, serve_arg or [])
-        if server is not None:
-            # The server serves this one model; the backend asks it for the name clients use.
-            options.base_url, options.model = server.base_url, None
-    try:
+    options.task = _read_task(task, task_file)
+    with _served(options):
         _run(options)
-    finally:
-        if server is not None:
-            server.stop()
 
 
 def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
@@ -767,28 +361,55 @@ def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
     return text
 
 
-def _serve_for_run(base_url: str, model: Optional[str], vllm_python: Optional[str], args: list[str]) -> Any:
-    """A managed server at `base_url` if none answers there yet (None if one does)."""
+@contextlib.contextmanager
+def _served(options: RunOptions) -> Iterator[None]:
+    """With --serve: a vLLM server at --base-url for the block, if none answers there yet
+    (the options then name it); without, nothing."""
+    if not options.serve or options.backend is BackendName.scripted:
+        yield
+        return
     from urllib.parse import urlsplit
 
     from agentkit.serving import ManagedServer, ServeConfig, server_answers
 
-    if server_answers(base_url):
-        return None
-    parts = urlsplit(base_url)
+    if server_answers(options.base_url):
+        yield
+        return
+    parts = urlsplit(options.base_url)
     config = ServeConfig(
-        model=model,
+        model=options.model,
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 8000,
-        python=vllm_python,
-        extra_args=tuple(args),
+        python=options.vllm_python,
+        extra_args=tuple(options.serve_arg),
+        context=options.context_window,
+        quantization=options.quantization,
+        lora=_adapters(options.lora),
+        tensor_parallel_size=options.tensor_parallel_size,
+        data_parallel_size=options.data_parallel_size,
     )
     try:
         server = ManagedServer(config)
         _start_with_progress(server)
-    except AgentkitError as exc:
+    except (AgentkitError, ValueError) as exc:
         raise _fail(str(exc), 2) from None
-    return server
+    # The server serves this one model (and its adapters); the backend asks it for the name.
+    options.base_url, options.model = server.base_url, next(iter(config.lora), None)
+    try:
+        yield
+    finally:
+        server.stop()
+
+
+def _adapters(items: list[str]) -> dict[str, str]:
+    """--lora NAME=PATH values as {name: path}."""
+    adapters: dict[str, str] = {}
+    for item in items:
+        name, _, path = item.partition("=")
+        if not name or not path:
+            raise _fail(f"--lora {item}: give it as NAME=PATH, e.g. --lora sql=./adapters/sql", 2)
+        adapters[name] = path
+    return adapters
 
 
 def _start_with_progress(server: Any) -> None:
@@ -807,70 +428,10 @@ def _start_with_progress(server: Any) -> None:
     )
 
 
-def _agent(options: _RunOptions, approver: Any = None) -> Any:
-    """The agent `agentkit run` asked for."""
-    from agentkit.agent import Agent
-    from agentkit.backends.retry import RetryPolicy
-    from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingPolicy
-
-    loaded = [t for path in options.tools for t in load_tools(path)]
-    if options.backend is BackendName.scripted:
-        from agentkit.backends.scripted import ScriptedBackend, load_script
-
-        if options.script is None:
-            raise ConfigError("--backend scripted needs --script FILE (a JSON list of turns)")
-        chosen: Any = ScriptedBackend(load_script(options.script))
-    else:
-        if options.script is not None:
-            raise ConfigError("--script only goes with --backend scripted")
-        chosen = options.backend.value
-    extra = None
-    if options.extra_body:
-        try:
-            extra = json.loads(options.extra_body)
-        except ValueError as exc:
-            raise ConfigError(f"--extra-body is not valid JSON: {exc}") from None
-        if not isinstance(extra, dict):
-            raise ConfigError("--extra-body must be a JSON object, e.g. '{\"repetition_penalty\": 1.05}'")
-    policies: dict[Think, ThinkingPolicy] = {
-        Think.on: Always(options.budget),
-        Think.off: Never(),
-        Think.auto: Auto(options.budget),
-    }
-    return Agent(
-        model=options.model,
-        base_url=options.base_url,
-        backend=chosen,
-        tools=loaded,
-        system_prompt=options.system,
-        thinking=policies[options.think],
-        max_steps=options.max_steps,
-        timeout=options.timeout,
-        sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
-        api_key=options.api_key,
-        extra_body=extra,
-        connect_timeout=options.connect_timeout,
-        idle_timeout=options.idle_timeout,
-        retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
-        context=options.context_window,
-        mcp=options.mcp_config or None,
-        mcp_strict=options.mcp_strict,
-        builtins=options.builtins,
-        workspace=options.workspace,
-        approval={**dict.fromkeys(options.allow, "auto"), **dict.fromkeys(options.deny, "deny")},
-        approve=approver,
-        transcripts=options.runs_dir or True,
-        allow_private_fetch=options.allow_private_fetch,
-        sandbox=options.sandbox.value,
-        sandbox_network=options.sandbox_network,
-        metadata={"cli": options.saved()},
-    )
-
-
 _SIGNALS = {"SIGINT": ("Ctrl-C", 130), "SIGTERM": ("SIGTERM", 143)}
 
 
-def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
+def _run(options: RunOptions, resume: Optional[str] = None) -> None:
     """Run (or resume) with these options, render the events, exit with the stop reason's code."""
     from agentkit.sandbox import SandboxWarning
 
@@ -879,7 +440,7 @@ def _run(options: _RunOptions, resume: Optional[str] = None) -> None:
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
     render = _Renderer(out, err, show_thinking=not options.hide_thinking)
     try:
-        agent = _agent(options, _TerminalApprover(err, render, approve_all=options.yes))
+        agent = build_agent(options, _TerminalApprover(err, render, approve_all=options.yes))
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
     stopped: list[str] = []
@@ -1192,7 +753,7 @@ def runs_resume(
             "agent.resume(run_id) on an Agent configured like the first",
             2,
         )
-    options = _RunOptions.restore(
+    options = RunOptions.restore(
         cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps, timeout=timeout,
         model=model, tools=tools or None, connect_timeout=connect_timeout, idle_timeout=idle_timeout,
         retries=retries, retry_time=retry_time, context_window=context_window, sandbox=sandbox,
@@ -1259,12 +820,6 @@ def serve(
     """Serve a Qwen3 model with vLLM and the flags agentkit needs; Ctrl-C stops it."""
     from agentkit.serving import ManagedServer, ServeConfig, VllmInstall, find_vllm
 
-    adapters: dict[str, str] = {}
-    for item in lora or ():
-        name, _, path = item.partition("=")
-        if not name or not path:
-            raise _fail(f"--lora {item}: give it as NAME=PATH, e.g. --lora sql=./adapters/sql", 2)
-        adapters[name] = path
     config = ServeConfig(
         model=model,
         host=host,
@@ -1275,7 +830,7 @@ def serve(
         extra_args=tuple(extra or ()),
         context=context,
         quantization=quantization,
-        lora=adapters,
+        lora=_adapters(lora or []),
         tensor_parallel_size=tensor_parallel_size,
         data_parallel_size=data_parallel_size,
         python=vllm_python,

@@ -110,11 +110,40 @@ def test_scripted_backend_needs_a_script() -> None:
     assert "--backend scripted needs --script FILE" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["serve"], ["mcp"], ["mcp", "list"], ["mcp", "call"]])
-def test_help_on_every_command(command: list[str]) -> None:
-    result = runner.invoke(app, [*command, "--help"])
+def _commands() -> list[list[str]]:
+    """Every command and group of the CLI, as the words that reach it."""
+    import typer.main
+
+    found: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        found.append(path)
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+@pytest.mark.parametrize("command", _commands(), ids=lambda words: " ".join(words) or "agentkit")
+def test_help_on_every_command_reads_at_80_columns(command: list[str]) -> None:
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"})
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for placeholder in ("<bool>", "<str>", "<int", "<float", "<path>", "<list[", "range>", "[x>"):
+        assert placeholder not in result.stdout, f"{placeholder} in the help of {command}"
+
+
+def test_run_help_groups_its_options_in_panels_with_defaults_and_variables_whole() -> None:
+    text = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"}).stdout
+    for panel in ("Model", "Serving (with --serve)", "Thinking and sampling", "Tools", "MCP",
+                  "Limits and faults", "Output and runs"):  # fmt: skip
+        assert f"─ {panel}" in text
+    for whole in ("[default: http://127.0.0.1:8000/v1]", "[env var: AGENTKIT_BASE_URL]",
+                  "[env var: AGENTKIT_API_KEY]", "[default: 20]", "auto|on|off"):  # fmt: skip
+        assert whole in text
 
 
 def test_console_script_against_an_unreachable_server(unused_port: int) -> None:
@@ -252,3 +281,45 @@ def test_shell_completion_is_offered_for_bash() -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "_agentkit_completion()" in done.stdout and "complete " in done.stdout
+
+
+def test_run_serve_hands_the_serving_options_to_the_server(
+    monkeypatch: pytest.MonkeyPatch, unused_port: int
+) -> None:
+    import agentkit.serving as serving
+
+    configs: list[serving.ServeConfig] = []
+
+    class Recorded:
+        def __init__(self, config: serving.ServeConfig) -> None:
+            configs.append(config)
+            self.model = config.model
+
+        def start(self, progress: object = None) -> None:
+            raise serving.ServeError("not starting vLLM in a unit test")
+
+    monkeypatch.setattr(serving, "ManagedServer", Recorded)
+    result = runner.invoke(
+        app,
+        ["run", "hi", "--serve", "--base-url", f"http://127.0.0.1:{unused_port}/v1",
+         "--model", "Qwen/Qwen3-8B", "--context-window", "65536", "--quantization", "awq",
+         "--lora", "sql=/adapters/sql",
+         "--tensor-parallel-size", "2", "--data-parallel-size", "3", "--serve-arg=--enforce-eager"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "not starting vLLM in a unit test" in result.stderr
+    [config] = configs
+    assert (config.model, config.port, config.context, config.quantization) == (
+        "Qwen/Qwen3-8B", unused_port, 65536, "awq"
+    )  # fmt: skip
+    assert config.lora == {"sql": "/adapters/sql"}
+    assert (config.tensor_parallel_size, config.data_parallel_size) == (2, 3)
+    assert config.extra_args == ("--enforce-eager",)
+
+
+def test_run_serve_refuses_a_lora_without_its_path(unused_port: int) -> None:
+    result = runner.invoke(
+        app, ["run", "hi", "--serve", "--base-url", f"http://127.0.0.1:{unused_port}/v1", "--lora", "sql"]
+    )
+    assert result.exit_code == 2
+    assert "--lora sql: give it as NAME=PATH" in result.stderr

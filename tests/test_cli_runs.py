@@ -553,7 +553,7 @@ def test_run_help_names_the_limits_the_runs_dir_and_the_exit_codes() -> None:
     for option in ("--timeout", "--connect-timeout", "--idle-timeout", "--retries", "--retry-time",
                    "--context-window", "--runs-dir"):  # fmt: skip
         assert option in result.stdout
-    assert "Exit codes: 0 answered, 2 bad input, 3 step limit" in result.stdout
+    assert "Exit codes: 0 answered · 2 bad input · 3 step limit" in result.stdout
     assert "(no limit)" in result.stdout  # a default in words, not eaten as markup
 
 

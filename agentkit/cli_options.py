@@ -1,0 +1,662 @@
+"""The options every agent command takes (`run`, `chat`, `batch`), declared once.
+
+A command decorated with `@agent_options` gets them all on its command line, grouped in
+help panels, and receives them as one `RunOptions` (its own parameters come first and win
+over a shared one of the same name). `build_agent` turns a `RunOptions` into an `Agent`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from agentkit.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_RETRY_ATTEMPTS,
+    DEFAULT_RETRY_TIME,
+    RUNS_DIR_ENV,
+)
+from agentkit.errors import ConfigError
+
+__all__ = [
+    "BackendName",
+    "RunOptions",
+    "SandboxName",
+    "Think",
+    "agent_options",
+    "build_agent",
+    "load_tools",
+    "tidy_help",
+]
+
+
+class Think(str, Enum):
+    on = "on"
+    off = "off"
+    auto = "auto"
+
+
+class SandboxName(str, Enum):
+    auto = "auto"
+    required = "required"
+    off = "off"
+
+
+class BackendName(str, Enum):
+    completions = "completions"
+    chat = "chat"
+    scripted = "scripted"
+
+
+PANEL_MODEL = "Model"
+PANEL_SERVE = "Serving (with --serve)"
+PANEL_THINKING = "Thinking and sampling (default: the model card's preset per mode)"
+PANEL_TOOLS = "Tools"
+PANEL_MCP = "MCP"
+PANEL_LIMITS = "Limits and faults"
+PANEL_OUTPUT = "Output and runs"
+
+SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "repetition_penalty", "seed")
+
+
+def _declared(
+    base_url: Annotated[
+        str,
+        typer.Option(
+            metavar="URL",
+            help="The model server's API root.",
+            envvar="AGENTKIT_BASE_URL",
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = DEFAULT_BASE_URL,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="NAME",
+            help="Served model name (default: the server's first).",
+            envvar="AGENTKIT_MODEL",
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = None,
+    backend: Annotated[
+        BackendName,
+        typer.Option(
+            metavar="KIND",
+            help="completions: agentkit renders and parses; chat: the server does; scripted: replay "
+            "--script.",
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = BackendName.completions,
+    script: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="JSON list of model turns, for --backend scripted.",
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = None,
+    system: Annotated[
+        Optional[str], typer.Option(metavar="TEXT", help="System prompt.", rich_help_panel=PANEL_MODEL)
+    ] = None,
+    api_key: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="KEY",
+            help="Bearer token for the server.",
+            envvar="AGENTKIT_API_KEY",
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = None,
+    extra_body: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="JSON",
+            help="JSON object of more request fields (server-specific options).",
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = None,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Start a vLLM server if none answers at --base-url; stop it at the end.",
+            rich_help_panel=PANEL_SERVE,
+        ),
+    ] = False,
+    quantization: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="METHOD",
+            help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …).",
+            rich_help_panel=PANEL_SERVE,
+        ),
+    ] = None,
+    lora: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--lora",
+            metavar="NAME=PATH",
+            help="Serve this LoRA adapter and run with it (repeatable; the first is used).",
+            rich_help_panel=PANEL_SERVE,
+        ),
+    ] = None,
+    tensor_parallel_size: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N", min=1, help="GPUs one copy of the model is split over.", rich_help_panel=PANEL_SERVE
+        ),
+    ] = None,
+    data_parallel_size: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Copies of the model vLLM spreads requests over.",
+            rich_help_panel=PANEL_SERVE,
+        ),
+    ] = None,
+    serve_arg: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--serve-arg",
+            metavar="ARG",
+            help="One more vLLM argument (repeatable).",
+            rich_help_panel=PANEL_SERVE,
+        ),
+    ] = None,
+    vllm_python: Annotated[
+        Optional[str],
+        typer.Option(
+            metavar="PATH",
+            help="Python interpreter that has vLLM.",
+            envvar="AGENTKIT_VLLM_PYTHON",
+            rich_help_panel=PANEL_SERVE,
+        ),
+    ] = None,
+    think: Annotated[
+        Think,
+        typer.Option(
+            "--think", metavar="auto|on|off", help="Thinking policy per step.", rich_help_panel=PANEL_THINKING
+        ),
+    ] = Think.auto,
+    budget: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="TOKENS", min=1, help="Thinking budget per step.", rich_help_panel=PANEL_THINKING
+        ),
+    ] = None,
+    temperature: Annotated[
+        Optional[float],
+        typer.Option(metavar="T", min=0, help="Sampling temperature.", rich_help_panel=PANEL_THINKING),
+    ] = None,
+    top_p: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="P",
+            min=0,
+            max=1,
+            help="Nucleus sampling: the top share of probability.",
+            rich_help_panel=PANEL_THINKING,
+        ),
+    ] = None,
+    top_k: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="K",
+            min=-1,
+            help="Sample from the k likeliest tokens (-1: all).",
+            rich_help_panel=PANEL_THINKING,
+        ),
+    ] = None,
+    min_p: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="P",
+            min=0,
+            max=1,
+            help="Drop tokens below this share of the likeliest.",
+            rich_help_panel=PANEL_THINKING,
+        ),
+    ] = None,
+    presence_penalty: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="X",
+            min=-2,
+            max=2,
+            help="Penalty for tokens already used (the card: 0 to 2 against repeats).",
+            rich_help_panel=PANEL_THINKING,
+        ),
+    ] = None,
+    repetition_penalty: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="X",
+            min=0,
+            help="vLLM's multiplicative repetition penalty (1: none).",
+            rich_help_panel=PANEL_THINKING,
+        ),
+    ] = None,
+    seed: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N", help="Random seed, for repeatable samples.", rich_help_panel=PANEL_THINKING
+        ),
+    ] = None,
+    tools: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--tools",
+            metavar="FILE",
+            help="A Python file of @tool functions (repeatable).",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = None,
+    builtins: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--builtin",
+            metavar="GROUP",
+            help="Built-in tools: files, python, shell, fetch, time, calculator (repeatable).",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = None,
+    workspace: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="DIR",
+            help="Folder the file, Python and shell tools work in.",
+            show_default="a fresh one",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="Approve every tool call that would ask.", rich_help_panel=PANEL_TOOLS
+        ),
+    ] = False,
+    allow: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--allow",
+            metavar="TOOL",
+            help="Run this tool (name or glob) without asking (repeatable).",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = None,
+    deny: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--deny",
+            metavar="TOOL",
+            help="Never run this tool (name or glob) (repeatable).",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = None,
+    allow_private_fetch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-fetch",
+            help="Let fetch_url reach this machine and private networks.",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = False,
+    sandbox: Annotated[
+        SandboxName,
+        typer.Option(
+            metavar="MODE",
+            help="Confine run_python and run_shell with bubblewrap: auto (when it works), required "
+            "(no sandbox, no code), off.",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = SandboxName.auto,
+    sandbox_network: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox-network",
+            help="Give code in the sandbox the host's network.",
+            rich_help_panel=PANEL_TOOLS,
+        ),
+    ] = False,
+    mcp_config: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--mcp-config",
+            metavar="FILE",
+            help='MCP servers to use: a {"mcpServers": ...} file (repeatable).',
+            rich_help_panel=PANEL_MCP,
+        ),
+    ] = None,
+    mcp_strict: Annotated[
+        bool,
+        typer.Option(
+            "--mcp-strict", help="Fail when an MCP server does not start.", rich_help_panel=PANEL_MCP
+        ),
+    ] = False,
+    max_steps: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Model calls at most.", rich_help_panel=PANEL_LIMITS)
+    ] = DEFAULT_MAX_STEPS,
+    max_tokens: Annotated[
+        Optional[int],
+        typer.Option(metavar="N", min=1, help="Tokens per model call at most.", rich_help_panel=PANEL_LIMITS),
+    ] = None,
+    timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            metavar="SECONDS",
+            min=0.001,
+            help="Time the whole run may take.",
+            show_default="no limit",
+            rich_help_panel=PANEL_LIMITS,
+        ),
+    ] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS", min=0.001, help="Time to connect to the server.", rich_help_panel=PANEL_LIMITS
+        ),
+    ] = DEFAULT_CONNECT_TIMEOUT,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            min=0.001,
+            help="Silence from the server before a response is retried.",
+            rich_help_panel=PANEL_LIMITS,
+        ),
+    ] = DEFAULT_IDLE_TIMEOUT,
+    retries: Annotated[
+        int,
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Attempts per model call, the first included.",
+            rich_help_panel=PANEL_LIMITS,
+        ),
+    ] = DEFAULT_RETRY_ATTEMPTS,
+    retry_time: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            min=0,
+            help="Time after a call's first failure to keep retrying.",
+            rich_help_panel=PANEL_LIMITS,
+        ),
+    ] = DEFAULT_RETRY_TIME,
+    context_window: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="TOKENS",
+            min=256,
+            help="Context window (with --serve: the length served, YaRN past 32,768).",
+            show_default="the server's, else the model's",
+            rich_help_panel=PANEL_LIMITS,
+        ),
+    ] = None,
+    json_events: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON event per line instead.", rich_help_panel=PANEL_OUTPUT),
+    ] = False,
+    hide_thinking: Annotated[
+        bool,
+        typer.Option(
+            "--hide-thinking", help="Do not print the model's reasoning.", rich_help_panel=PANEL_OUTPUT
+        ),
+    ] = False,
+    runs_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="DIR",
+            help="Where run transcripts go.",
+            envvar=RUNS_DIR_ENV,
+            show_default="the user's data directory",
+            rich_help_panel=PANEL_OUTPUT,
+        ),
+    ] = None,
+) -> None:
+    """Only its signature counts: the shared options as typer reads them."""
+
+
+_SHARED = inspect.signature(_declared, eval_str=True).parameters
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def agent_options(command: _Command) -> _Command:
+    """Give a typer command the shared agent options. It declares an `options` parameter
+    and receives them there as a `RunOptions` (task empty: the command sets it)."""
+    own = inspect.signature(command, eval_str=True)
+    if "options" not in own.parameters:
+        raise TypeError(f"{command.__name__} must take an `options` parameter to receive the agent options")
+    mine = [p for name, p in own.parameters.items() if name != "options"]
+    shared = [p for name, p in _SHARED.items() if name not in own.parameters]
+
+    @functools.wraps(command)
+    def wrapper(**given: Any) -> Any:
+        values = {p.name: given.pop(p.name) for p in shared}
+        return command(options=RunOptions.from_command_line(values), **given)
+
+    params = [*mine, *shared]
+    wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper  # type: ignore[return-value]
+
+
+@dataclass
+class RunOptions:
+    """What an agent command was asked to do (the transcript keeps it, to resume with)."""
+
+    task: str = ""
+    base_url: str = DEFAULT_BASE_URL
+    model: Optional[str] = None
+    backend: BackendName = BackendName.completions
+    think: Think = Think.auto
+    budget: Optional[int] = None
+    max_steps: int = DEFAULT_MAX_STEPS
+    max_tokens: Optional[int] = None
+    system: Optional[str] = None
+    tools: list[Path] = field(default_factory=list)
+    script: Optional[Path] = None
+    api_key: Optional[str] = None
+    extra_body: Optional[str] = None
+    json_events: bool = False
+    hide_thinking: bool = False
+    mcp_config: list[Path] = field(default_factory=list)
+    mcp_strict: bool = False
+    builtins: list[str] = field(default_factory=list)
+    workspace: Optional[Path] = None
+    yes: bool = False
+    allow: list[str] = field(default_factory=list)
+    deny: list[str] = field(default_factory=list)
+    runs_dir: Optional[Path] = None
+    allow_private_fetch: bool = False
+    timeout: Optional[float] = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    retries: int = DEFAULT_RETRY_ATTEMPTS
+    retry_time: float = DEFAULT_RETRY_TIME
+    context_window: Optional[int] = None
+    sandbox: SandboxName = SandboxName.auto
+    sandbox_network: bool = False
+    sampling: Optional[dict[str, Any]] = None
+    serve: bool = False
+    quantization: Optional[str] = None
+    lora: list[str] = field(default_factory=list)
+    tensor_parallel_size: Optional[int] = None
+    data_parallel_size: Optional[int] = None
+    serve_arg: list[str] = field(default_factory=list)
+    vllm_python: Optional[str] = None
+
+    _KEPT = (
+        "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
+        "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
+        "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
+        "context_window", "sandbox", "sandbox_network", "sampling",
+    )  # fmt: skip
+    """What a transcript keeps of these: not the task (it has it), not the API key, not how
+    the output is shown, not how a server was started."""
+
+    @classmethod
+    def from_command_line(cls, values: dict[str, Any]) -> RunOptions:
+        """The options from the shared parameters' values (lists given as None made empty)."""
+        sampling = {name: values.pop(name) for name in SAMPLING_FLAGS if name in values}
+        fields = {k: ([] if v is None and k in _LISTS else v) for k, v in values.items()}
+        return cls(**fields, sampling={k: v for k, v in sampling.items() if v is not None})
+
+    def saved(self) -> dict[str, Any]:
+        """The options a resumed run starts from, as JSON (paths made absolute)."""
+        out: dict[str, Any] = {}
+        for name in self._KEPT:
+            value = getattr(self, name)
+            if isinstance(value, Path):
+                value = str(value.expanduser().resolve())
+            elif isinstance(value, list):
+                value = [str(Path(v).expanduser().resolve()) if isinstance(v, Path) else v for v in value]
+            elif isinstance(value, Enum):
+                value = value.value
+            out[name] = value
+        return out
+
+    @classmethod
+    def restore(cls, saved: dict[str, Any], **given: Any) -> RunOptions:
+        """The options of a saved run, with those given on the command line (not None) over them."""
+        fields: dict[str, Any] = {name: saved[name] for name in cls._KEPT if name in saved}
+        for name in ("tools", "mcp_config"):
+            fields[name] = [Path(p) for p in fields.get(name) or ()]
+        for name in ("script", "workspace"):
+            fields[name] = Path(fields[name]) if fields.get(name) else None
+        fields["backend"] = BackendName(fields.get("backend", "completions"))
+        fields["think"] = Think(fields.get("think", "auto"))
+        fields["sandbox"] = SandboxName(fields.get("sandbox", "auto"))
+        fields.update({k: v for k, v in given.items() if v is not None})
+        return cls(**fields)
+
+
+_LISTS = {"tools", "mcp_config", "builtins", "allow", "deny", "lora", "serve_arg"}
+
+
+def load_tools(path: Path) -> list[Any]:
+    """The tools a Python file defines: its `@tool` objects, or its `TOOLS` list."""
+    from agentkit.tools.tool import Tool
+
+    if not path.is_file():
+        raise ConfigError(f"--tools {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"agentkit_user_tools_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"--tools {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigError(f"--tools {path}: importing it failed: {type(exc).__name__}: {exc}") from exc
+    listed = getattr(module, "TOOLS", None)
+    found = list(listed) if listed is not None else [v for v in vars(module).values() if isinstance(v, Tool)]
+    if not found:
+        raise ConfigError(
+            f"--tools {path}: it defines no tools; decorate functions with @agentkit.tool "
+            "or list them in TOOLS = [...]"
+        )
+    return found
+
+
+def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
+    """The `Agent` these options ask for (`more`: further `Agent` arguments)."""
+    from agentkit.agent import Agent
+    from agentkit.backends.retry import RetryPolicy
+    from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingPolicy
+
+    loaded = [t for path in options.tools for t in load_tools(path)]
+    if options.backend is BackendName.scripted:
+        from agentkit.backends.scripted import ScriptedBackend, load_script
+
+        if options.script is None:
+            raise ConfigError("--backend scripted needs --script FILE (a JSON list of turns)")
+        chosen: Any = ScriptedBackend(load_script(options.script))
+    else:
+        if options.script is not None:
+            raise ConfigError("--script only goes with --backend scripted")
+        chosen = options.backend.value
+    extra = None
+    if options.extra_body:
+        try:
+            extra = json.loads(options.extra_body)
+        except ValueError as exc:
+            raise ConfigError(f"--extra-body is not valid JSON: {exc}") from None
+        if not isinstance(extra, dict):
+            raise ConfigError("--extra-body must be a JSON object, e.g. '{\"repetition_penalty\": 1.05}'")
+    policies: dict[Think, ThinkingPolicy] = {
+        Think.on: Always(options.budget),
+        Think.off: Never(),
+        Think.auto: Auto(options.budget),
+    }
+    return Agent(
+        model=options.model,
+        base_url=options.base_url,
+        backend=chosen,
+        tools=loaded,
+        system_prompt=options.system,
+        thinking=policies[options.think],
+        max_steps=options.max_steps,
+        timeout=options.timeout,
+        sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
+        api_key=options.api_key,
+        extra_body=extra,
+        connect_timeout=options.connect_timeout,
+        idle_timeout=options.idle_timeout,
+        retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
+        context=options.context_window,
+        mcp=options.mcp_config or None,
+        mcp_strict=options.mcp_strict,
+        builtins=options.builtins,
+        workspace=options.workspace,
+        approval={**dict.fromkeys(options.allow, "auto"), **dict.fromkeys(options.deny, "deny")},
+        approve=approver,
+        transcripts=options.runs_dir or True,
+        allow_private_fetch=options.allow_private_fetch,
+        sandbox=options.sandbox.value,
+        sandbox_network=options.sandbox_network,
+        metadata={"cli": options.saved()},
+        **more,
+    )
+
+
+_PLACEHOLDERS = {"str": "TEXT", "path": "PATH", "int": "N", "float": "NUMBER"}
+
+
+def tidy_help() -> None:
+    """Make typer's help read at 80 columns: flags show no `<bool>`, values a name
+    (`TEXT`, `N`, `auto|on|off`) instead of `<list[str]>` or `<int range> [x>=1]` (a
+    value out of range is refused with the range named), arguments just their name.
+
+    Typer has no setting for this, so its two display methods are replaced, once."""
+    from typer.core import TyperArgument, TyperOption
+
+    if getattr(TyperOption, "_agentkit_tidy", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        if self.metavar is not None:
+            return str(self.metavar)
+        label = str(self.display_type(ctx)).strip("<>").removeprefix("list[").removesuffix("]")
+        label = label.removesuffix(" range")
+        return _PLACEHOLDERS.get(label, label)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperOption._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]  # named already
+    TyperOption._agentkit_tidy = True  # type: ignore[attr-defined]
