@@ -12,6 +12,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
@@ -70,12 +72,23 @@ class _Renderer:
         # Piped or redirected, stdout gets the answer alone: a turn's text waits until the
         # turn ends, and text written before tool calls goes to stderr with them.
         self.held: list[str] | None = None if out.is_terminal else []
+        self.markdown = _MarkdownStream(out) if out.is_terminal else None
+
+    def _print_answer(self, text: str) -> None:
+        """A whole answer at once: Markdown rendered in a terminal, as it is elsewhere."""
+        if self.markdown is not None:
+            self.out.print(Markdown(text))
+        else:
+            self.out.print(Text(text))
 
     def pause(self) -> None:
         """End any line in progress (before a question on the terminal)."""
         self._break()
 
     def _break(self) -> None:
+        if self.markdown is not None and self.open_line is self.out:
+            self.markdown.end()
+            self.open_line = None
         if self.open_line is not None:
             self.open_line.print()
             self.open_line.file.flush()
@@ -101,8 +114,11 @@ class _Renderer:
             if self.open_line is self.err:
                 self._break()
             self.text_steps.add(event.step)
-            self.out.print(Text(event.text), end="")
-            self.out.file.flush()
+            if self.markdown is not None:
+                self.markdown.add(event.text)
+            else:
+                self.out.print(Text(event.text), end="")
+                self.out.file.flush()
             self.open_line = self.out
         elif isinstance(event, ToolCallStarted):
             self._break()
@@ -176,13 +192,45 @@ class _Renderer:
         elif isinstance(event, RunFinished):
             r = event.result
             if r.ok and r.output and r.steps and r.steps[-1].step not in self.text_steps:
-                self.out.print(Text(r.output))  # an answer that did not stream here (a resumed run's)
+                self._print_answer(r.output)  # an answer that did not stream here (a resumed run's)
             self._break()
             usage = r.usage
             tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
             self.err.print(f"[dim]{len(r.steps)} step(s){tokens} · {r.stop_reason}[/]")
         elif isinstance(event, RunFailed):
             self._break()
+
+
+class _MarkdownStream:
+    """An answer's text rendered as Markdown while it streams: redrawn in place (at most
+    `_MARKDOWN_FPS` times a second) and left on the terminal when it ends."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.text = ""
+        self.live: Any = None
+        self.drawn = 0.0
+
+    def add(self, text: str) -> None:
+        from rich.live import Live
+
+        self.text += text
+        if self.live is None:
+            self.live = Live(console=self.out, auto_refresh=False, vertical_overflow="visible")
+            self.live.start()
+        now = time.monotonic()
+        if now - self.drawn >= 1 / _MARKDOWN_FPS:
+            self.live.update(Markdown(self.text), refresh=True)
+            self.drawn = now
+
+    def end(self) -> None:
+        if self.live is not None:
+            self.live.update(Markdown(self.text), refresh=True)
+            self.live.stop()
+        self.live, self.text, self.drawn = None, "", 0.0
+
+
+_MARKDOWN_FPS = 15
 
 
 def _clip(text: str, limit: int) -> str:

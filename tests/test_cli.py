@@ -323,3 +323,38 @@ def test_run_serve_refuses_a_lora_without_its_path(unused_port: int) -> None:
     )
     assert result.exit_code == 2
     assert "--lora sql: give it as NAME=PATH" in result.stderr
+
+
+ANSWER_MD = "# Totals\n\nThe sum is **42**.\n\n- first `item`\n- second item\n"
+
+
+def _render(text_chunks: list[str], *, terminal: bool) -> str:
+    import io
+
+    from rich.console import Console
+
+    from agentkit.cli import _Renderer
+    from agentkit.events import StepFinished, TextDelta, TurnFinished
+    from agentkit.messages import AssistantMessage, Usage
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=60, color_system=None, emoji=False)
+    render = _Renderer(console, Console(file=io.StringIO()), show_thinking=True)
+    for chunk in text_chunks:
+        render(TextDelta(1, chunk))
+    message = AssistantMessage("".join(text_chunks))
+    render(TurnFinished(1, message, (), Usage(), "stop"))
+    render(StepFinished(1, message, Usage(), "stop", 0.1))
+    return out.getvalue()
+
+
+def test_an_answer_is_rendered_as_markdown_in_a_terminal() -> None:
+    shown = _render([ANSWER_MD[i : i + 5] for i in range(0, len(ANSWER_MD), 5)], terminal=True)
+    final = shown.rsplit("\x1b[2K", 1)[-1]  # the last redraw of the live answer
+    assert "Totals" in final and "# Totals" not in final
+    assert "The sum is 42." in final and "**" not in final
+    assert "• first item" in final and "`" not in final
+
+
+def test_an_answer_piped_is_the_markdown_text_as_written() -> None:
+    assert _render([ANSWER_MD[:9], ANSWER_MD[9:]], terminal=False) == ANSWER_MD + "\n"
