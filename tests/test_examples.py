@@ -1,0 +1,185 @@
+"""The example workflows of examples/README.md, run offline exactly as the README writes them.
+
+The model's turns are scripted, so its answer is fixed; what these tests prove is that the
+tools really ran and produced what the answer quotes: each figure is found in the result of
+the tool call it came from. (The git example starts an MCP server: see
+tests/integration/test_example_git.py.)
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import re
+import socket
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .examples_readme import ROOT, agentkit_args, examples, figures, run_offline, script_answer, states
+
+RESEARCH = "Research notes from a folder of documents"
+CSV = "A data question on a CSV, answered with Python"
+GIT = "A git repository explained through `mcp-server-git`"
+CUSTOM_TOOL = "A custom tool loaded with `--tools`"
+
+COVERED = {
+    RESEARCH: ("tests/test_examples.py", "test_research_notes_cite_only_what_their_sources_say"),
+    CSV: ("tests/test_examples.py", "test_csv_question_is_answered_with_figures_python_computed"),
+    GIT: (
+        "tests/integration/test_example_git.py",
+        "test_git_repository_is_explained_from_what_the_git_server_said",
+    ),
+    CUSTOM_TOOL: ("tests/test_examples.py", "test_custom_tool_results_are_what_the_answer_quotes"),
+}
+
+PAGE_START_TIMEOUT = 10.0
+"""Seconds the research example's page server has to answer after it is started."""
+
+PAGE_POLL = 0.05
+"""Seconds between two looks at whether the page server answers."""
+
+
+def _without(args: list[str], *drop: str, with_value: tuple[str, ...] = ()) -> list[str]:
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in with_value:
+            skip = True
+        elif arg not in drop:
+            kept.append(arg)
+    return kept
+
+
+def test_every_example_has_a_gpu_and_an_offline_form_of_the_same_run() -> None:
+    found = examples()
+    assert set(found) == set(COVERED), "every example with commands is run by a test (COVERED)"
+    for example in found.values():
+        assert example.gpu and example.offline, f"{example.heading}: needs a # GPU and an # offline block"
+        assert example.gpu[:-1] == example.offline[:-1], f"{example.heading}: other commands differ"
+        gpu, offline = agentkit_args(example.gpu[-1]), agentkit_args(example.offline[-1])
+        assert "--serve" in gpu and "--backend" not in gpu
+        assert offline[offline.index("--backend") + 1] == "scripted"
+        assert _without(gpu, "--serve") == _without(offline, with_value=("--backend", "--script")), (
+            f"{example.heading}: the GPU and offline commands should differ only in the backend"
+        )
+
+
+def test_each_example_is_listed_in_the_top_readme_and_its_test_exists() -> None:
+    top = (ROOT / "README.md").read_text(encoding="utf-8")
+    for heading, (path, test) in COVERED.items():
+        assert heading in top, f"README.md's list of examples lacks {heading!r}"
+        assert f"def {test}(" in (ROOT / path).read_text(encoding="utf-8"), f"{path} has no {test}"
+
+
+def _sources(ran: Any) -> dict[str, str]:
+    """What each source the model read said: file path or URL -> the tool's result."""
+    said = {args["path"]: text for args, text in ran.results("read_file")}
+    said.update({args["url"]: text for args, text in ran.results("fetch_url")})
+    return said
+
+
+def test_research_notes_cite_only_what_their_sources_say(tmp_path: Path) -> None:
+    example = examples()[RESEARCH]
+    (url,) = re.findall(r"http://127\.0\.0\.1:\d+/[\w./-]*\w", example.offline[-1])
+    port = int(url.split(":")[2].split("/")[0])
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            pytest.fail(f"port {port} is in use; the research example serves its page there")
+
+    def page_served() -> None:
+        deadline = time.monotonic() + PAGE_START_TIMEOUT
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=PAGE_START_TIMEOUT) as response:
+                    assert response.status == 200
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(PAGE_POLL)
+
+    ran = run_offline(example, tmp_path, ready=page_served)
+
+    answer = script_answer(example)
+    assert ran.stdout.strip() == answer.strip()
+    ((_, listed),) = ran.results("glob_files")
+    documents = listed.split()
+    assert documents == ["docs/costs.md", "docs/pilot-report.md", "docs/rider-survey.md"]
+    said = _sources(ran)
+    assert set(said) == {*documents, url}, "every document found was read, and the page fetched"
+    assert 'GET /council-update.html HTTP/1.1" 200' in ran.background_output[0]
+
+    cited = re.findall(r"^- (.+) \[(\S+)\]$", answer, re.MULTILINE)
+    assert len(cited) >= 8
+    for point, source in cited:
+        assert source in said, f"the notes cite {source}, which the model never read"
+        for figure in figures(point):
+            assert states(said[source], figure), f"{source} does not say {figure} ({point!r})"
+    listed_sources = answer.split("## Sources")[1]
+    assert all(source in listed_sources for source in said)
+
+
+def test_csv_question_is_answered_with_figures_python_computed(tmp_path: Path) -> None:
+    example = examples()[CSV]
+    ran = run_offline(example, tmp_path)
+
+    answer = script_answer(example)
+    assert ran.stdout.strip() == answer.strip()
+    outputs = [text for _, text in ran.results("run_python")]
+    assert len(outputs) == 2  # the second call used `rows`, loaded by the first
+    revenue: defaultdict[str, float] = defaultdict(float)
+    with (ROOT / "examples" / "csv" / "sales.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            revenue[row["region"]] += int(row["units"]) * float(row["unit_price"])
+    ranked = sorted(revenue.items(), key=lambda item: item[1], reverse=True)
+    expected = [f"{region}: {total:,.2f}" for region, total in ranked]
+    assert outputs[1].splitlines()[: len(ranked)] == expected
+    for figure in figures(answer):
+        assert any(states(output, figure) for output in outputs), f"no Python output gave {figure}"
+    assert f"**{ranked[0][0]}**" in answer
+
+
+def _units_tool() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "example_units", ROOT / "examples" / "custom_tool" / "units.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.convert_units
+
+
+def test_custom_tool_results_are_what_the_answer_quotes(tmp_path: Path) -> None:
+    example = examples()[CUSTOM_TOOL]
+    ran = run_offline(example, tmp_path)
+
+    answer = script_answer(example)
+    assert ran.stdout.strip() == answer.strip()
+    results = ran.results("convert_units")
+    assert len(results) == 3
+    convert = _units_tool().fn
+    for arguments, text in results:
+        assert text == convert(**arguments)
+        assert text in answer
+    assert "350 °F = 176.6667 °C" in answer
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ((1, "cupz", "ml"), "unknown unit 'cupz'; did you mean 'cup'?"),
+        ((1, "kg", "m"), "cannot convert mass (kg) to length (m)"),
+        ((-500, "C", "F"), "below absolute zero"),
+    ],
+)
+def test_unit_converter_tells_the_model_what_was_wrong(arguments: tuple[Any, ...], message: str) -> None:
+    from agentkit import ToolError
+
+    with pytest.raises(ToolError, match=re.escape(message)):
+        _units_tool().fn(*arguments)
