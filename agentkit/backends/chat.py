@@ -38,7 +38,14 @@ from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ModelError, StreamBroken
 from agentkit.messages import Message, ToolCall, ToolCallError, to_openai
-from agentkit.qwen3.parser import StreamParser, ToolCallInvalid, ToolCallReady, read_arguments
+from agentkit.qwen3.parser import (
+    ContentDelta,
+    ReasoningDelta,
+    StreamParser,
+    ToolCallInvalid,
+    ToolCallReady,
+    read_arguments,
+)
 
 __all__ = ["ChatBackend"]
 
@@ -197,21 +204,33 @@ class ChatBackend:
         turn = events[-1]
         assert isinstance(turn, Turn)
         if constrained and not turn.calls:
+            # The answer, asked again under the schema. A thinking step goes on from its own
+            # think block (the reply continues an assistant message that closes it), so the
+            # constraint holds from the first token and the model does not think twice.
             assert request.output_schema is not None
-            first = reply
             fields = {**fields, "response_format": _response_format(request.output_schema)}
+            if request.decision.think:
+                thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
+                fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
+                fields.update(add_generation_prompt=False, continue_final_message=True)
             body = server.body(fields)
+            answer = _Reply()
             async for item in self._exchange(body, attempts):
                 if isinstance(item, _Reply):
-                    reply = item
+                    answer = item
+                elif isinstance(item, (ContentDelta, ReasoningDelta)):
+                    # After a closed think block everything is the answer, though a
+                    # reasoning parser that saw no `</think>` calls it reasoning.
+                    yield ContentDelta(item.text)
                 else:
                     yield item
-            reply.turn.reasoning[:0] = first.turn.reasoning  # the thinking of both requests
-            reply.turn.saw_reasoning = first.turn.saw_reasoning or reply.turn.saw_reasoning
-            reply.turn.usage = first.turn.usage + reply.turn.usage
-            events = reply.close()
-            turn = events[-1]
-            assert isinstance(turn, Turn)
+            answer.close()
+            said = answer.turn
+            turn.message.content = "".join(said.reasoning) + "".join(said.content)
+            turn.usage = turn.usage + said.usage
+            turn.finish_reason = answer.finish
+            reply.turn.usage = turn.usage
+            events = [e for e in events if not isinstance(e, ContentDelta)]
         else:
             events = [*held, *events]
         if not reply.turn.usage.requests:  # the server did not say (llama-cpp-python does not)

@@ -274,14 +274,16 @@ class CompletionsBackend:
         finish = text.finish
         if constrained and not turn.calls:
             # The answer: written again from the end of the think block, constrained to the
-            # schema, on the same prompt (so that the next step's prompt extends it).
+            # schema, on the same prompt (so that the next step's prompt extends it). A think
+            # block the free text never closed is closed as a spent budget is.
             assert request.output_schema is not None
             kept = _before_answer(raw, request.decision.think)
             answer = _Generation(
                 request, prompt, kept, {"structured_outputs": {"json": request.output_schema}}
             )
-            room = ceiling - round(text.used * len(kept) / max(1, len(raw)))
-            async for item in self._generate(answer, fields, max(1, room), turn, attempts):
+            # The answer gets the call's own allowance: the thinking before it is prompt now
+            # (and vLLM caps the number at what the window leaves).
+            async for item in self._generate(answer, fields, ceiling, turn, attempts):
                 if isinstance(item, Retrying):
                     yield item
                 else:

@@ -145,8 +145,12 @@ async def test_chat_asks_again_with_response_format_when_the_reply_has_no_call(w
 
     first, second, third = wire.bodies("/chat/completions")
     assert "response_format" not in first and "response_format" not in second
+    # The answer continues the step's own think block, closed, under the schema.
     assert third == {
         **second,
+        "messages": [*second["messages"], {"role": "assistant", "content": "<think>\nanswer\n</think>\n\n"}],
+        "add_generation_prompt": False,
+        "continue_final_message": True,
         "response_format": {
             "type": "json_schema",
             "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True},
@@ -156,3 +160,37 @@ async def test_chat_asks_again_with_response_format_when_the_reply_has_no_call(w
     assert result.steps[-1].message.content == ANSWER
     assert result.steps[-1].message.reasoning == "answer"
     assert result.steps[-1].usage.requests == 2
+
+
+async def test_chat_reads_an_answer_its_reasoning_parser_took_for_reasoning(wire: Wire) -> None:
+    vllm_listing(wire)
+    wire.router.post("/chat/completions").mock(
+        side_effect=[
+            sse(chat_events([{"reasoning": "think"}, {"content": "free"}])),
+            sse(chat_events([{"reasoning": ANSWER[:9]}, {"reasoning": ANSWER[9:]}])),
+        ]
+    )
+    run = agent(wire, backend="chat", thinking="on")
+    events = [e async for e in run.stream("Weather in Paris?")]
+    await run.aclose()
+    result = events[-1].result  # type: ignore[union-attr]
+    assert result.output == {"city": "Paris", "celsius": 14}
+    assert result.steps[-1].message.reasoning == "think"
+    assert "".join(e.text for e in events if e.type == "text_delta") == ANSWER  # type: ignore[union-attr]
+
+
+async def test_chat_without_thinking_asks_the_same_request_with_response_format(wire: Wire) -> None:
+    vllm_listing(wire)
+    wire.router.post("/chat/completions").mock(
+        side_effect=[sse(chat_events([{"content": "free"}])), sse(chat_events([{"content": ANSWER}]))]
+    )
+    run = agent(wire, backend="chat", thinking="off")
+    result = await run.run("Weather in Paris?")
+    await run.aclose()
+    first, second = wire.bodies("/chat/completions")
+    assert second == {**first, "response_format": schema_format()}
+    assert result.output == {"city": "Paris", "celsius": 14}
+
+
+def schema_format() -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "answer", "schema": SCHEMA, "strict": True}}
