@@ -9,6 +9,10 @@ a server without a reasoning parser still has its `<think>` block split off.
 A chat request cannot be continued where a broken stream stopped, so a broken step starts
 over (a `Retrying` with `restart=True`); the loop keeps the tool calls already running and
 gives them to the new attempt when it asks for the same calls.
+
+With an output schema, a reply without calls is asked for again with `response_format`; a
+thinking step's request continues an assistant message holding its closed think block
+(`continue_final_message`), so the schema holds from the first token.
 """
 
 from __future__ import annotations

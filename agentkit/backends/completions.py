@@ -6,7 +6,10 @@ budget, (c) an append-only prompt: within one user query, step k+1's prompt is s
 prompt + its output + `<|im_end|>\\n` + the tool results + the generation prompt, byte for
 byte, so the server's prefix cache serves every earlier token; and (d) a broken stream is
 continued, not thrown away: the same prompt plus the text received so far is sent again
-and the model reads on.
+and the model reads on; (e) with an output schema, an answer is valid by construction: a step
+runs as usual (tools and thinking free), and when it ends without a call its answer is
+written again, from the end of its think block on the same prompt, under vLLM's
+`structured_outputs` (the free answer is never shown, and the prompt stays append-only).
 
 The prompt is a function of the conversation alone (`prompt_text`): each turn this backend
 wrote keeps its exact text (`AssistantMessage.raw`), so a resumed run, or another backend
