@@ -104,7 +104,9 @@ class Retrying:
         wait: Seconds until it is made.
         reason: What went wrong, in plain words.
         restart: The turn starts over: text and calls streamed so far are void (calls
-            already running are kept if the new attempt asks for them again).
+            already running are kept if the new attempt asks for them again); from its
+            first `kept` characters when that is not 0 (an answer under a schema is written
+            anew after the think block it follows).
         kept: Characters of the turn received before the failure that the next attempt
             goes on from (a continued stream); 0 when it starts from the beginning.
     """

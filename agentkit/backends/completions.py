@@ -288,6 +288,7 @@ class CompletionsBackend:
             # (and vLLM caps the number at what the window leaves).
             async for item in self._generate(answer, fields, ceiling, turn, attempts):
                 if isinstance(item, Retrying):
+                    turn.content.clear()  # the answer is written anew
                     yield item
                 else:
                     yield turn.add(ContentDelta(item))
@@ -343,11 +344,17 @@ class CompletionsBackend:
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
                     wait = attempts.wait_after(exc)
-                    kept = len(text.kept) + sum(map(len, text.output))
-                    yield Retrying(attempts.number, wait, str(exc), kept=kept)
-                    await asyncio.sleep(wait)
                     text.used += pieces
-                    limit = max(1, limit - pieces)
+                    if text.constraint:
+                        # A grammar starts at the first generated token: a half-written
+                        # answer in the prompt cannot be continued under it. Write it anew.
+                        text.output.clear()
+                        yield Retrying(attempts.number, wait, str(exc), restart=True, kept=len(text.kept))
+                    else:
+                        kept = len(text.kept) + sum(map(len, text.output))
+                        yield Retrying(attempts.number, wait, str(exc), kept=kept)
+                        limit = max(1, limit - pieces)
+                    await asyncio.sleep(wait)
                     continue
             text.used += counted if counted is not None else pieces
             text.finish = finish

@@ -12,6 +12,8 @@ import pytest
 
 from agentkit import Agent, tool
 from agentkit.backends.completions import NO_THINK
+from agentkit.backends.retry import RetryPolicy
+from agentkit.events import ModelRetry
 from agentkit.messages import SystemMessage, UserMessage
 from agentkit.qwen3.template import render_prompt
 
@@ -101,6 +103,31 @@ async def test_completions_without_thinking_constrain_on_the_prompt_as_it_stands
     assert first["prompt"] == expected
     assert result.output == {"city": "Paris", "celsius": 14}
     assert result.steps[-1].message.raw == NO_THINK + ANSWER
+
+
+async def test_completions_write_a_constrained_answer_anew_when_its_stream_breaks(wire: Wire) -> None:
+    vllm_listing(wire)
+    cut = {"choices": [{"index": 0, "text": '{"city": "Par', "finish_reason": None}]}
+    wire.router.post("/completions").mock(
+        side_effect=[
+            sse(completion_events(["<think>\nhm\n</think>\n\n", "free"])),
+            sse([cut], done=False),  # the stream ends without saying why: broken
+            sse(completion_events([ANSWER])),
+        ]
+    )
+    run = agent(wire, thinking="on", retry=RetryPolicy(base=0.01))
+    events = [e async for e in run.stream("Weather in Paris?")]
+    await run.aclose()
+    result = events[-1].result  # type: ignore[union-attr]
+
+    first, broken, again = wire.bodies("/completions")
+    # Not continued from the half answer: a grammar starts at the first generated token.
+    assert again == broken
+    assert again["prompt"] == first["prompt"] + "<think>\nhm\n</think>\n\n"
+    (retry,) = [e for e in events if isinstance(e, ModelRetry)]
+    assert retry.restart and retry.kept == len("<think>\nhm\n</think>\n\n")
+    assert result.output == {"city": "Paris", "celsius": 14}
+    assert result.steps[-1].message.content == ANSWER
 
 
 @pytest.mark.parametrize("mode", ["validate", "auto"])
