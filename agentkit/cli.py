@@ -201,8 +201,8 @@ class _Renderer:
                     self.out.print_json(value)  # indented and coloured
                 else:
                     self.out.print(Text(value))
-            elif r.ok and r.output and r.steps and r.steps[-1].step not in self.text_steps:
-                self._print_answer(r.output)  # an answer that did not stream here (a resumed run's)
+            elif r.ok and r.text and r.steps[-1].step not in self.text_steps:
+                self._print_answer(r.text)  # an answer that did not stream here (a resumed run's)
             self._break()
             usage = r.usage
             tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
