@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentkit.backends import Backend, make_backend
-from agentkit.backends.base import ExtraBody
+from agentkit.backends.base import ExtraBody, StructuredOutputs, check_structured_outputs
 from agentkit.backends.retry import RetryPolicy
 from agentkit.builtins import builtin_tools
 from agentkit.context import ContextPolicy
@@ -19,12 +19,14 @@ from agentkit.defaults import (
     DEFAULT_MAX_MALFORMED,
     DEFAULT_MAX_REPEATS,
     DEFAULT_MAX_STEPS,
+    DEFAULT_OUTPUT_RETRIES,
     RUNS_DIR_ENV,
 )
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, RunFailed, RunFinished, ServerStatus
 from agentkit.loop import Limits, Resume, collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
+from agentkit.output import OutputSpec, OutputType, answer_instruction, output_spec
 from agentkit.result import RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.serving import profile_for
@@ -111,6 +113,18 @@ class Agent:
             a `SandboxPolicy`.
         sandbox_network: Network inside the sandbox: False (default: none), True (the
             host's networking), or the names of the tools that get it.
+        output_type: The answer's type: a pydantic model, any type pydantic's `TypeAdapter`
+            takes (`list[Item]`, a dataclass, a `TypedDict`), or a JSON schema dict. The
+            model is told its schema, a server that can (vLLM) constrains the answer to it
+            (tools stay usable before the answer, and thinking stays free), and
+            `RunResult.output` is the validated object (`RunResult.text` its JSON). A run
+            can set its own (`run(task, output_type=...)`).
+        output_retries: Answers that do not match the output type sent back to the model
+            with the error before the run stops with "invalid_output".
+        structured_outputs: How the answer is made to match the output type: "auto"
+            (default: the server constrains it where it is known to, vLLM; else it is
+            checked and sent back), "server" (always ask the server), or "validate"
+            (never ask: check and send back).
     """
 
     def __init__(
@@ -151,10 +165,17 @@ class Agent:
         metadata: Mapping[str, Any] | None = None,
         sandbox: SandboxMode | SandboxPolicy = "auto",
         sandbox_network: bool | Iterable[str] = False,
+        output_type: OutputType | None = None,
+        output_retries: int = DEFAULT_OUTPUT_RETRIES,
+        structured_outputs: StructuredOutputs = "auto",
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {max_steps}")
+        if output_retries < 0:
+            raise ValueError(f"output_retries must be 0 or more, got {output_retries}")
         self.model = model
+        self.output_type = output_type
+        self._output = _spec(output_type)
         if isinstance(backend, str):
             self.backend = make_backend(
                 backend,
@@ -167,6 +188,7 @@ class Agent:
                 connect_timeout=connect_timeout,
                 idle_timeout=idle_timeout,
                 retry=retry,
+                structured_outputs=check_structured_outputs(structured_outputs),
             )
         else:
             if extra_body is not None:
@@ -206,7 +228,7 @@ class Agent:
         self.system_prompt = system_prompt
         self.thinking = thinking
         self._policy = resolve_policy(thinking)
-        self.limits = Limits(max_steps, max_tokens, timeout, max_repeats, max_malformed)
+        self.limits = Limits(max_steps, max_tokens, timeout, max_repeats, max_malformed, output_retries)
         self.context = context if isinstance(context, ContextPolicy) else ContextPolicy(window=context)
         self._window = profile.context_length
         self._presets = {
@@ -229,27 +251,42 @@ class Agent:
         return self._presets[think]
 
     def conversation(
-        self, task: str, history: Sequence[Message | Mapping[str, Any]] | None = None
+        self,
+        task: str,
+        history: Sequence[Message | Mapping[str, Any]] | None = None,
+        output: OutputSpec | None = None,
     ) -> list[Message]:
-        """The messages a run starts from: system prompt, earlier turns (their thinking
-        left out), and the task."""
+        """The messages a run starts from: system prompt (with the answer's schema, given
+        an output type), earlier turns (their thinking left out), and the task."""
         messages = [
             AssistantMessage(m.content, None, m.tool_calls) if isinstance(m, AssistantMessage) else m
             for m in as_messages(history or ())
         ]
         if self.system_prompt and not (messages and isinstance(messages[0], SystemMessage)):
             messages.insert(0, SystemMessage(self.system_prompt))
+        if output is not None:
+            instruction = answer_instruction(output)
+            first = messages[0] if messages and isinstance(messages[0], SystemMessage) else None
+            if first is None:
+                messages.insert(0, SystemMessage(instruction))
+            elif instruction not in first.content:
+                messages[0] = SystemMessage(first.content + "\n\n" + instruction)
         messages.append(UserMessage(task))
         return messages
 
     async def stream(
-        self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
+        self,
+        task: str,
+        *,
+        history: Sequence[Message | Mapping[str, Any]] | None = None,
+        output_type: OutputType | None = None,
     ) -> AsyncIterator[Event]:
         """Run the task and yield every event as it happens.
 
         Args:
             task: The user's message.
             history: Earlier messages to continue from (e.g. a previous `RunResult.messages`).
+            output_type: This run's answer type, instead of the agent's (see `Agent`).
 
         Raises:
             ConfigError: The task is empty or not valid text.
@@ -259,17 +296,22 @@ class Agent:
                 had done (finished steps and messages).
         """
         check_task(task)
-        messages = self.conversation(task, history)
-        async for event in self._drive(messages, task, uuid.uuid4().hex[:12]):
+        output = _spec(output_type) if output_type is not None else self._output
+        messages = self.conversation(task, history, output)
+        async for event in self._drive(messages, task, uuid.uuid4().hex[:12], output=output):
             yield event
 
-    async def resume_stream(self, run_id: str) -> AsyncIterator[Event]:
+    async def resume_stream(
+        self, run_id: str, *, output_type: OutputType | None = None
+    ) -> AsyncIterator[Event]:
         """Take up a run that stopped (killed, interrupted, failed, or at a limit) from its
         last finished step, and yield its events. Finished tool calls are not run again;
         a call that started and never finished is answered to the model as interrupted.
 
         Args:
             run_id: The run's id (or a unique start of it), from `agentkit runs list`.
+            output_type: The answer's type (default: the agent's, else the JSON schema
+                the run was started with).
 
         Raises:
             ConfigError: No such run in the runs directory, or it already answered.
@@ -291,6 +333,12 @@ class Agent:
                 "Agent that has them (the model's next prompt lists the tools)"
             )
         workspace = saved.config.get("workspace")
+        saved_schema = saved.config.get("output_schema")
+        output = (
+            _spec(output_type)
+            if output_type is not None
+            else self._output or (_spec(saved_schema) if isinstance(saved_schema, dict) else None)
+        )
         async for event in self._drive(
             saved.messages,
             saved.task,
@@ -298,17 +346,18 @@ class Agent:
             resume=saved.resume,
             path=saved.path,
             workspace=Path(workspace) if workspace and self.workspace is None else None,
+            output=output,
         ):
             yield event
 
-    async def resume(self, run_id: str) -> RunResult:
+    async def resume(self, run_id: str, *, output_type: OutputType | None = None) -> RunResult:
         """`resume_stream` to its end: the run's result."""
-        return await collect_result(self.resume_stream(run_id))
+        return await collect_result(self.resume_stream(run_id, output_type=output_type))
 
-    def resume_sync(self, run_id: str) -> RunResult:
+    def resume_sync(self, run_id: str, *, output_type: OutputType | None = None) -> RunResult:
         """`resume` for code without an event loop."""
         _no_running_loop("resume_sync", "resume")
-        return asyncio.run(self.resume(run_id))
+        return asyncio.run(self.resume(run_id, output_type=output_type))
 
     async def _drive(
         self,
@@ -319,6 +368,7 @@ class Agent:
         resume: Resume | None = None,
         path: Path | None = None,
         workspace: Path | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[Event]:
         """Run the loop over `messages`, writing the transcript as it goes."""
         scope = RunScope(workspace or self.workspace, self.sandbox)
@@ -334,7 +384,10 @@ class Agent:
                     f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
                 ) from None
             if resume is None:
-                transcript.begin(run_id, task, messages, self._describe(scope))
+                config = self._describe(scope)
+                if output is not None:
+                    config["output_schema"] = output.schema
+                transcript.begin(run_id, task, messages, config)
             else:
                 transcript.resumed()
                 transcript.count_from(len(resume.steps), resume.usage)
@@ -354,6 +407,7 @@ class Agent:
             context=self.context,
             fallback_window=self._window,
             resume=resume,
+            output=output,
         )
         where = str(transcript.path) if transcript is not None else None
         self._active += 1
@@ -435,17 +489,25 @@ class Agent:
         await self.backend.aclose()
 
     async def run(
-        self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
+        self,
+        task: str,
+        *,
+        history: Sequence[Message | Mapping[str, Any]] | None = None,
+        output_type: OutputType | None = None,
     ) -> RunResult:
         """Run the task to its end; see `stream` for the arguments and errors."""
-        return await collect_result(self.stream(task, history=history))
+        return await collect_result(self.stream(task, history=history, output_type=output_type))
 
     def run_sync(
-        self, task: str, *, history: Sequence[Message | Mapping[str, Any]] | None = None
+        self,
+        task: str,
+        *,
+        history: Sequence[Message | Mapping[str, Any]] | None = None,
+        output_type: OutputType | None = None,
     ) -> RunResult:
         """`run` for code without an event loop."""
         _no_running_loop("run_sync", "run")
-        return asyncio.run(self.run(task, history=history))
+        return asyncio.run(self.run(task, history=history, output_type=output_type))
 
     async def aclose(self) -> None:
         """Stop the MCP servers and close the backend's connections (a run does this itself
@@ -490,6 +552,16 @@ def check_task(task: str) -> None:
             f"the task is not valid UTF-8 text: character {exc.start + 1} is {what}; it may come from "
             "a file in another encoding: convert it to UTF-8 first (iconv -t UTF-8)"
         ) from None
+
+
+def _spec(output_type: OutputType | None) -> OutputSpec | None:
+    """An output type made ready, or a `ConfigError` saying what is wrong with it."""
+    if output_type is None:
+        return None
+    try:
+        return output_spec(output_type)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"output_type: {exc}") from None
 
 
 def _function(item: Any) -> Callable[..., Any]:

@@ -63,10 +63,11 @@ tidy_help()
 class _Renderer:
     """Renders events for a person: thinking dimmed, calls and results, the answer."""
 
-    def __init__(self, out: Console, err: Console, show_thinking: bool) -> None:
+    def __init__(self, out: Console, err: Console, show_thinking: bool, structured: bool = False) -> None:
         self.out = out
         self.err = err
         self.show_thinking = show_thinking
+        self.structured = structured  # the answer is JSON: printed whole at the end
         self.open_line: Console | None = None
         self.text_steps: set[int] = set()  # steps whose text was printed as it streamed
         # Piped or redirected, stdout gets the answer alone: a turn's text waits until the
@@ -108,6 +109,8 @@ class _Renderer:
                 self.err.print(Text(event.text, style="dim italic"), end="")
                 self.open_line = self.err
         elif isinstance(event, TextDelta):
+            if self.structured:
+                return
             if self.held is not None:
                 self.held.append(event.text)
                 return
@@ -191,8 +194,15 @@ class _Renderer:
             self._break()
         elif isinstance(event, RunFinished):
             r = event.result
-            if r.ok and r.output and r.steps and r.steps[-1].step not in self.text_steps:
-                self._print_answer(r.output)  # an answer that did not stream here (a resumed run's)
+            if r.ok and self.structured:
+                self._break()
+                value = json.dumps(r.output_json(), ensure_ascii=False)
+                if self.out.is_terminal:
+                    self.out.print_json(value)  # indented and coloured
+                else:
+                    self.out.print(Text(value))
+            elif r.ok and r.text and r.steps[-1].step not in self.text_steps:
+                self._print_answer(r.text)  # an answer that did not stream here (a resumed run's)
             self._break()
             usage = r.usage
             tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
@@ -331,6 +341,11 @@ def _stop_message(result: RunResult, options: RunOptions) -> str:
             "results and thinking left out. Serve a longer window (agentkit serve --max-model-len N, "
             "or --long-context) or make the tools return less."
         )
+    if reason == "invalid_output":
+        return (
+            f"stopped: {result.error}. Check that --output-schema asks for what the task can give, or "
+            "serve the model with vLLM (it constrains the answer to the schema)."
+        )
     return f"stopped: {reason}"
 
 
@@ -362,7 +377,8 @@ def run(
 
     Exit codes: 0 answered · 2 bad input · 3 step limit · 4 token limit
     5 time limit · 6 repetition · 7 unreadable tool calls · 8 context full
-    9 server failure · 130 Ctrl-C · 143 SIGTERM
+    9 server failure · 10 answer not valid against --output-schema
+    130 Ctrl-C · 143 SIGTERM
 
     `agentkit runs resume ID` goes on with a stopped run.
     """
@@ -486,7 +502,7 @@ def _run(options: RunOptions, resume: Optional[str] = None) -> None:
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, emoji=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-    render = _Renderer(out, err, show_thinking=not options.hide_thinking)
+    render = _Renderer(out, err, not options.hide_thinking, options.output_schema is not None)
     try:
         agent = build_agent(options, _TerminalApprover(err, render, approve_all=options.yes))
     except (AgentkitError, ValueError, TypeError) as exc:

@@ -416,6 +416,15 @@ def _declared(
             "--hide-thinking", help="Do not print the model's reasoning.", rich_help_panel=PANEL_OUTPUT
         ),
     ] = False,
+    output_schema: Annotated[
+        Optional[Path],
+        typer.Option(
+            metavar="FILE",
+            help="Answer with JSON valid against this JSON schema; print the JSON.",
+            show_default=False,
+            rich_help_panel=PANEL_OUTPUT,
+        ),
+    ] = None,
     runs_dir: Annotated[
         Optional[Path],
         typer.Option(
@@ -474,6 +483,7 @@ class RunOptions:
     extra_body: Optional[str] = None
     json_events: bool = False
     hide_thinking: bool = False
+    output_schema: Optional[Path] = None
     mcp_config: list[Path] = field(default_factory=list)
     mcp_strict: bool = False
     builtins: list[str] = field(default_factory=list)
@@ -504,7 +514,7 @@ class RunOptions:
         "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
         "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
         "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
-        "context_window", "sandbox", "sandbox_network", "sampling",
+        "context_window", "sandbox", "sandbox_network", "sampling", "output_schema",
     )  # fmt: skip
     """What a transcript keeps of these: not the task (it has it), not the API key, not how
     the output is shown, not how a server was started."""
@@ -536,7 +546,7 @@ class RunOptions:
         fields: dict[str, Any] = {name: saved[name] for name in cls._KEPT if name in saved}
         for name in ("tools", "mcp_config"):
             fields[name] = [Path(p) for p in fields.get(name) or ()]
-        for name in ("script", "workspace"):
+        for name in ("script", "workspace", "output_schema"):
             fields[name] = Path(fields[name]) if fields.get(name) else None
         fields["backend"] = BackendName(fields.get("backend", "completions"))
         fields["think"] = Think(fields.get("think", "auto"))
@@ -570,6 +580,30 @@ def load_tools(path: Path) -> list[Any]:
             "or list them in TOOLS = [...]"
         )
     return found
+
+
+def load_output_schema(path: Path) -> dict[str, Any]:
+    """The JSON schema in a file, checked to be one."""
+    from agentkit.output import output_spec
+
+    try:
+        schema = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--output-schema {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--output-schema {path}: cannot read it as UTF-8 text ({exc})") from None
+    except ValueError as exc:
+        raise ConfigError(f"--output-schema {path}: not valid JSON ({exc})") from None
+    if not isinstance(schema, dict):
+        raise ConfigError(
+            f"--output-schema {path}: a JSON schema is an object, e.g. "
+            '{"type": "object", "properties": {...}}, got ' + type(schema).__name__
+        )
+    try:
+        output_spec(schema)
+    except ValueError as exc:
+        raise ConfigError(f"--output-schema {path}: {exc}") from None
+    return schema
 
 
 def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
@@ -629,6 +663,7 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
         sandbox=options.sandbox.value,
         sandbox_network=options.sandbox_network,
         metadata={"cli": options.saved()},
+        output_type=load_output_schema(options.output_schema) if options.output_schema else None,
         **more,
     )
 

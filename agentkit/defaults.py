@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_MAX_REPEATS",
     "DEFAULT_MAX_STEPS",
     "DEFAULT_OUTPUT_RESERVE",
+    "DEFAULT_OUTPUT_RETRIES",
     "DEFAULT_RETRY_ATTEMPTS",
     "DEFAULT_RETRY_TIME",
     "RUNS_DIR_ENV",
@@ -74,6 +75,12 @@ answered with a correction instead of being run, and one more ends the run ("rep
 
 DEFAULT_MAX_MALFORMED = 3
 """Steps in a row whose every call was unreadable before the run ends ("malformed_output")."""
+
+DEFAULT_OUTPUT_RETRIES = 2
+"""Times an answer that does not match the run's output type is sent back with what is
+wrong before the run ends ("invalid_output"). Against a server that constrains the answer
+this never happens; a model that misses the schema twice after being told the error is
+unlikely to hit it on the third try."""
 
 # The context window
 

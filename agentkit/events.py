@@ -5,7 +5,8 @@ A run yields `RunStarted`, a `ServerStatus` per MCP server it starts, then per s
 `TextDelta`s as the model writes (`ModelRetry` when a request failed and is sent again),
 `ToolCallStarted` as soon as a call is complete, `TurnFinished` when the model's turn is
 complete, `ToolProgress` while calls report it, `ToolCallFinished` as each finishes,
-`StepFinished`; and at last `RunFinished` or `RunFailed`.
+`StepFinished` (then `OutputRejected` when an answer does not match the run's output
+type and goes back to the model); and at last `RunFinished` or `RunFailed`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "Compacted",
     "Event",
     "ModelRetry",
+    "OutputRejected",
     "RunFailed",
     "RunFinished",
     "RunStarted",
@@ -177,6 +179,17 @@ class ToolCallFinished:
 
 
 @dataclass(frozen=True)
+class OutputRejected:
+    """The step's answer does not match the run's output type: `reply` (a user message
+    saying what is wrong) goes back to the model, and the run goes on."""
+
+    step: int
+    error: str
+    reply: str
+    type: ClassVar[str] = "output_rejected"
+
+
+@dataclass(frozen=True)
 class StepFinished:
     step: int
     message: AssistantMessage
@@ -216,6 +229,7 @@ Event = Union[
     ToolProgress,
     ToolCallFinished,
     StepFinished,
+    OutputRejected,
     RunFinished,
     RunFailed,
 ]

@@ -24,12 +24,18 @@ from typing import Any, Union
 
 from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn
 from agentkit.context import ContextBudget, ContextPolicy, apply_changes, has_budget, plan_compaction
-from agentkit.defaults import DEFAULT_MAX_MALFORMED, DEFAULT_MAX_REPEATS, DEFAULT_MAX_STEPS
+from agentkit.defaults import (
+    DEFAULT_MAX_MALFORMED,
+    DEFAULT_MAX_REPEATS,
+    DEFAULT_MAX_STEPS,
+    DEFAULT_OUTPUT_RETRIES,
+)
 from agentkit.errors import AgentkitError, ContextOverflow
 from agentkit.events import (
     Compacted,
     Event,
     ModelRetry,
+    OutputRejected,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -42,7 +48,16 @@ from agentkit.events import (
     ToolProgress,
     TurnFinished,
 )
-from agentkit.messages import Message, ToolCall, ToolCallError, ToolMessage, Usage, UserMessage
+from agentkit.messages import (
+    AssistantMessage,
+    Message,
+    ToolCall,
+    ToolCallError,
+    ToolMessage,
+    Usage,
+    UserMessage,
+)
+from agentkit.output import OutputInvalid, OutputSpec, rejection
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
 from agentkit.result import RunResult, StepRecord, StopReason
 from agentkit.thinking import Sampling, StepContext, ThinkingDecision, decide
@@ -81,6 +96,8 @@ class Limits:
             corrected, then stopped (None: never).
         max_malformed: Steps in a row with only unreadable calls before the run stops
             (None: never).
+        max_output_retries: Answers that do not match the run's output type sent back to
+            the model with the error, before the run stops ("invalid_output").
     """
 
     max_steps: int = DEFAULT_MAX_STEPS
@@ -88,6 +105,7 @@ class Limits:
     timeout: float | None = None
     max_repeats: int | None = DEFAULT_MAX_REPEATS
     max_malformed: int | None = DEFAULT_MAX_MALFORMED
+    max_output_retries: int = DEFAULT_OUTPUT_RETRIES
 
 
 @dataclass
@@ -141,6 +159,7 @@ async def run_loop(
     context: ContextPolicy | None = None,
     fallback_window: int | None = None,
     resume: Resume | None = None,
+    output: OutputSpec | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
@@ -149,6 +168,9 @@ async def run_loop(
     are yielded. `scope` is what the run's tool calls share (workspace, per-run resources);
     the caller closes it. `context` keeps the prompt inside the window (`fallback_window`
     when the server does not say its own). `resume` takes up a run where it stopped.
+    `output` is the answer's type: an answer that does not match it goes back to the model
+    with the error (at most `limits.max_output_retries` times); the result's `output` is
+    the validated object.
 
     Raises what the backend raises once its retries are spent (an unreachable server, an
     HTTP error); a `RunFailed` event with the partial result comes first, and the error's
@@ -167,6 +189,7 @@ async def run_loop(
         fallback_window=fallback_window,
         resume=resume,
         run_id=run_id or uuid.uuid4().hex[:12],
+        output=output,
     )
     async for event in run.events(model, setup):
         yield event
@@ -193,6 +216,7 @@ class _Run:
         fallback_window: int | None,
         resume: Resume | None,
         run_id: str,
+        output: OutputSpec | None = None,
     ) -> None:
         self.backend = backend
         self.toolbox = toolbox
@@ -214,11 +238,50 @@ class _Run:
         self.repeats = _streaks_after(self.steps)
         self.malformed = 0
         self.deadline = _Deadline(limits.timeout)
-        self.ended: tuple[StopReason, str] | None = None
+        self.ended: tuple[StopReason, Any] | None = None
+        self.error: str | None = None  # why an answer was refused, when the run stops on it
         self.memo: dict[str, Any] = {}  # the backend's, for this run's requests (its prompt)
+        self.output = output
+        self.rejected = sum(1 for s in self.steps if not s.tool_results)  # answers sent back
+        if self.answered_last():
+            self.rejected -= 1  # the last answer is not judged yet
 
-    def result(self, stop: StopReason, output: str = "", error: str | None = None) -> RunResult:
+    def result(self, stop: StopReason, output: Any = "", error: str | None = None) -> RunResult:
         return RunResult(output, self.messages, self.steps, self.usage, stop, self.run_id, error)
+
+    def answered_last(self) -> bool:
+        """Whether the conversation ends with the model's answer (a run resumed after it)."""
+        last = self.steps[-1] if self.steps else None
+        return (
+            last is not None
+            and not last.tool_results
+            and bool(self.messages)
+            and self.messages[-1] is last.message
+        )
+
+    def judge(self, step: int, message: AssistantMessage) -> list[Event]:
+        """Take an answer: with an output type, validate it; send a wrong one back with
+        the error while retries are left, else end the run on it. Sets `ended` unless
+        the answer went back."""
+        if self.output is None:
+            self.ended = ("answer", message.content)
+            return []
+        try:
+            self.ended = ("answer", self.output.validate(message.content))
+            return []
+        except OutputInvalid as exc:
+            error = str(exc)
+        if self.rejected >= self.limits.max_output_retries:
+            self.error = (
+                f"the answer does not match the output type {self.output.name}: {error} "
+                f"(sent back {self.rejected} times)"
+            )
+            self.ended = ("invalid_output", "")
+            return []
+        self.rejected += 1
+        reply = rejection(error)
+        self.messages.append(UserMessage(reply))
+        return [OutputRejected(step, error, reply)]
 
     async def events(
         self, model: str | None, setup: Callable[[], Awaitable[Sequence[Event]]] | None
@@ -231,20 +294,23 @@ class _Run:
         sandbox = await asyncio.to_thread(self.scope.sandbox.describe, confined) if confined else None
         yield RunStarted(self.run_id, task, name, model, workspace, self.resumed, first, sandbox)
         stop: StopReason = "max_steps"
-        output = ""
+        output: Any = ""
         try:
             if setup is not None:
                 for event in await setup():
                     yield event
-            last = self.steps[-1] if self.steps else None
-            if last is not None and not last.tool_results:  # it had answered when it stopped
-                stop, output, first = "answer", last.message.content, self.limits.max_steps + 1
+            if self.answered_last():  # it had answered when it stopped
+                for event in self.judge(len(self.steps), self.steps[-1].message):
+                    yield event
+                if self.ended is not None:
+                    first = self.limits.max_steps + 1
             for step in range(first, self.limits.max_steps + 1):
                 async for event in self.step(step):
                     yield event
                 if self.ended is not None:
-                    stop, output = self.ended
                     break
+            if self.ended is not None:
+                stop, output = self.ended
         except _Stop as exc:
             stop = exc.reason
         except asyncio.TimeoutError:
@@ -253,7 +319,7 @@ class _Run:
             exc.result = self.result("error", error=str(exc))
             yield RunFailed(str(exc), type(exc).__name__, exc.result)
             raise
-        yield RunFinished(self.result(stop, output))
+        yield RunFinished(self.result(stop, output, self.error))
 
     async def step(self, step: int) -> AsyncIterator[Event]:
         """One step; sets `ended` when the run ends with it."""
@@ -275,6 +341,7 @@ class _Run:
                         decision,
                         self.sampling(decision.think),
                         memo=self.memo,
+                        output_schema=self.output.schema if self.output is not None else None,
                     )
                     if self.budget is not None:
                         async for fitted in self.fit(step, request, forced=overflowed):
@@ -303,7 +370,8 @@ class _Run:
             if not turn.calls:
                 record.duration = time.monotonic() - started
                 yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
-                self.ended = ("answer", turn.message.content)
+                for event in self.judge(step, turn.message):
+                    yield event
                 return
             for event in calls.start_rest(turn.calls):
                 yield event

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ StopReason = Literal[
     "repetition",
     "malformed_output",
     "context_full",
+    "invalid_output",
     "error",
     "interrupted",
 ]
@@ -30,6 +32,10 @@ STOP_REASONS: dict[str, tuple[int, str]] = {
     "repetition": (6, "the model made the same call with the same result again and again"),
     "malformed_output": (7, "the model wrote tool calls that could not be read, several steps in a row"),
     "context_full": (8, "the conversation no longer fits the context window, even compacted"),
+    "invalid_output": (
+        10,
+        "the answer did not match the output type, even after being sent back with the error",
+    ),
     "error": (9, "the model server failed (after retries) or refused the request"),
     "interrupted": (130, "Ctrl-C or SIGTERM stopped the run (SIGTERM exits with 143)"),
 }
@@ -65,7 +71,9 @@ class RunResult:
     """A finished run, or what an unfinished one had done.
 
     Attributes:
-        output: The final answer's text ("" when the run stopped before an answer).
+        output: The final answer: its text, or with an output type the validated object
+            (a pydantic model's instance; for a JSON schema dict, the parsed JSON). ""
+            when the run stopped before an answer.
         messages: The whole conversation, this run's task and turns included; pass it as
             `history` to continue the conversation.
         steps: Each model call, with its thinking decision.
@@ -76,7 +84,7 @@ class RunResult:
         transcript: The run's transcript file, when it has one.
     """
 
-    output: str
+    output: Any
     messages: list[Message]
     steps: list[StepRecord]
     usage: Usage
@@ -90,10 +98,22 @@ class RunResult:
         """Whether the run ended with an answer."""
         return self.stop_reason == "answer"
 
+    @property
+    def text(self) -> str:
+        """The final answer as the model wrote it (with an output type: its JSON)."""
+        return self.steps[-1].message.content if self.ok and self.steps else ""
+
+    def output_json(self) -> Any:
+        """`output` as JSON data: the answer's text, or with an output type the JSON the
+        model wrote (checked against the type)."""
+        if isinstance(self.output, str):
+            return self.output
+        return json.loads(self.text)
+
     def summary(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "output": self.output,
+            "output": self.output_json(),
             "stop_reason": self.stop_reason,
             "steps": len(self.steps),
             "decisions": [

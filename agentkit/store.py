@@ -30,6 +30,7 @@ from agentkit.events import (
     Compacted,
     Event,
     ModelRetry,
+    OutputRejected,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -79,6 +80,7 @@ _DURABLE = (
     TurnFinished,
     ToolCallFinished,
     StepFinished,
+    OutputRejected,
     RunFinished,
     RunFailed,
 )
@@ -475,6 +477,8 @@ class _Replay:
             self.finished[call_data.get("id") or ""] = message_from_dict({"role": "tool", **result})  # type: ignore[assignment]
         elif kind == "step_finished" and self.turn is not None:
             self._finish_step(record)
+        elif kind == "output_rejected":
+            self.messages.append(UserMessage(str(record.get("reply") or "")))
 
     def _finish_step(self, record: dict[str, Any]) -> None:
         assert self.turn is not None

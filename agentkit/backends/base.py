@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol, Union, runtime_checkable
+from typing import Any, Literal, Optional, Protocol, Union, runtime_checkable
 
 from agentkit.defaults import DEFAULT_CHARS_PER_TOKEN
 from agentkit.errors import ConfigError
@@ -17,15 +17,19 @@ from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid,
 from agentkit.thinking import Sampling, ThinkingDecision
 
 __all__ = [
+    "STRUCTURED_OUTPUTS",
     "Backend",
     "ExtraBody",
     "ModelEvent",
     "ModelRequest",
     "Retrying",
+    "StructuredOutputs",
     "Turn",
     "TurnBuilder",
     "check_extra",
+    "check_structured_outputs",
     "extra_fields",
+    "hold_answer",
     "usage_from",
 ]
 
@@ -49,6 +53,10 @@ class ModelRequest:
             backend: the prompt through the run's last turn), so that every run owns its own
             however many run at once; the loop gives each run one. None: the backend keeps
             a small shared cache instead.
+        output_schema: The JSON schema an answer (a turn without tool calls) must match,
+            when the run has an output type. A backend whose server can constrain the
+            output makes the answer match it (tool calls stay possible before it); the
+            loop checks the answer whatever the backend did.
     """
 
     messages: Sequence[Message]
@@ -58,6 +66,7 @@ class ModelRequest:
     max_tokens: int | None = None
     continued: str = ""
     memo: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    output_schema: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -95,7 +104,9 @@ class Retrying:
         wait: Seconds until it is made.
         reason: What went wrong, in plain words.
         restart: The turn starts over: text and calls streamed so far are void (calls
-            already running are kept if the new attempt asks for them again).
+            already running are kept if the new attempt asks for them again); from its
+            first `kept` characters when that is not 0 (an answer under a schema is written
+            anew after the think block it follows).
         kept: Characters of the turn received before the failure that the next attempt
             goes on from (a continued stream); 0 when it starts from the beginning.
     """
@@ -184,6 +195,24 @@ class TurnBuilder:
         return Turn(message, self.calls, self.usage, finish_reason, context)
 
 
+def hold_answer(event: ModelEvent, held: list[ModelEvent], holding: bool) -> list[ModelEvent]:
+    """The events to pass on now. While `holding` (the answer will be written again under
+    a constraint), content is held back until a call comes: then it goes first, as the
+    text before the call it was. A turn that starts over drops what was held."""
+    if not holding:
+        return [event]
+    if isinstance(event, ContentDelta):
+        held.append(event)
+        return []
+    if isinstance(event, (ToolCallReady, ToolCallInvalid)):
+        out = [*held, event]
+        held.clear()
+        return out
+    if isinstance(event, Retrying) and event.restart:
+        held.clear()
+    return [event]
+
+
 def usage_from(payload: dict[str, Any]) -> Usage:
     """Usage from an OpenAI `usage` object (cached tokens from `prompt_tokens_details`)."""
     details = payload.get("prompt_tokens_details") or {}
@@ -193,6 +222,21 @@ def usage_from(payload: dict[str, Any]) -> Usage:
         cached_tokens=details.get("cached_tokens") or 0,
         requests=1,
     )
+
+
+StructuredOutputs = Literal["auto", "server", "validate"]
+"""How a backend gets an answer of the run's output type: "server" constrains it with the
+server's structured outputs, "validate" leaves it free (the loop checks it and sends a
+wrong one back), "auto" constrains where the server is known to support it (vLLM)."""
+
+STRUCTURED_OUTPUTS = ("auto", "server", "validate")
+
+
+def check_structured_outputs(mode: str) -> StructuredOutputs:
+    """`mode`, if it is one of `STRUCTURED_OUTPUTS`; else a `ConfigError` naming them."""
+    if mode not in STRUCTURED_OUTPUTS:
+        raise ConfigError(f"structured_outputs must be one of {', '.join(STRUCTURED_OUTPUTS)}, got {mode!r}")
+    return mode  # type: ignore[return-value]
 
 
 ExtraBody = Optional[Union[dict[str, Any], Callable[[ModelRequest], dict[str, Any]]]]

@@ -9,6 +9,10 @@ a server without a reasoning parser still has its `<think>` block split off.
 A chat request cannot be continued where a broken stream stopped, so a broken step starts
 over (a `Retrying` with `restart=True`); the loop keeps the tool calls already running and
 gives them to the new attempt when it asks for the same calls.
+
+With an output schema, a reply without calls is asked for again with `response_format`; a
+thinking step's request continues an assistant message holding its closed think block
+(`continue_final_message`), so the schema holds from the first token.
 """
 
 from __future__ import annotations
@@ -25,17 +29,27 @@ from agentkit.backends.base import (
     ModelEvent,
     ModelRequest,
     Retrying,
+    StructuredOutputs,
     Turn,
     TurnBuilder,
     check_extra,
+    check_structured_outputs,
     extra_fields,
+    hold_answer,
     usage_from,
 )
-from agentkit.backends.retry import RetryPolicy
+from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ModelError, StreamBroken
 from agentkit.messages import Message, ToolCall, ToolCallError, to_openai
-from agentkit.qwen3.parser import StreamParser, ToolCallInvalid, ToolCallReady, read_arguments
+from agentkit.qwen3.parser import (
+    ContentDelta,
+    ReasoningDelta,
+    StreamParser,
+    ToolCallInvalid,
+    ToolCallReady,
+    read_arguments,
+)
 
 __all__ = ["ChatBackend"]
 
@@ -89,6 +103,9 @@ class ChatBackend:
         connect_timeout: Seconds to open a connection.
         idle_timeout: Seconds a response may stay silent before it counts as stalled.
         retry: How failed requests are retried.
+        structured_outputs: How an answer is made to match the run's output type: "auto"
+            (`response_format` where the server is vLLM), "server" (always), "validate"
+            (never: the loop checks the answer).
     """
 
     name = "chat"
@@ -106,7 +123,9 @@ class ChatBackend:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         retry: RetryPolicy | None = None,
+        structured_outputs: StructuredOutputs = "auto",
     ) -> None:
+        self.structured_outputs = check_structured_outputs(structured_outputs)
         self.server = ServerConnection(
             base_url,
             model,
@@ -161,12 +180,78 @@ class ChatBackend:
     async def context_window(self) -> int | None:
         return await self.server.max_model_len()
 
+    def constrains(self, request: ModelRequest) -> bool:
+        """Whether this request's answer is constrained to its output schema by the server."""
+        if request.output_schema is None or self.structured_outputs == "validate":
+            return False
+        return self.structured_outputs == "server" or self.server.kind.json_schema
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         server = self.server
         async for notice in server.prepare():
             yield notice
-        body = server.body(await self.body_for(request))
+        fields = await self.body_for(request)
+        body = server.body(fields)
         attempts = server.attempts()
+        constrained = self.constrains(request)
+        # With a constrained answer, content is held back until a call shows it is not
+        # the answer: an answer is asked for again with the schema as `response_format`.
+        held: list[ModelEvent] = []
+        reply = _Reply()
+        async for item in self._exchange(body, attempts):
+            if isinstance(item, _Reply):
+                reply = item
+            else:
+                for event in hold_answer(item, held, constrained):
+                    yield event
+        events = reply.close()
+        turn = events[-1]
+        assert isinstance(turn, Turn)
+        if constrained and not turn.calls:
+            # The answer, asked again under the schema. A thinking step goes on from its own
+            # think block (the reply continues an assistant message that closes it), so the
+            # constraint holds from the first token and the model does not think twice.
+            assert request.output_schema is not None
+            fields = {**fields, "response_format": _response_format(request.output_schema)}
+            if request.decision.think:
+                thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
+                fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
+                fields.update(add_generation_prompt=False, continue_final_message=True)
+            body = server.body(fields)
+            answer = _Reply()
+            async for item in self._exchange(body, attempts):
+                if isinstance(item, _Reply):
+                    answer = item
+                elif isinstance(item, (ContentDelta, ReasoningDelta)):
+                    # After a closed think block everything is the answer, though a
+                    # reasoning parser that saw no `</think>` calls it reasoning.
+                    yield ContentDelta(item.text)
+                else:
+                    yield item
+            answer.close()
+            said = answer.turn
+            turn.message.content = "".join(said.reasoning) + "".join(said.content)
+            turn.usage = turn.usage + said.usage
+            turn.finish_reason = answer.finish
+            reply.turn.usage = turn.usage
+            events = [e for e in events if not isinstance(e, ContentDelta)]
+        else:
+            events = [*held, *events]
+        if not reply.turn.usage.requests:  # the server did not say (llama-cpp-python does not)
+            message = turn.message
+            written = len(message.content) + len(message.reasoning or "")
+            written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
+            reply.turn.estimate(len(body), written)
+            turn.usage = reply.turn.usage
+        if not request.decision.think and turn.message.reasoning and server.thinking_flag:
+            server.thinks_anyway = True  # it ignores enable_thinking: the next steps say /no_think
+        for event in events:
+            yield event
+
+    async def _exchange(self, body: bytes, attempts: Attempts) -> AsyncIterator[ModelEvent | _Reply]:
+        """One request's events as they stream, retried (from the start) when it fails;
+        then the reply that got through, not yet closed."""
+        server = self.server
         while True:
             reply = _Reply()
             try:
@@ -181,20 +266,8 @@ class ChatBackend:
                     yield Retrying(attempts.number, wait, str(exc), restart=reply.started)
                     await asyncio.sleep(wait)
                     continue
-            break
-        events = reply.close()
-        turn = events[-1]
-        assert isinstance(turn, Turn)
-        if not reply.turn.usage.requests:  # the server did not say (llama-cpp-python does not)
-            message = turn.message
-            written = len(message.content) + len(message.reasoning or "")
-            written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
-            reply.turn.estimate(len(body), written)
-            turn.usage = reply.turn.usage
-        if not request.decision.think and turn.message.reasoning and server.thinking_flag:
-            server.thinks_anyway = True  # it ignores enable_thinking: the next steps say /no_think
-        for event in events:
-            yield event
+            yield reply
+            return
 
     async def aclose(self) -> None:
         await self.server.aclose()
@@ -264,6 +337,15 @@ class _Reply:
         turn.saw_reasoning = turn.saw_reasoning or self.content.saw_think
         out.append(turn.turn(finish_reason=self.finish))
         return out
+
+
+def _response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI `response_format` that constrains an answer to `schema`."""
+    name = "".join(c if c.isalnum() or c in "_-" else "_" for c in str(schema.get("title") or "answer"))
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": name[:64] or "answer", "schema": schema, "strict": True},
+    }
 
 
 def _soft_switch_off(messages: list[dict[str, Any]]) -> None:

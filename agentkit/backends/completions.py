@@ -6,7 +6,10 @@ budget, (c) an append-only prompt: within one user query, step k+1's prompt is s
 prompt + its output + `<|im_end|>\\n` + the tool results + the generation prompt, byte for
 byte, so the server's prefix cache serves every earlier token; and (d) a broken stream is
 continued, not thrown away: the same prompt plus the text received so far is sent again
-and the model reads on.
+and the model reads on; (e) with an output schema, an answer is valid by construction: a step
+runs as usual (tools and thinking free), and when it ends without a call its answer is
+written again, from the end of its think block on the same prompt, under vLLM's
+`structured_outputs` (the free answer is never shown, and the prompt stays append-only).
 
 The prompt is a function of the conversation alone (`prompt_text`): each turn this backend
 wrote keeps its exact text (`AssistantMessage.raw`), so a resumed run, or another backend
@@ -19,6 +22,7 @@ import asyncio
 import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentkit.backends._http import Transport
@@ -28,16 +32,19 @@ from agentkit.backends.base import (
     ModelEvent,
     ModelRequest,
     Retrying,
+    StructuredOutputs,
     TurnBuilder,
     check_extra,
+    check_structured_outputs,
     extra_fields,
+    hold_answer,
     usage_from,
 )
-from agentkit.backends.retry import RetryPolicy
+from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ModelError, StreamBroken
 from agentkit.messages import AssistantMessage, Message, ToolMessage, UserMessage
-from agentkit.qwen3.parser import StreamParser
+from agentkit.qwen3.parser import ContentDelta, StreamParser
 from agentkit.qwen3.template import IM_END, render_prompt
 
 __all__ = ["BUDGET_CLOSE", "CompletionsBackend", "prompt_text"]
@@ -51,6 +58,7 @@ BUDGET_CLOSE = (
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
 ASSISTANT_OPEN = "<|im_start|>assistant\n"
+THINK_CLOSE = "</think>"
 NO_THINK = "<think>\n\n</think>\n\n"
 """What the generation prompt pre-fills for a step without thinking."""
 
@@ -102,6 +110,9 @@ class CompletionsBackend:
         connect_timeout: Seconds to open a connection.
         idle_timeout: Seconds a response may stay silent before it counts as stalled.
         retry: How failed requests are retried (and broken streams continued).
+        structured_outputs: How an answer is made to match the run's output type: "auto"
+            (vLLM's `structured_outputs` where the server is vLLM), "server" (always),
+            "validate" (never: the loop checks the answer).
     """
 
     name = "completions"
@@ -118,7 +129,9 @@ class CompletionsBackend:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         retry: RetryPolicy | None = None,
+        structured_outputs: StructuredOutputs = "auto",
     ) -> None:
+        self.structured_outputs = check_structured_outputs(structured_outputs)
         self.server = ServerConnection(
             base_url,
             model,
@@ -195,6 +208,12 @@ class CompletionsBackend:
     async def context_window(self) -> int | None:
         return await self.server.max_model_len()
 
+    def constrains(self, request: ModelRequest) -> bool:
+        """Whether this request's answer is constrained to its output schema by the server."""
+        if request.output_schema is None or self.structured_outputs == "validate":
+            return False
+        return self.structured_outputs == "server" or self.server.kind.json_schema
+
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         server = self.server
         async for notice in server.prepare():
@@ -212,27 +231,95 @@ class CompletionsBackend:
             or DEFAULT_MAX_TOKENS
         )
         sampling.pop("max_tokens", None)
-        extra = extra_fields(self.extra_body, request)
         budget = request.decision.budget if request.decision.think else None
         prefill = "" if request.decision.think else NO_THINK
+        constrained = self.constrains(request)
         parser = StreamParser()
         turn = TurnBuilder()
-        output: list[str] = []
-        used = 0  # output tokens so far: as counted by the server, else one per text event
-        limit = min(budget, ceiling) if budget else ceiling
         attempts = server.attempts()
+        # With a constrained answer, the text after the think block is held back until a
+        # call shows it is not the answer: an answer is written again under the constraint.
+        held: list[ModelEvent] = []
+        fields = {
+            "model": model,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "stop": STOP,
+            **sampling,
+        }
+        text = _Generation(request, prompt)
+        limit = min(budget, ceiling) if budget else ceiling
         while True:
-            written = "".join(output)
+            async for item in self._generate(text, fields, limit, turn, attempts):
+                if isinstance(item, Retrying):
+                    yield item
+                    continue
+                for event in parser.feed(item):
+                    for out in hold_answer(event, held, constrained):
+                        yield turn.add(out)
+            if budget is None or text.finish != "length":
+                break
+            # The budget ran out: close the reasoning if it is still open, then let the
+            # model go on with the tokens that are left.
+            budget = None
+            if text.used >= ceiling:
+                break
+            if parser.in_reasoning:
+                text.output.append(BUDGET_CLOSE)
+                for event in parser.feed(BUDGET_CLOSE):
+                    yield turn.add(event)
+            limit = ceiling - text.used
+        for event in parser.close():
+            for out in hold_answer(event, held, constrained):
+                yield turn.add(out)
+        turn.saw_reasoning = parser.saw_think
+        raw = "".join(text.output)
+        finish = text.finish
+        if constrained and not turn.calls:
+            # The answer: written again from the end of the think block, constrained to the
+            # schema, on the same prompt (so that the next step's prompt extends it). A think
+            # block the free text never closed is closed as a spent budget is.
+            assert request.output_schema is not None
+            kept = _before_answer(raw, request.decision.think)
+            answer = _Generation(
+                request, prompt, kept, {"structured_outputs": {"json": request.output_schema}}
+            )
+            # The answer gets the call's own allowance: the thinking before it is prompt now
+            # (and vLLM caps the number at what the window leaves).
+            async for item in self._generate(answer, fields, ceiling, turn, attempts):
+                if isinstance(item, Retrying):
+                    turn.content.clear()  # the answer is written anew
+                    yield item
+                else:
+                    yield turn.add(ContentDelta(item))
+            raw = kept + "".join(answer.output)
+            finish = answer.finish
+        else:
+            for waiting in held:
+                yield turn.add(waiting)
+        if not turn.usage.requests:  # the server did not say (llama-cpp-python does not)
+            turn.estimate(len(prompt), len(raw))
+        result = turn.turn(finish_reason=finish, raw=prefill + raw)
+        self._remember(request, result.message, prompt, raw)
+        yield result
+
+    async def _generate(
+        self, text: _Generation, fields: dict[str, Any], limit: int, turn: TurnBuilder, attempts: Attempts
+    ) -> AsyncIterator[str | Retrying]:
+        """One generation's text as it streams, continued across broken streams (the same
+        prompt plus the text received so far is sent again), with the retries as they come."""
+        server = self.server
+        request = text.request
+        extra = extra_fields(self.extra_body, request)
+        while True:
+            written = text.kept + "".join(text.output)
             if written and callable(self.extra_body):  # its constraint must go on from here
                 extra = extra_fields(self.extra_body, dataclasses.replace(request, continued=written))
             body: dict[str, Any] = {
-                "model": model,
-                "prompt": prompt + written,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-                "stop": STOP,
-                **sampling,
+                **fields,
+                "prompt": text.prompt + written,
                 **extra,
+                **text.constraint,
                 "max_tokens": limit,
             }
             finish: str | None = None
@@ -241,12 +328,11 @@ class CompletionsBackend:
             try:
                 async for chunk in server.stream("/completions", server.body(body)):
                     for choice in chunk.get("choices") or ():
-                        text = choice.get("text")
-                        if text:
-                            output.append(text)
+                        piece = choice.get("text")
+                        if piece:
+                            text.output.append(piece)
                             pieces += 1
-                            for event in parser.feed(text):
-                                yield turn.add(event)
+                            yield piece
                         if choice.get("finish_reason"):
                             finish = choice["finish_reason"]
                     if chunk.get("usage"):
@@ -258,34 +344,57 @@ class CompletionsBackend:
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
                     wait = attempts.wait_after(exc)
-                    yield Retrying(attempts.number, wait, str(exc), kept=sum(map(len, output)))
+                    text.used += pieces
+                    if text.constraint:
+                        # A grammar starts at the first generated token: a half-written
+                        # answer in the prompt cannot be continued under it. Write it anew.
+                        text.output.clear()
+                        yield Retrying(attempts.number, wait, str(exc), restart=True, kept=len(text.kept))
+                    else:
+                        kept = len(text.kept) + sum(map(len, text.output))
+                        yield Retrying(attempts.number, wait, str(exc), kept=kept)
+                        limit = max(1, limit - pieces)
                     await asyncio.sleep(wait)
-                    # Continue from the text received: the same prompt plus that text.
-                    used += pieces
-                    limit = max(1, limit - pieces)
                     continue
-            used += counted if counted is not None else pieces
-            if budget is None or finish != "length":
-                break
-            # The budget ran out: close the reasoning if it is still open, then let the
-            # model go on with the tokens that are left.
-            budget = None
-            if used >= ceiling:
-                break
-            if parser.in_reasoning:
-                output.append(BUDGET_CLOSE)
-                for event in parser.feed(BUDGET_CLOSE):
-                    yield turn.add(event)
-            limit = ceiling - used
-        for event in parser.close():
-            yield turn.add(event)
-        turn.saw_reasoning = parser.saw_think
-        raw = "".join(output)
-        if not turn.usage.requests:  # the server did not say (llama-cpp-python does not)
-            turn.estimate(len(prompt), len(raw))
-        result = turn.turn(finish_reason=finish, raw=prefill + raw)
-        self._remember(request, result.message, prompt, raw)
-        yield result
+            text.used += counted if counted is not None else pieces
+            text.finish = finish
+            return
 
     async def aclose(self) -> None:
         await self.server.aclose()
+
+
+@dataclass
+class _Generation:
+    """One generation of a step: its prompt, the text it wrote, and its tokens.
+
+    Attributes:
+        request: The model call it serves.
+        prompt: The step's prompt.
+        kept: Text of the step that stands before this generation's (the think block,
+            before an answer written again under the constraint).
+        constraint: Request fields that constrain it (structured outputs).
+        output: Its text, as received.
+        used: Output tokens so far (as the server counted them, else one per piece).
+        finish: Why it stopped.
+    """
+
+    request: ModelRequest
+    prompt: str
+    kept: str = ""
+    constraint: dict[str, Any] = field(default_factory=dict)
+    output: list[str] = field(default_factory=list)
+    used: int = 0
+    finish: str | None = None
+
+
+def _before_answer(output: str, think: bool) -> str:
+    """The text of a step before its answer: through the end of the think block and the
+    blank line the template puts after it (a block cut short is closed as a spent thinking
+    budget is). Nothing for a step without thinking: its prompt holds the empty block."""
+    if not think:
+        return ""
+    end = output.find(THINK_CLOSE)
+    if end < 0:
+        return output + BUDGET_CLOSE
+    return output[: end + len(THINK_CLOSE)] + "\n\n"

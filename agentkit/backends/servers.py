@@ -45,6 +45,9 @@ class ServerKind:
         cut_short: Why it may end a stream (`[DONE]`) without saying why the output stopped
             (no `finish_reason`), if it is known to. Such a stream is continued like any
             broken one; this is said with the retry.
+        json_schema: It constrains an answer to a JSON schema: `structured_outputs`
+            `{"json": ...}` on `/v1/completions`, `response_format` on chat (what
+            `structured_outputs="auto"` uses).
     """
 
     name: str
@@ -53,12 +56,13 @@ class ServerKind:
     tokenizer: Tokenizer | None = None
     empty_body: str | None = None
     cut_short: str | None = None
+    json_schema: bool = False
 
 
 UNKNOWN = ServerKind("an OpenAI-compatible server")
 
 KINDS: dict[str, ServerKind] = {
-    "vllm": ServerKind("vLLM", tokenizer=Tokenizer("/tokenize", "prompt", chat=True)),
+    "vllm": ServerKind("vLLM", tokenizer=Tokenizer("/tokenize", "prompt", chat=True), json_schema=True),
     "me": ServerKind(  # llama-cpp-python's server lists its models as owned by "me"
         "llama-cpp-python",
         thinking_flag=False,
