@@ -30,7 +30,7 @@ from agentkit.output import OutputSpec, OutputType, answer_instruction, output_s
 from agentkit.result import RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.serving import profile_for
-from agentkit.store import TranscriptWriter, default_runs_dir, find_run, load_run
+from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run
 from agentkit.thinking import PolicyLike, Sampling, resolve_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
@@ -227,7 +227,6 @@ class Agent:
         self.metadata = dict(metadata or {})
         self.system_prompt = system_prompt
         self.thinking = thinking
-        self._policy = resolve_policy(thinking)
         self.limits = Limits(max_steps, max_tokens, timeout, max_repeats, max_malformed, output_retries)
         self.context = context if isinstance(context, ContextPolicy) else ContextPolicy(window=context)
         self._window = profile.context_length
@@ -245,6 +244,16 @@ class Agent:
         self._mcp_tools: list[str] = []
         self._mcp_running = False
         self._entered = False
+
+    @property
+    def thinking(self) -> PolicyLike:
+        """The thinking policy; setting it applies from the next run (or chat turn) on."""
+        return self._thinking
+
+    @thinking.setter
+    def thinking(self, policy: PolicyLike) -> None:
+        self._policy = resolve_policy(policy)
+        self._thinking = policy
 
     def sampling_for(self, think: bool) -> Sampling:
         """The sampling parameters of a thinking (True) or non-thinking (False) step."""
@@ -326,12 +335,7 @@ class Agent:
             )
         if saved.status == "running":
             raise ConfigError(f"run {saved.run_id} is still running in another process")
-        missing = [name for name in saved.config.get("tools") or () if name not in self.toolbox]
-        if missing and not self.mcp:
-            raise ConfigError(
-                f"run {saved.run_id} used tools this agent lacks: {', '.join(missing)}; resume it with an "
-                "Agent that has them (the model's next prompt lists the tools)"
-            )
+        self.check_tools_of(saved)
         workspace = saved.config.get("workspace")
         saved_schema = saved.config.get("output_schema")
         output = (
@@ -349,6 +353,20 @@ class Agent:
             output=output,
         ):
             yield event
+
+    def check_tools_of(self, saved: SavedRun) -> None:
+        """Refuse to go on with a saved run whose tools this agent lacks (MCP tools aside:
+        they are known once the servers run).
+
+        Raises:
+            ConfigError: Naming the missing tools.
+        """
+        missing = [name for name in saved.config.get("tools") or () if name not in self.toolbox]
+        if missing and not self.mcp:
+            raise ConfigError(
+                f"run {saved.run_id} used tools this agent lacks: {', '.join(missing)}; resume it with an "
+                "Agent that has them (the model's next prompt lists the tools)"
+            )
 
     async def resume(self, run_id: str, *, output_type: OutputType | None = None) -> RunResult:
         """`resume_stream` to its end: the run's result."""
@@ -369,9 +387,18 @@ class Agent:
         path: Path | None = None,
         workspace: Path | None = None,
         output: OutputSpec | None = None,
+        scope: RunScope | None = None,
+        chat: bool = False,
     ) -> AsyncIterator[Event]:
-        """Run the loop over `messages`, writing the transcript as it goes."""
-        scope = RunScope(workspace or self.workspace, self.sandbox)
+        """Run the loop over `messages`, writing the transcript as it goes.
+
+        `scope`: what the run's tool calls share, kept open for the caller (a chat's turns
+        share one); None makes one for this run alone. `chat`: the run is a turn of a chat:
+        its first line says so, and with `path` (and no `resume`) the turn is appended to the
+        chat's transcript, opening with its user message.
+        """
+        owned = scope is None
+        scope = scope or RunScope(workspace or self.workspace, self.sandbox)
         if WORKSPACE_BUILTINS & set(self.builtins):
             scope.workspace  # noqa: B018 - made now, so that RunStarted and the transcript name it
         transcript: TranscriptWriter | None = None
@@ -383,11 +410,13 @@ class Agent:
                     f"cannot write the run's transcript in {self.transcripts} ({exc.strerror or exc}); "
                     f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
                 ) from None
-            if resume is None:
-                config = self._describe(scope)
+            if resume is None and path is None:
+                config = {**self._describe(scope), **({"chat": True} if chat else {})}
                 if output is not None:
                     config["output_schema"] = output.schema
                 transcript.begin(run_id, task, messages, config)
+            elif resume is None:
+                transcript.user_turn(messages[-1])
             else:
                 transcript.resumed()
                 transcript.count_from(len(resume.steps), resume.usage)
@@ -430,7 +459,8 @@ class Agent:
             if transcript is not None:
                 transcript.close()
             await events.aclose()
-            await scope.aclose()
+            if owned:
+                await scope.aclose()
             self._active -= 1
             if not self._active and not self._entered:  # the last run: release connections and servers
                 await self._release()

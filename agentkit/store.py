@@ -8,6 +8,11 @@ text included), each tool call as it starts and as it finishes (the whole output
 ended. Streamed deltas are not written: a finished turn is one record. Lines are flushed as
 they are written, so a killed run (`kill -9` included) loses only the step in progress, and
 `load_run` rebuilds the conversation and the state `run_loop` needs to take the run up again.
+
+A chat (`agentkit chat`, `ChatSession`) is one run of many user turns: its first turn is an
+ordinary run's records; each later turn opens with a `user_turn` line (the user's message)
+and then the records of its steps. Replay appends each turn's message in order, so it rebuilds
+the whole conversation; the state to take up is the last turn's.
 """
 
 from __future__ import annotations
@@ -200,6 +205,18 @@ class TranscriptWriter:
             }
         )
 
+    def user_turn(self, message: Message) -> None:
+        """A chat's next user message: the records after it are that turn's (which process
+        wrote it is kept, to tell a live chat from a killed one)."""
+        self._put(
+            {
+                "type": "user_turn",
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "message": message_to_dict(message),
+            }
+        )
+
     def resumed(self) -> None:
         """A line saying which process took the run up again."""
         self._put({"type": "run_resumed", "pid": os.getpid(), "host": socket.gethostname()})
@@ -332,7 +349,7 @@ def run_info(path: Path) -> RunInfo:
             status = "error"
         elif kind == "run_interrupted":
             status = "interrupted"
-        elif kind == "run_resumed":
+        elif kind in ("run_resumed", "user_turn"):
             status, owner = "killed", record
     if status == "killed" and _alive(owner.get("pid"), owner.get("host")):
         status = "running"
@@ -391,8 +408,9 @@ class SavedRun:
         config: Its configuration, as recorded on the first line.
         messages: The conversation as it stood after the last finished step (compactions
             applied), ready to go on from.
-        resume: The state `run_loop` takes the run up from.
+        resume: The state `run_loop` takes the run up from (a chat's: its last turn's).
         status: As `RunInfo.status`.
+        turns: The user turns it holds (1 but for a chat).
     """
 
     path: Path
@@ -403,6 +421,7 @@ class SavedRun:
     resume: Resume
     status: str
     records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    turns: int = 1
 
 
 def load_run(path: str | Path) -> SavedRun:
@@ -432,6 +451,7 @@ def load_run(path: str | Path) -> SavedRun:
         state.resume(),
         run_info(file).status,
         records,
+        state.turns,
     )
 
 
@@ -442,6 +462,7 @@ class _Replay:
         self.messages = messages
         self.steps: list[StepRecord] = []
         self.usage = Usage()
+        self.turns = 1
         self._clear()
 
     def _clear(self) -> None:
@@ -452,7 +473,12 @@ class _Replay:
 
     def read(self, record: dict[str, Any]) -> None:
         kind = record.get("type")
-        if kind == "compacted":
+        if kind == "user_turn":  # a chat's next turn: a step left unfinished before it is dropped
+            self._clear()
+            self.messages.append(message_from_dict({"role": "user", **(record.get("message") or {})}))
+            self.steps, self.usage = [], Usage()
+            self.turns += 1
+        elif kind == "compacted":
             changes = [Change(c["index"], c["kind"], c.get("text", "")) for c in record.get("changes") or ()]
             apply_changes(self.messages, changes)
         elif kind == "step_started":
