@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -160,6 +160,7 @@ class _Renderer:
                 f"(left out {' and '.join(parts)})[/]"
             )
         elif isinstance(event, RunStarted):
+            self.text_steps.clear()  # step numbers start again (a chat's next turn)
             if event.resumed:
                 self.err.print(f"[dim]resuming run {event.run_id} at step {event.first_step}[/]")
             if event.workspace:
@@ -257,10 +258,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 class _TerminalApprover:
     """Asks on the terminal before a call whose policy is "ask" runs (one question at a time)."""
 
-    def __init__(self, err: Console, render: _Renderer, *, approve_all: bool) -> None:
+    def __init__(
+        self,
+        err: Console,
+        render: _Renderer,
+        *,
+        approve_all: bool,
+        ask: Callable[[str], Awaitable[str]] | None = None,
+    ) -> None:
         self.err = err
         self.render = render
         self.approve_all = approve_all
+        self.ask = ask or _ask  # the answer, stripped and lowered
         self.always: set[str] = set()
         self.lock: asyncio.Lock | None = None
 
@@ -280,7 +289,7 @@ class _TerminalApprover:
             for key, value in call.arguments.items():
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 self.err.print(f"  [cyan]{escape(key)}[/]: {escape(_clip(text, 2000))}")
-            answer = await _ask("Allow it? [y]es / [n]o / [a]lways for this tool: ")
+            answer = await self.ask("Allow it? [y]es / [n]o / [a]lways for this tool: ")
         if answer.startswith("a"):
             self.always.add(call.name)
         return answer.startswith(("y", "a"))
@@ -565,6 +574,105 @@ def _run_id(agent: Any) -> str:
     return path.stem.rsplit("-", 1)[-1]
 
 
+@app.command()
+@agent_options
+def chat(
+    resume: Annotated[
+        Optional[str],
+        typer.Option(
+            "--resume",
+            metavar="ID",
+            help="Go on with this chat (or run): its whole conversation; a turn cut off is finished "
+            "first. Options given here replace the ones it was started with.",
+            show_default=False,
+        ),
+    ] = None,
+    *,
+    options: RunOptions,
+) -> None:
+    """Talk with a Qwen3 agent, turn after turn, with its tools.
+
+    Type a message; end it (or start it) with /think or /no_think to switch thinking, as
+    the model card shows. /help lists the commands (/tools, /thinking, /reset, /save,
+    /exit). Ctrl-C stops the answer in progress; Ctrl-D leaves. The conversation is a run:
+    `agentkit runs list` shows it, `agentkit chat --resume ID` goes on with it.
+    """
+    if resume is not None:
+        options = _resumed_options(resume, options)
+    with _served(options):
+        _chat(options, resume)
+
+
+def _resumed_options(run_id: str, given: RunOptions) -> RunOptions:
+    """The options a chat (or run) was started with, under those given that differ from
+    the defaults."""
+    import dataclasses
+
+    from agentkit.store import find_run, load_run
+
+    try:
+        saved = load_run(find_run(run_id, given.runs_dir))
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    cli = saved.config.get("cli")
+    if not isinstance(cli, dict):
+        given.runs_dir = given.runs_dir or saved.path.parent
+        return given  # started from Python: the options given here it is
+    default = RunOptions()
+    changed = {
+        f.name: getattr(given, f.name)
+        for f in dataclasses.fields(RunOptions)
+        if getattr(given, f.name) != getattr(default, f.name)
+    }
+    return RunOptions.restore(cli, **{**changed, "runs_dir": given.runs_dir or saved.path.parent})
+
+
+def _chat(options: RunOptions, resume: Optional[str]) -> None:
+    """The chat session: build the agent, hand it to the terminal, exit 143 on SIGTERM."""
+    from agentkit.chat import ChatSession
+    from agentkit.cli_chat import ChatTerminal
+    from agentkit.sandbox import SandboxWarning
+    from agentkit.thinking import Always, Auto, Never
+
+    warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
+    out = Console(highlight=False, emoji=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+    render = _Renderer(out, err, show_thinking=not options.hide_thinking)
+
+    def show(event: Event) -> None:
+        if options.json_events:
+            print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
+        else:
+            render(event)
+
+    policies = {"auto": Auto(options.budget), "on": Always(options.budget), "off": Never()}
+    terminal = ChatTerminal(
+        out, err, show=show, pause=render.pause, policies=policies, interactive=sys.stdin.isatty()
+    )
+    approver = _TerminalApprover(err, render, approve_all=options.yes, ask=terminal.ask)
+    try:
+        agent = build_agent(options, approver)
+        session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
+    except (AgentkitError, ValueError, TypeError) as exc:
+        raise _fail(str(exc), 2) from None
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await terminal.run(session)
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        render.pause()
+        where = f" · go on with: agentkit chat --resume {session.run_id}" if session.transcript else ""
+        raise _fail(f"stopped by SIGTERM{where}", 143) from None
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+
+
 runs_app = typer.Typer(help="List, read and resume runs from their transcripts.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
@@ -721,7 +829,11 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             out.print(f"\n[yellow]interrupted[/] ({escape(record.get('reason') or '')})")
         elif kind == "run_resumed":
             out.print("[dim]— resumed —[/]")
-    if saved.status not in ("answer", "running"):
+        elif kind == "user_turn":  # a chat's next message
+            out.print(f"\n[bold]task:[/] {escape((record.get('message') or {}).get('content') or '')}")
+    if config.get("chat"):
+        out.print(f"[dim]go on with: agentkit chat --resume {saved.run_id}[/]")
+    elif saved.status not in ("answer", "running"):
         out.print(f"[dim]go on with: agentkit runs resume {saved.run_id}[/]")
 
 

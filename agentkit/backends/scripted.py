@@ -1,8 +1,8 @@
 """The scripted backend: deterministic turns, no network.
 
 It runs the real loop for tests and offline demos. A turn is raw Qwen3 output text (parsed
-by agentkit's parser, streamed in small chunks as a server would) or an `AssistantMessage`.
-Turns come from a list, or from a function of the request.
+by agentkit's parser, streamed in small chunks as a server would), such text `Paced` at its
+own speed, or an `AssistantMessage`. Turns come from a list, or from a function of the request.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
@@ -19,9 +20,23 @@ from agentkit.errors import ConfigError, ModelError
 from agentkit.messages import AssistantMessage, ToolCall, from_openai
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, StreamParser, ToolCallReady
 
-__all__ = ["ScriptedBackend", "ScriptedTurn", "load_script"]
+__all__ = ["Paced", "ScriptedBackend", "ScriptedTurn", "load_script"]
 
-ScriptedTurn = Union[str, AssistantMessage]
+
+@dataclass(frozen=True)
+class Paced:
+    """Raw output text streamed at its own pace (a slow model, to try Ctrl-C on).
+
+    Attributes:
+        text: The raw Qwen3 output.
+        delay: Seconds between streamed chunks, over the backend's own `delay`.
+    """
+
+    text: str
+    delay: float
+
+
+ScriptedTurn = Union[str, Paced, AssistantMessage]
 TurnSource = Union[
     Sequence[ScriptedTurn],
     Callable[[ModelRequest], Union[ScriptedTurn, Awaitable[ScriptedTurn]]],
@@ -77,23 +92,27 @@ class ScriptedBackend:
                 yield turn.add(ToolCallReady(ToolCall(call.name, dict(call.arguments), call.id, call.raw)))
             yield turn.turn(finish_reason="tool_calls" if scripted.tool_calls else "stop")
             return
+        text, delay = (
+            (scripted.text, scripted.delay) if isinstance(scripted, Paced) else (scripted, self.delay)
+        )
         parser = StreamParser()
-        for i in range(0, len(scripted), self.chunk_size):
-            if self.delay:
-                await asyncio.sleep(self.delay)
-            for event in parser.feed(scripted[i : i + self.chunk_size]):
+        for i in range(0, len(text), self.chunk_size):
+            if delay:
+                await asyncio.sleep(delay)
+            for event in parser.feed(text[i : i + self.chunk_size]):
                 yield turn.add(event)
         for event in parser.close():
             yield turn.add(event)
         turn.saw_reasoning = parser.saw_think
-        yield turn.turn(finish_reason="stop", raw=scripted)
+        yield turn.turn(finish_reason="stop", raw=text)
 
     async def aclose(self) -> None:
         return None
 
 
 def load_script(path: str | Path) -> list[ScriptedTurn]:
-    """Turns from a JSON file: a list of raw output strings or assistant-message objects
+    """Turns from a JSON file: a list of raw output strings, raw output at its own pace
+    (`{"raw": ..., "delay": seconds between chunks}`), or assistant-message objects
     (`{"content": ..., "reasoning": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}`)."""
     file = Path(path)
     try:
@@ -110,6 +129,14 @@ def load_script(path: str | Path) -> list[ScriptedTurn]:
     for i, item in enumerate(data):
         if isinstance(item, str):
             turns.append(item)
+        elif isinstance(item, dict) and "raw" in item:
+            raw, delay = item["raw"], item.get("delay", 0)
+            if not isinstance(raw, str) or isinstance(delay, bool) or not isinstance(delay, (int, float)):
+                raise ConfigError(
+                    f'{file}: turn {i + 1} must give "raw" as text and "delay" as seconds, e.g. '
+                    '{"raw": "Hello.", "delay": 0.1}'
+                )
+            turns.append(Paced(raw, max(0.0, float(delay))))
         elif isinstance(item, dict):
             message = from_openai({"role": "assistant", **item})
             assert isinstance(message, AssistantMessage)
