@@ -489,9 +489,14 @@ class Agent:
         """Start the MCP servers if they are not running; their status as events."""
         if self.mcp is None or self._mcp_running:
             return []
-        reports = await self.mcp.start()
+        await self.mcp.start()
         self._mcp_running = True
         self._sync_mcp_tools()
+        return list(self.server_status())
+
+    def server_status(self) -> list[ServerStatus]:
+        """How the MCP servers started, last time they did (empty before)."""
+        reports = self.mcp.reports if self.mcp is not None else []
         return [ServerStatus(r.name, r.target, r.ok, r.tools, r.seconds, r.error) for r in reports]
 
     def _sync_mcp_tools(self) -> None:

@@ -193,7 +193,9 @@ class ChatTerminal:
         self._goodbye(session)
 
     async def _session(self, session: ChatSession) -> None:
-        async with session:
+        async with session:  # MCP servers start here, once for the whole session
+            for status in session.agent.server_status():
+                self.show(status)
             if session.turns:
                 self._recap(session)
             if session.pending:

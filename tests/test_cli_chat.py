@@ -27,9 +27,12 @@ class Chat(Terminal):
     """A terminal whose `expect` consumes what it waited for: the next `expect` looks only
     at what came after (so a prompt redrawn with the typed line is not taken for the next)."""
 
+    log = ""  # what the earlier expects consumed
+
     def expect(self, text: str, timeout: float = 30) -> None:
         super().expect(text, timeout)
-        self.seen = self.seen[self.seen.index(text) + len(text) :]
+        cut = self.seen.index(text) + len(text)
+        self.log, self.seen = self.log + self.seen[:cut], self.seen[cut:]
 
 
 def chat(tmp_path: Path, turns: list[object], *extra: str) -> Chat:
