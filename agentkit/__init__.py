@@ -27,6 +27,7 @@ _EXPORTS = {
     "AgentkitError": "agentkit.errors",
     "AssistantMessage": "agentkit.messages",
     "ChatBackend": "agentkit.backends.chat",
+    "ChatSession": "agentkit.chat",
     "CompletionsBackend": "agentkit.backends.completions",
     "ConfigError": "agentkit.errors",
     "ContextOverflow": "agentkit.errors",
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     from agentkit.backends.completions import CompletionsBackend
     from agentkit.backends.retry import RetryPolicy
     from agentkit.backends.scripted import ScriptedBackend
+    from agentkit.chat import ChatSession
     from agentkit.context import ContextPolicy
     from agentkit.errors import (
         AgentkitError,

@@ -916,6 +916,8 @@ def runs_resume(
         saved = load_run(find_run(run_id, runs_dir))
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
+    if saved.status == "answer" and saved.config.get("chat"):
+        raise _fail(f"run {saved.run_id} is a chat; go on with it: agentkit chat --resume {saved.run_id}", 2)
     if saved.status == "answer":
         raise _fail(
             f"run {saved.run_id} already answered; `agentkit runs show {saved.run_id}` shows it, and "

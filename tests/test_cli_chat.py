@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -183,6 +184,30 @@ def test_approval_is_asked_at_the_chat_prompt(tmp_path: Path) -> None:
     term.type(CTRL_D)
     assert term.finish() == 0, term.seen
     assert (tmp_path / "ws" / "a.txt").read_text() == "hi"
+
+
+def test_ctrl_c_at_an_approval_question_stops_the_step_and_the_chat_goes_on(tmp_path: Path) -> None:
+    write = (
+        '<tool_call>\n{"name": "write_file", "arguments": {"path": "b.txt", "content": "no"}}\n</tool_call>'
+    )
+    term = chat(tmp_path, [write, "Hello."], "--builtin", "files", "--workspace", str(tmp_path / "ws"))
+    say(term, "Write b.txt.")
+    term.expect("Allow it?")
+    term.type(CTRL_C)
+    term.expect("stopped (what had finished is kept)")
+    say(term, "Hi.")
+    term.expect("Hello.")
+    term.expect("›")
+    term.type(CTRL_D)
+    assert term.finish() == 0, term.seen
+    assert not (tmp_path / "ws" / "b.txt").exists()
+    (info,) = list_runs(tmp_path / "runs")
+    assert [m.role for m in load_run(info.path).messages] == ["user", "user", "assistant"]
+    resume = [sys.executable, "-m", "agentkit.cli", "runs", "resume", info.run_id]
+    with_run = subprocess.run(
+        [*resume, "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True, timeout=60
+    )
+    assert with_run.returncode == 2 and f"agentkit chat --resume {info.run_id}" in with_run.stderr
 
 
 def test_the_soft_switch_reaches_the_rendered_prompt(tmp_path: Path) -> None:

@@ -164,16 +164,19 @@ def report(record_property: Any, capsys: pytest.CaptureFixture[str]) -> Iterator
     yield write
 
 
-def processes_with(marker: str) -> list[int]:
-    """Pids of live processes whose command line holds `marker`."""
+def processes_with(marker: str, parent: int | None = None) -> list[int]:
+    """Pids of live processes whose command line holds `marker` (children of `parent` only,
+    when given)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().split(") ")[1][0]
-        except (OSError, IndexError):
+            state, ppid = (entry / "stat").read_text().split(") ")[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent is not None and int(ppid) != parent:
             continue
         if marker.encode() in cmdline and state != "Z" and int(entry.name) != os.getpid():
             found.append(int(entry.name))

@@ -10,25 +10,9 @@ from pathlib import Path
 import pytest
 
 from ..test_cli_chat import CTRL_D, Chat, say
-from .conftest import ROOT
+from .conftest import ROOT, processes_with
 
 pytestmark = pytest.mark.integration
-
-
-def children_running(parent: int, marker: str) -> list[int]:
-    """Pids of live child processes of `parent` whose command line holds `marker`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            fields = (entry / "stat").read_text().split(") ")[1].split()
-        except (OSError, IndexError):
-            continue
-        if marker.encode() in cmdline and fields[0] != "Z" and int(fields[1]) == parent:
-            found.append(int(entry.name))
-    return found
 
 
 def call(name: str, **arguments: object) -> str:
@@ -50,7 +34,7 @@ def test_the_mcp_servers_start_once_for_the_whole_chat(tmp_path: Path) -> None:
     ]  # fmt: skip
     term = Chat(args, ROOT, env)
     term.expect("MCP server notes:")
-    server = children_running(term.proc.pid, "notes_mcp_server.py")
+    server = processes_with("notes_mcp_server.py", parent=term.proc.pid)
     assert len(server) == 1
     say(term, "Note something.")
     term.expect("← notes__add_note")
@@ -58,7 +42,7 @@ def test_the_mcp_servers_start_once_for_the_whole_chat(tmp_path: Path) -> None:
     say(term, "What notes are there?")
     term.expect("← notes__list_notes")
     term.expect("One note.")
-    assert children_running(term.proc.pid, "notes_mcp_server.py") == server  # the same process
+    assert processes_with("notes_mcp_server.py", parent=term.proc.pid) == server  # the same process
     term.expect("›")
     term.type(CTRL_D)
     assert term.finish() == 0, term.seen
