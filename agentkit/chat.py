@@ -23,7 +23,7 @@ from agentkit.events import Event, RunFinished, StepFinished
 from agentkit.loop import Resume
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage, to_openai
 from agentkit.result import RunResult
-from agentkit.store import find_run, load_run
+from agentkit.store import find_run, load_run, writer_alive
 from agentkit.thinking import PolicyLike
 from agentkit.tools.scope import RunScope
 
@@ -85,6 +85,12 @@ class ChatSession:
         saved = load_run(find_run(run_id, agent.transcripts))
         if saved.status == "running":
             raise ConfigError(f"run {saved.run_id} is still running in another process")
+        writer = writer_alive(saved.records)
+        if writer is not None:
+            raise ConfigError(
+                f"chat {saved.run_id} is still open in another process (pid {writer}); leave it there "
+                "first (/exit), so that two sessions do not write one transcript"
+            )
         agent.check_tools_of(saved)
         session = cls(agent)
         session.run_id, session.transcript, session._task = saved.run_id, saved.path, saved.task

@@ -71,6 +71,7 @@ __all__ = [
     "list_runs",
     "load_run",
     "read_transcript",
+    "writer_alive",
 ]
 
 FORMAT = 2
@@ -327,6 +328,17 @@ def _alive(pid: Any, host: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def writer_alive(records: Iterable[Mapping[str, Any]]) -> int | None:
+    """The pid of another live process that last took up this run (its first line, a
+    resume, or a chat's turn), if there is one: it may still write to the transcript."""
+    owner: Mapping[str, Any] = {}
+    for record in records:
+        if record.get("type") in ("run", "run_resumed", "user_turn"):
+            owner = record
+    pid = owner.get("pid")
+    return pid if isinstance(pid, int) and _alive(pid, owner.get("host")) else None
 
 
 def run_info(path: Path) -> RunInfo:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from agentkit import Agent, ScriptedBackend, tool
 from agentkit.chat import ChatSession
+from agentkit.errors import ConfigError
 from agentkit.events import RunFinished, StepStarted, ToolCallStarted
 from agentkit.messages import AssistantMessage, ToolMessage, UserMessage, as_messages
 from agentkit.qwen3.template import render_prompt
@@ -190,3 +194,16 @@ async def test_save_writes_json_the_agent_reads_back_or_markdown(tmp_path: Path)
     text = chat.save(tmp_path / "c.md").read_text()
     assert "## User\n\n2 * 2?" in text and "> **Thinking**" in text and "`multiply`" in text
     assert "> **Result of `multiply`**\n>\n> 4.0" in text and text.rstrip().endswith("Four.")
+
+
+async def test_a_chat_still_open_in_another_process_is_not_resumed(tmp_path: Path) -> None:
+    async with ChatSession(Agent(backend=ScriptedBackend(["A."]), transcripts=tmp_path)) as chat:
+        await turn(chat, "First?")
+    path = chat.transcript
+    assert path is not None
+    records = path.read_text().splitlines()
+    head = json.loads(records[0])
+    head["pid"] = os.getppid()  # a live process that is not this one
+    path.write_text("\n".join([json.dumps(head), *records[1:]]) + "\n")
+    with pytest.raises(ConfigError, match=rf"still open in another process \(pid {os.getppid()}\)"):
+        ChatSession.resume(Agent(backend=ScriptedBackend(["B."]), transcripts=tmp_path), chat.run_id)
