@@ -155,6 +155,7 @@ class ChatSession:
                 path=self.transcript,
                 scope=self._scope,
                 chat=True,
+                output=self.agent._output,  # the agent's output type, if it has one, for every answer
             )
             async for event in events:
                 if self.transcript is None and self.agent.transcripts is not None:

@@ -637,7 +637,7 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, emoji=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-    render = _Renderer(out, err, show_thinking=not options.hide_thinking)
+    render = _Renderer(out, err, not options.hide_thinking, options.output_schema is not None)
 
     def show(event: Event) -> None:
         if options.json_events:

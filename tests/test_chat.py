@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from agentkit import Agent, ScriptedBackend, tool
 from agentkit.chat import ChatSession
@@ -207,3 +208,15 @@ async def test_a_chat_still_open_in_another_process_is_not_resumed(tmp_path: Pat
     path.write_text("\n".join([json.dumps(head), *records[1:]]) + "\n")
     with pytest.raises(ConfigError, match=rf"still open in another process \(pid {os.getppid()}\)"):
         ChatSession.resume(Agent(backend=ScriptedBackend(["B."]), transcripts=tmp_path), chat.run_id)
+
+
+async def test_an_agents_output_type_types_every_answer_of_the_chat(tmp_path: Path) -> None:
+    class Count(BaseModel):
+        n: int
+
+    backend = ScriptedBackend(['{"n": 1}', '{"n": 2}'])
+    async with ChatSession(Agent(backend=backend, output_type=Count, transcripts=tmp_path)) as chat:
+        await turn(chat, "One?")
+        assert chat.last_result is not None and chat.last_result.output == Count(n=1)
+        await turn(chat, "Two?")
+        assert chat.last_result.output == Count(n=2)
