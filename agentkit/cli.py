@@ -592,10 +592,13 @@ def chat(
 ) -> None:
     """Talk with a Qwen3 agent, turn after turn, with its tools.
 
-    Type a message; end it (or start it) with /think or /no_think to switch thinking, as
-    the model card shows. /help lists the commands (/tools, /thinking, /reset, /save,
-    /exit). Ctrl-C stops the answer in progress; Ctrl-D leaves. The conversation is a run:
-    `agentkit runs list` shows it, `agentkit chat --resume ID` goes on with it.
+    End (or start) a message with /think or /no_think to switch thinking
+    from that message on, as the model card shows.
+    /help lists the commands: /tools /thinking /reset /save /exit.
+    Ctrl-C stops the answer in progress; Ctrl-D leaves.
+
+    The conversation is a run: `agentkit runs list` shows it,
+    `agentkit chat --resume ID` goes on with it.
     """
     if resume is not None:
         options = _resumed_options(resume, options)
