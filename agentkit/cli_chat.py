@@ -104,6 +104,7 @@ class ChatTerminal:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory, InMemoryHistory
         from prompt_toolkit.key_binding import KeyBindings
+        from prompt_toolkit.output import create_output
 
         keys = KeyBindings()
 
@@ -122,8 +123,10 @@ class ChatTerminal:
         except OSError as exc:
             self.err.print(f"[dim]line history kept for this session only ({escape(str(exc))})[/]")
             history = InMemoryHistory()
-        self._lines = PromptSession(history=history, key_bindings=keys)
-        self._answers = PromptSession(history=InMemoryHistory())
+        # Answers piped to a file keep to themselves: the prompt is drawn on stderr then.
+        screen = None if sys.stdout.isatty() else create_output(stdout=sys.stderr)
+        self._lines = PromptSession(history=history, key_bindings=keys, output=screen)
+        self._answers = PromptSession(history=InMemoryHistory(), output=screen)
 
     async def read(self) -> str | None:
         """The next line; None when the user leaves (Ctrl-D, Ctrl-C twice on an empty line,
