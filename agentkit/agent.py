@@ -50,7 +50,9 @@ class Agent:
     Args:
         model: The served model name (e.g. "Qwen/Qwen3-4B"); None asks the server. Also picks
             the model's sampling presets.
-        base_url: The server's API root (default `http://127.0.0.1:8000/v1`).
+        base_url: The server's API root (default `http://127.0.0.1:8000/v1`), or a list of
+            several servers of the same model: each run stays on one (its prefix cache), new
+            runs go to the least busy, a failing server is set aside for a while.
         backend: "completions" (default: agentkit renders and parses, `/v1/completions`),
             "chat" (the server renders and parses, `/v1/chat/completions`), or a backend
             object such as `ScriptedBackend`.
@@ -130,7 +132,7 @@ class Agent:
     def __init__(
         self,
         model: str | None = None,
-        base_url: str | None = None,
+        base_url: str | Sequence[str] | None = None,
         *,
         backend: str | Backend = "completions",
         tools: Iterable[Tool | Callable[..., Any]] = (),
@@ -243,6 +245,7 @@ class Agent:
             self.mcp = McpToolset(mcp, strict=mcp_strict, on_change=lambda _: self._sync_mcp_tools())
         self._mcp_tools: list[str] = []
         self._mcp_running = False
+        self._mcp_lock: tuple[asyncio.Lock, asyncio.AbstractEventLoop] | None = None
         self._entered = False
 
     @property
@@ -472,7 +475,7 @@ class Agent:
         server = getattr(self.backend, "server", None)
         return {
             "backend": getattr(self.backend, "name", type(self.backend).__name__),
-            "base_url": getattr(server, "base_url", None),
+            "base_url": getattr(self.backend, "base_urls", None) or getattr(server, "base_url", None),
             "model": self.model,
             "thinking": thinking,
             "tools": [t.name for t in self.toolbox],
@@ -486,11 +489,18 @@ class Agent:
         }
 
     async def _start_mcp(self) -> list[Event]:
-        """Start the MCP servers if they are not running; their status as events."""
+        """Start the MCP servers if they are not running; their status as events. Runs that
+        start together start them once (the others wait for that start)."""
         if self.mcp is None or self._mcp_running:
             return []
-        await self.mcp.start()
-        self._mcp_running = True
+        loop = asyncio.get_running_loop()
+        if self._mcp_lock is None or self._mcp_lock[1] is not loop:
+            self._mcp_lock = (asyncio.Lock(), loop)
+        async with self._mcp_lock[0]:
+            if self._mcp_running:
+                return []
+            await self.mcp.start()
+            self._mcp_running = True
         self._sync_mcp_tools()
         return list(self.server_status())
 

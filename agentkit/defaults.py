@@ -21,8 +21,10 @@ __all__ = [
     "DEFAULT_MAX_STEPS",
     "DEFAULT_OUTPUT_RESERVE",
     "DEFAULT_OUTPUT_RETRIES",
+    "DEFAULT_REPLICA_ATTEMPTS",
     "DEFAULT_RETRY_ATTEMPTS",
     "DEFAULT_RETRY_TIME",
+    "DEFAULT_SET_ASIDE",
     "RUNS_DIR_ENV",
 ]
 
@@ -42,10 +44,23 @@ silence of a healthy vLLM stream is a request queued behind a full batch plus a 
 prefill; two minutes covers a 128k-token prefill on one consumer GPU. Lower it for
 interactive use."""
 
-DEFAULT_MAX_CONNECTIONS = 256
-"""Connections the default transport keeps open to one server at most (aiohttp's default is
-100). vLLM batches up to 256 sequences by default (`--max-num-seqs`); more requests in flight
-would only queue at the server."""
+DEFAULT_MAX_CONNECTIONS: int | None = None
+"""Connections a transport keeps open to one server at most: None, no limit (aiohttp's
+default is 100, httpx's 100). The runs at once bound the requests in flight (a batch's
+`concurrency`); a pool limit below them would queue requests in the client, silently capping
+a batch. vLLM queues what it cannot batch (`--max-num-seqs`) itself."""
+
+# Several servers (replicas of one model)
+
+DEFAULT_SET_ASIDE = 30.0
+"""Seconds a server that failed is left out of the rotation before runs are sent to it
+again. Long enough that a restarting vLLM is not hammered by every run in turn (a restart
+takes 30-60 s), short enough that a server back up soon takes its share again."""
+
+DEFAULT_REPLICA_ATTEMPTS = 3
+"""Requests per model call on one server of several, the first included, before the server
+is set aside and the call moves to another: a passing blip is retried where the run's prefix
+cache is; a server that stays down costs the run about a second, not the whole retry time."""
 
 DEFAULT_RETRY_ATTEMPTS = 20
 """Requests per model call, the first included. With full jitter the waits average half

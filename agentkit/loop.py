@@ -22,7 +22,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn
+from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn, end_run
 from agentkit.context import ContextBudget, ContextPolicy, apply_changes, has_budget, plan_compaction
 from agentkit.defaults import (
     DEFAULT_MAX_MALFORMED,
@@ -191,8 +191,11 @@ async def run_loop(
         run_id=run_id or uuid.uuid4().hex[:12],
         output=output,
     )
-    async for event in run.events(model, setup):
-        yield event
+    try:
+        async for event in run.events(model, setup):
+            yield event
+    finally:
+        end_run(backend, run.memo)
 
 
 _Outcome = Union["asyncio.Future[tuple[ToolMessage, float]]", ToolMessage]

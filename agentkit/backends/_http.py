@@ -302,6 +302,8 @@ class AiohttpTransport:
     Args:
         connect_timeout: Seconds to open a connection.
         idle_timeout: Seconds a response may go without completing a line.
+        max_connections: Connections open at once at most (None: no limit; the runs at once
+            bound them).
     """
 
     def __init__(
@@ -309,9 +311,11 @@ class AiohttpTransport:
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self._session: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -323,7 +327,7 @@ class AiohttpTransport:
             timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=self.connect_timeout, sock_read=self.idle_timeout
             )
-            connector = aiohttp.TCPConnector(limit=DEFAULT_MAX_CONNECTIONS)
+            connector = aiohttp.TCPConnector(limit=self.max_connections or 0)  # 0: no limit
             self._session = aiohttp.ClientSession(
                 timeout=timeout, connector=connector, skip_auto_headers=("User-Agent",)
             )
@@ -414,6 +418,8 @@ class HttpxTransport:
             (its own timeouts apply).
         connect_timeout: Seconds to open a connection (for a client it makes).
         idle_timeout: Seconds a response may go without completing a line.
+        max_connections: Connections open at once at most, for a client it makes (None: no
+            limit; the runs at once bound them).
     """
 
     def __init__(
@@ -422,12 +428,14 @@ class HttpxTransport:
         *,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         self._given = client
         self._client_obj = client
         self._loop: asyncio.AbstractEventLoop | None = None
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
 
     def _client(self) -> Any:
         import httpx
@@ -437,7 +445,9 @@ class HttpxTransport:
         loop = asyncio.get_running_loop()
         if self._client_obj is None or self._client_obj.is_closed or self._loop is not loop:
             timeout = httpx.Timeout(self.idle_timeout, connect=self.connect_timeout)
-            self._client_obj = httpx.AsyncClient(timeout=timeout)
+            # httpx's default pool (100) would make request 101 wait, then fail at the timeout
+            limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=None)
+            self._client_obj = httpx.AsyncClient(timeout=timeout, limits=limits)
             self._loop = loop
         return self._client_obj
 

@@ -28,6 +28,7 @@ __all__ = [
     "TurnBuilder",
     "check_extra",
     "check_structured_outputs",
+    "end_run",
     "extra_fields",
     "hold_answer",
     "usage_from",
@@ -133,6 +134,14 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+def end_run(backend: Backend, memo: dict[str, Any]) -> None:
+    """Tell a backend that keeps state per run (`ReplicaBackend`: which server a run is on)
+    that the run with this memo ended; other backends have nothing to do."""
+    ended = getattr(backend, "end_run", None)
+    if ended is not None:
+        ended(memo)
 
 
 class TurnBuilder:
