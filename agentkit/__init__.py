@@ -26,6 +26,9 @@ _EXPORTS = {
     "Agent": "agentkit.agent",
     "AgentkitError": "agentkit.errors",
     "AssistantMessage": "agentkit.messages",
+    "BatchProgress": "agentkit.batch",
+    "BatchResult": "agentkit.batch",
+    "BatchTask": "agentkit.batch",
     "ChatBackend": "agentkit.backends.chat",
     "ChatSession": "agentkit.chat",
     "CompletionsBackend": "agentkit.backends.completions",
@@ -36,6 +39,7 @@ _EXPORTS = {
     "ModelError": "agentkit.errors",
     "ModelTimeout": "agentkit.errors",
     "ModelUnreachable": "agentkit.errors",
+    "ReplicaBackend": "agentkit.backends.replicas",
     "RetryPolicy": "agentkit.backends.retry",
     "RunResult": "agentkit.result",
     "Sampling": "agentkit.thinking",
@@ -78,8 +82,10 @@ if TYPE_CHECKING:
     from agentkit.agent import Agent
     from agentkit.backends.chat import ChatBackend
     from agentkit.backends.completions import CompletionsBackend
+    from agentkit.backends.replicas import ReplicaBackend
     from agentkit.backends.retry import RetryPolicy
     from agentkit.backends.scripted import ScriptedBackend
+    from agentkit.batch import BatchProgress, BatchResult, BatchTask
     from agentkit.chat import ChatSession
     from agentkit.context import ContextPolicy
     from agentkit.errors import (

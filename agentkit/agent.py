@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from agentkit.backends.retry import RetryPolicy
 from agentkit.builtins import builtin_tools
 from agentkit.context import ContextPolicy
 from agentkit.defaults import (
+    DEFAULT_BATCH_CONCURRENCY,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_MALFORMED,
@@ -31,12 +33,13 @@ from agentkit.result import RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.serving import profile_for
 from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run
-from agentkit.thinking import PolicyLike, Sampling, resolve_policy
+from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, resolve_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
 from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
 
 if TYPE_CHECKING:
+    from agentkit.batch import BatchProgress, BatchResult, TaskLike
     from agentkit.mcp.toolset import McpSource, McpToolset
 
 WORKSPACE_BUILTINS = {"files", "python", "shell"}
@@ -313,6 +316,43 @@ class Agent:
         async for event in self._drive(messages, task, uuid.uuid4().hex[:12], output=output):
             yield event
 
+    async def _stream_with(
+        self,
+        task: str,
+        *,
+        system_prompt: str | None = None,
+        thinking: PolicyLike | None = None,
+        max_steps: int | None = None,
+        max_tokens: int | None = None,
+        timeout: float | None = None,
+        sampling: Sampling | None = None,
+    ) -> AsyncIterator[Event]:
+        """`stream` with some of the agent's settings changed for this run alone (a batch's
+        per-task options); the agent itself is not changed, so other runs go on as they were."""
+        check_task(task)
+        history = [SystemMessage(system_prompt)] if system_prompt is not None else None
+        messages = self.conversation(task, history, self._output)
+        own = self.limits
+        limits = dataclasses.replace(
+            own,
+            max_steps=own.max_steps if max_steps is None else max_steps,
+            max_tokens=own.max_tokens if max_tokens is None else max_tokens,
+            timeout=own.timeout if timeout is None else timeout,
+        )
+        if limits.max_steps < 1:
+            raise ConfigError(f"max_steps must be at least 1, got {limits.max_steps}")
+        presets = {think: preset.merged(sampling) for think, preset in self._presets.items()}
+        async for event in self._drive(
+            messages,
+            task,
+            uuid.uuid4().hex[:12],
+            output=self._output,
+            policy=resolve_policy(thinking) if thinking is not None else None,
+            limits=limits,
+            sampling=presets.__getitem__,
+        ):
+            yield event
+
     async def resume_stream(
         self, run_id: str, *, output_type: OutputType | None = None
     ) -> AsyncIterator[Event]:
@@ -392,14 +432,19 @@ class Agent:
         output: OutputSpec | None = None,
         scope: RunScope | None = None,
         chat: bool = False,
+        policy: Callable[[StepContext], ThinkingDecision] | None = None,
+        limits: Limits | None = None,
+        sampling: Callable[[bool], Sampling] | None = None,
     ) -> AsyncIterator[Event]:
-        """Run the loop over `messages`, writing the transcript as it goes.
+        """Run the loop over `messages`, writing the transcript as it goes (with this run's
+        own `policy`, `limits` or `sampling`, where given: a batch task's options).
 
         `scope`: what the run's tool calls share, kept open for the caller (a chat's turns
         share one); None makes one for this run alone. `chat`: the run is a turn of a chat:
         its first line says so, and with `path` (and no `resume`) the turn is appended to the
         chat's transcript, opening with its user message.
         """
+        limits = limits or self.limits
         owned = scope is None
         scope = scope or RunScope(workspace or self.workspace, self.sandbox)
         if WORKSPACE_BUILTINS & set(self.builtins):
@@ -414,7 +459,7 @@ class Agent:
                     f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
                 ) from None
             if resume is None and path is None:
-                config = {**self._describe(scope), **({"chat": True} if chat else {})}
+                config = {**self._describe(scope, limits), **({"chat": True} if chat else {})}
                 if output is not None:
                     config["output_schema"] = output.schema
                 transcript.begin(run_id, task, messages, config)
@@ -428,9 +473,9 @@ class Agent:
             backend=self.backend,
             toolbox=self.toolbox,
             messages=messages,
-            policy=self._policy,
-            sampling=self.sampling_for,
-            limits=self.limits,
+            policy=policy or self._policy,
+            sampling=sampling or self.sampling_for,
+            limits=limits,
             deps=self.deps,
             run_id=run_id,
             model=self.model,
@@ -468,7 +513,7 @@ class Agent:
             if not self._active and not self._entered:  # the last run: release connections and servers
                 await self._release()
 
-    def _describe(self, scope: RunScope) -> dict[str, Any]:
+    def _describe(self, scope: RunScope, limits: Limits) -> dict[str, Any]:
         """The configuration a transcript keeps (no secrets: API keys and MCP env and
         headers are not in it)."""
         thinking = self.thinking if isinstance(self.thinking, str) else type(self.thinking).__name__
@@ -483,8 +528,8 @@ class Agent:
             "workspace": str(scope.workspace) if scope.has_workspace else None,
             "sandbox": self.sandbox.mode,
             "sandbox_network": sorted(n) if not isinstance(n := self.sandbox.network, bool) else n,
-            "max_steps": self.limits.max_steps,
-            "timeout": self.limits.timeout,
+            "max_steps": limits.max_steps,
+            "timeout": limits.timeout,
             **self.metadata,
         }
 
@@ -553,6 +598,67 @@ class Agent:
         """`run` for code without an event loop."""
         _no_running_loop("run_sync", "run")
         return asyncio.run(self.run(task, history=history, output_type=output_type))
+
+    async def batch(
+        self,
+        tasks: Iterable[TaskLike],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        results: str | Path | None = None,
+        retry_failed: bool = False,
+        progress: BatchProgress | None = None,
+    ) -> AsyncIterator[BatchResult]:
+        """Run many tasks, `concurrency` at a time, and yield each one's result as it
+        finishes; a failed task is a result with its error, and the batch goes on. The MCP
+        servers start once for the whole batch. See `agentkit.batch` for task ids.
+
+        Args:
+            tasks: Task texts, `BatchTask`s, or objects `{"id", "task", "system", "thinking",
+                "max_steps", "max_tokens", "timeout", "sampling", "meta"}`.
+            concurrency: Runs at once.
+            results: A JSON-lines file each result is appended to (and flushed) as it
+                finishes; tasks already in it are skipped, so a batch started again with
+                the same file goes on where it stopped.
+            retry_failed: Run again the tasks whose last result in the file is a failure.
+            progress: A `BatchProgress` to keep up to date (for a progress display).
+
+        Raises:
+            ConfigError: A task is not understood, two share an id, or the results file
+                cannot be written.
+        """
+        from agentkit.batch import run_batch
+
+        async for result in run_batch(
+            self,
+            tasks,
+            concurrency=concurrency,
+            results=results,
+            retry_failed=retry_failed,
+            progress=progress,
+        ):
+            yield result
+
+    def batch_sync(
+        self,
+        tasks: Iterable[TaskLike],
+        *,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+        results: str | Path | None = None,
+        retry_failed: bool = False,
+    ) -> list[BatchResult]:
+        """`batch` for code without an event loop: the results of the tasks run now, in the
+        order they finished."""
+        _no_running_loop("batch_sync", "batch")
+
+        async def collect() -> list[BatchResult]:
+            return [
+                r
+                async for r in self.batch(
+                    tasks, concurrency=concurrency, results=results, retry_failed=retry_failed
+                )
+            ]
+
+        return asyncio.run(collect())
 
     async def aclose(self) -> None:
         """Stop the MCP servers and close the backend's connections (a run does this itself

@@ -11,6 +11,7 @@ __all__ = [
     "DEFAULT_BACKOFF_BASE",
     "DEFAULT_BACKOFF_CAP",
     "DEFAULT_BASE_URL",
+    "DEFAULT_BATCH_CONCURRENCY",
     "DEFAULT_CHARS_PER_TOKEN",
     "DEFAULT_COMPACT_TO",
     "DEFAULT_CONNECT_TIMEOUT",
@@ -110,6 +111,13 @@ the next compaction is many steps away."""
 DEFAULT_CHARS_PER_TOKEN = 3.0
 """The estimate before any count came back: a little below Qwen's ~3.5-4 characters per
 token on English and JSON, so that the first guess errs on the large side."""
+
+# Batches
+
+DEFAULT_BATCH_CONCURRENCY = 16
+"""Runs at once in a batch. A run waits on its tools between model calls, so a server is
+kept busy by more runs than it decodes at once; sixteen keep one vLLM busy without queueing
+much. Raise it with the number of servers (and their `--max-num-seqs`)."""
 
 # Transcripts
 

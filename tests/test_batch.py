@@ -1,0 +1,235 @@
+"""Batches (`agentkit/batch.py`, `Agent.batch`): one result per task on disk as each ends, a
+restart skips what is done, a failure does not stop the batch, the concurrency bound holds
+and no connection pool caps it, per-task options, MCP servers started once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit import Agent, BatchProgress, BatchTask, ScriptedBackend, tool
+from agentkit.backends.base import ModelRequest
+from agentkit.batch import ResultsFile, read_tasks, task_list
+from agentkit.errors import ConfigError, ModelError
+from agentkit.messages import SystemMessage, UserMessage
+
+from .fault_server import ANSWER, FaultServer
+
+CALL = '<tool_call>\n{"name": "step", "arguments": {"n": 1}}\n</tool_call>'
+
+
+@tool
+def step(n: int) -> str:
+    """Do step n."""
+    return f"step {n} done"
+
+
+def task_of(request: ModelRequest) -> str:
+    return next(m.content for m in request.messages if isinstance(m, UserMessage))
+
+
+def answering(delay: float = 0.0, steps: int = 1) -> tuple[ScriptedBackend, dict[str, int]]:
+    """A backend that calls `step` until a run has made `steps` model calls, then answers
+    "done: TASK"; a task containing "boom" makes it fail. Counts calls per task."""
+    calls: dict[str, int] = {}
+
+    async def turn(request: ModelRequest) -> str:
+        task = task_of(request)
+        calls[task] = calls.get(task, 0) + 1
+        if delay:
+            await asyncio.sleep(delay)
+        if "boom" in task:
+            raise ModelError("the server at http://127.0.0.1:9/v1 answered HTTP 400: no.", status=400)
+        done = sum(1 for m in request.messages if m.role == "tool")
+        return CALL if done + 1 < steps else f"done: {task}"
+
+    return ScriptedBackend(turn), calls
+
+
+def agent_of(backend: ScriptedBackend, **options: Any) -> Agent:
+    return Agent(backend=backend, tools=[step], transcripts=False, **options)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def test_each_task_gets_one_result_line_with_its_outcome(tmp_path: Path) -> None:
+    backend, _ = answering(steps=2)
+    results = tmp_path / "out" / "results.jsonl"
+    tasks = [{"id": "a", "task": "first", "meta": {"row": 1}}, "second"]
+    got = [r async for r in agent_of(backend).batch(tasks, results=results)]
+    assert sorted(r.output for r in got) == ["done: first", "done: second"]
+    written = {r["id"]: r for r in lines(results)}
+    made = task_list(["second"])[0].id
+    assert set(written) == {"a", made}
+    first = written["a"]
+    assert first["output"] == "done: first" and first["stop_reason"] == "answer" and first["steps"] == 2
+    assert first["error"] is None and first["meta"] == {"row": 1} and first["task"] == "first"
+    assert first["duration"] >= 0 and first["run_id"]
+
+
+async def test_a_restart_skips_the_tasks_already_in_the_results(tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    tasks = [f"task {i}" for i in range(6)]
+    backend, _ = answering(delay=0.01)
+    batch = agent_of(backend).batch(tasks, concurrency=2, results=results)
+    first = [await batch.__anext__(), await batch.__anext__()]
+    await batch.aclose()  # stopped part way, as a kill would (runs in progress are lost)
+    kept = {r["id"] for r in lines(results)}
+    assert {r.id for r in first} <= kept and len(kept) < 6
+    with results.open("ab") as file:
+        file.write(b'{"id": "cut sho')  # a line a kill cut in the middle
+    backend, again = answering()
+    progress = BatchProgress()
+    again_batch = agent_of(backend).batch(tasks, concurrency=2, results=results, progress=progress)
+    rest = [r async for r in again_batch]
+    assert progress.skipped == len(kept) and len(rest) == 6 - len(kept)
+    kept_lines = [line for line in results.read_text().splitlines() if not line.startswith('{"id": "cut')]
+    final = [json.loads(line) for line in kept_lines]
+    assert not set(again) & {r["task"] for r in final if r["id"] in kept}  # not run again
+    assert sorted(r["task"] for r in final) == tasks  # each task once, the cut line left alone
+
+
+async def test_a_failed_task_does_not_stop_the_batch_and_can_be_retried(tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    backend, _ = answering()
+    tasks = ["one", "boom", "   ", "two"]
+    got = {r.task: r async for r in agent_of(backend).batch(tasks, results=results)}
+    assert got["one"].ok and got["two"].ok
+    boom = got["boom"]
+    assert boom.failed and boom.stop_reason == "error" and "HTTP 400" in (boom.error or "")
+    assert boom.error_type == "ModelError"
+    assert got["   "].error_type == "ConfigError" and "empty" in (got["   "].error or "")
+    backend, calls = answering()
+    again = [r async for r in agent_of(backend).batch(tasks, results=results, retry_failed=True)]
+    assert sorted(r.task for r in again) == ["   ", "boom"] and "one" not in calls
+
+
+async def test_no_more_runs_than_the_concurrency_at_once() -> None:
+    now = 0
+    most = 0
+
+    async def turn(request: ModelRequest) -> str:
+        nonlocal now, most
+        now += 1
+        most = max(most, now)
+        await asyncio.sleep(0.01)
+        now -= 1
+        return "ok"
+
+    tasks = [f"t{i}" for i in range(20)]
+    got = [r async for r in agent_of(ScriptedBackend(turn)).batch(tasks, concurrency=4)]
+    assert len(got) == 20 and most == 4
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+async def test_150_runs_at_once_are_not_capped_by_the_connection_pool(transport: str) -> None:
+    async with FaultServer(calls=0, latency=0.5) as server:
+        agent = Agent(server.model, server.base_url, transport=transport, transcripts=False)
+        progress = BatchProgress()
+        tasks = [f"task {i}" for i in range(150)]
+        got = [r async for r in agent.batch(tasks, concurrency=150, progress=progress)]
+        connections = {r.connection for r in server.requests if r.path.endswith("/completions")}
+    assert [r.output for r in got] == [ANSWER] * 150
+    assert len(connections) == 150  # a pool of 100 would have sent 50 of them on reused connections
+
+
+async def test_per_task_options_apply_to_their_run_alone() -> None:
+    backend, _ = answering(steps=3)
+    agent = agent_of(backend, system_prompt="Agent's own.", max_steps=5)
+    tasks = [
+        BatchTask("short", id="s", max_steps=1, system_prompt="Be brief.", thinking="off"),
+        {"id": "w", "task": "whole", "sampling": {"temperature": 0.1}},
+    ]
+    got = {r.id: r async for r in agent.batch(tasks)}
+    assert got["s"].stop_reason == "max_steps" and got["s"].steps == 1
+    assert got["w"].ok and got["w"].steps == 3
+    by_task = {task_of(r): r for r in backend.requests}
+    short, whole = by_task["short"], by_task["whole"]
+    assert short.messages[0] == SystemMessage("Be brief.") and not short.decision.think
+    assert whole.messages[0] == SystemMessage("Agent's own.") and whole.sampling.temperature == 0.1
+    assert short.sampling.temperature != 0.1  # the other run kept the agent's presets
+    assert agent.limits.max_steps == 5 and agent.system_prompt == "Agent's own."
+
+
+async def test_the_mcp_servers_start_once_for_the_whole_batch() -> None:
+    class Servers:  # the agent's MCP toolset, counting its starts and stops
+        starts = stops = 0
+
+        async def start(self) -> list[Any]:
+            self.starts += 1
+            await asyncio.sleep(0.01)
+            return []
+
+        def tools(self) -> list[Any]:
+            return []
+
+        async def close(self) -> None:
+            self.stops += 1
+
+    backend, _ = answering(delay=0.005)
+    agent = agent_of(backend)
+    agent.mcp = servers = Servers()  # type: ignore[assignment]
+    got = [r async for r in agent.batch([f"t{i}" for i in range(10)], concurrency=5)]
+    assert len(got) == 10 and (servers.starts, servers.stops) == (1, 1)
+    # runs on one agent started together, outside a batch, start them once too
+    await asyncio.gather(*(agent.run(f"u{i}") for i in range(3)))
+    assert servers.starts == 2
+
+
+def test_made_ids_stay_the_same_when_tasks_move_and_copies_are_numbered() -> None:
+    one = task_list(["a", "b", {"task": "a", "max_steps": 2}, "a"])
+    two = task_list(["x", "a", {"task": "a", "max_steps": 2}, "b", "a"])
+    ids_one = [t.id for t in one]
+    assert len(set(ids_one)) == 4 and ids_one[3] == f"{ids_one[0]}-2"
+    assert {t.id for t in one} <= {t.id for t in two}
+    assert all(t.id and t.id.startswith("t") for t in one)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([{"id": "a", "task": "x"}, {"id": "a", "task": "y"}], "tasks 1 and 2 have the same id 'a'"),
+        ([{"task": "x", "max_step": 3}], "did you mean 'max_steps'"),
+        ([{"task": "x", "thinking": "maybe"}], "thinking is 'maybe'"),
+        ([{"id": "a"}], 'no "task" string'),
+        ([{"task": "x", "sampling": {"temperature": -1}}], "sampling: "),
+        ([3], "a task is a string or an object"),
+    ],
+)
+def test_a_task_that_is_not_understood_is_named(entries: list[Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        task_list(entries)
+
+
+def test_a_tasks_file_takes_text_lines_json_strings_and_objects(tmp_path: Path) -> None:
+    file = tmp_path / "tasks.jsonl"
+    file.write_text('plain text task\n\n"a JSON string"\n{"id": 7, "task": "an object"}\n')
+    assert [(t.id, t.task) for t in read_tasks(file)] == [
+        (None, "plain text task"),
+        (None, "a JSON string"),
+        ("7", "an object"),
+    ]
+    file.write_text('ok\n{"task": "x",\n')
+    with pytest.raises(ConfigError, match=r"tasks.jsonl, line 2: not valid JSON"):
+        read_tasks(file)
+    with pytest.raises(ConfigError, match="cannot read the tasks file"):
+        read_tasks(tmp_path / "missing.jsonl")
+
+
+def test_a_results_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot write the results file"):
+        ResultsFile(blocker / "results.jsonl")
+
+
+def test_batch_sync_returns_the_results() -> None:
+    backend, _ = answering()
+    got = agent_of(backend).batch_sync(["a", "b"], concurrency=2)
+    assert sorted(r.output for r in got) == ["done: a", "done: b"]
