@@ -5,7 +5,13 @@ and one tool call while the conversation holds fewer than `--calls` tool results
 final answer. Text is streamed in 4-character pieces, one SSE event and one HTTP chunk each,
 spaced by `--token-delay`, as vLLM streams tokens. It runs in its own process so that its CPU is not counted against the client.
 
+`--latency` and `--slots` make it a server of fixed capacity, as a GPU is: each generation
+request holds one of `--slots` places for `--latency` seconds before its events are sent,
+and requests beyond the slots wait for one (as vLLM queues past `--max-num-seqs`). Its
+throughput is then `slots / latency` requests a second, whatever the client sends.
+
     python bench/stub_server.py --port 8765 --calls 9
+    python bench/stub_server.py --port 8765 --latency 0.05 --slots 8
 """
 
 from __future__ import annotations
@@ -122,7 +128,9 @@ def chat(body: dict, calls: int) -> list[bytes]:
     return _sse(events)
 
 
-async def serve(port: int, calls: int, token_delay: float) -> None:
+async def serve(port: int, calls: int, token_delay: float, latency: float = 0.0, slots: int = 0) -> None:
+    capacity = asyncio.Semaphore(slots) if slots else None
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -145,6 +153,11 @@ async def serve(port: int, calls: int, token_delay: float) -> None:
                     data = (
                         chat(body, calls) if path.endswith("/chat/completions") else completions(body, calls)
                     )
+                    if capacity is not None:
+                        async with capacity:
+                            await asyncio.sleep(latency)
+                    elif latency:
+                        await asyncio.sleep(latency)
                     writer.write(
                         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
                     )
@@ -170,8 +183,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--calls", type=int, default=9, help="tool-call steps before the answer")
     parser.add_argument("--token-delay", type=float, default=0.0005, help="seconds between events")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before a response's events")
+    parser.add_argument("--slots", type=int, default=0, help="requests served at once (0: any number)")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.calls, args.token_delay))
+    asyncio.run(serve(args.port, args.calls, args.token_delay, args.latency, args.slots))
 
 
 if __name__ == "__main__":
