@@ -24,10 +24,16 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
-from agentkit.cli_options import BackendName, RunOptions, SandboxName, agent_options, build_agent, tidy_help
-from agentkit.defaults import (
-    RUNS_DIR_ENV,
+from agentkit.cli_options import (
+    PANEL_MODEL,
+    BackendName,
+    RunOptions,
+    SandboxName,
+    agent_options,
+    build_agent,
+    tidy_help,
 )
+from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_BATCH_CONCURRENCY, RUNS_DIR_ENV
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
     Compacted,
@@ -520,17 +526,7 @@ def _run(options: RunOptions, resume: Optional[str] = None) -> None:
     final: list[RunResult] = []
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-        for name in _SIGNALS:
-
-            def stop(name: str = name) -> None:
-                stopped.append(name)
-                task.cancel(name)
-
-            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
-                loop.add_signal_handler(getattr(signal, name), stop)
+        _on_signals(stopped)
         events = agent.stream(options.task) if resume is None else agent.resume_stream(resume)
         try:
             async for event in events:
@@ -674,6 +670,243 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
         raise _fail(f"stopped by SIGTERM{where}", 143) from None
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
+
+
+@app.command()
+@agent_options
+def batch(
+    tasks_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="TASKS",
+            help='Tasks file: a task a line, as text or JSON ({"id", "task", "system", "thinking", '
+            '"max_steps", "max_tokens", "timeout", "sampling", "meta"}).',
+            show_default=False,
+        ),
+    ],
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Results file (JSON lines); tasks already in it are skipped.",
+            show_default="TASKS with .results.jsonl",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", metavar="N", min=1, help="Runs at once.")
+    ] = DEFAULT_BATCH_CONCURRENCY,
+    base_url: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--base-url",
+            metavar="URL",
+            help="A model server's API root; repeat it for several servers of the model.",
+            envvar="AGENTKIT_BASE_URL",
+            show_default=DEFAULT_BASE_URL,
+            rich_help_panel=PANEL_MODEL,
+        ),
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run again the tasks whose result is a failure.")
+    ] = False,
+    *,
+    options: RunOptions,
+) -> None:
+    """Run every task of a file, N at a time, and write one result line per task.
+
+    Each result (id, output, stop reason, steps, tokens, duration, error, run id) is written
+    as its task ends, so the same command started again goes on where it stopped. MCP
+    servers start once for the batch. Tool calls that would ask run only with --yes.
+
+    Exit codes: 0 every task answered · 1 some failed or stopped without an answer
+    2 bad input · 130 Ctrl-C · 143 SIGTERM
+    """
+    from agentkit.batch import read_tasks, task_list
+
+    urls = base_url or [DEFAULT_BASE_URL]
+    options.base_url, options.base_urls = urls[0], (urls if len(urls) > 1 else [])
+    if options.serve and len(urls) > 1:
+        raise _fail(
+            "--serve starts one server; with several --base-url, start each (agentkit serve --port N)", 2
+        )
+    try:
+        tasks = task_list(read_tasks(tasks_file))
+    except ConfigError as exc:
+        raise _fail(str(exc), 2) from None
+    results = output or tasks_file.with_name(tasks_file.name.split(".")[0] + ".results.jsonl")
+    if results.resolve() == tasks_file.resolve():
+        raise _fail(f"-o {results} is the tasks file itself; name another results file", 2)
+    with _served(options):
+        _batch(options, tasks, results, concurrency, retry_failed)
+
+
+def _batch(
+    options: RunOptions, tasks: list[Any], results: Path, concurrency: int, retry_failed: bool
+) -> None:
+    """Run the batch with a progress display on stderr; exit 0 when every task answered."""
+    from agentkit.batch import BatchProgress
+    from agentkit.sandbox import SandboxWarning
+
+    warnings.filterwarnings("ignore", category=SandboxWarning)
+    err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+    async def approve_all(call: Any, tool: Any) -> bool:
+        return True
+
+    try:
+        agent = build_agent(options, approve_all if options.yes else None)
+    except (AgentkitError, ValueError, TypeError) as exc:
+        raise _fail(str(exc), 2) from None
+    progress = BatchProgress()
+    show = _BatchDisplay(err, progress, results)
+    stopped: list[str] = []
+
+    async def main() -> None:
+        _on_signals(stopped)
+        with show:
+            async for result in agent.batch(
+                tasks, concurrency=concurrency, results=results, retry_failed=retry_failed, progress=progress
+            ):
+                if options.json_events:
+                    print(json.dumps(result.to_dict(), ensure_ascii=False, default=str), flush=True)
+                show.finished(result)
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        word, code = _SIGNALS.get(stopped[0] if stopped else "SIGINT", ("interrupted", 130))
+        raise _fail(
+            f"stopped by {word}: {progress.done} of {progress.total} tasks done, in {results}; "
+            "the same command goes on from there",
+            code,
+        ) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted", 130) from None
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    from agentkit.batch import ResultsFile
+
+    stored = ResultsFile(results)  # every task's latest result, from this run or before
+    stored.close()
+    latest = [stored.results[t.id] for t in tasks if t.id in stored.results]
+    failed = [r for r in latest if r.get("error") is not None]
+    unanswered = [r for r in latest if r.get("error") is None and r.get("stop_reason") != "answer"]
+    show.summary(len(latest), failed, len(unanswered))
+    if failed or unanswered:
+        raise typer.Exit(1)
+
+
+def _on_signals(stopped: list[str]) -> None:
+    """Ctrl-C and SIGTERM cancel the running task (the name goes in `stopped`)."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    for name in _SIGNALS:
+
+        def stop(name: str = name) -> None:
+            stopped.append(name)
+            task.cancel(name)
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
+            loop.add_signal_handler(getattr(signal, name), stop)
+
+
+class _BatchDisplay:
+    """A batch's progress on stderr: a live bar in a terminal (done, failed, running,
+    steps/s, tokens/s, ETA); elsewhere a plain line per finished task."""
+
+    REFRESH = 0.25
+    """Seconds between redraws of the bar."""
+
+    def __init__(self, err: Console, progress: Any, results: Path) -> None:
+        self.err = err
+        self.progress = progress
+        self.results = results
+        self.live = err.is_terminal
+        self.bar: Any = None
+        self.ticker: asyncio.Task[None] | None = None
+        self.shown = 0
+
+    def __enter__(self) -> _BatchDisplay:
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]batch[/]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[stats]}"),
+                console=self.err,
+                auto_refresh=False,
+                transient=False,
+            )
+            self.bar.start()
+            self.bar_task = self.bar.add_task("batch", total=None, stats="starting…")
+            self.ticker = asyncio.ensure_future(self._tick())
+        return self
+
+    async def _tick(self) -> None:
+        while True:
+            self._draw()
+            await asyncio.sleep(self.REFRESH)
+
+    def _draw(self) -> None:
+        p = self.progress
+        eta = p.eta
+        stats = (
+            f"[red]{p.failed} failed[/] · {p.running} running · {p.steps_per_second:.1f} steps/s · "
+            f"{p.tokens_per_second:,.0f} tok/s · ETA {_duration(eta) if eta is not None else '-'}"
+        )
+        self.bar.update(self.bar_task, completed=p.done, total=p.total or None, stats=stats)
+        self.bar.refresh()
+
+    def finished(self, result: Any) -> None:
+        self.shown += 1
+        if not self.live:
+            what = result.stop_reason if not result.failed else f"failed: {_clip(result.error or '', 200)}"
+            self.err.print(
+                f"[{self.shown}/{self.progress.total}] {escape(result.id)} {escape(what)} · "
+                f"{result.steps} steps · {result.duration:.1f}s"
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        if self.ticker is not None:
+            self.ticker.cancel()
+        if self.bar is not None:
+            self._draw()
+            self.bar.stop()
+
+    def summary(self, tasks: int, failed: list[dict[str, Any]], unanswered: int) -> None:
+        """Where every task of the file stands (run now or before), and the failures."""
+        p = self.progress
+        answered = tasks - len(failed) - unanswered
+        parts = [f"{tasks} task{'s' * (tasks != 1)}: {answered} answered"]
+        if unanswered:
+            parts.append(f"{unanswered} stopped without an answer")
+        if failed:
+            parts.append(f"[red]{len(failed)} failed[/]")
+        ran = f"{p.done} run now in {_duration(p.elapsed)} ({p.steps} steps)"
+        before = f", {p.skipped} done before" if p.skipped else ""
+        self.err.print(", ".join(parts) + f" · {ran}{before} · results: {escape(str(self.results))}")
+        for record in failed[:10]:
+            self.err.print(f"  [red]✗[/] {escape(record['id'])}: {escape(_clip(str(record['error']), 300))}")
+        if len(failed) > 10:
+            self.err.print(f"  … and {len(failed) - 10} more (their errors are in the results file)")
+        if failed:
+            self.err.print("[dim]the same command with --retry-failed runs the failed tasks again[/]")
+
+
+def _duration(took: float) -> str:
+    seconds = round(took)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
 
 
 runs_app = typer.Typer(help="List, read and resume runs from their transcripts.", no_args_is_help=True)

@@ -470,6 +470,8 @@ class RunOptions:
 
     task: str = ""
     base_url: str = DEFAULT_BASE_URL
+    base_urls: list[str] = field(default_factory=list)
+    """Several servers of one model (`batch --base-url` repeated): runs spread over them."""
     model: Optional[str] = None
     backend: BackendName = BackendName.completions
     think: Think = Think.auto
@@ -511,8 +513,8 @@ class RunOptions:
     vllm_python: Optional[str] = None
 
     _KEPT = (
-        "base_url", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system", "tools",
-        "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
+        "base_url", "base_urls", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system",
+        "tools", "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
         "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
         "context_window", "sandbox", "sandbox_network", "sampling", "output_schema",
     )  # fmt: skip
@@ -638,7 +640,7 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
     }
     return Agent(
         model=options.model,
-        base_url=options.base_url,
+        base_url=options.base_urls or options.base_url,
         backend=chosen,
         tools=loaded,
         system_prompt=options.system,
