@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
 
 if TYPE_CHECKING:
     from agentkit.batch import BatchProgress, BatchResult, TaskLike
+    from agentkit.mcp.config import McpConfig
     from agentkit.mcp.toolset import McpSource, McpToolset
 
 WORKSPACE_BUILTINS = {"files", "python", "shell"}
@@ -242,10 +243,13 @@ class Agent:
         self.deps = deps
         self._active = 0
         self.mcp: McpToolset | None = None
+        self._per_run_mcp: McpConfig | None = None  # servers each run starts for itself
         if mcp is not None:
-            from agentkit.mcp.toolset import McpToolset
+            from agentkit.mcp.toolset import McpToolset, mcp_config
 
-            self.mcp = McpToolset(mcp, strict=mcp_strict, on_change=lambda _: self._sync_mcp_tools())
+            shared, own = mcp_config(mcp).split()
+            self.mcp = McpToolset(shared, strict=mcp_strict, on_change=lambda _: self._sync_mcp_tools())
+            self._per_run_mcp = own if own.servers else None
         self._mcp_tools: list[str] = []
         self._mcp_running = False
         self._mcp_lock: tuple[asyncio.Lock, asyncio.AbstractEventLoop] | None = None
@@ -469,9 +473,10 @@ class Agent:
                 transcript.resumed()
                 transcript.count_from(len(resume.steps), resume.usage)
             self.last_transcript = transcript.path
+        toolbox, setup, own_servers = self._run_tools()
         events = run_loop(
             backend=self.backend,
-            toolbox=self.toolbox,
+            toolbox=toolbox,
             messages=messages,
             policy=policy or self._policy,
             sampling=sampling or self.sampling_for,
@@ -479,7 +484,7 @@ class Agent:
             deps=self.deps,
             run_id=run_id,
             model=self.model,
-            setup=self._start_mcp,
+            setup=setup,
             scope=scope,
             context=self.context,
             fallback_window=self._window,
@@ -507,6 +512,8 @@ class Agent:
             if transcript is not None:
                 transcript.close()
             await events.aclose()
+            if own_servers is not None:
+                await own_servers.close()
             if owned:
                 await scope.aclose()
             self._active -= 1
@@ -532,6 +539,36 @@ class Agent:
             "timeout": limits.timeout,
             **self.metadata,
         }
+
+    def _run_tools(
+        self,
+    ) -> tuple[Toolbox, Callable[[], Awaitable[list[Event]]], McpToolset | None]:
+        """A run's toolbox, what its setup starts, and its own MCP servers (per-run ones),
+        if any: the agent's toolbox and shared servers alone when it has none."""
+        if self._per_run_mcp is None:
+            return self.toolbox, self._start_mcp, None
+        from agentkit.mcp.toolset import McpToolset
+
+        own = McpToolset(self._per_run_mcp, strict=self.mcp.strict if self.mcp else False)
+        toolbox = self.toolbox.copy()
+
+        async def setup() -> list[Event]:
+            events = await self._start_mcp()
+            for item in self.toolbox:  # the shared servers' tools, now that they are up
+                if item.name not in toolbox:
+                    toolbox.add(item)
+            reports = await own.start()
+            for item in own.tools():
+                if item.name in toolbox:
+                    raise ConfigError(
+                        f"the tool {item.name!r} of per-run MCP server {item.server.name!r} is named like "
+                        "another tool of this agent; rename the server in the MCP config"
+                    )
+                toolbox.add(item)
+            events += [ServerStatus(r.name, r.target, r.ok, r.tools, r.seconds, r.error) for r in reports]
+            return events
+
+        return toolbox, setup, own
 
     async def _start_mcp(self) -> list[Event]:
         """Start the MCP servers if they are not running; their status as events. Runs that

@@ -85,6 +85,10 @@ class ServerConfig(BaseModel):
         exclude_tools: Not these tools.
         require_approval: True: every tool of this server asks before it runs; a list: these
             tools do; False: none does.
+        per_run: Start a copy of this server for each run, stopped when the run ends (a
+            server that keeps state, such as a browser or a scratch database), instead of
+            one shared by every run of an agent or a batch. An agentkit key: other MCP
+            clients ignore keys they do not know.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -102,6 +106,7 @@ class ServerConfig(BaseModel):
     include_tools: list[str] | None = None
     exclude_tools: list[str] = Field(default_factory=list)
     require_approval: Union[bool, list[str]] = False
+    per_run: bool = False
 
     # Set by `parse_mcp_config` for the keys whose values held `${VAR}`s: key -> (the value as
     # validated, the value with each `${VAR}` as `***`); and the values those `${VAR}`s had.
@@ -208,6 +213,12 @@ class McpConfig(BaseModel):
 
     def enabled(self) -> dict[str, ServerConfig]:
         return {name: server for name, server in self.servers.items() if not server.disabled}
+
+    def split(self) -> tuple[McpConfig, McpConfig]:
+        """The servers shared by every run, and those started once per run (`per_run`)."""
+        shared = {name: server for name, server in self.servers.items() if not server.per_run}
+        own = {name: server for name, server in self.servers.items() if server.per_run}
+        return McpConfig(servers=shared), McpConfig(servers=own)
 
 
 _MAX_DEPTH = 100

@@ -13,7 +13,7 @@ from agentkit.mcp.config import McpConfig, load_mcp_configs
 from agentkit.mcp.session import McpServerError, McpSession
 from agentkit.mcp.tools import McpTool
 
-__all__ = ["McpSource", "McpToolset", "ServerReport"]
+__all__ = ["McpSource", "McpToolset", "ServerReport", "mcp_config"]
 
 McpSource = Union[str, Path, McpConfig, Sequence[Union[str, Path]]]
 """Where MCP servers come from: config file path(s) or a parsed `McpConfig`."""
@@ -56,7 +56,7 @@ class McpToolset:
         strict: bool = False,
         on_change: Callable[[McpToolset], Awaitable[None] | None] | None = None,
     ) -> None:
-        self.config = source if isinstance(source, McpConfig) else load_mcp_configs(_paths(source))
+        self.config = mcp_config(source)
         self.strict = strict
         self.on_change = on_change
         self.sessions = {
@@ -132,6 +132,11 @@ class McpToolset:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+def mcp_config(source: McpSource) -> McpConfig:
+    """The config of an MCP source: config file path(s) read, or the `McpConfig` itself."""
+    return source if isinstance(source, McpConfig) else load_mcp_configs(_paths(source))
 
 
 def _paths(source: str | Path | Iterable[str | Path]) -> list[str | Path]:

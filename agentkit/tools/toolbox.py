@@ -81,6 +81,18 @@ class Toolbox:
         self._tools[item.name] = item
         self._specs = None
 
+    def copy(self) -> Toolbox:
+        """A toolbox with the same tools and settings, to change apart from this one (a run's
+        own, with its per-run MCP servers' tools)."""
+        return Toolbox(
+            self,
+            timeout=self.timeout,
+            max_concurrency=self.max_concurrency,
+            approval=self.approval,
+            approver=self.approver,
+            max_output_chars=self.max_output_chars,
+        )
+
     def remove(self, name: str) -> None:
         """Remove a tool by name (no error if there is none)."""
         if self._tools.pop(name, None) is not None:

@@ -235,3 +235,19 @@ def test_a_config_error_does_not_quote_a_variable(tmp_path: Path, monkeypatch: p
     assert str(info.value) == (
         f"{path}: server 'bad': 'url' must start with http:// or https://, got 'ftp://host/mcp?key=***'"
     )
+
+
+def test_per_run_servers_are_split_from_the_shared_ones() -> None:
+    config = parse_mcp_config(
+        {
+            "mcpServers": {
+                "a": {"command": "x"},
+                "b": {"command": "y", "per_run": True},
+                "c": {"url": "http://h/mcp"},
+            }
+        }
+    )
+    shared, own = config.split()
+    assert list(shared.servers) == ["a", "c"] and list(own.servers) == ["b"]
+    with pytest.raises(ConfigError, match="did you mean 'per_run'"):
+        parse_mcp_config({"mcpServers": {"a": {"command": "x", "per_rn": True}}})
