@@ -5,7 +5,9 @@ and no connection pool caps it, per-task options, MCP servers started once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,16 +129,45 @@ async def test_no_more_runs_than_the_concurrency_at_once() -> None:
     assert len(got) == 20 and most == 4
 
 
+class Gathering(FaultServer):
+    """Holds each generation request until `expected` are in flight at once (or `WAIT`
+    seconds pass): how many it saw at once is `peak`."""
+
+    WAIT = 10.0
+
+    def __init__(self, expected: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.expected = expected
+        self.in_flight = 0
+        self.peak = 0
+        self.full: asyncio.Event | None = None
+
+    async def _respond(self, request: Any, writer: Any, connection: int) -> bool:
+        if not request.path.endswith("/completions"):
+            return await super()._respond(request, writer, connection)
+        self.full = self.full or asyncio.Event()
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        if self.in_flight >= self.expected:
+            self.full.set()
+        try:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.full.wait(), self.WAIT)
+            return await super()._respond(request, writer, connection)
+        finally:
+            self.in_flight -= 1
+
+
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 async def test_150_runs_at_once_are_not_capped_by_the_connection_pool(transport: str) -> None:
-    async with FaultServer(calls=0, latency=0.5) as server:
+    async with Gathering(150, calls=0) as server:
         agent = Agent(server.model, server.base_url, transport=transport, transcripts=False)
-        progress = BatchProgress()
-        tasks = [f"task {i}" for i in range(150)]
-        got = [r async for r in agent.batch(tasks, concurrency=150, progress=progress)]
-        connections = {r.connection for r in server.requests if r.path.endswith("/completions")}
+        started = time.monotonic()
+        got = [r async for r in agent.batch([f"task {i}" for i in range(150)], concurrency=150)]
+        took = time.monotonic() - started
     assert [r.output for r in got] == [ANSWER] * 150
-    assert len(connections) == 150  # a pool of 100 would have sent 50 of them on reused connections
+    assert server.peak == 150  # a pool of 100 would hold 50 back until others are done
+    assert took < Gathering.WAIT  # none waited for the server to give up
 
 
 async def test_per_task_options_apply_to_their_run_alone() -> None:
