@@ -7,8 +7,8 @@ system prompt opens with its own session line, so that what the cache can serve 
 the run's own earlier steps, not other runs' text.
 
 The same batch runs three ways: on one server; on two, each run kept on one server (agentkit's
-routing); and on two with every request sent to the least busy server regardless of its run
-(what a plain load balancer does). vLLM's `/metrics` counters `vllm:prefix_cache_queries_total`
+routing); and on two taking requests in turn whatever their run (a plain round-robin load
+balancer). vLLM's `/metrics` counters `vllm:prefix_cache_queries_total`
 and `vllm:prefix_cache_hits_total`, summed over the servers, give the share of prompt tokens
 served from the cache.
 
@@ -40,10 +40,14 @@ from tests.integration.test_prefix_cache import HITS, QUERIES, RULES, TURNS, loo
 
 
 class Unsticky(ReplicaBackend):
-    """Every request to the least busy server, whatever its run (a plain load balancer)."""
+    """The servers in turn, request by request, whatever the run (a plain round-robin load
+    balancer)."""
+
+    turn = 0
 
     def replica_for(self, request: ModelRequest) -> Replica:
-        return self._least_busy()
+        self.turn += 1
+        return self.replicas[self.turn % len(self.replicas)]
 
 
 def force_by_step(tokenizer: Any) -> Any:
@@ -122,7 +126,7 @@ def main() -> None:
         for how, label, servers in (
             ("one", "one server", managed[:1]),
             ("two", "two servers, runs kept on one", managed),
-            ("unsticky", "two servers, any request anywhere", managed),
+            ("unsticky", "two servers, requests in turn", managed),
         ):
             queries, hits, wall = asyncio.run(batch(servers, how, args.runs, args.concurrency, tokenizer))
             rows.append((label, queries, hits, wall))
