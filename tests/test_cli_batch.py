@@ -124,7 +124,7 @@ def test_ctrl_c_keeps_the_finished_results_and_the_same_command_goes_on(tmp_path
     tools.write_text(COUNTING_STEP_TOOL.format(count=str(count)))
     tasks = tasks_file(tmp_path, "task one", "task two", "task three")
     out = tmp_path / "out.jsonl"
-    env = {**os.environ, "AGENTKIT_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(Path.cwd())}
+    env = {**os.environ, "AGENTKIT_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(Path(__file__).parents[1])}
     with FaultServer(calls=1).in_thread() as server:
         argv = [sys.executable, "-m", "agentkit.cli", "batch", str(tasks), "-o", str(out), "-c", "1",
                 "--base-url", server.base_url, "--tools", str(tools)]  # fmt: skip
@@ -147,3 +147,22 @@ def test_ctrl_c_keeps_the_finished_results_and_the_same_command_goes_on(tmp_path
     assert again.returncode == 0, again.stderr
     assert sorted(r["task"] for r in results_of(out).values()) == ["task one", "task three", "task two"]
     assert count.read_text() == "4"  # the two finished tasks were not run again
+
+
+def test_in_a_terminal_a_progress_bar_shows_the_counts_and_rates(tmp_path: Path) -> None:
+    from .test_cli_approval import Terminal
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["one", "two", "three"]))
+    tasks = tasks_file(tmp_path, "a", "b", "c")
+    terminal = Terminal(
+        [sys.executable, "-m", "agentkit.cli", "batch", str(tasks), "--backend", "scripted", "--script",
+         str(script), "--runs-dir", str(tmp_path / "runs"), "-c", "1"],
+        tmp_path,
+    )  # fmt: skip
+    terminal.expect("3 tasks: 3 answered")
+    assert terminal.finish() == 0
+    bar = [line for line in terminal.seen.replace("\r", "\n").splitlines() if line.startswith("batch")][-1]
+    assert "3/3" in bar and "0 failed · 0 running ·" in bar and "steps/s" in bar and "tok/s" in bar
+    assert "ETA 0s" in bar
+    assert "[1/3]" not in terminal.seen  # no plain lines in a terminal
