@@ -124,7 +124,8 @@ def test_ctrl_c_keeps_the_finished_results_and_the_same_command_goes_on(tmp_path
     tools.write_text(COUNTING_STEP_TOOL.format(count=str(count)))
     tasks = tasks_file(tmp_path, "task one", "task two", "task three")
     out = tmp_path / "out.jsonl"
-    env = {**os.environ, "AGENTKIT_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(Path(__file__).parents[1])}
+    root = str(Path(__file__).parents[1])
+    env = {**os.environ, "AGENTKIT_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": root}
     with FaultServer(calls=1).in_thread() as server:
         argv = [sys.executable, "-m", "agentkit.cli", "batch", str(tasks), "-o", str(out), "-c", "1",
                 "--base-url", server.base_url, "--tools", str(tools)]  # fmt: skip
