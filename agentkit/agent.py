@@ -651,7 +651,7 @@ class Agent:
 
         Args:
             tasks: Task texts, `BatchTask`s, or objects `{"id", "task", "system", "thinking",
-                "max_steps", "max_tokens", "timeout", "sampling", "meta"}`.
+                "max_steps", "max_tokens", "timeout", "sampling", "meta", "output_file"}`.
             concurrency: Runs at once.
             results: A JSON-lines file each result is appended to (and flushed) as it
                 finishes; tasks already in it are skipped, so a batch started again with

@@ -66,6 +66,8 @@ class BatchTask:
             `top_p`, `top_k`, `min_p`, `presence_penalty`, `repetition_penalty`, `seed`,
             `max_tokens`).
         meta: Anything to carry to the task's result line as it is.
+        output_file: A file the answer is written to when the run answers (relative paths
+            from the results file's folder, else the working directory).
     """
 
     task: str
@@ -77,6 +79,7 @@ class BatchTask:
     timeout: float | None = None
     sampling: Sampling | None = None
     meta: Any = None
+    output_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.thinking is not None and self.thinking not in _THINKING:
@@ -87,6 +90,10 @@ class BatchTask:
                 raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
         if self.timeout is not None and (isinstance(self.timeout, bool) or not self.timeout > 0):
             raise ConfigError(f"timeout must be seconds above 0, got {self.timeout!r}")
+        if self.output_file is not None and (
+            not isinstance(self.output_file, str) or not self.output_file.strip()
+        ):
+            raise ConfigError(f"output_file must be a file name, got {self.output_file!r}")
 
     @classmethod
     def from_json(cls, entry: Any) -> BatchTask:
@@ -136,6 +143,7 @@ class BatchTask:
             entry.get("timeout"),
             sampling,
             entry.get("meta"),
+            entry.get("output_file"),
         )
 
     def entry(self) -> dict[str, Any]:
@@ -156,6 +164,7 @@ _KEY_OF = {
     "timeout": "timeout",
     "sampling": "sampling",
     "meta": "meta",
+    "output_file": "output_file",
 }
 _KEYS = ["id", "task", *_KEY_OF.values()]
 
@@ -253,6 +262,7 @@ class BatchResult:
         run_id: The run's id (`agentkit runs show ID`), if it started.
         transcript: The run's transcript file, if it has one.
         meta: The task's `meta`, as given.
+        output_file: The file the answer was written to (the task's `output_file`).
     """
 
     id: str
@@ -269,6 +279,7 @@ class BatchResult:
     run_id: str | None = None
     transcript: str | None = None
     meta: Any = None
+    output_file: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -415,7 +426,7 @@ async def run_batch(
     progress: BatchProgress | None = None,
 ) -> AsyncIterator[BatchResult]:
     """Run the tasks on the agent, `concurrency` at a time; yield each task's result as it
-    finishes (in the order they finish).
+    finishes (in the order they finish). A task's `output_file` is written before its result.
 
     Args:
         agent: The agent every task runs on; its MCP servers start once for the batch.
@@ -448,7 +459,9 @@ async def run_batch(
         if entered:
             await agent.__aenter__()  # MCP servers and connections once, for every run
         try:
-            async for result in _run_all(agent, pending, min(concurrency, len(pending)), store, progress):
+            folder = Path(results).parent if results is not None else Path.cwd()
+            workers = min(concurrency, len(pending))
+            async for result in _run_all(agent, pending, workers, store, progress, folder):
                 yield result
         finally:
             if entered:
@@ -459,7 +472,12 @@ async def run_batch(
 
 
 async def _run_all(
-    agent: Agent, tasks: list[BatchTask], workers: int, store: ResultsFile | None, progress: BatchProgress
+    agent: Agent,
+    tasks: list[BatchTask],
+    workers: int,
+    store: ResultsFile | None,
+    progress: BatchProgress,
+    folder: Path,
 ) -> AsyncIterator[BatchResult]:
     finished: asyncio.Queue[BatchResult | Exception] = asyncio.Queue()
     waiting = iter(tasks)
@@ -468,6 +486,8 @@ async def _run_all(
         try:
             for task in waiting:  # shared: each worker takes the next task not yet taken
                 result = await _run_one(agent, task, progress)
+                if task.output_file is not None and result.ok:
+                    _write_output(result, folder / task.output_file)
                 if store is not None:
                     store.write(result)  # on disk before anyone hears of it
                 progress.done += 1
@@ -520,3 +540,15 @@ async def _run_one(agent: Agent, task: BatchTask, progress: BatchProgress) -> Ba
             task, None, time.monotonic() - started, RuntimeError("the run ended without a result")
         )
     return BatchResult.of_run(task, result, time.monotonic() - started)
+
+
+def _write_output(result: BatchResult, path: Path) -> None:
+    """Write the answer to the task's output file; a failure to write fails the task."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result.output, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        result.stop_reason, result.error_type = "error", "ConfigError"
+        result.error = f"the answer could not be written to {path}: {exc.strerror or exc}"
+        return
+    result.output_file = str(path)

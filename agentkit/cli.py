@@ -680,7 +680,7 @@ def batch(
         typer.Argument(
             metavar="TASKS",
             help='Tasks file: a task a line, as text or JSON ({"id", "task", "system", "thinking", '
-            '"max_steps", "max_tokens", "timeout", "sampling", "meta"}).',
+            '"max_steps", "max_tokens", "timeout", "sampling", "meta", "output_file"}).',
             show_default=False,
         ),
     ],

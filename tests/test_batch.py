@@ -264,3 +264,20 @@ def test_batch_sync_returns_the_results() -> None:
     backend, _ = answering()
     got = agent_of(backend).batch_sync(["a", "b"], concurrency=2)
     assert sorted(r.output for r in got) == ["done: a", "done: b"]
+
+
+async def test_an_answer_goes_to_its_output_file_beside_the_results(tmp_path: Path) -> None:
+    backend, _ = answering()
+    (tmp_path / "out" / "blocked").mkdir(parents=True)
+    tasks = [
+        {"id": "a", "task": "first", "output_file": "answers/a.md"},
+        {"id": "b", "task": "second", "output_file": "blocked"},  # a folder: cannot be written
+        {"id": "c", "task": "third"},
+    ]
+    got = {r.id: r async for r in agent_of(backend).batch(tasks, results=tmp_path / "out" / "results.jsonl")}
+    assert (tmp_path / "out" / "answers" / "a.md").read_text() == "done: first"
+    assert got["a"].ok and got["a"].output_file == str(tmp_path / "out" / "answers" / "a.md")
+    assert got["b"].failed and "could not be written to" in (got["b"].error or "")
+    assert got["c"].ok and got["c"].output_file is None
+    written = {r["id"]: r for r in lines(tmp_path / "out" / "results.jsonl")}
+    assert written["a"]["output_file"] and written["b"]["error_type"] == "ConfigError"
