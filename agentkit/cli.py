@@ -716,9 +716,9 @@ def batch(
 ) -> None:
     """Run every task of a file, N at a time, and write one result line per task.
 
-    Each result (id, output, stop reason, steps, tokens, duration, error, run id) is written
-    as its task ends, so the same command started again goes on where it stopped. MCP
-    servers start once for the batch. Tool calls that would ask run only with --yes.
+    Results are written as tasks end: the same command again goes on from there.
+    Several --base-url spread the runs; MCP servers start once for the batch.
+    Tool calls that would ask run only with --yes.
 
     Exit codes: 0 every task answered · 1 some failed or stopped without an answer
     2 bad input · 130 Ctrl-C · 143 SIGTERM
