@@ -191,7 +191,7 @@ async def test_per_task_options_apply_to_their_run_alone() -> None:
 async def test_the_mcp_servers_start_once_for_the_whole_batch() -> None:
     class Servers:  # the agent's MCP toolset, counting its starts and stops
         starts = stops = 0
-        reports: list[Any] = []
+        reports: tuple[Any, ...] = ()
 
         async def start(self) -> list[Any]:
             self.starts += 1
