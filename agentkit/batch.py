@@ -249,7 +249,9 @@ class BatchResult:
     Attributes:
         id: The task's id.
         task: The task's text.
-        output: The final answer ("" when the run stopped without one).
+        output: The final answer ("" when the run stopped without one); with an agent's
+            output type, its JSON data (an object, as the model wrote it and the type
+            validated it).
         stop_reason: "answer", why the run stopped (see `agentkit.result.STOP_REASONS`), or
             "error" when it failed.
         steps: Model calls made.
@@ -267,7 +269,7 @@ class BatchResult:
 
     id: str
     task: str
-    output: str = ""
+    output: Any = ""
     stop_reason: str = "error"
     steps: int = 0
     prompt_tokens: int = 0
@@ -304,7 +306,11 @@ class BatchResult:
         out = cls(str(task.id), task.task, duration=duration, meta=task.meta)
         if result is not None:
             usage = result.usage
-            out.output, out.stop_reason, out.steps = result.output, result.stop_reason, len(result.steps)
+            try:
+                out.output = result.output_json()
+            except ValueError:  # an answer that did not parse as the output type
+                out.output = result.text
+            out.stop_reason, out.steps = result.stop_reason, len(result.steps)
             out.prompt_tokens, out.completion_tokens = usage.prompt_tokens, usage.completion_tokens
             out.cached_tokens, out.run_id, out.transcript = (
                 usage.cached_tokens,
@@ -546,7 +552,10 @@ def _write_output(result: BatchResult, path: Path) -> None:
     """Write the answer to the task's output file; a failure to write fails the task."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(result.output, encoding="utf-8", errors="surrogateescape")
+        text = (
+            result.output if isinstance(result.output, str) else json.dumps(result.output, ensure_ascii=False)
+        )
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
         result.stop_reason, result.error_type = "error", "ConfigError"
         result.error = f"the answer could not be written to {path}: {exc.strerror or exc}"

@@ -282,3 +282,21 @@ async def test_an_answer_goes_to_its_output_file_beside_the_results(tmp_path: Pa
     assert got["c"].ok and got["c"].output_file is None
     written = {r["id"]: r for r in lines(tmp_path / "out" / "results.jsonl")}
     assert written["a"]["output_file"] and written["b"]["error_type"] == "ConfigError"
+
+
+async def test_with_an_output_type_each_result_holds_the_validated_json(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        celsius: int
+
+    def turn(request: ModelRequest) -> str:
+        return json.dumps({"city": task_of(request), "celsius": 20})
+
+    agent = Agent(backend=ScriptedBackend(turn), output_type=Weather, transcripts=False)
+    tasks = [{"id": "p", "task": "Paris", "output_file": "p.json"}, {"id": "o", "task": "Oslo"}]
+    got = {r.id: r async for r in agent.batch(tasks, results=tmp_path / "results.jsonl")}
+    assert got["p"].output == {"city": "Paris", "celsius": 20} and got["o"].output["city"] == "Oslo"
+    assert json.loads((tmp_path / "p.json").read_text()) == {"city": "Paris", "celsius": 20}
+    assert {r["id"]: r["output"]["celsius"] for r in lines(tmp_path / "results.jsonl")} == {"p": 20, "o": 20}
