@@ -330,12 +330,15 @@ class Agent:
         max_tokens: int | None = None,
         timeout: float | None = None,
         sampling: Sampling | None = None,
+        tag: Mapping[str, Any] | None = None,
+        resume_from: SavedRun | None = None,
     ) -> AsyncIterator[Event]:
         """`stream` with some of the agent's settings changed for this run alone (a batch's
-        per-task options); the agent itself is not changed, so other runs go on as they were."""
+        per-task options); the agent itself is not changed, so other runs go on as they were.
+
+        `tag`: more facts for the transcript's first line (a batch names its task there).
+        `resume_from`: a stopped run of this task to go on with instead of starting anew."""
         check_task(task)
-        history = [SystemMessage(system_prompt)] if system_prompt is not None else None
-        messages = self.conversation(task, history, self._output)
         own = self.limits
         limits = dataclasses.replace(
             own,
@@ -346,15 +349,19 @@ class Agent:
         if limits.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {limits.max_steps}")
         presets = {think: preset.merged(sampling) for think, preset in self._presets.items()}
-        async for event in self._drive(
-            messages,
-            task,
-            uuid.uuid4().hex[:12],
-            output=self._output,
-            policy=resolve_policy(thinking) if thinking is not None else None,
-            limits=limits,
-            sampling=presets.__getitem__,
-        ):
+        options: dict[str, Any] = {
+            "policy": resolve_policy(thinking) if thinking is not None else None,
+            "limits": limits,
+            "sampling": presets.__getitem__,
+        }
+        if resume_from is not None:
+            events = self._resumed(resume_from, None, **options)
+        else:
+            history = [SystemMessage(system_prompt)] if system_prompt is not None else None
+            messages = self.conversation(task, history, self._output)
+            run_id = uuid.uuid4().hex[:12]
+            events = self._drive(messages, task, run_id, output=self._output, tag=tag, **options)
+        async for event in events:
             yield event
 
     async def resume_stream(
@@ -374,7 +381,13 @@ class Agent:
         """
         if self.transcripts is None:
             raise ConfigError("this agent keeps no transcripts (transcripts=False), so it cannot resume runs")
-        saved = load_run(find_run(run_id, self.transcripts))
+        async for event in self._resumed(load_run(find_run(run_id, self.transcripts)), output_type):
+            yield event
+
+    async def _resumed(
+        self, saved: SavedRun, output_type: OutputType | None, **options: Any
+    ) -> AsyncIterator[Event]:
+        """Go on with a saved run (`options`: `_drive`'s per-run policy, limits, sampling)."""
         if saved.status == "answer":
             raise ConfigError(
                 f"run {saved.run_id} already answered; continue the conversation with "
@@ -398,6 +411,7 @@ class Agent:
             path=saved.path,
             workspace=Path(workspace) if workspace and self.workspace is None else None,
             output=output,
+            **options,
         ):
             yield event
 
@@ -439,9 +453,11 @@ class Agent:
         policy: Callable[[StepContext], ThinkingDecision] | None = None,
         limits: Limits | None = None,
         sampling: Callable[[bool], Sampling] | None = None,
+        tag: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[Event]:
         """Run the loop over `messages`, writing the transcript as it goes (with this run's
-        own `policy`, `limits` or `sampling`, where given: a batch task's options).
+        own `policy`, `limits` or `sampling`, where given: a batch task's options; `tag`:
+        more facts for the transcript's first line).
 
         `scope`: what the run's tool calls share, kept open for the caller (a chat's turns
         share one); None makes one for this run alone. `chat`: the run is a turn of a chat:
@@ -463,7 +479,7 @@ class Agent:
                     f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
                 ) from None
             if resume is None and path is None:
-                config = {**self._describe(scope, limits), **({"chat": True} if chat else {})}
+                config = {**self._describe(scope, limits), **({"chat": True} if chat else {}), **(tag or {})}
                 if output is not None:
                     config["output_schema"] = output.schema
                 transcript.begin(run_id, task, messages, config)

@@ -30,6 +30,7 @@ from agentkit.defaults import DEFAULT_BATCH_CONCURRENCY
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import RunFinished, StepFinished
 from agentkit.result import RunResult
+from agentkit.store import RunInfo, SavedRun, load_run, runs_tagged
 from agentkit.thinking import Sampling
 
 if TYPE_CHECKING:
@@ -383,6 +384,9 @@ class BatchProgress:
     Attributes:
         total: Tasks to run in this invocation (not counting those skipped).
         skipped: Tasks skipped, their results already in the results file.
+        resumed: Tasks whose run had stopped without a result (the batch was killed or
+            stopped, or the run failed and `retry_failed` is set): they go on from their
+            last finished step instead of starting again.
         done: Tasks finished (failed ones included).
         failed: Tasks that failed.
         answered: Tasks the model answered.
@@ -394,6 +398,7 @@ class BatchProgress:
 
     total: int = 0
     skipped: int = 0
+    resumed: int = 0
     done: int = 0
     failed: int = 0
     answered: int = 0
@@ -457,6 +462,8 @@ async def run_batch(
         done = store.done(retry_failed=retry_failed) if store is not None else set()
         pending = [t for t in listed if t.id not in done]
         progress.skipped = len(listed) - len(pending)
+        stopped = _stopped_runs(agent, results, {str(t.id): t.task for t in pending}) if results else {}
+        progress.resumed = len(stopped)
         progress.total = len(pending)
         progress.started = time.monotonic()
         if not pending:
@@ -467,7 +474,9 @@ async def run_batch(
         try:
             folder = Path(results).parent if results is not None else Path.cwd()
             workers = min(concurrency, len(pending))
-            async for result in _run_all(agent, pending, workers, store, progress, folder):
+            batch = str(Path(results).resolve()) if results is not None else None
+            runs = _Runs(batch, stopped)
+            async for result in _run_all(agent, pending, workers, store, progress, folder, runs):
                 yield result
         finally:
             if entered:
@@ -484,6 +493,7 @@ async def _run_all(
     store: ResultsFile | None,
     progress: BatchProgress,
     folder: Path,
+    runs: _Runs,
 ) -> AsyncIterator[BatchResult]:
     finished: asyncio.Queue[BatchResult | Exception] = asyncio.Queue()
     waiting = iter(tasks)
@@ -491,7 +501,7 @@ async def _run_all(
     async def work() -> None:
         try:
             for task in waiting:  # shared: each worker takes the next task not yet taken
-                result = await _run_one(agent, task, progress)
+                result = await _run_one(agent, task, progress, runs)
                 if task.output_file is not None and result.ok:
                     _write_output(result, folder / task.output_file)
                 if store is not None:
@@ -516,8 +526,44 @@ async def _run_all(
         await asyncio.gather(*running, return_exceptions=True)
 
 
-async def _run_one(agent: Agent, task: BatchTask, progress: BatchProgress) -> BatchResult:
-    """Run one task to its end; a failure becomes its result."""
+_RESUMABLE = ("killed", "interrupted", "error")
+"""How a run that left no result may have stopped, for a batch to go on with it: its
+process died, it was stopped (Ctrl-C, SIGTERM), or its server failed. Runs stopped at a
+limit start again: going on would stop them at the same limit."""
+
+_BATCH_TAG = "batch"
+"""The transcript config key naming a run's batch: {"results": path, "task": id}."""
+
+
+def _stopped_runs(agent: Agent, results: str | Path, pending: Mapping[str, str]) -> dict[str, SavedRun]:
+    """The latest run of each pending task of this batch (the same results file, the same
+    task text: {id: task}) that stopped without a result and can go on."""
+    if agent.transcripts is None:
+        return {}
+    batch = str(Path(results).resolve())
+    latest: dict[str, RunInfo] = {}
+    for info, tag in runs_tagged(_BATCH_TAG, agent.transcripts):
+        if isinstance(tag, dict) and tag.get("results") == batch and tag.get("task") in pending:
+            latest[tag["task"]] = info  # oldest first: the last one seen is the latest
+    out: dict[str, SavedRun] = {}
+    for task_id, info in latest.items():
+        if info.status in _RESUMABLE and info.task == pending[task_id]:
+            with contextlib.suppress(AgentkitError, OSError, ValueError):  # unreadable: start again
+                out[task_id] = load_run(info.path)
+    return out
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """How a batch's runs are found again: its results file (resolved; None: no file, the
+    runs are not tagged) and the stopped runs of its pending tasks, by task id."""
+
+    batch: str | None
+    stopped: dict[str, SavedRun]
+
+
+async def _run_one(agent: Agent, task: BatchTask, progress: BatchProgress, runs: _Runs) -> BatchResult:
+    """Run one task to its end (or go on with its stopped run); a failure becomes its result."""
     started = time.monotonic()
     progress.running += 1
     result: RunResult | None = None
@@ -530,6 +576,8 @@ async def _run_one(agent: Agent, task: BatchTask, progress: BatchProgress) -> Ba
             max_tokens=task.max_tokens,
             timeout=task.timeout,
             sampling=task.sampling,
+            tag={_BATCH_TAG: {"results": runs.batch, "task": str(task.id)}} if runs.batch else None,
+            resume_from=runs.stopped.get(str(task.id)),
         ):
             if isinstance(event, StepFinished):
                 progress.steps += 1

@@ -889,6 +889,9 @@ class _BatchDisplay:
             parts.append(f"[red]{len(failed)} failed[/]")
         ran = f"{p.done} run now in {_duration(p.elapsed)} ({p.steps} steps)"
         before = f", {p.skipped} done before" if p.skipped else ""
+        before += (
+            f", {p.resumed} taken up where {'it' if p.resumed == 1 else 'they'} stopped" if p.resumed else ""
+        )
         self.err.print(", ".join(parts) + f" · {ran}{before} · results: {escape(str(self.results))}")
         for record in failed[:10]:
             self.err.print(f"  [red]✗[/] {escape(record['id'])}: {escape(_clip(str(record['error']), 300))}")

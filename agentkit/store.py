@@ -383,6 +383,21 @@ def list_runs(directory: str | Path | None = None) -> list[RunInfo]:
     return sorted((run_info(p) for p in paths), key=lambda r: (r.started, r.run_id))
 
 
+def runs_tagged(name: str, directory: str | Path | None = None) -> list[tuple[RunInfo, Any]]:
+    """The runs whose first line's config holds `name`, with its value, oldest first (a
+    batch finds the runs of its tasks this way)."""
+    folder = Path(directory) if directory is not None else default_runs_dir()
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("*.jsonl"):
+        head = _first(path)
+        config = head.get("config")
+        if head.get("type") == "run" and isinstance(config, dict) and name in config:
+            found.append((run_info(path), config[name]))
+    return sorted(found, key=lambda item: (item[0].started, item[0].run_id))
+
+
 def find_run(run_id: str, directory: str | Path | None = None) -> Path:
     """The transcript of a run, by its id or a unique start of it.
 

@@ -18,6 +18,7 @@ from agentkit.backends.base import ModelRequest
 from agentkit.batch import ResultsFile, read_tasks, task_list
 from agentkit.errors import ConfigError, ModelError
 from agentkit.messages import SystemMessage, UserMessage
+from agentkit.store import read_transcript
 
 from .fault_server import ANSWER, FaultServer
 
@@ -300,3 +301,50 @@ async def test_with_an_output_type_each_result_holds_the_validated_json(tmp_path
     assert got["p"].output == {"city": "Paris", "celsius": 20} and got["o"].output["city"] == "Oslo"
     assert json.loads((tmp_path / "p.json").read_text()) == {"city": "Paris", "celsius": 20}
     assert {r["id"]: r["output"]["celsius"] for r in lines(tmp_path / "results.jsonl")} == {"p": 20, "o": 20}
+
+
+async def test_a_restart_goes_on_with_runs_the_stop_cut_short(tmp_path: Path) -> None:
+    results, runs = tmp_path / "results.jsonl", tmp_path / "runs"
+    tasks = [f"task {i}" for i in range(4)]
+    backend, _ = answering(delay=0.05, steps=4)
+    batch = Agent(backend=backend, tools=[step], transcripts=runs).batch(
+        tasks, concurrency=2, results=results
+    )
+    first = await batch.__anext__()  # the other run in flight has finished steps: it is cut short
+    await asyncio.sleep(0.12)
+    await batch.aclose()
+    assert first.steps == 4
+    backend, calls = answering(steps=4)
+    progress = BatchProgress()
+    agent = Agent(backend=backend, tools=[step], transcripts=runs)
+    rest = {r.task: r async for r in agent.batch(tasks, concurrency=2, results=results, progress=progress)}
+    assert progress.resumed >= 1
+    taken_up = [r for r in rest.values() if calls[r.task] < 4]
+    assert len(taken_up) == progress.resumed  # went on from their last finished step
+    for result in taken_up:
+        assert result.ok and result.steps == 4  # the whole run's steps, the earlier ones included
+        assert result.transcript is not None
+        tool_results = [
+            r for r in read_transcript(result.transcript) if r.get("type") == "tool_call_finished"
+        ]
+        assert len(tool_results) == 3  # no finished call ran twice
+    assert sorted(r["task"] for r in lines(results)) == tasks
+
+
+async def test_a_changed_task_text_starts_afresh_instead_of_going_on(tmp_path: Path) -> None:
+    results, runs = tmp_path / "results.jsonl", tmp_path / "runs"
+    backend, _ = answering(delay=0.05, steps=4)
+    tasks = ["x", "y", {"id": "q", "task": "old wording"}]
+    batch = Agent(backend=backend, tools=[step], transcripts=runs).batch(
+        tasks, concurrency=2, results=results
+    )
+    await batch.__anext__()  # q starts now, and is cut short after a step or two
+    await asyncio.sleep(0.12)
+    await batch.aclose()
+    assert "q" not in {r["id"] for r in lines(results)}
+    backend, calls = answering(steps=4)
+    progress = BatchProgress()
+    agent = Agent(backend=backend, tools=[step], transcripts=runs)
+    changed = [{"id": "q", "task": "new wording"}]
+    [result] = [r async for r in agent.batch(changed, results=results, progress=progress)]
+    assert progress.resumed == 0 and calls["new wording"] == 4 and result.ok

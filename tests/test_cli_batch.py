@@ -147,7 +147,10 @@ def test_ctrl_c_keeps_the_finished_results_and_the_same_command_goes_on(tmp_path
         again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
     assert again.returncode == 0, again.stderr
     assert sorted(r["task"] for r in results_of(out).values()) == ["task one", "task three", "task two"]
-    assert count.read_text() == "4"  # the two finished tasks were not run again
+    # Neither the two finished tasks nor the call the stopped run had finished ran again:
+    # that run went on from its last finished step.
+    assert count.read_text() == "3"
+    assert "1 taken up where it stopped" in again.stderr
 
 
 def test_in_a_terminal_a_progress_bar_shows_the_counts_and_rates(tmp_path: Path) -> None:
