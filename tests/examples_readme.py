@@ -1,7 +1,8 @@
 """The commands of examples/README.md, read from it and run as a user would run them.
 
 Each example is a `## ` section with two bash blocks, the first line of one `# GPU` and of
-the other `# offline`. The tests run the offline block's lines with bash from the root of
+the other `# offline`; a section may have more, each labelled by its first line (`# Python`,
+`# Python, offline`). The tests run the offline block's lines with bash from the root of
 the clone, so that the README and what is tested cannot drift apart: a line ending in `&`
 is started in the background (a page server) and stopped when the example is done.
 """
@@ -37,11 +38,13 @@ _BLOCK = re.compile(r"```bash\n(.*?)```", re.DOTALL)
 
 @dataclass(frozen=True)
 class Example:
-    """One section of examples/README.md: its commands for a GPU box and for offline."""
+    """One section of examples/README.md: its commands for a GPU box and for offline, and
+    those of its other labelled blocks (by label without the `# `)."""
 
     heading: str
     gpu: list[str]
     offline: list[str]
+    blocks: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _commands(block: str) -> list[str]:
@@ -60,10 +63,10 @@ def examples() -> dict[str, Example]:
         blocks: dict[str, list[str]] = {}
         for block in _BLOCK.findall(section):
             label = block.splitlines()[0].strip() if block.strip() else ""
-            if label in ("# GPU", "# offline"):
+            if label.startswith("# "):
                 blocks[label[2:]] = _commands(block)
         if blocks:
-            found[heading] = Example(heading, blocks.get("GPU", []), blocks.get("offline", []))
+            found[heading] = Example(heading, blocks.get("GPU", []), blocks.get("offline", []), blocks)
     return found
 
 
@@ -79,8 +82,14 @@ class Ran:
 
     stdout: str
     stderr: str
-    transcript: list[dict[str, Any]]
+    transcripts: list[list[dict[str, Any]]]
     background_output: list[str] = field(default_factory=list)
+
+    @property
+    def transcript(self) -> list[dict[str, Any]]:
+        """The transcript of the one run the commands made."""
+        assert len(self.transcripts) == 1, f"expected one run's transcript, found {len(self.transcripts)}"
+        return self.transcripts[0]
 
     def results(self, name: str) -> list[tuple[dict[str, Any], str]]:
         """(arguments, result text) of each finished call of the tool `name`, in order."""
@@ -140,18 +149,28 @@ def _background(commands: list[str], env: dict[str, str], logs: Path) -> Iterato
                 process.wait(STOP_TIMEOUT)
 
 
-def run_offline(example: Example, tmp_path: Path, ready: Callable[[], None] | None = None) -> Ran:
+def run_offline(
+    example: Example,
+    tmp_path: Path,
+    ready: Callable[[], None] | None = None,
+    *,
+    block: str = "offline",
+    runs: int | None = 1,
+) -> Ran:
     """Run the example's offline commands as written, from the root of the clone.
 
     Args:
         example: The README's example.
         tmp_path: Where the runs directory and temporary files go.
         ready: Called once the background commands are started; returns when they serve.
+        block: The label of the block to run (without `# `).
+        runs: How many runs' transcripts the commands must leave (None: any number).
     """
     env = environment(tmp_path)
-    background = [command[:-1].strip() for command in example.offline if command.endswith("&")]
-    foreground = [command for command in example.offline if not command.endswith("&")]
-    assert foreground, f"{example.heading}: the offline block has no command to run"
+    commands = example.blocks.get(block, [])
+    background = [command[:-1].strip() for command in commands if command.endswith("&")]
+    foreground = [command for command in commands if not command.endswith("&")]
+    assert foreground, f"{example.heading}: the {block} block has no command to run"
     with _background(background, env, tmp_path) as outputs:
         if ready is not None:
             ready()
@@ -166,12 +185,12 @@ def run_offline(example: Example, tmp_path: Path, ready: Callable[[], None] | No
                 timeout=COMMAND_TIMEOUT,
             )
             assert done.returncode == 0, f"{command}\nexited {done.returncode}:\n{done.stderr}"
-    runs = list_runs(env["AGENTKIT_RUNS_DIR"])
-    assert len(runs) == 1, f"expected one run's transcript, found {len(runs)}"
+    made = list_runs(env["AGENTKIT_RUNS_DIR"])
+    assert runs is None or len(made) == runs, f"expected {runs} runs' transcripts, found {len(made)}"
     return Ran(
         done.stdout,
         done.stderr,
-        read_transcript(runs[0].path),
+        [read_transcript(run.path) for run in made],
         [path.read_text(errors="replace") for path in outputs],
     )
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import json
 import re
+import shlex
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import defaultdict
@@ -20,12 +24,23 @@ from typing import Any
 
 import pytest
 
-from .examples_readme import ROOT, agentkit_args, examples, figures, run_offline, script_answer, states
+from .examples_readme import (
+    COMMAND_TIMEOUT,
+    ROOT,
+    agentkit_args,
+    environment,
+    examples,
+    figures,
+    run_offline,
+    script_answer,
+    states,
+)
 
 RESEARCH = "Research notes from a folder of documents"
 CSV = "A data question on a CSV, answered with Python"
 GIT = "A git repository explained through `mcp-server-git`"
 CUSTOM_TOOL = "A custom tool loaded with `--tools`"
+EXTRACTION = "A structured extraction into a pydantic model"
 
 COVERED = {
     RESEARCH: ("tests/test_examples.py", "test_research_notes_cite_only_what_their_sources_say"),
@@ -35,6 +50,10 @@ COVERED = {
         "test_git_repository_is_explained_from_what_the_git_server_said",
     ),
     CUSTOM_TOOL: ("tests/test_examples.py", "test_custom_tool_results_are_what_the_answer_quotes"),
+    EXTRACTION: (
+        "tests/test_examples.py",
+        "test_extracted_invoice_validates_and_every_value_is_in_the_document",
+    ),
 }
 
 PAGE_START_TIMEOUT = 10.0
@@ -68,6 +87,13 @@ def test_every_example_has_a_gpu_and_an_offline_form_of_the_same_run() -> None:
         assert _without(gpu, "--serve") == _without(offline, with_value=("--backend", "--script")), (
             f"{example.heading}: the GPU and offline commands should differ only in the backend"
         )
+        for label, commands in example.blocks.items():
+            if f"{label}, offline" in example.blocks:
+                offline_words = shlex.split(example.blocks[f"{label}, offline"][-1])
+                assert commands[:-1] == example.blocks[f"{label}, offline"][:-1]
+                assert shlex.split(commands[-1]) == _without(offline_words, "--offline"), (
+                    f"{example.heading}: the {label} commands should differ only in --offline"
+                )
 
 
 def test_each_example_is_listed_in_the_top_readme_and_its_test_exists() -> None:
@@ -145,14 +171,19 @@ def test_csv_question_is_answered_with_figures_python_computed(tmp_path: Path) -
     assert f"**{ranked[0][0]}**" in answer
 
 
-def _units_tool() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "example_units", ROOT / "examples" / "custom_tool" / "units.py"
-    )
+def _module(path: str) -> Any:
+    """An example's Python file, imported (it is not in a package)."""
+    name = f"example_{Path(path).stem}"
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pydantic resolves the module's annotations through it
     spec.loader.exec_module(module)
-    return module.convert_units
+    return module
+
+
+def _units_tool() -> Any:
+    return _module("examples/custom_tool/units.py").convert_units
 
 
 def test_custom_tool_results_are_what_the_answer_quotes(tmp_path: Path) -> None:
@@ -183,3 +214,60 @@ def test_unit_converter_tells_the_model_what_was_wrong(arguments: tuple[Any, ...
 
     with pytest.raises(ToolError, match=re.escape(message)):
         _units_tool().fn(*arguments)
+
+
+def _invoice_model() -> Any:
+    return _module("examples/extraction/extract.py").Invoice
+
+
+def test_extracted_invoice_validates_and_every_value_is_in_the_document(tmp_path: Path) -> None:
+    example = examples()[EXTRACTION]
+    ran = run_offline(example, tmp_path)
+
+    assert ran.stdout.count("\n") == 1, "piped, the JSON is one line"
+    assert json.loads(ran.stdout) == json.loads(script_answer(example))
+    invoice = _invoice_model().model_validate_json(ran.stdout)
+    ((arguments, document),) = ran.results("read_file")
+    assert arguments == {"path": "invoice.md"}
+    names = (invoice.number, invoice.seller, invoice.buyer, *(item.description for item in invoice.items))
+    for text in names:
+        assert text in document, f"the invoice does not say {text!r}"
+    for day in (invoice.issued, invoice.due):
+        assert f"{day.day} {day:%B %Y}" in document, f"the invoice has no date {day}"
+    assert invoice.currency == "EUR" and "€" in document
+    for item in invoice.items:
+        for figure in (str(item.quantity), f"{item.unit_price:.2f}", f"{item.amount:.2f}"):
+            assert states(document, figure), f"the invoice does not say {figure} ({item.description})"
+        assert round(item.quantity * item.unit_price, 2) == item.amount
+    for figure in (f"{invoice.subtotal:.2f}", f"{invoice.tax:.2f}", f"{invoice.total:.2f}"):
+        assert states(document, figure), f"the invoice does not say {figure}"
+    assert f"{invoice.tax_rate:g}%" in document
+    assert round(sum(item.amount for item in invoice.items), 2) == invoice.subtotal
+    assert round(invoice.subtotal + invoice.tax, 2) == invoice.total
+
+
+def test_the_python_form_makes_the_same_invoice_an_invoice_object(tmp_path: Path) -> None:
+    example = examples()[EXTRACTION]
+    ran = run_offline(example, tmp_path, block="Python, offline")
+
+    summary, dumped = ran.stdout.split("\n", 1)
+    invoice_model = _invoice_model()
+    invoice = invoice_model.model_validate_json(dumped)
+    assert invoice == invoice_model.model_validate_json(script_answer(example))
+    assert summary == "NPS-2026-0147 from Northwind Print Studio: 4 items, 491.39 EUR due in 30 days"
+    assert ran.results("read_file")[0][0] == {"path": "invoice.md"}
+
+
+def test_the_schema_file_is_the_pydantic_models_schema(tmp_path: Path) -> None:
+    written = subprocess.run(
+        ["python", "examples/extraction/extract.py", "--schema"],
+        cwd=ROOT,
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=True,
+    )
+    committed = (ROOT / "examples" / "extraction" / "invoice.schema.json").read_text(encoding="utf-8")
+    assert written.stdout == committed
+    assert json.loads(committed) == _invoice_model().model_json_schema()
