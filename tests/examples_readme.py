@@ -106,8 +106,8 @@ def environment(tmp_path: Path) -> dict[str, str]:
     """The environment of a user who installed agentkit: its scripts on PATH, this clone's
     code importable, and the runs and temporary files kept under `tmp_path`."""
     runs, tmp = tmp_path / "runs", tmp_path / "tmp"
-    runs.mkdir(exist_ok=True)
-    tmp.mkdir(exist_ok=True)
+    runs.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))

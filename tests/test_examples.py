@@ -9,6 +9,7 @@ tests/integration/test_example_git.py.)
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib.util
 import json
 import re
@@ -41,6 +42,7 @@ CSV = "A data question on a CSV, answered with Python"
 GIT = "A git repository explained through `mcp-server-git`"
 CUSTOM_TOOL = "A custom tool loaded with `--tools`"
 EXTRACTION = "A structured extraction into a pydantic model"
+CHAT = "A multi-turn chat with `/think` and `/no_think`"
 
 COVERED = {
     RESEARCH: ("tests/test_examples.py", "test_research_notes_cite_only_what_their_sources_say"),
@@ -54,6 +56,7 @@ COVERED = {
         "tests/test_examples.py",
         "test_extracted_invoice_validates_and_every_value_is_in_the_document",
     ),
+    CHAT: ("tests/test_examples.py", "test_chat_thinks_per_message_as_the_soft_switches_say"),
 }
 
 PAGE_START_TIMEOUT = 10.0
@@ -82,6 +85,14 @@ def test_every_example_has_a_gpu_and_an_offline_form_of_the_same_run() -> None:
         assert example.gpu and example.offline, f"{example.heading}: needs a # GPU and an # offline block"
         assert example.gpu[:-1] == example.offline[:-1], f"{example.heading}: other commands differ"
         gpu, offline = agentkit_args(example.gpu[-1]), agentkit_args(example.offline[-1])
+        before = [
+            words[: len(words) - len(args)]
+            for words, args in (
+                (shlex.split(example.gpu[-1]), gpu),
+                (shlex.split(example.offline[-1]), offline),
+            )
+        ]
+        assert before[0] == before[1], f"{example.heading}: what comes before agentkit differs"
         assert "--serve" in gpu and "--backend" not in gpu
         assert offline[offline.index("--backend") + 1] == "scripted"
         assert _without(gpu, "--serve") == _without(offline, with_value=("--backend", "--script")), (
@@ -271,3 +282,36 @@ def test_the_schema_file_is_the_pydantic_models_schema(tmp_path: Path) -> None:
     committed = (ROOT / "examples" / "extraction" / "invoice.schema.json").read_text(encoding="utf-8")
     assert written.stdout == committed
     assert json.loads(committed) == _invoice_model().model_json_schema()
+
+
+def _chat_turns(transcript: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    """(the user's message, whether the model thought, why) for each turn of a chat."""
+    messages = [transcript[0]["messages"][-1]["content"]]
+    messages += [r["message"]["content"] for r in transcript if r["type"] == "user_turn"]
+    decisions = [r["decision"] for r in transcript if r["type"] == "step_started"]
+    assert len(decisions) == len(messages), "one step per message: no tools here"
+    return [(m, d["think"], d["reason"]) for m, d in zip(messages, decisions, strict=True)]
+
+
+def test_chat_thinks_per_message_as_the_soft_switches_say(tmp_path: Path) -> None:
+    example = examples()[CHAT]
+    ran = run_offline(example, tmp_path / "with")
+
+    sent = shlex.split(example.offline[-1])[2:5]  # printf '%s\n' MESSAGE MESSAGE MESSAGE | ...
+    script = json.loads((ROOT / "examples" / "chat" / "script.json").read_text(encoding="utf-8"))
+    answers = [turn.rsplit("</think>", 1)[-1].strip() for turn in script]
+    assert ran.stdout.splitlines() == answers
+    turns = _chat_turns(ran.transcript)
+    assert [message for message, _, _ in turns] == sent, "the switches stay in the messages"
+    assert sent[1].endswith(" /no_think") and sent[2].endswith(" /think")
+    assert [think for _, think, _ in turns] == [True, False, True]
+    assert turns[1][2] == "/no_think in the conversation"
+    for word, answer in zip(("strawberries", "blueberries", "blueberries"), answers, strict=True):
+        assert f"**{word.count('r')}**" in answer, f"{answer!r} miscounts the r's in {word}"
+
+    # Without its /think, the third message stays under the second's /no_think.
+    unswitched = dataclasses.replace(
+        example, blocks={"offline": [example.offline[-1].replace('"Really? /think"', '"Really?"')]}
+    )
+    again = _chat_turns(run_offline(unswitched, tmp_path / "without").transcript)
+    assert again[2] == ("Really?", False, "/no_think in the conversation")
