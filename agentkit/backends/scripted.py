@@ -2,7 +2,9 @@
 
 It runs the real loop for tests and offline demos. A turn is raw Qwen3 output text (parsed
 by agentkit's parser, streamed in small chunks as a server would), such text `Paced` at its
-own speed, or an `AssistantMessage`. Turns come from a list, or from a function of the request.
+own speed, or an `AssistantMessage`. Turns come from a list, from a function of the request,
+or from a list per task: then each run takes the turns of its own task (its first user
+message) in order, so that runs at once (a batch) each follow their own script.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
 from agentkit.backends.base import ModelEvent, ModelRequest, TurnBuilder
 from agentkit.errors import ConfigError, ModelError
-from agentkit.messages import AssistantMessage, ToolCall, from_openai
+from agentkit.messages import AssistantMessage, ToolCall, UserMessage, from_openai
 from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, StreamParser, ToolCallReady
 
 __all__ = ["Paced", "ScriptedBackend", "ScriptedTurn", "load_script"]
@@ -39,15 +41,20 @@ class Paced:
 ScriptedTurn = Union[str, Paced, AssistantMessage]
 TurnSource = Union[
     Sequence[ScriptedTurn],
+    Mapping[str, Sequence[ScriptedTurn]],
     Callable[[ModelRequest], Union[ScriptedTurn, Awaitable[ScriptedTurn]]],
 ]
+
+_CURSOR = "scripted_turn"  # in a run's memo: how many of its task's turns it has taken
 
 
 class ScriptedBackend:
     """A model that says what it is told.
 
     Args:
-        turns: The turns in order, or a function `(request) -> turn` (sync or async).
+        turns: The turns in order; a mapping of task to its turns in order (a run takes
+            those of its first user message, counted in its own memo); or a function
+            `(request) -> turn` (sync or async).
         chunk_size: Characters per streamed delta for text turns.
         delay: Seconds to wait between deltas (for demos).
 
@@ -60,6 +67,7 @@ class ScriptedBackend:
     def __init__(self, turns: TurnSource, *, chunk_size: int = 7, delay: float = 0.0) -> None:
         self._turns = turns
         self._next = 0
+        self._taken: dict[str, dict[str, Any]] = {}  # per task, for requests without a run's memo
         self.chunk_size = max(1, chunk_size)
         self.delay = delay
         self.requests: list[ModelRequest] = []
@@ -68,6 +76,8 @@ class ScriptedBackend:
         if callable(self._turns):
             answer = self._turns(request)
             return await answer if inspect.isawaitable(answer) else answer
+        if isinstance(self._turns, Mapping):
+            return self._task_turn(self._turns, request)
         if self._next >= len(self._turns):
             raise ModelError(
                 f"the scripted backend ran out of turns: it was given {len(self._turns)} and "
@@ -76,6 +86,25 @@ class ScriptedBackend:
         turn = self._turns[self._next]
         self._next += 1
         return turn
+
+    def _task_turn(self, script: Mapping[str, Sequence[ScriptedTurn]], request: ModelRequest) -> ScriptedTurn:
+        task = next((m.content for m in request.messages if isinstance(m, UserMessage)), "")
+        turns = script.get(task)
+        if turns is None:
+            known = "; ".join(repr(t) for t in list(script)[:3]) + ("; ..." if len(script) > 3 else "")
+            raise ModelError(
+                f"the script has no turns for the task {task!r}; it has turns for {known}. Give the "
+                "task exactly as the script writes it, or add it to the script"
+            )
+        taken = request.memo if request.memo is not None else self._taken.setdefault(task, {})
+        n: int = taken.get(_CURSOR, 0)
+        if n >= len(turns):
+            raise ModelError(
+                f"the scripted backend ran out of turns for the task {task!r}: the script gives it "
+                f"{len(turns)} and the run asked for turn {n + 1}; add turns to the script"
+            )
+        taken[_CURSOR] = n + 1
+        return turns[n]
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         self.requests.append(request)
@@ -110,10 +139,11 @@ class ScriptedBackend:
         return None
 
 
-def load_script(path: str | Path) -> list[ScriptedTurn]:
+def load_script(path: str | Path) -> list[ScriptedTurn] | dict[str, list[ScriptedTurn]]:
     """Turns from a JSON file: a list of raw output strings, raw output at its own pace
     (`{"raw": ..., "delay": seconds between chunks}`), or assistant-message objects
-    (`{"content": ..., "reasoning": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}`)."""
+    (`{"content": ..., "reasoning": ..., "tool_calls": [{"name": ..., "arguments": {...}}]}`);
+    or such a list per task, `{"tasks": {"the task": [turns], ...}}`."""
     file = Path(path)
     try:
         data: Any = json.loads(file.read_text(encoding="utf-8"))
@@ -121,10 +151,22 @@ def load_script(path: str | Path) -> list[ScriptedTurn]:
         raise ConfigError(f"{file}: no such script file") from None
     except ValueError as exc:
         raise ConfigError(f"{file}: not valid JSON ({exc}); a script is a JSON list of turns") from None
+    if isinstance(data, dict) and "tasks" in data:
+        tasks = data["tasks"]
+        if not isinstance(tasks, dict) or not tasks:
+            raise ConfigError(
+                f'{file}: "tasks" maps each task to its turns, e.g. {{"tasks": {{"What is 2 + 2?": ["4"]}}}}'
+            )
+        return {task: _turns(f"{file}, task {task!r}", turns) for task, turns in tasks.items()}
     if isinstance(data, dict) and "turns" in data:
         data = data["turns"]
+    return _turns(str(file), data)
+
+
+def _turns(where: str, data: Any) -> list[ScriptedTurn]:
+    """A script's list of turns, read; `where` names it in errors."""
     if not isinstance(data, list):
-        raise ConfigError(f"{file}: a script is a JSON list of turns, got {type(data).__name__}")
+        raise ConfigError(f"{where}: a script is a JSON list of turns, got {type(data).__name__}")
     turns: list[ScriptedTurn] = []
     for i, item in enumerate(data):
         if isinstance(item, str):
@@ -133,7 +175,7 @@ def load_script(path: str | Path) -> list[ScriptedTurn]:
             raw, delay = item["raw"], item.get("delay", 0)
             if not isinstance(raw, str) or isinstance(delay, bool) or not isinstance(delay, (int, float)):
                 raise ConfigError(
-                    f'{file}: turn {i + 1} must give "raw" as text and "delay" as seconds, e.g. '
+                    f'{where}: turn {i + 1} must give "raw" as text and "delay" as seconds, e.g. '
                     '{"raw": "Hello.", "delay": 0.1}'
                 )
             turns.append(Paced(raw, max(0.0, float(delay))))
@@ -143,7 +185,7 @@ def load_script(path: str | Path) -> list[ScriptedTurn]:
             turns.append(message)
         else:
             raise ConfigError(
-                f"{file}: turn {i + 1} must be a string (raw model output) or an object, "
+                f"{where}: turn {i + 1} must be a string (raw model output) or an object, "
                 f"got {type(item).__name__}"
             )
     return turns
