@@ -93,13 +93,18 @@ class Ran:
 
     def results(self, name: str) -> list[tuple[dict[str, Any], str]]:
         """(arguments, result text) of each finished call of the tool `name`, in order."""
-        found = []
-        for record in self.transcript:
-            if record.get("type") == "tool_call_finished" and record["call"]["name"] == name:
-                result = record["result"]
-                assert not result["is_error"], f"{name} failed: {result['content']}"
-                found.append((record["call"]["arguments"], result["full_content"] or result["content"]))
-        return found
+        return tool_results(self.transcript, name)
+
+
+def tool_results(transcript: list[dict[str, Any]], name: str) -> list[tuple[dict[str, Any], str]]:
+    """(arguments, result text) of each finished call of the tool `name` in a run, in order."""
+    found = []
+    for record in transcript:
+        if record.get("type") == "tool_call_finished" and record["call"]["name"] == name:
+            result = record["result"]
+            assert not result["is_error"], f"{name} failed: {result['content']}"
+            found.append((record["call"]["arguments"], result["full_content"] or result["content"]))
+    return found
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
@@ -117,7 +122,7 @@ def environment(tmp_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def _background(commands: list[str], env: dict[str, str], logs: Path) -> Iterator[list[Path]]:
+def _background(commands: list[str], env: dict[str, str], logs: Path, cwd: Path) -> Iterator[list[Path]]:
     """Start `commands` (each in its own process group) and stop them on the way out."""
     started: list[subprocess.Popen[bytes]] = []
     outputs: list[Path] = []
@@ -129,7 +134,7 @@ def _background(commands: list[str], env: dict[str, str], logs: Path) -> Iterato
                 started.append(
                     subprocess.Popen(
                         ["bash", "-c", command],
-                        cwd=ROOT,
+                        cwd=cwd,
                         env=env,
                         stdin=subprocess.DEVNULL,
                         stdout=sink,
@@ -156,6 +161,7 @@ def run_offline(
     *,
     block: str = "offline",
     runs: int | None = 1,
+    cwd: Path = ROOT,
 ) -> Ran:
     """Run the example's offline commands as written, from the root of the clone.
 
@@ -165,19 +171,21 @@ def run_offline(
         ready: Called once the background commands are started; returns when they serve.
         block: The label of the block to run (without `# `).
         runs: How many runs' transcripts the commands must leave (None: any number).
+        cwd: Where the commands run: the root of the clone, or a folder that links to its
+            parts, so that what a command writes in the current folder lands elsewhere.
     """
     env = environment(tmp_path)
     commands = example.blocks.get(block, [])
     background = [command[:-1].strip() for command in commands if command.endswith("&")]
     foreground = [command for command in commands if not command.endswith("&")]
     assert foreground, f"{example.heading}: the {block} block has no command to run"
-    with _background(background, env, tmp_path) as outputs:
+    with _background(background, env, tmp_path, cwd) as outputs:
         if ready is not None:
             ready()
         for command in foreground:
             done = subprocess.run(
                 ["bash", "-c", command],
-                cwd=ROOT,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 capture_output=True,

@@ -35,6 +35,7 @@ from .examples_readme import (
     run_offline,
     script_answer,
     states,
+    tool_results,
 )
 
 RESEARCH = "Research notes from a folder of documents"
@@ -43,6 +44,7 @@ GIT = "A git repository explained through `mcp-server-git`"
 CUSTOM_TOOL = "A custom tool loaded with `--tools`"
 EXTRACTION = "A structured extraction into a pydantic model"
 CHAT = "A multi-turn chat with `/think` and `/no_think`"
+BATCH = "A batch over a task file"
 
 COVERED = {
     RESEARCH: ("tests/test_examples.py", "test_research_notes_cite_only_what_their_sources_say"),
@@ -57,6 +59,7 @@ COVERED = {
         "test_extracted_invoice_validates_and_every_value_is_in_the_document",
     ),
     CHAT: ("tests/test_examples.py", "test_chat_thinks_per_message_as_the_soft_switches_say"),
+    BATCH: ("tests/test_examples.py", "test_batch_writes_a_result_per_task_and_a_rerun_skips_them"),
 }
 
 PAGE_START_TIMEOUT = 10.0
@@ -85,14 +88,10 @@ def test_every_example_has_a_gpu_and_an_offline_form_of_the_same_run() -> None:
         assert example.gpu and example.offline, f"{example.heading}: needs a # GPU and an # offline block"
         assert example.gpu[:-1] == example.offline[:-1], f"{example.heading}: other commands differ"
         gpu, offline = agentkit_args(example.gpu[-1]), agentkit_args(example.offline[-1])
-        before = [
-            words[: len(words) - len(args)]
-            for words, args in (
-                (shlex.split(example.gpu[-1]), gpu),
-                (shlex.split(example.offline[-1]), offline),
-            )
-        ]
-        assert before[0] == before[1], f"{example.heading}: what comes before agentkit differs"
+        gpu_words, offline_words = shlex.split(example.gpu[-1]), shlex.split(example.offline[-1])
+        assert gpu_words[: -len(gpu)] == offline_words[: -len(offline)], (
+            f"{example.heading}: what comes before agentkit (a pipe, the environment) differs"
+        )
         assert "--serve" in gpu and "--backend" not in gpu
         assert offline[offline.index("--backend") + 1] == "scripted"
         assert _without(gpu, "--serve") == _without(offline, with_value=("--backend", "--script")), (
@@ -100,9 +99,9 @@ def test_every_example_has_a_gpu_and_an_offline_form_of_the_same_run() -> None:
         )
         for label, commands in example.blocks.items():
             if f"{label}, offline" in example.blocks:
-                offline_words = shlex.split(example.blocks[f"{label}, offline"][-1])
-                assert commands[:-1] == example.blocks[f"{label}, offline"][:-1]
-                assert shlex.split(commands[-1]) == _without(offline_words, "--offline"), (
+                offline_block = example.blocks[f"{label}, offline"]
+                assert commands[:-1] == offline_block[:-1]
+                assert shlex.split(commands[-1]) == _without(shlex.split(offline_block[-1]), "--offline"), (
                     f"{example.heading}: the {label} commands should differ only in --offline"
                 )
 
@@ -315,3 +314,58 @@ def test_chat_thinks_per_message_as_the_soft_switches_say(tmp_path: Path) -> Non
     )
     again = _chat_turns(run_offline(unswitched, tmp_path / "without").transcript)
     assert again[2] == ("Really?", False, "/no_think in the conversation")
+
+
+def test_batch_writes_a_result_per_task_and_a_rerun_skips_them(tmp_path: Path) -> None:
+    from agentkit.batch import read_tasks, task_list
+
+    example = examples()[BATCH]
+    clone = tmp_path / "clone"  # the results file lands here, not in the repository
+    clone.mkdir()
+    (clone / "examples").symlink_to(ROOT / "examples")
+    ran = run_offline(example, tmp_path, runs=4, cwd=clone)
+
+    args = agentkit_args(example.offline[-1])
+    tasks = task_list(read_tasks(ROOT / args[1]))
+    results_file = clone / args[args.index("-o") + 1]
+    written = results_file.read_text(encoding="utf-8")
+    results = [json.loads(line) for line in written.splitlines()]
+    assert sorted(r["id"] for r in results) == sorted(str(t.id) for t in tasks)
+    script = json.loads((ROOT / args[args.index("--script") + 1]).read_text(encoding="utf-8"))["tasks"]
+    transcripts = {transcript[0]["run_id"]: transcript for transcript in ran.transcripts}
+    for task in tasks:
+        (result,) = [r for r in results if r["id"] == task.id]
+        assert result["stop_reason"] == "answer" and result["error"] is None
+        assert result["output"] == script[task.task][-1]
+        assert result["meta"] == task.meta
+        transcript = transcripts[result["run_id"]]
+        decisions = [r["decision"]["think"] for r in transcript if r["type"] == "step_started"]
+        assert decisions[0] is (task.thinking != "off"), f"{task.id}: thinking {task.thinking}"
+        ((arguments, review),) = tool_results(transcript, "read_file")
+        assert arguments["path"] in task.task, f"{task.id} read {arguments['path']}"
+        for figure in figures(result["output"]):
+            assert states(review, figure), f"{arguments['path']} does not say {figure}"
+    starts = [r["time"] for t in ran.transcripts for r in t if r["type"] == "run_started"]
+    ends = [r["time"] for t in ran.transcripts for r in t if r["type"] == "run_finished"]
+    assert max(starts) < min(ends), "the four runs went at once"
+
+    again = run_offline(example, tmp_path, runs=4, cwd=clone)
+    assert results_file.read_text(encoding="utf-8") == written, "nothing was run again"
+    assert "0 run now" in again.stderr and "4 done before" in again.stderr
+
+
+def test_the_python_batch_is_the_same_batch_as_the_command(tmp_path: Path) -> None:
+    example = examples()[BATCH]
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "examples").symlink_to(ROOT / "examples")
+    ran = run_offline(example, tmp_path, block="Python, offline", runs=4, cwd=clone)
+
+    results = [
+        json.loads(line) for line in (clone / "reviews.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(results) == 4 and all(r["stop_reason"] == "answer" for r in results)
+    printed = sorted(ran.stdout.splitlines())
+    assert printed == sorted(f"{r['id']} (answer, 2 steps): {r['output']}" for r in results)
+    command = run_offline(example, tmp_path, runs=4, cwd=clone)
+    assert "0 run now" in command.stderr and "4 done before" in command.stderr
