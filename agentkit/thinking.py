@@ -226,10 +226,12 @@ def soft_switch(messages: Sequence[Message]) -> bool | None:
 
 
 def decide(policy: Callable[[StepContext], ThinkingDecision], ctx: StepContext) -> ThinkingDecision:
-    """The policy's decision for this step, overridden by a soft switch in the conversation."""
+    """The policy's decision for this step, overridden by a soft switch in the conversation
+    (which is then its reason, also where the policy would have decided the same: the switch
+    is what holds, as when a `/think` undoes an earlier `/no_think`)."""
     switch = soft_switch(ctx.messages)
     decision = policy(ctx)
-    if switch is None or switch == decision.think:
+    if switch is None:
         return decision
     word = "/think" if switch else "/no_think"
     return ThinkingDecision(switch, decision.budget if switch else None, f"{word} in the conversation")

@@ -105,6 +105,14 @@ def test_latest_message_with_a_switch_wins_and_overrides_the_policy() -> None:
     assert (decision.think, decision.reason) == (True, "/think in the conversation")
 
 
+def test_a_switch_that_agrees_with_the_policy_is_named_as_the_reason() -> None:
+    messages = [UserMessage("Count /no_think"), AssistantMessage("3"), UserMessage("Really? /think")]
+    decision = decide(resolve_policy(Auto(512)), StepContext(1, 1, messages))
+    assert (decision.think, decision.budget, decision.reason) == (True, 512, "/think in the conversation")
+    plain = decide(resolve_policy(Auto(512)), StepContext(1, 1, [UserMessage("Count")]))
+    assert plain.reason.startswith("auto")
+
+
 @pytest.mark.parametrize(
     ("fields", "says"),
     [
