@@ -136,7 +136,10 @@ def test_auto_holds_unopened_text_until_the_output_tells_what_it_is() -> None:
     parser = StreamParser()
     assert parser.feed("Thinking it over") == []
     assert parser.feed(" still") == []
-    assert parser.feed("</think>\n\nAnswer") == [ReasoningDelta("Thinking it over still"), ContentDelta("Answer")]
+    assert parser.feed("</think>\n\nAnswer") == [
+        ReasoningDelta("Thinking it over still"),
+        ContentDelta("Answer"),
+    ]
     held = StreamParser()
     assert held.feed("An answer") == []
     assert held.close() == [ContentDelta("An answer")]
