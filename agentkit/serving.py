@@ -111,6 +111,11 @@ class ModelProfile:
     def sampling(self, think: bool) -> Sampling:
         return self.thinking if think else self.non_thinking
 
+    def thinks_when(self, asked: bool) -> bool:
+        """Whether a step thinks when `asked` is the thinking decision: as asked where the
+        model switches, else its one mode."""
+        return asked if self.thinks == "switch" else self.thinks == "always"
+
     def serve_flags(self) -> tuple[str, ...]:
         """The parser flags vLLM needs for this model (no reasoning parser where it never thinks)."""
         return VLLM_AGENT_FLAGS if self.thinks == "never" else (*VLLM_AGENT_FLAGS, *VLLM_REASONING_FLAGS)
