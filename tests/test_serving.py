@@ -242,3 +242,19 @@ def test_serve_dry_run_prints_the_options_and_refuses_a_bad_lora() -> None:
     assert "--data-parallel-size 2" in done.output
     bad = runner.invoke(app, ["serve", "--dry-run", "--lora", "sql"])
     assert bad.exit_code == 2 and "--lora sql: give it as NAME=PATH" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning"),
+    [("Qwen/Qwen3-4B-Thinking-2507", True), ("Qwen/Qwen3-4B-Instruct-2507", False)],
+)
+def test_serve_dry_run_of_a_2507_release_prints_its_parser_flags(model: str, reasoning: bool) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    done = CliRunner().invoke(app, ["serve", "--dry-run", "--model", model])
+    assert done.exit_code == 0, done.output
+    assert f" {model} " in done.output or done.output.rstrip().endswith(model)
+    assert "--enable-auto-tool-choice --tool-call-parser hermes" in done.output
+    assert ("--reasoning-parser qwen3" in done.output) is reasoning
