@@ -273,12 +273,12 @@ def model_policy(
         else (policy == "on" or isinstance(policy, Always))
     )
     if asks_other:
+        lacks, does = ("non-thinking mode", "thinks") if think else ("thinking mode", "answers directly")
         warnings.warn(
-            f"{model} {'always thinks: it has no non-thinking mode' if think else 'has no thinking mode'}, "
-            f"so thinking={policy!r} is ignored and every step {'thinks' if think else 'answers directly'}; "
-            f"the /think and /no_think switches do nothing either",
+            f"{model} has no {lacks}: thinking '{'off' if think else 'on'}' is ignored and every step "
+            f"{does}; the /think and /no_think switches do nothing either",
             ThinkingModeWarning,
-            stacklevel=3,
+            stacklevel=4,  # the code that made the Agent
         )
     budget = getattr(policy, "budget", None) if think and isinstance(policy, ThinkingPolicy) else None
     return OneMode(think, model, budget)

@@ -23,7 +23,7 @@ def test_instruct_2507_never_thinks_though_the_policy_and_the_task_ask_for_it() 
 
 def test_thinking_2507_always_thinks_though_the_policy_and_the_task_ask_it_not_to() -> None:
     backend = ScriptedBackend(["Two and two.\n</think>\n\nFour."])
-    with pytest.warns(ThinkingModeWarning, match="always thinks"):
+    with pytest.warns(ThinkingModeWarning, match="has no non-thinking mode"):
         agent = Agent("qwen3-4b-thinking-2507", backend=backend, thinking="off", transcripts=False)
     result = agent.run_sync("What is 2 + 2? /no_think")
     request = backend.requests[0]
