@@ -33,7 +33,7 @@ from agentkit.result import RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.serving import profile_for
 from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run
-from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, resolve_policy
+from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, model_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
 from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
@@ -63,7 +63,10 @@ class Agent:
         tools: Tools, or plain typed functions (made tools as if by `@tool`).
         system_prompt: The system message that opens every conversation.
         thinking: "auto" (default), "on", "off", a `ThinkingPolicy`, or a callable
-            `(StepContext) -> ThinkingDecision | bool`, asked before every model call.
+            `(StepContext) -> ThinkingDecision | bool`, asked before every model call. A
+            model with one mode keeps it: Qwen3-Instruct-2507 never thinks and
+            Qwen3-Thinking-2507 always does (a `ThinkingModeWarning` says so when the policy
+            asks for the other mode).
         max_steps: Model calls per run.
         max_tokens: Completion tokens per run, over all steps (None: no limit).
         timeout: Seconds per run (None: no limit: a run is bounded by its steps and each
@@ -232,6 +235,7 @@ class Agent:
         self.last_transcript: Path | None = None
         self.metadata = dict(metadata or {})
         self.system_prompt = system_prompt
+        self._profile = profile
         self.thinking = thinking
         self.limits = Limits(max_steps, max_tokens, timeout, max_repeats, max_malformed, output_retries)
         self.context = context if isinstance(context, ContextPolicy) else ContextPolicy(window=context)
@@ -262,7 +266,7 @@ class Agent:
 
     @thinking.setter
     def thinking(self, policy: PolicyLike) -> None:
-        self._policy = resolve_policy(policy)
+        self._policy = model_policy(policy, self._profile.thinks, self.model or self._profile.name)
         self._thinking = policy
 
     def sampling_for(self, think: bool) -> Sampling:
@@ -350,7 +354,11 @@ class Agent:
             raise ConfigError(f"max_steps must be at least 1, got {limits.max_steps}")
         presets = {think: preset.merged(sampling) for think, preset in self._presets.items()}
         options: dict[str, Any] = {
-            "policy": resolve_policy(thinking) if thinking is not None else None,
+            "policy": (
+                model_policy(thinking, self._profile.thinks, self.model or self._profile.name)
+                if thinking is not None
+                else None
+            ),
             "limits": limits,
             "sampling": presets.__getitem__,
         }

@@ -11,6 +11,7 @@ import functools
 import importlib.util
 import inspect
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -612,7 +613,7 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
     """The `Agent` these options ask for (`more`: further `Agent` arguments)."""
     from agentkit.agent import Agent
     from agentkit.backends.retry import RetryPolicy
-    from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingPolicy
+    from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingModeWarning, ThinkingPolicy
 
     loaded = [t for path in options.tools for t in load_tools(path)]
     if options.backend is BackendName.scripted:
@@ -638,36 +639,44 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
         Think.off: Never(),
         Think.auto: Auto(options.budget),
     }
-    return Agent(
-        model=options.model,
-        base_url=options.base_urls or options.base_url,
-        backend=chosen,
-        tools=loaded,
-        system_prompt=options.system,
-        thinking=policies[options.think],
-        max_steps=options.max_steps,
-        timeout=options.timeout,
-        sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
-        api_key=options.api_key,
-        extra_body=extra,
-        connect_timeout=options.connect_timeout,
-        idle_timeout=options.idle_timeout,
-        retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
-        context=options.context_window,
-        mcp=options.mcp_config or None,
-        mcp_strict=options.mcp_strict,
-        builtins=options.builtins,
-        workspace=options.workspace,
-        approval={**dict.fromkeys(options.allow, "auto"), **dict.fromkeys(options.deny, "deny")},
-        approve=approver,
-        transcripts=options.runs_dir or True,
-        allow_private_fetch=options.allow_private_fetch,
-        sandbox=options.sandbox.value,
-        sandbox_network=options.sandbox_network,
-        metadata={"cli": options.saved()},
-        output_type=load_output_schema(options.output_schema) if options.output_schema else None,
-        **more,
-    )
+    with warnings.catch_warnings(record=True) as noted:  # a model's one thinking mode: a note
+        warnings.simplefilter("always", ThinkingModeWarning)
+        agent = Agent(
+            model=options.model,
+            base_url=options.base_urls or options.base_url,
+            backend=chosen,
+            tools=loaded,
+            system_prompt=options.system,
+            thinking=policies[options.think],
+            max_steps=options.max_steps,
+            timeout=options.timeout,
+            sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
+            api_key=options.api_key,
+            extra_body=extra,
+            connect_timeout=options.connect_timeout,
+            idle_timeout=options.idle_timeout,
+            retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
+            context=options.context_window,
+            mcp=options.mcp_config or None,
+            mcp_strict=options.mcp_strict,
+            builtins=options.builtins,
+            workspace=options.workspace,
+            approval={**dict.fromkeys(options.allow, "auto"), **dict.fromkeys(options.deny, "deny")},
+            approve=approver,
+            transcripts=options.runs_dir or True,
+            allow_private_fetch=options.allow_private_fetch,
+            sandbox=options.sandbox.value,
+            sandbox_network=options.sandbox_network,
+            metadata={"cli": options.saved()},
+            output_type=load_output_schema(options.output_schema) if options.output_schema else None,
+            **more,
+        )
+    for note in noted:
+        if issubclass(note.category, ThinkingModeWarning):
+            typer.echo(f"note: {note.message}", err=True)
+        else:
+            warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+    return agent
 
 
 _PLACEHOLDERS = {"str": "TEXT", "path": "PATH", "int": "N", "float": "NUMBER"}

@@ -4,11 +4,15 @@ A policy is `"on"`, `"off"`, `"auto"`, a `ThinkingPolicy` object, or any callabl
 the `StepContext` and returns a `ThinkingDecision` (or a bool). The soft switches `/think` and
 `/no_think` in the conversation's latest user or system message that has one override the
 policy, as they do for the model itself.
+
+Models with one mode (the Qwen3 2507 releases) decide for themselves: `model_policy` gives
+them a `OneMode` policy, which neither the policy asked for nor a soft switch can change.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, Union
@@ -21,11 +25,15 @@ __all__ = [
     "Always",
     "Auto",
     "Never",
+    "OneMode",
     "Sampling",
     "StepContext",
     "ThinkingDecision",
+    "ThinkingMode",
+    "ThinkingModeWarning",
     "ThinkingPolicy",
     "decide",
+    "model_policy",
     "resolve_policy",
     "soft_switch",
 ]
@@ -209,6 +217,73 @@ def resolve_policy(policy: PolicyLike) -> Callable[[StepContext], ThinkingDecisi
     )
 
 
+ThinkingMode = Literal["switch", "never", "always"]
+"""Whether a model thinks: per request ("switch", the hybrid Qwen3 models), never (the
+Instruct-2507 releases) or always (the Thinking-2507 releases)."""
+
+
+class ThinkingModeWarning(UserWarning):
+    """The thinking policy asks for a mode the model does not have; the model's mode is used."""
+
+
+@dataclass(frozen=True)
+class OneMode(ThinkingPolicy):
+    """The policy of a model with one mode: it always thinks (Qwen3-Thinking-2507) or never
+    does (Qwen3-Instruct-2507), whatever a policy or a `/think` `/no_think` switch asks.
+
+    Attributes:
+        think: Whether the model thinks.
+        model: Its name, for the decision's reason.
+        budget: Reasoning tokens per step (None: no limit), for a model that thinks.
+    """
+
+    think: bool
+    model: str
+    budget: int | None = None
+
+    def decide(self, ctx: StepContext) -> ThinkingDecision:
+        if self.think:
+            return ThinkingDecision(True, self.budget, f"{self.model} always thinks")
+        return ThinkingDecision(False, None, f"{self.model} never thinks")
+
+    def __call__(self, ctx: StepContext) -> ThinkingDecision:
+        return self.decide(ctx)
+
+
+def model_policy(
+    policy: PolicyLike, thinks: ThinkingMode, model: str
+) -> Callable[[StepContext], ThinkingDecision]:
+    """The decision function of a policy for a model that thinks per request, always or never.
+
+    For a model with one mode this is a `OneMode`, keeping the policy's thinking budget; a
+    policy that asks for the other mode outright ("on" for a model that never thinks, "off"
+    for one that always does) gets a `ThinkingModeWarning` saying so, once.
+
+    Raises:
+        ValueError: An unknown policy name.
+        TypeError: A policy that is neither a name, a `ThinkingPolicy` nor a callable.
+    """
+    decide_fn = resolve_policy(policy)
+    if thinks == "switch":
+        return decide_fn
+    think = thinks == "always"
+    asks_other = (
+        (policy == "off" or isinstance(policy, Never))
+        if think
+        else (policy == "on" or isinstance(policy, Always))
+    )
+    if asks_other:
+        lacks, does = ("non-thinking mode", "thinks") if think else ("thinking mode", "answers directly")
+        warnings.warn(
+            f"{model} has no {lacks}: thinking '{'off' if think else 'on'}' is ignored and every step "
+            f"{does}; the /think and /no_think switches do nothing either",
+            ThinkingModeWarning,
+            stacklevel=4,  # the code that made the Agent
+        )
+    budget = getattr(policy, "budget", None) if think and isinstance(policy, ThinkingPolicy) else None
+    return OneMode(think, model, budget)
+
+
 _SWITCH = re.compile(r"(?<!\S)/(no_think|think)(?![\w/])")
 
 
@@ -228,7 +303,10 @@ def soft_switch(messages: Sequence[Message]) -> bool | None:
 def decide(policy: Callable[[StepContext], ThinkingDecision], ctx: StepContext) -> ThinkingDecision:
     """The policy's decision for this step, overridden by a soft switch in the conversation
     (which is then its reason, also where the policy would have decided the same: the switch
-    is what holds, as when a `/think` undoes an earlier `/no_think`)."""
+    is what holds, as when a `/think` undoes an earlier `/no_think`), unless the model has
+    one mode."""
+    if isinstance(policy, OneMode):
+        return policy.decide(ctx)
     switch = soft_switch(ctx.messages)
     decision = policy(ctx)
     if switch is None:

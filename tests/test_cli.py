@@ -358,3 +358,14 @@ def test_an_answer_is_rendered_as_markdown_in_a_terminal() -> None:
 
 def test_an_answer_piped_is_the_markdown_text_as_written() -> None:
     assert _render([ANSWER_MD[:9], ANSWER_MD[9:]], terminal=False) == ANSWER_MD + "\n"
+
+
+def test_asking_a_2507_model_for_the_mode_it_lacks_prints_a_note(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["Four."]))
+    model = ["--model", "Qwen/Qwen3-4B-Instruct-2507", "--think", "on"]
+    scripted = ["--backend", "scripted", "--script", str(script), "--runs-dir", str(tmp_path)]
+    result = runner.invoke(app, ["run", "2 + 2?", *scripted, *model])
+    assert result.exit_code == 0, result.output
+    assert "note: Qwen/Qwen3-4B-Instruct-2507 has no thinking mode: thinking 'on' is ignored" in result.stderr
+    assert "ThinkingModeWarning" not in result.stderr and "Four." in result.stdout

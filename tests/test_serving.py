@@ -19,6 +19,7 @@ from agentkit.serving import (
     serve_hint,
     vllm_serve_args,
 )
+from agentkit.thinking import Sampling
 
 
 def test_profiles_cover_the_qwen3_family_with_model_card_sampling() -> None:
@@ -33,6 +34,52 @@ def test_profiles_cover_the_qwen3_family_with_model_card_sampling() -> None:
     profile = profile_for("qwen3-8b")
     assert profile.name == "Qwen/Qwen3-8B"
     assert profile.sampling(True).temperature == 0.6 and profile.sampling(False).top_p == 0.8
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "thinks"),
+    [
+        ("Qwen/Qwen3-4B-Instruct-2507", "Qwen/Qwen3-4B-Instruct-2507", "never"),
+        ("Qwen/Qwen3-4B-Thinking-2507", "Qwen/Qwen3-4B-Thinking-2507", "always"),
+        ("Qwen/Qwen3-30B-A3B-Instruct-2507-FP8", "Qwen/Qwen3-30B-A3B-Instruct-2507", "never"),
+        ("qwen/qwen3-30b-a3b-thinking-2507", "Qwen/Qwen3-30B-A3B-Thinking-2507", "always"),
+        ("/models/Qwen3-235B-A22B-Thinking-2507-FP8/", "Qwen/Qwen3-235B-A22B-Thinking-2507", "always"),
+        ("team-qwen3-235b-a22b-instruct-2507-awq", "Qwen/Qwen3-235B-A22B-Instruct-2507", "never"),
+        ("org/Qwen3-8B-Thinking-2507-finetune", "org/Qwen3-8B-Thinking-2507-finetune", "always"),
+        ("Qwen/Qwen3-4B", "Qwen/Qwen3-4B", "switch"),
+        ("Qwen/Qwen3-4B-FP8", "Qwen/Qwen3-4B", "switch"),
+        ("my-local-model", "my-local-model", "switch"),
+    ],
+)
+def test_the_profile_is_chosen_from_the_model_name(model: str, name: str, thinks: str) -> None:
+    profile = profile_for(model)
+    assert (profile.name, profile.thinks) == (name, thinks)
+    expected = {"never": "qwen3-instruct-2507", "always": "qwen3-thinking-2507", "switch": "qwen3"}[thinks]
+    assert profile.template == expected
+
+
+def test_2507_profiles_take_their_model_cards_sampling_and_window() -> None:
+    instruct, thinking = profile_for("Qwen3-4B-Instruct-2507"), profile_for("Qwen3-4B-Thinking-2507")
+    for think in (True, False):
+        assert instruct.sampling(think) == Sampling(temperature=0.7, top_p=0.8, top_k=20, min_p=0.0)
+        assert thinking.sampling(think) == Sampling(temperature=0.6, top_p=0.95, top_k=20, min_p=0.0)
+    assert instruct.context_length == thinking.context_length == 262_144
+
+
+def test_thinking_2507_is_served_with_the_reasoning_parser_and_instruct_2507_without() -> None:
+    thinking = " ".join(vllm_serve_args("Qwen/Qwen3-4B-Thinking-2507"))
+    assert "--tool-call-parser hermes --reasoning-parser qwen3" in thinking
+    instruct = vllm_serve_args("Qwen/Qwen3-4B-Instruct-2507")
+    assert "--reasoning-parser" not in instruct and "--enable-auto-tool-choice" in instruct
+
+
+def test_2507_windows_need_no_yarn() -> None:
+    args = vllm_serve_args("Qwen/Qwen3-4B-Thinking-2507", long_context=True)
+    assert "--rope-scaling" not in args and args[args.index("--max-model-len") + 1] == "262144"
+    args = vllm_serve_args("Qwen/Qwen3-4B-Instruct-2507", context=200_000)
+    assert "--rope-scaling" not in args and args[args.index("--max-model-len") + 1] == "200000"
+    with pytest.raises(ValueError, match="at most 262,144"):
+        vllm_serve_args("Qwen/Qwen3-4B-Instruct-2507", context=300_000)
 
 
 def test_serve_args_carry_the_parsers_agentkit_needs() -> None:
@@ -195,3 +242,19 @@ def test_serve_dry_run_prints_the_options_and_refuses_a_bad_lora() -> None:
     assert "--data-parallel-size 2" in done.output
     bad = runner.invoke(app, ["serve", "--dry-run", "--lora", "sql"])
     assert bad.exit_code == 2 and "--lora sql: give it as NAME=PATH" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning"),
+    [("Qwen/Qwen3-4B-Thinking-2507", True), ("Qwen/Qwen3-4B-Instruct-2507", False)],
+)
+def test_serve_dry_run_of_a_2507_release_prints_its_parser_flags(model: str, reasoning: bool) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    done = CliRunner().invoke(app, ["serve", "--dry-run", "--model", model])
+    assert done.exit_code == 0, done.output
+    assert f" {model} " in done.output or done.output.rstrip().endswith(model)
+    assert "--enable-auto-tool-choice --tool-call-parser hermes" in done.output
+    assert ("--reasoning-parser qwen3" in done.output) is reasoning

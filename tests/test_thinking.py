@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from agentkit.messages import AssistantMessage, SystemMessage, ToolMessage, UserMessage
@@ -10,10 +12,14 @@ from agentkit.thinking import (
     THINKING_SAMPLING,
     Always,
     Auto,
+    Never,
+    OneMode,
     Sampling,
     StepContext,
     ThinkingDecision,
+    ThinkingModeWarning,
     decide,
+    model_policy,
     resolve_policy,
     soft_switch,
 )
@@ -129,3 +135,57 @@ def test_sampling_refuses_values_vllm_would_reject_naming_the_field(fields: dict
     with pytest.raises(ValueError) as refused:
         Sampling(**fields)
     assert str(refused.value) == says
+
+
+# -- models with one mode (the Qwen3 2507 releases) -------------------------------------------
+
+
+@pytest.mark.parametrize("switch", ["/think", "/no_think", ""])
+@pytest.mark.parametrize(("thinks", "think"), [("never", False), ("always", True)])
+def test_a_model_with_one_mode_keeps_it_whatever_the_soft_switch(
+    switch: str, thinks: str, think: bool
+) -> None:
+    policy = model_policy("auto", thinks, "Qwen3-4B-X-2507")  # type: ignore[arg-type]
+    for turn_step, results in ((1, ()), (2, OK), (2, FAILED)):
+        ctx = StepContext(turn_step, turn_step, [UserMessage(f"Weather? {switch}")], results)
+        decision = decide(policy, ctx)
+        assert decision.think is think
+        assert decision.reason == f"Qwen3-4B-X-2507 {'always' if think else 'never'} thinks"
+
+
+@pytest.mark.parametrize(
+    ("policy", "thinks", "warned"),
+    [
+        ("on", "never", True),
+        (Always(), "never", True),
+        ("off", "never", False),
+        ("auto", "never", False),
+        ("off", "always", True),
+        (Never(), "always", True),
+        ("on", "always", False),
+        ("auto", "always", False),
+        ("on", "switch", False),
+    ],
+)
+def test_asking_a_model_for_the_mode_it_lacks_warns_once(policy: object, thinks: str, warned: bool) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model_policy(policy, thinks, "Qwen/Qwen3-4B-Instruct-2507")  # type: ignore[arg-type]
+    found = [w for w in caught if issubclass(w.category, ThinkingModeWarning)]
+    assert len(found) == (1 if warned else 0)
+    if warned:
+        assert "Qwen/Qwen3-4B-Instruct-2507" in str(found[0].message)
+        assert "/think and /no_think switches do nothing" in str(found[0].message)
+
+
+def test_a_thinking_only_model_keeps_the_policys_budget() -> None:
+    policy = model_policy(Auto(budget=512), "always", "Qwen3-4B-Thinking-2507")
+    assert policy == OneMode(True, "Qwen3-4B-Thinking-2507", 512)
+    assert decide(policy, StepContext(3, 3, ASK, OK)) == ThinkingDecision(
+        True, 512, "Qwen3-4B-Thinking-2507 always thinks"
+    )
+
+
+def test_a_hybrid_model_keeps_the_policy_and_the_soft_switches() -> None:
+    policy = model_policy("on", "switch", "Qwen/Qwen3-4B")
+    assert decide(policy, StepContext(1, 1, [UserMessage("hi /no_think")])).think is False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from agentkit.backends._http import EmptyBody, Transport, make_transport
@@ -15,6 +15,9 @@ from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.backends.servers import UNKNOWN, ServerKind, kind_of
 from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ConfigError, ModelError, ModelUnreachable, StreamBroken
+
+if TYPE_CHECKING:
+    from agentkit.serving import ModelProfile
 
 __all__ = ["DEFAULT_BASE_URL", "ServerConnection", "normalize_base_url"]
 
@@ -98,6 +101,7 @@ class ServerConnection:
         """Seen to think although `enable_thinking` was false: it ignores the flag."""
         self._listed = False
         self._max_model_len: int | None = None
+        self._checkpoint: str | None = None  # where the server loaded the model from (vLLM's "root")
         self._lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
         self._tokenize = True  # until the server shows it cannot
@@ -146,10 +150,24 @@ class ServerConnection:
                 )
             chosen = entries[0]
             self.model = str(chosen["id"])
+        root = chosen.get("root") if chosen else None
+        self._checkpoint = root if isinstance(root, str) else None
         length = chosen.get("max_model_len") if chosen else None
         self._max_model_len = length if isinstance(length, int) and length > 0 else None
         self.kind = kind_of(chosen or (entries[0] if entries else None))
         self._listed = True
+
+    @property
+    def profile(self) -> ModelProfile:
+        """The served model's profile: by the name asked for, else by the checkpoint the
+        server loaded (vLLM lists it), for a model served under a name of its own."""
+        from agentkit.serving import PROFILES, profile_for
+
+        for name in (self.model, self._checkpoint):
+            found = profile_for(name) if name else None
+            if found is not None and (found.name in PROFILES or found.thinks != "switch"):
+                return found
+        return profile_for(self.model)
 
     @property
     def thinking_flag(self) -> bool:

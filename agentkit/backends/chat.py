@@ -18,7 +18,7 @@ thinking step's request continues an assistant message holding its closed think 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +144,9 @@ class ChatBackend:
         server = self.server
         model = await server.model_name()  # the listing also says what kind of server it is
         messages = [_message(m) for m in request.messages]
-        if not request.decision.think and not server.thinking_flag:
+        profile = server.profile
+        think = profile.thinks_when(request.decision.think)
+        if not think and not server.thinking_flag and profile.thinks == "switch":
             _soft_switch_off(messages)
         body: dict[str, Any] = {
             "model": model,
@@ -155,8 +157,11 @@ class ChatBackend:
         if request.tools:
             body["tools"] = list(request.tools)
             body["tool_choice"] = self.tool_choice
-        body["chat_template_kwargs"] = {"enable_thinking": request.decision.think}
-        if request.decision.think and request.decision.budget and server.kind.thinking_budget:
+        # The 2507 templates ignore the flag, but vLLM's reasoning parser reads it: true, it
+        # starts inside the reasoning (Thinking-2507's output has no <think>); false, it reads
+        # all of it as the answer (Instruct-2507's).
+        body["chat_template_kwargs"] = {"enable_thinking": think}
+        if think and request.decision.budget and server.kind.thinking_budget:
             body["thinking_token_budget"] = request.decision.budget  # vLLM's reasoning budget
         body.update(request.sampling.body())
         if request.max_tokens is not None:
@@ -173,8 +178,10 @@ class ChatBackend:
         fields: dict[str, Any] = {"messages": [_message(m) for m in request.messages]}
         if request.tools:
             fields["tools"] = list(request.tools)
-        fields["chat_template_kwargs"] = {"enable_thinking": request.decision.think}
         await self.server.model_name()
+        fields["chat_template_kwargs"] = {
+            "enable_thinking": self.server.profile.thinks_when(request.decision.think)
+        }
         return await self.server.count_tokens(fields)
 
     async def context_window(self) -> int | None:
@@ -197,8 +204,10 @@ class ChatBackend:
         # With a constrained answer, content is held back until a call shows it is not
         # the answer: an answer is asked for again with the schema as `response_format`.
         held: list[ModelEvent] = []
+        profile = server.profile
+        think = profile.thinks_when(request.decision.think)
         reply = _Reply()
-        async for item in self._exchange(body, attempts):
+        async for item in self._exchange(body, attempts, lambda: _Reply(think, profile.thinks != "never")):
             if isinstance(item, _Reply):
                 reply = item
             else:
@@ -213,13 +222,13 @@ class ChatBackend:
             # constraint holds from the first token and the model does not think twice.
             assert request.output_schema is not None
             fields = {**fields, "response_format": _response_format(request.output_schema)}
-            if request.decision.think:
+            if think:
                 thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
                 fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
                 fields.update(add_generation_prompt=False, continue_final_message=True)
             body = server.body(fields)
             answer = _Reply()
-            async for item in self._exchange(body, attempts):
+            async for item in self._exchange(body, attempts, lambda: _Reply(False)):
                 if isinstance(item, _Reply):
                     answer = item
                 elif isinstance(item, (ContentDelta, ReasoningDelta)):
@@ -243,17 +252,19 @@ class ChatBackend:
             written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
             reply.turn.estimate(len(body), written)
             turn.usage = reply.turn.usage
-        if not request.decision.think and turn.message.reasoning and server.thinking_flag:
+        if not think and turn.message.reasoning and server.thinking_flag and profile.thinks == "switch":
             server.thinks_anyway = True  # it ignores enable_thinking: the next steps say /no_think
         for event in events:
             yield event
 
-    async def _exchange(self, body: bytes, attempts: Attempts) -> AsyncIterator[ModelEvent | _Reply]:
+    async def _exchange(
+        self, body: bytes, attempts: Attempts, new_reply: Callable[[], _Reply]
+    ) -> AsyncIterator[ModelEvent | _Reply]:
         """One request's events as they stream, retried (from the start) when it fails;
         then the reply that got through, not yet closed."""
         server = self.server
         while True:
-            reply = _Reply()
+            reply = new_reply()
             try:
                 async for chunk in server.stream("/chat/completions", body):
                     for event in reply.read(chunk):
@@ -274,12 +285,24 @@ class ChatBackend:
 
 
 class _Reply:
-    """One attempt's streamed reply, read into a turn."""
+    """One attempt's streamed reply, read into a turn.
 
-    def __init__(self) -> None:
+    Args:
+        think: Whether the step thinks.
+        can_think: Whether the model has reasoning at all (not so Instruct-2507: a `<think>`
+            in its content is text).
+    """
+
+    def __init__(self, think: bool = True, can_think: bool = True) -> None:
         self.turn = TurnBuilder()
         self.reasoning = StreamParser(thinking=True)  # the server's reasoning field
-        self.content = StreamParser()  # content, in case calls or <think> were left in it
+        # Content is parsed too, in case calls or reasoning were left in it: a server without
+        # a reasoning parser leaves `<think>...</think>`, or, for a template that opened the
+        # think block, the reasoning and a `</think>` with no `<think>`. That is looked for
+        # only in a thinking step whose reasoning the server did not already split off.
+        self._content_mode = (None if can_think else False, think)
+        self._content: StreamParser | None = None
+        self._reasoned = False
         self.pending: dict[int, _PendingCall] = {}
         self.finish: str | None = None
         self.started = False
@@ -291,6 +314,7 @@ class _Reply:
             delta = choice.get("delta") or {}
             thought = delta.get("reasoning_content") or delta.get("reasoning")
             if thought:
+                self._reasoned = True
                 out += map(turn.add, self.reasoning.feed(thought))
             text = delta.get("content")
             if text:
@@ -316,6 +340,16 @@ class _Reply:
             turn.count(usage_from(chunk["usage"]))
         self.started = self.started or bool(out) or bool(self.pending)
         return out
+
+    @property
+    def content(self) -> StreamParser:
+        """The parser of the content field, made at its first text."""
+        if self._content is None:
+            thinking, think = self._content_mode
+            if self._reasoned:  # the server splits reasoning off: content is the answer
+                thinking = False
+            self._content = StreamParser(thinking, unopened=think)
+        return self._content
 
     def _ready(self, item: ToolCall | ToolCallError) -> ModelEvent:
         return self.turn.add(ToolCallReady(item) if isinstance(item, ToolCall) else ToolCallInvalid(item))

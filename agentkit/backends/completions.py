@@ -23,7 +23,7 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentkit.backends._http import Transport
 from agentkit.backends._server import ServerConnection
@@ -45,7 +45,10 @@ from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ModelError, StreamBroken
 from agentkit.messages import AssistantMessage, Message, ToolMessage, UserMessage
 from agentkit.qwen3.parser import ContentDelta, StreamParser
-from agentkit.qwen3.template import IM_END, render_prompt
+from agentkit.qwen3.template import IM_END, TemplateName, generation_prompt, render_prompt
+
+if TYPE_CHECKING:
+    from agentkit.serving import ModelProfile
 
 __all__ = ["BUDGET_CLOSE", "CompletionsBackend", "prompt_text"]
 
@@ -58,9 +61,9 @@ BUDGET_CLOSE = (
 STOP = ["<|im_end|>", "<|endoftext|>"]
 
 ASSISTANT_OPEN = "<|im_start|>assistant\n"
-THINK_CLOSE = "</think>"
 NO_THINK = "<think>\n\n</think>\n\n"
-"""What the generation prompt pre-fills for a step without thinking."""
+"""What the hybrid template's generation prompt pre-fills for a step without thinking."""
+THINK_CLOSE = "</think>"
 
 DEFAULT_MAX_TOKENS = 32_768
 """Tokens per model call when neither the request nor the server says (Qwen3's model card
@@ -70,16 +73,26 @@ _PROMPT_CACHE_SIZE = 64  # prompts kept for requests without a run's memo
 _MEMO_KEY = "completions.prompt"
 
 
-def prompt_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]], think: bool) -> str:
+def prompt_text(
+    messages: Sequence[Message],
+    tools: Sequence[dict[str, Any]],
+    think: bool,
+    template: TemplateName = "qwen3",
+) -> str:
     """The completions prompt of a conversation: what the official template renders, except
     that turns written by this backend since the latest user message stand as they were
-    generated (`AssistantMessage.raw`), so that each step's prompt extends the last one."""
+    generated (`AssistantMessage.raw`), so that each step's prompt extends the last one.
+    `template` is the model's prompt format (see `render_prompt`)."""
     last_user = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage)), default=-1)
     tail = messages[last_user + 1 :]
     turns = [m for m in tail if isinstance(m, AssistantMessage)]
     if not turns or any(m.raw is None for m in turns):
-        return render_prompt(messages, tools or None, enable_thinking=think)
-    parts = [render_prompt(messages[: last_user + 1], tools or None, add_generation_prompt=False)]
+        return render_prompt(messages, tools or None, enable_thinking=think, template=template)
+    parts = [
+        render_prompt(
+            messages[: last_user + 1], tools or None, add_generation_prompt=False, template=template
+        )
+    ]
     i = 0
     while i < len(tail):
         message = tail[i]
@@ -90,10 +103,20 @@ def prompt_text(messages: Sequence[Message], tools: Sequence[dict[str, Any]], th
         j = i
         while j < len(tail) and not isinstance(tail[j], AssistantMessage):
             j += 1
-        parts.append(render_prompt(tail[i:j], add_generation_prompt=False))
+        parts.append(render_prompt(tail[i:j], add_generation_prompt=False, template=template))
         i = j
-    parts.append(ASSISTANT_OPEN if think else ASSISTANT_OPEN + NO_THINK)
+    parts.append(generation_prompt(template, think))
     return "".join(parts)
+
+
+def _parser(profile: ModelProfile, think: bool) -> StreamParser:
+    """The parser of a model's output after the generation prompt of a step."""
+    if generation_prompt(profile.template, think).endswith("<think>\n"):  # the prompt opened it
+        return StreamParser(thinking=True)
+    if profile.thinks == "never":  # no thinking mode: a <think> it writes is text it means
+        return StreamParser(thinking=False)
+    # The model opens its own think block, or the prompt closed an empty one.
+    return StreamParser(unopened=think)
 
 
 class CompletionsBackend:
@@ -150,14 +173,22 @@ class CompletionsBackend:
             OrderedDict()
         )
         # The last prompt made, by the identity of what it was made from (kept alive with it).
-        self._last: tuple[tuple[int, int, int, int, bool], str, Sequence[Message]] | None = None
+        self._last: tuple[tuple[int, int, int, int, bool, str], str, Sequence[Message]] | None = None
 
     def prompt_for(self, request: ModelRequest) -> str:
         """The prompt of a request: `prompt_text`, extending the previous step's prompt
         instead of rendering it again where the conversation only grew."""
         messages = request.messages
-        think = request.decision.think
-        key = (id(messages), len(messages), id(messages[-1]) if messages else 0, id(request.tools), think)
+        profile = self.server.profile
+        think = profile.thinks_when(request.decision.think)
+        key = (
+            id(messages),
+            len(messages),
+            id(messages[-1]) if messages else 0,
+            id(request.tools),
+            think,
+            profile.template,
+        )
         if self._last is not None and self._last[0] == key:
             return self._last[1]  # measured for the context budget just before it is sent
         prompt = self._prompt(request)
@@ -166,6 +197,8 @@ class CompletionsBackend:
 
     def _prompt(self, request: ModelRequest) -> str:
         messages, tools = request.messages, request.tools
+        profile = self.server.profile
+        think, template = profile.thinks_when(request.decision.think), profile.template
         i = len(messages) - 1
         while i >= 0 and isinstance(messages[i], ToolMessage):
             i -= 1
@@ -183,9 +216,9 @@ class CompletionsBackend:
                 ):
                     if entry is not owned:
                         self._prompts.move_to_end(id(messages[i]))
-                    tail = render_prompt(messages[i + 1 :], enable_thinking=request.decision.think)
+                    tail = render_prompt(messages[i + 1 :], enable_thinking=think, template=template)
                     return text + IM_END + "\n" + tail
-        return prompt_text(messages, tools, request.decision.think)
+        return prompt_text(messages, tools, think, template)
 
     def _remember(self, request: ModelRequest, message: AssistantMessage, prompt: str, output: str) -> None:
         entry = ((*request.messages, message), request.tools, prompt + output)
@@ -231,10 +264,12 @@ class CompletionsBackend:
             or DEFAULT_MAX_TOKENS
         )
         sampling.pop("max_tokens", None)
-        budget = request.decision.budget if request.decision.think else None
-        prefill = "" if request.decision.think else NO_THINK
+        profile = server.profile
+        think = profile.thinks_when(request.decision.think)
+        budget = request.decision.budget if think else None
+        prefill = generation_prompt(profile.template, think).removeprefix(ASSISTANT_OPEN)
         constrained = self.constrains(request)
-        parser = StreamParser()
+        parser = _parser(profile, think)
         turn = TurnBuilder()
         attempts = server.attempts()
         # With a constrained answer, the text after the think block is held back until a
@@ -280,7 +315,7 @@ class CompletionsBackend:
             # schema, on the same prompt (so that the next step's prompt extends it). A think
             # block the free text never closed is closed as a spent budget is.
             assert request.output_schema is not None
-            kept = _before_answer(raw, request.decision.think)
+            kept = _before_answer(raw, think)
             answer = _Generation(
                 request, prompt, kept, {"structured_outputs": {"json": request.output_schema}}
             )

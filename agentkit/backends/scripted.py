@@ -124,7 +124,7 @@ class ScriptedBackend:
         text, delay = (
             (scripted.text, scripted.delay) if isinstance(scripted, Paced) else (scripted, self.delay)
         )
-        parser = StreamParser()
+        parser = StreamParser(unopened="</think>" in text)  # else the answer streams at once
         for i in range(0, len(text), self.chunk_size):
             if delay:
                 await asyncio.sleep(delay)

@@ -94,8 +94,10 @@ class ParsedOutput:
 
 
 # Parser states. _FUNCTION: a bare `<function=NAME>...</function>` call (Qwen3-Coder's
-# form, and llama.cpp's) outside any <tool_call>.
-_START, _THINK, _CONTENT, _CALL, _FUNCTION, _DONE = range(6)
+# form, and llama.cpp's) outside any <tool_call>. _UNOPENED: in auto mode, output that did
+# not open with <think>: reasoning if a </think> closes it, else the answer; held until the
+# output tells which.
+_START, _THINK, _CONTENT, _CALL, _FUNCTION, _DONE, _UNOPENED = range(7)
 
 FUNCTION_OPENS = ("<function=", "<function ")
 FUNCTION_CLOSE = "</function>"
@@ -112,6 +114,7 @@ _TAGS_BY_STATE = {
     _CONTENT: _alternation(CALL_OPEN, *FUNCTION_OPENS, *END_TOKENS),
     _CALL: _alternation(CALL_CLOSE, CALL_OPEN, *END_TOKENS),
     _FUNCTION: _alternation(FUNCTION_CLOSE, CALL_OPEN, *END_TOKENS),
+    _UNOPENED: _alternation(THINK_CLOSE, CALL_OPEN, *FUNCTION_OPENS, *END_TOKENS),
 }
 _LONGEST_TAG = max(len(t) for t in _ALL_TAGS)
 
@@ -213,8 +216,14 @@ class StreamParser:
     Args:
         thinking: Whether the output starts inside a think block. None (the default) reads
             it from the output: a leading `<think>` opens one, as Qwen3 writes it in
-            thinking mode. True suits prompts that pre-fill `<think>` (text before `</think>`
-            is reasoning); False reads everything outside calls as content.
+            thinking mode, and text before a `</think>` that no `<think>` opened is reasoning
+            too (a template that pre-fills `<think>`, such as Qwen3-Thinking-2507's). True
+            suits prompts known to pre-fill `<think>` (text before `</think>` is reasoning);
+            False reads everything outside calls as content.
+        unopened: In auto mode (`thinking=None`), look for a `</think>` that no `<think>`
+            opened. Such output is held back until a `</think>` (reasoning up to it), a tool
+            call, or its end (the answer) tells which it is; False streams it as the answer
+            at once, for prompts that closed the think block themselves.
 
     A `<tool_call>` inside a think block that is later closed is reasoning (the model was
     drafting). If the think block is never closed, a `<tool_call>` in it ends the reasoning
@@ -231,9 +240,10 @@ class StreamParser:
         ```
     """
 
-    def __init__(self, thinking: bool | None = None) -> None:
+    def __init__(self, thinking: bool | None = None, *, unopened: bool = True) -> None:
         self._state = _THINK if thinking else _START if thinking is None else _CONTENT
         self._saw_think = bool(thinking)
+        self._unopened: list[str] | None = [] if unopened else None  # text held in _UNOPENED
         self._buf = ""
         self._call = _CallBody()
         self._held: list[str] | None = None  # reasoning from a <tool_call> inside <think> on
@@ -317,8 +327,11 @@ class StreamParser:
         elif state == _START:
             if not text.strip():
                 return  # leading whitespace: what comes next decides the state
-            self._state = _CONTENT
+            self._state = _CONTENT if self._unopened is None else _UNOPENED
             self._text(text, events)
+        elif state == _UNOPENED:
+            assert self._unopened is not None
+            self._unopened.append(text)
         elif state == _FUNCTION:
             self._function.append(text)
         elif self._untagged is not None:
@@ -355,6 +368,11 @@ class StreamParser:
 
     def _tag(self, tag: str, events: list[ParserEvent]) -> None:
         state = self._state
+        if state == _UNOPENED:
+            self._settle_unopened(events, reasoning=tag == THINK_CLOSE)
+            if tag == THINK_CLOSE:
+                return
+            state = self._state
         if tag in END_TOKENS:
             self._end(events)
         elif state == _THINK:
@@ -390,7 +408,20 @@ class StreamParser:
         elif tag == CALL_CLOSE:
             self._finish_call(events, CALL_CLOSE)
 
+    def _settle_unopened(self, events: list[ParserEvent], *, reasoning: bool) -> None:
+        """The held output turned out to be reasoning (a `</think>` closed it) or the answer."""
+        assert self._unopened is not None
+        held, self._unopened = "".join(self._unopened), []
+        if reasoning:
+            self._state, self._saw_think = _THINK, True
+            self._text(held, events)
+        self._state = _CONTENT
+        if not reasoning:
+            self._text(held, events)
+
     def _end(self, events: list[ParserEvent]) -> None:
+        if self._state == _UNOPENED:
+            self._settle_unopened(events, reasoning=False)
         if self._held is not None:
             # The think block was never closed: its <tool_call> ended the reasoning.
             held, self._held = "".join(self._held), None
@@ -485,14 +516,15 @@ def _emit(events: list[ParserEvent], items: list[ToolCall | ToolCallError]) -> N
         events.append(ToolCallReady(item) if isinstance(item, ToolCall) else ToolCallInvalid(item))
 
 
-def parse_output(text: str, *, thinking: bool | None = None) -> ParsedOutput:
+def parse_output(text: str, *, thinking: bool | None = None, unopened: bool = True) -> ParsedOutput:
     """Take a complete Qwen3 output apart.
 
     Args:
         text: The model's output (the text after the generation prompt).
         thinking: As for `StreamParser`.
+        unopened: As for `StreamParser`.
     """
-    parser = StreamParser(thinking)
+    parser = StreamParser(thinking, unopened=unopened)
     return collect(parser, [*parser.feed(text), *parser.close()])
 
 

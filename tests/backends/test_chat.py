@@ -248,3 +248,64 @@ async def test_a_thinking_budget_is_sent_as_vllms_thinking_token_budget(wire: Wi
     await run(ChatBackend(wire.base_url, "m", transport=wire.transport), request)
     body = wire.bodies("/chat/completions")[0]
     assert body["thinking_token_budget"] == 256 and body["chat_template_kwargs"] == {"enable_thinking": True}
+
+
+# -- the 2507 releases ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "asked", "sent"),
+    [
+        ("Qwen/Qwen3-4B-Thinking-2507", False, True),
+        ("Qwen/Qwen3-4B-Thinking-2507", True, True),
+        ("Qwen/Qwen3-4B-Instruct-2507", True, False),
+        ("Qwen/Qwen3-4B-Instruct-2507", False, False),
+    ],
+)
+async def test_2507_requests_say_the_models_own_mode_to_the_servers_reasoning_parser(
+    wire: Wire, model: str, asked: bool, sent: bool
+) -> None:
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events([{"content": "Hi"}])))
+    backend = ChatBackend(wire.base_url, model, transport=wire.transport)
+    await run(backend, ModelRequest([UserMessage("Hi")], decision=ThinkingDecision(asked, budget=100)))
+    body = wire.bodies("/chat/completions")[0]
+    assert body["chat_template_kwargs"] == {"enable_thinking": sent}
+    assert body["messages"] == [{"role": "user", "content": "Hi"}]  # no /no_think added
+
+
+async def test_thinking_2507_content_without_a_reasoning_parser_splits_at_the_close_tag(wire: Wire) -> None:
+    text = "Weighing it.\n</think>\n\nHello."
+    deltas = [{"content": text[i : i + 3]} for i in range(0, len(text), 3)]
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events(deltas)))
+    backend = ChatBackend(wire.base_url, "Qwen/Qwen3-4B-Thinking-2507", transport=wire.transport)
+    events = await run(backend, ModelRequest([UserMessage("Hi")], decision=ThinkingDecision(True)))
+    turn = events[-1]
+    assert isinstance(turn, Turn)
+    assert (turn.message.reasoning, turn.message.content) == ("Weighing it.", "Hello.")
+
+
+async def test_content_after_the_servers_reasoning_streams_as_it_comes(wire: Wire) -> None:
+    deltas = [{"reasoning_content": "Weighing it."}, {"content": "Hel"}, {"content": "lo."}]
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events(deltas)))
+    backend = ChatBackend(wire.base_url, "Qwen/Qwen3-4B-Thinking-2507", transport=wire.transport)
+    events = await run(backend, ModelRequest([UserMessage("Hi")], decision=ThinkingDecision(True)))
+    assert [e.text for e in events if isinstance(e, ContentDelta)] == ["Hel", "lo."]
+
+
+async def test_instruct_2507_content_keeps_a_think_tag_as_text(wire: Wire) -> None:
+    wire.router.post("/chat/completions").mock(
+        return_value=sse(chat_events([{"content": "<think>x</think> is the tag."}]))
+    )
+    backend = ChatBackend(wire.base_url, "Qwen/Qwen3-4B-Instruct-2507", transport=wire.transport)
+    events = await run(backend, ModelRequest([UserMessage("Hi")], decision=ThinkingDecision(False)))
+    turn = events[-1]
+    assert isinstance(turn, Turn)
+    assert (turn.message.reasoning, turn.message.content) == (None, "<think>x</think> is the tag.")
+
+
+async def test_a_hybrid_step_without_thinking_streams_its_content_piece_by_piece(wire: Wire) -> None:
+    deltas = [{"content": "Zürich "}, {"content": "is "}, {"content": "cold."}]
+    wire.router.post("/chat/completions").mock(return_value=sse(chat_events(deltas)))
+    backend = ChatBackend(wire.base_url, "Qwen/Qwen3-4B", transport=wire.transport)
+    events = await run(backend, ModelRequest([UserMessage("Hi")], decision=ThinkingDecision(False)))
+    assert [e.text for e in events if isinstance(e, ContentDelta)] == ["Zürich", " is", " cold."]

@@ -274,3 +274,105 @@ async def test_each_run_owns_its_prompt_however_many_run_at_once(monkeypatch: py
     assert len(by_run) == runs
     for steps in by_run.values():
         assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(steps))
+
+
+# -- the 2507 releases: their own templates and parser modes ---------------------------------
+
+THINKING_2507_OUTPUT = (
+    "The user wants the weather.\n</think>\n\n"
+    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+)
+
+
+@pytest.mark.parametrize("think", [True, False])
+async def test_thinking_2507_prompts_open_the_think_block_and_its_output_starts_inside_it(
+    wire: Wire, think: bool
+) -> None:
+    wire.router.post("/completions").mock(
+        return_value=sse(completion_events(pieces(THINKING_2507_OUTPUT, 3)), split=7)
+    )
+    backend = CompletionsBackend(wire.base_url, "Qwen/Qwen3-4B-Thinking-2507", transport=wire.transport)
+    messages = [UserMessage("Weather in Paris? /no_think")]
+    request = ModelRequest(messages, [get_weather.spec()], ThinkingDecision(think, budget=None))
+    events = [e async for e in backend.stream(request)]
+    await backend.aclose()
+
+    prompt = wire.bodies("/completions")[0]["prompt"]
+    assert prompt == render_prompt(messages, [get_weather.spec()], template="qwen3-thinking-2507")
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n")
+    turn = events[-1]
+    assert isinstance(turn, Turn)
+    assert turn.message.reasoning == "The user wants the weather." and turn.message.content == ""
+    assert [(c.name, c.arguments) for c in turn.message.tool_calls] == [("get_weather", {"city": "Paris"})]
+    assert turn.message.raw == "<think>\n" + THINKING_2507_OUTPUT  # as the next prompt holds it
+
+
+async def test_a_thinking_2507_run_sends_an_append_only_prompt_that_the_template_renders(wire: Wire) -> None:
+    wire.router.post("/completions").mock(
+        side_effect=[
+            sse(completion_events(pieces(THINKING_2507_OUTPUT))),
+            sse(completion_events(pieces("Sure.\n</think>\n\nParis is mild."))),
+        ]
+    )
+    agent = Agent("Qwen/Qwen3-4B-Thinking-2507", wire.base_url, tools=[get_weather], transport=wire.transport)
+    result = await agent.run("Weather in Paris?")
+    await agent.aclose()
+
+    first, second = (b["prompt"] for b in wire.bodies("/completions"))
+    assert second.startswith(first + THINKING_2507_OUTPUT + "<|im_end|>\n")
+    assert second == render_prompt(result.messages[:-1], [get_weather.spec()], template="qwen3-thinking-2507")
+    assert [s.decision.think for s in result.steps] == [True, True]
+    assert result.output == "Paris is mild." and result.messages[-1].reasoning == "Sure."
+
+
+@pytest.mark.parametrize("think", [True, False])
+async def test_instruct_2507_prompts_open_the_bare_turn_and_a_think_tag_it_writes_is_text(
+    wire: Wire, think: bool
+) -> None:
+    output = "Use <think> tags, like <think>this</think>."
+    wire.router.post("/completions").mock(return_value=sse(completion_events(pieces(output)), split=5))
+    backend = CompletionsBackend(wire.base_url, "Qwen/Qwen3-4B-Instruct-2507-FP8", transport=wire.transport)
+    messages = [UserMessage("How do I mark reasoning? /think")]
+    events = [e async for e in backend.stream(ModelRequest(messages, decision=ThinkingDecision(think)))]
+    await backend.aclose()
+
+    prompt = wire.bodies("/completions")[0]["prompt"]
+    assert prompt == render_prompt(messages, template="qwen3-instruct-2507")
+    assert prompt.endswith(
+        "<|im_start|>user\nHow do I mark reasoning? /think<|im_end|>\n<|im_start|>assistant\n"
+    )
+    turn = events[-1]
+    assert isinstance(turn, Turn)
+    assert (turn.message.reasoning, turn.message.content, turn.message.raw) == (None, output, output)
+
+
+async def test_a_model_served_under_its_own_name_is_known_by_its_checkpoint(wire: Wire) -> None:
+    wire.router.get("/models").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "object": "list",
+                "data": [
+                    {"id": "agent", "root": "/ckpt/Qwen3-30B-A3B-Thinking-2507", "max_model_len": 32768}
+                ],
+            },
+        )
+    )
+    wire.router.post("/completions").mock(return_value=sse(completion_events(["Hm.</think>Hi."])))
+    backend = CompletionsBackend(wire.base_url, transport=wire.transport)
+    events = [e async for e in backend.stream(ModelRequest([UserMessage("Hi")]))]
+    await backend.aclose()
+
+    assert wire.bodies("/completions")[0]["prompt"].endswith("<|im_start|>assistant\n<think>\n")
+    turn = events[-1]
+    assert isinstance(turn, Turn) and (turn.message.reasoning, turn.message.content) == ("Hm.", "Hi.")
+
+
+async def test_a_hybrid_step_without_thinking_streams_its_answer_piece_by_piece(wire: Wire) -> None:
+    wire.router.post("/completions").mock(return_value=sse(completion_events(["Zürich ", "is ", "cold."])))
+    backend = CompletionsBackend(wire.base_url, "Qwen/Qwen3-4B", transport=wire.transport)
+    events = [
+        e async for e in backend.stream(ModelRequest([UserMessage("Hi")], decision=ThinkingDecision(False)))
+    ]
+    await backend.aclose()
+    assert [e.text for e in events if isinstance(e, ContentDelta)] == ["Zürich", " is", " cold."]

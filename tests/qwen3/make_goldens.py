@@ -2,7 +2,8 @@
 
 Run from the project root: `python tests/qwen3/make_goldens.py`. Each file in `golden/` holds
 one conversation, the rendering options and the prompt the official template gives for
-them; `test_template.py` checks that agentkit renders the same bytes.
+them; `test_template.py` checks that agentkit renders the same bytes. `golden/2507/` holds
+the same conversations rendered by the official templates of the 2507 releases.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reference import official_render
 
 GOLDEN = Path(__file__).parent / "golden"
+TEMPLATES_2507 = ("qwen3-instruct-2507", "qwen3-thinking-2507")
 
 WEATHER = {
     "type": "function",
@@ -285,7 +287,25 @@ def main() -> None:
         (GOLDEN / f"{name}.json").write_text(
             json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
         )
-    print(f"wrote {len(CASES)} golden files to {GOLDEN}")
+    (GOLDEN / "2507").mkdir(exist_ok=True)
+    for template in TEMPLATES_2507:
+        for name, case in CASES.items():
+            options = {
+                "add_generation_prompt": case.get("add_generation_prompt", True),
+                "enable_thinking": case.get("enable_thinking", True),
+            }
+            prompt = official_render(case["messages"], case.get("tools"), **options, template=template)
+            record = {
+                "template": template,
+                "messages": case["messages"],
+                "tools": case.get("tools"),
+                **options,
+                "prompt": prompt,
+            }
+            (GOLDEN / "2507" / f"{template.removeprefix('qwen3-')}--{name}.json").write_text(
+                json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+            )
+    print(f"wrote {len(CASES) * (1 + len(TEMPLATES_2507))} golden files to {GOLDEN}")
 
 
 if __name__ == "__main__":

@@ -110,6 +110,68 @@ def test_prefilled_thinking_without_tags_is_all_reasoning() -> None:
     assert (out.reasoning, out.content) == ("Still thinking", "")
 
 
+def test_auto_reads_text_before_an_unopened_close_as_reasoning() -> None:
+    out = parse_output("The user wants the weather.\n</think>\n\nIt is sunny.")
+    assert (out.reasoning, out.content) == ("The user wants the weather.", "It is sunny.")
+
+
+def test_auto_unopened_reasoning_then_a_call() -> None:
+    out = parse_output("Look it up.\n</think>\n\n" + WEATHER)
+    assert out.reasoning == "Look it up." and out.content == ""
+    assert calls(out) == [("get_weather", {"city": "Paris"})]
+
+
+def test_auto_answer_without_any_think_tag_is_content() -> None:
+    out = parse_output("Just the answer.")
+    assert (out.reasoning, out.content) == (None, "Just the answer.")
+
+
+def test_auto_text_before_a_call_is_content_even_if_a_close_tag_follows() -> None:
+    out = parse_output("Checking.\n" + WEATHER + "\n</think> trailing")
+    assert out.reasoning is None
+    assert out.content.startswith("Checking.") and calls(out) == [("get_weather", {"city": "Paris"})]
+
+
+def test_auto_holds_unopened_text_until_the_output_tells_what_it_is() -> None:
+    parser = StreamParser()
+    assert parser.feed("Thinking it over") == []
+    assert parser.feed(" still") == []
+    assert parser.feed("</think>\n\nAnswer") == [
+        ReasoningDelta("Thinking it over still"),
+        ContentDelta("Answer"),
+    ]
+    held = StreamParser()
+    assert held.feed("An answer") == []
+    assert held.close() == [ContentDelta("An answer")]
+
+
+def test_unopened_false_streams_the_answer_at_once_and_keeps_the_close_tag_as_text() -> None:
+    parser = StreamParser(unopened=False)
+    events = parser.feed("Answer") + parser.feed(" </think> more") + parser.close()
+    assert collect(parser, events).content == "Answer </think> more"
+    assert events[0] == ContentDelta("Answer")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Reasoning here.\n</think>\n\nThe answer.",
+        "R </think>A",
+        "  \nweighing options</think>\n\n" + WEATHER,
+        "no close tag at all, only <thin and </thin",
+        "x</think",
+    ],
+)
+def test_an_unopened_close_tag_split_at_every_position_parses_as_a_whole(text: str) -> None:
+    expected = parse_output(text)
+    for cut in range(1, len(text)):
+        parser = StreamParser()
+        events = parser.feed(text[:cut]) + parser.feed(text[cut:]) + parser.close()
+        assert same(collect(parser, events), expected), cut
+        if "</think>" in text:
+            assert not any(isinstance(e, ContentDelta) and "</think" in e.text for e in events), cut
+
+
 def test_thinking_false_reads_think_tags_as_text() -> None:
     out = parse_output("<think>\nx\n</think>\n\nHi", thinking=False)
     assert out.reasoning is None
@@ -333,8 +395,10 @@ def test_read_arguments_is_lenient_but_rejects_non_objects() -> None:
 # -- streaming ------------------------------------------------------------------------------
 
 
-def stream(text: str, sizes: list[int], thinking: bool | None = None) -> tuple[ParsedOutput, list[Any]]:
-    parser = StreamParser(thinking)
+def stream(
+    text: str, sizes: list[int], thinking: bool | None = None, *, unopened: bool = True
+) -> tuple[ParsedOutput, list[Any]]:
+    parser = StreamParser(thinking, unopened=unopened)
     events: list[Any] = []
     pos = 0
     i = 0
@@ -370,6 +434,7 @@ CORPUS = [
     "<think>\n\n</think>\n\n  \n  spaced   answer  \n\n",
     "   \n<think>\ncut off mid-thought <tool_",
     "</think>\n\nHello",
+    "Reasoning without an opening tag.\n</think>\n\nThe answer.",
     '<tool_call>\n{"name": "w", "arguments": {"t": "a <tool_call> b \\" </tool_call> c"}}\n</tool_call>',
     '<tool_call>\n{"name": "f", "arguments": {"a": "oops}}\n</tool_call>\n' + SEARCH,
     '```json\n{"name": "f", "arguments": {"a": 1}}\n```',
@@ -426,13 +491,14 @@ _pieces = st.sampled_from(
     pieces=st.lists(_pieces, max_size=25),
     cuts=st.lists(st.integers(1, 12), min_size=1, max_size=6),
     thinking=st.sampled_from([None, True, False]),
+    unopened=st.booleans(),
 )
 def test_random_outputs_parse_the_same_in_any_chunking(
-    pieces: list[str], cuts: list[int], thinking: bool | None
+    pieces: list[str], cuts: list[int], thinking: bool | None, unopened: bool
 ) -> None:
     text = "".join(pieces)
-    got, _ = stream(text, cuts, thinking)
-    assert same(got, parse_output(text, thinking=thinking))
+    got, _ = stream(text, cuts, thinking, unopened=unopened)
+    assert same(got, parse_output(text, thinking=thinking, unopened=unopened))
 
 
 def test_reasoning_streams_before_the_think_block_closes() -> None:
@@ -463,7 +529,7 @@ def test_a_tag_split_across_deltas_is_not_leaked_as_text() -> None:
 
 
 def test_trailing_whitespace_is_held_until_more_text_comes() -> None:
-    parser = StreamParser()
+    parser = StreamParser(unopened=False)
     assert parser.feed("Hello \n") == [ContentDelta("Hello")]
     assert parser.feed("world") == [ContentDelta(" \nworld")]
 

@@ -12,17 +12,22 @@ from hypothesis import strategies as st
 
 from agentkit import tool
 from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage, to_openai
-from agentkit.qwen3.template import render_prompt, template_source
+from agentkit.qwen3.template import TemplateName, generation_prompt, render_prompt, template_source
 
 from . import reference
 
 GOLDEN = sorted((Path(__file__).parent / "golden").glob("*.json"))
+GOLDEN_2507 = sorted((Path(__file__).parent / "golden" / "2507").glob("*.json"))
+TEMPLATES_2507 = ("qwen3-instruct-2507", "qwen3-thinking-2507")
 needs_reference = pytest.mark.skipif(
     not reference.available(), reason="../shared/reference/qwen3_chat_template.jinja not beside the project"
 )
 
 
-@pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
+ALL_GOLDEN = [*GOLDEN, *GOLDEN_2507]
+
+
+@pytest.mark.parametrize("path", ALL_GOLDEN, ids=[p.stem for p in ALL_GOLDEN])
 def test_renders_the_golden_prompt_of_the_official_template(path: Path) -> None:
     case = json.loads(path.read_text(encoding="utf-8"))
     got = render_prompt(
@@ -30,6 +35,7 @@ def test_renders_the_golden_prompt_of_the_official_template(path: Path) -> None:
         case["tools"],
         add_generation_prompt=case["add_generation_prompt"],
         enable_thinking=case["enable_thinking"],
+        template=case.get("template", "qwen3"),
     )
     assert got == case["prompt"]
 
@@ -55,7 +61,7 @@ def test_golden_files_cover_the_required_cases() -> None:
 
 
 @needs_reference
-@pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
+@pytest.mark.parametrize("path", ALL_GOLDEN, ids=[p.stem for p in ALL_GOLDEN])
 def test_golden_files_are_what_the_official_template_renders_today(path: Path) -> None:
     case = json.loads(path.read_text(encoding="utf-8"))
     assert (
@@ -64,6 +70,7 @@ def test_golden_files_are_what_the_official_template_renders_today(path: Path) -
             case["tools"],
             add_generation_prompt=case["add_generation_prompt"],
             enable_thinking=case["enable_thinking"],
+            template=case.get("template", "qwen3"),
         )
         == case["prompt"]
     )
@@ -140,26 +147,115 @@ _tools = st.one_of(
 
 
 @needs_reference
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=900, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     messages=st.lists(_message(), min_size=1, max_size=8),
     tools=_tools,
     add_generation_prompt=st.booleans(),
     enable_thinking=st.booleans(),
+    template=st.sampled_from(["qwen3", *TEMPLATES_2507]),
 )
 def test_random_conversations_render_exactly_as_the_official_template(
-    messages: list[dict[str, Any]], tools: Any, add_generation_prompt: bool, enable_thinking: bool
+    messages: list[dict[str, Any]],
+    tools: Any,
+    add_generation_prompt: bool,
+    enable_thinking: bool,
+    template: TemplateName,
 ) -> None:
     try:
         expected = reference.official_render(
-            messages, tools, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking
+            messages,
+            tools,
+            add_generation_prompt=add_generation_prompt,
+            enable_thinking=enable_thinking,
+            template=template,
         )
     except Exception:  # the official template rejects it (e.g. a None system content)
         return
     got = render_prompt(
-        messages, tools, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking
+        messages,
+        tools,
+        add_generation_prompt=add_generation_prompt,
+        enable_thinking=enable_thinking,
+        template=template,
     )
     assert got == expected
+
+
+# -- the 2507 releases ----------------------------------------------------------------------
+
+
+def test_2507_golden_files_cover_every_hybrid_case_for_both_releases() -> None:
+    names = {(json.loads(p.read_text())["template"], p.stem.split("--")[1]) for p in GOLDEN_2507}
+    assert names == {(t, p.stem) for t in TEMPLATES_2507 for p in GOLDEN}
+
+
+@needs_reference
+def test_the_thinking_2507_reference_has_the_published_length_of_the_official_template() -> None:
+    assert len(reference.official_source("qwen3-thinking-2507")) == reference.THINKING_2507_LENGTH
+
+
+CONVERSATION = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Weather? /think"},
+    {
+        "role": "assistant",
+        "content": "",
+        "reasoning_content": "Look it up.",
+        "tool_calls": [
+            {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}
+        ],
+    },
+    {"role": "tool", "content": "cold"},
+    {"role": "tool", "content": "windy"},
+]
+
+
+@pytest.mark.parametrize("enable_thinking", [True, False])
+def test_instruct_2507_opens_the_bare_assistant_turn_whatever_is_asked(enable_thinking: bool) -> None:
+    prompt = render_prompt(CONVERSATION, template="qwen3-instruct-2507", enable_thinking=enable_thinking)
+    assert prompt.endswith("</tool_response><|im_end|>\n<|im_start|>assistant\n")
+    assert generation_prompt("qwen3-instruct-2507", enable_thinking) == "<|im_start|>assistant\n"
+
+
+@pytest.mark.parametrize("enable_thinking", [True, False])
+def test_thinking_2507_opens_the_think_block_whatever_is_asked(enable_thinking: bool) -> None:
+    prompt = render_prompt(CONVERSATION, template="qwen3-thinking-2507", enable_thinking=enable_thinking)
+    assert prompt.endswith("<|im_start|>assistant\n<think>\n")
+    assert generation_prompt("qwen3-thinking-2507", enable_thinking) == "<|im_start|>assistant\n<think>\n"
+
+
+@pytest.mark.parametrize("template", TEMPLATES_2507)
+def test_2507_templates_differ_from_the_hybrid_only_in_their_header_and_generation_prompt(
+    template: TemplateName,
+) -> None:
+    def body(text: str) -> str:
+        start = text.index("{#- The tool preamble")
+        return text[start : text.rindex("{%- if add_generation_prompt %}")]
+
+    assert body(template_source(template)) == body(template_source())
+    assert template_source(template) != template_source()
+
+
+def test_thinking_2507_history_within_one_query_extends_the_previous_prompt() -> None:
+    # The model's output starts inside the think block the prompt opened: prompt + output
+    # + <|im_end|> + tool results must be the next prompt.
+    start = [{"role": "user", "content": "Weather in Oslo?"}]
+    call = {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    turn = {"role": "assistant", "content": "", "reasoning_content": "Look it up.", "tool_calls": [call]}
+    output = (
+        "Look it up.\n</think>\n\n"
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
+    )
+    result = {"role": "tool", "content": "cold"}
+    before = render_prompt(start, template="qwen3-thinking-2507")
+    after = render_prompt([*start, turn, result], template="qwen3-thinking-2507")
+    assert after == before + output + "<|im_end|>\n" + render_prompt([result], template="qwen3-thinking-2507")
+
+
+def test_an_unknown_template_name_is_refused_with_the_names_there_are() -> None:
+    with pytest.raises(ValueError, match="qwen3-thinking-2507"):
+        template_source("qwen3-2507")  # type: ignore[arg-type]
 
 
 # -- agentkit's own message and tool types --------------------------------------------------
@@ -215,12 +311,16 @@ def get_weather_spec() -> dict[str, Any]:
     }
 
 
-def test_template_source_is_a_standalone_chat_template() -> None:
+@pytest.mark.parametrize(
+    ("template", "opening"),
+    [("qwen3", ""), ("qwen3-instruct-2507", ""), ("qwen3-thinking-2507", "<think>\n")],
+)
+def test_template_source_is_a_standalone_chat_template(template: TemplateName, opening: str) -> None:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
     env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
-    text = env.from_string(template_source()).render(
+    text = env.from_string(template_source(template)).render(
         messages=[{"role": "user", "content": "hi"}], add_generation_prompt=True
     )
-    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n" + opening
