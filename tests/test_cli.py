@@ -227,7 +227,8 @@ def test_the_quickstart_example_runs_offline() -> None:
     assert proc.stdout.strip().endswith("Paris: 14°C with light rain. Tokyo: 22°C and clear.")
 
 
-def test_sampling_flags_reach_every_request_over_each_modes_preset(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "chat", "batch"])
+def test_sampling_flags_reach_every_request_over_each_modes_preset(tmp_path: Path, command: str) -> None:
     from .fault_server import FaultServer
 
     tools = tmp_path / "steptools.py"
@@ -238,10 +239,18 @@ def test_sampling_flags_reach_every_request_over_each_modes_preset(tmp_path: Pat
     flags = ["--temperature", "0.3", "--top-k", "5", "--min-p", "0.05", "--presence-penalty", "1.5"]
     flags += ["--repetition-penalty", "1.1", "--seed", "7"]
     with FaultServer(calls=1, tool="step").in_thread() as server:
+        how = {
+            "run": (["run", "Do one step."], None),
+            "chat": (["chat"], "Do one step.\n"),  # piped: one message a line
+            "batch": (["batch", str(tmp_path / "tasks.jsonl"), "-o", str(tmp_path / "out.jsonl")], None),
+        }
+        (tmp_path / "tasks.jsonl").write_text('"Do one step."\n')
+        words, typed = how[command]
         done = runner.invoke(
             app,
-            ["run", "Do one step.", "--base-url", server.base_url, "--tools", str(tools),
+            [*words, "--base-url", server.base_url, "--tools", str(tools),
              "--runs-dir", str(tmp_path / "runs"), *flags],
+            input=typed,
         )  # fmt: skip
         bodies = server.bodies("/completions")
     assert done.exit_code == 0, done.output
