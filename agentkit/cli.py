@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import sys
 import time
@@ -219,32 +220,67 @@ class _Renderer:
 
 
 class _MarkdownStream:
-    """An answer's text rendered as Markdown while it streams: redrawn in place (at most
-    `_MARKDOWN_FPS` times a second) and left on the terminal when it ends."""
+    """An answer's text rendered as Markdown while it streams. Finished blocks (up to a blank
+    line outside a code fence) are printed for good; only the block being written is redrawn
+    in place, at most `_MARKDOWN_FPS` times a second, so the redrawn part stays small and a
+    long answer scrolls like any output."""
 
     def __init__(self, out: Console) -> None:
         self.out = out
-        self.text = ""
+        self.text = ""  # the block being written
         self.live: Any = None
         self.drawn = 0.0
+        self.gap = False  # a finished block was printed: a blank line goes before the next
 
     def add(self, text: str) -> None:
-        from rich.live import Live
-
         self.text += text
-        if self.live is None:
-            self.live = Live(console=self.out, auto_refresh=False, vertical_overflow="visible")
-            self.live.start()
+        done, self.text = _finished_blocks(self.text)
+        if done:
+            self._draw(done)
+            self._stop()
+            self.gap = True
+        if not self.text:
+            return
         now = time.monotonic()
-        if now - self.drawn >= 1 / _MARKDOWN_FPS:
-            self.live.update(Markdown(self.text), refresh=True)
+        if self.live is None or now - self.drawn >= 1 / _MARKDOWN_FPS:
+            self._draw(self.text)
             self.drawn = now
 
-    def end(self) -> None:
+    def _draw(self, text: str) -> None:
+        from rich.live import Live
+
         if self.live is not None:
-            self.live.update(Markdown(self.text), refresh=True)
+            self.live.update(Markdown(text), refresh=True)
+            return
+        if self.gap and not _LIST_ITEM.match(text):  # rich sets a list off itself
+            self.out.print()  # the blank line between blocks
+        self.gap = False
+        self.live = Live(Markdown(text), console=self.out, auto_refresh=False, vertical_overflow="visible")
+        self.live.start(refresh=True)
+
+    def _stop(self) -> None:
+        if self.live is not None:
             self.live.stop()
-        self.live, self.text, self.drawn = None, "", 0.0
+        self.live = None
+
+    def end(self) -> None:
+        if self.text:
+            self._draw(self.text)
+        self._stop()
+        self.text, self.drawn, self.gap = "", 0.0, False
+
+
+_LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])\s")
+
+
+def _finished_blocks(text: str) -> tuple[str, str]:
+    """`text` cut at its last blank line outside a code fence: (the finished blocks, the
+    block still being written)."""
+    cut = len(text)
+    while (cut := text.rfind("\n\n", 0, cut)) > 0:
+        if text.count("```", 0, cut) % 2 == 0:
+            return text[:cut], text[cut + 2 :].lstrip("\n")
+    return "", text
 
 
 _MARKDOWN_FPS = 15

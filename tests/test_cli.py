@@ -357,12 +357,45 @@ def _render(text_chunks: list[str], *, terminal: bool) -> str:
     return out.getvalue()
 
 
+def _screen(output: str) -> list[str]:
+    """The lines a terminal shows after `output`: text, newlines, carriage returns, cursor up
+    and erase line (what rich's live display writes); other escape codes are ignored."""
+    import re
+
+    lines, row, col = [""], 0, 0
+    for token in re.findall(r"\x1b\[[0-9;?]*[A-Za-z]|\r|\n|[^\x1b\r\n]+", output):
+        if token == "\n":
+            row, col = row + 1, 0
+            lines += [""] * (row + 1 - len(lines))
+        elif token == "\r":
+            col = 0
+        elif token == "\x1b[1A":
+            row = max(0, row - 1)
+        elif token == "\x1b[2K":
+            lines[row] = ""
+        elif not token.startswith("\x1b"):
+            line = lines[row].ljust(col)
+            lines[row] = line[:col] + token + line[col + len(token) :]
+            col += len(token)
+    return [line.rstrip() for line in lines]
+
+
 def test_an_answer_is_rendered_as_markdown_in_a_terminal() -> None:
     shown = _render([ANSWER_MD[i : i + 5] for i in range(0, len(ANSWER_MD), 5)], terminal=True)
-    final = shown.rsplit("\x1b[2K", 1)[-1]  # the last redraw of the live answer
-    assert "Totals" in final and "# Totals" not in final
-    assert "The sum is 42." in final and "**" not in final
-    assert "• first item" in final and "`" not in final
+    screen = [line for line in _screen(shown) if line.strip()]
+    assert [line.strip() for line in screen] == ["Totals", "The sum is 42.", "• first item", "• second item"]
+    whole = _screen(_render([ANSWER_MD], terminal=True))  # drawn at once: the same lines and gaps
+    assert _screen(shown) == whole
+
+
+def test_a_long_answer_prints_its_finished_blocks_once_and_redraws_only_the_last() -> None:
+    paragraphs = [f"Paragraph {n} says **{n}**." for n in range(40)]
+    text = "\n\n".join(paragraphs) + "\n\n```\ncode\n\nmore code\n```\n"
+    shown = _render([text[i : i + 7] for i in range(0, len(text), 7)], terminal=True)
+    screen = [line.strip() for line in _screen(shown) if line.strip()]
+    assert screen[:40] == [f"Paragraph {n} says {n}." for n in range(40)]
+    assert "code" in screen[40] and "more code" in screen[-1]  # the fence kept whole, blank line and all
+    assert shown.count("\x1b[1A") < 60  # blocks printed for good are not redrawn
 
 
 def test_an_answer_piped_is_the_markdown_text_as_written() -> None:
