@@ -40,6 +40,7 @@ from agentkit.events import (
     Compacted,
     Event,
     ModelRetry,
+    OutputRejected,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -200,6 +201,12 @@ class _Renderer:
                 self.text_steps.add(event.step)
         elif isinstance(event, StepFinished):
             self._break()
+        elif isinstance(event, OutputRejected):
+            self._break()
+            self.err.print(
+                "[yellow]✗[/] the answer does not match the output schema: "
+                f"{escape(_clip(event.error, 300))} [dim](sent back to the model)[/]"
+            )
         elif isinstance(event, RunFinished):
             r = event.result
             if r.ok and self.structured:

@@ -275,10 +275,15 @@ class _Run:
         except OutputInvalid as exc:
             error = str(exc)
         if self.rejected >= self.limits.max_output_retries:
-            self.error = (
-                f"the answer does not match the output type {self.output.name}: {error} "
-                f"(sent back {self.rejected} times)"
+            what = (
+                "the output schema" if self.output.name == "answer" else f"the output type {self.output.name}"
             )
+            sent = (
+                f"sent back {self.rejected} time{'s' * (self.rejected != 1)}"
+                if self.rejected
+                else "not sent back"
+            )
+            self.error = f"the answer does not match {what}: {error} ({sent})"
             self.ended = ("invalid_output", "")
             return []
         self.rejected += 1

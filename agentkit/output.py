@@ -10,13 +10,22 @@ server did, the loop checks the answer here; a wrong one is sent back with the e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agentkit.messages import dumps
 
-__all__ = ["OutputInvalid", "OutputSpec", "OutputType", "answer_instruction", "output_spec", "rejection"]
+__all__ = [
+    "OutputInvalid",
+    "OutputSpec",
+    "OutputType",
+    "answer_instruction",
+    "output_spec",
+    "rejection",
+    "unfenced",
+]
 
 OutputType = Any
 """What `output_type` takes: a type pydantic can validate, or a JSON schema dict."""
@@ -72,7 +81,7 @@ def output_spec(output_type: OutputType) -> OutputSpec:
 
     def validate(text: str) -> Any:
         try:
-            return adapter.validate_json(text)
+            return adapter.validate_json(unfenced(text))
         except ValidationError as exc:
             raise OutputInvalid(_pydantic_problems(exc)) from None
 
@@ -92,13 +101,23 @@ def _from_schema(schema: dict[str, Any]) -> OutputSpec:
     checker = checker_class(schema)
 
     def validate(text: str) -> Any:
-        value = _json(text)
+        value = _json(unfenced(text))
         problems = sorted(checker.iter_errors(value), key=lambda e: list(e.absolute_path))
         if problems:
             raise OutputInvalid("; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in problems[:10]))
         return value
 
     return OutputSpec(schema, str(schema.get("title") or "answer"), validate)
+
+
+_FENCE = re.compile(r"\s*```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```\s*", re.S)
+
+
+def unfenced(text: str) -> str:
+    """The answer without a Markdown code fence around the whole of it (```json ... ```,
+    as models often write JSON on servers that do not constrain it)."""
+    whole = _FENCE.fullmatch(text)
+    return whole.group(1) if whole else text
 
 
 def _json(text: str) -> Any:

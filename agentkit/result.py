@@ -108,7 +108,9 @@ class RunResult:
         model wrote (checked against the type)."""
         if isinstance(self.output, str):
             return self.output
-        return json.loads(self.text)
+        from agentkit.output import unfenced
+
+        return json.loads(unfenced(self.text))
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -182,7 +182,8 @@ class Auto(ThinkingPolicy):
             return ThinkingDecision(True, self.budget, "auto: first step of the user turn")
         if ctx.after_tool_error:
             return ThinkingDecision(True, self.budget, "auto: a tool call failed")
-        return ThinkingDecision(False, None, "auto: continuing after tool results")
+        after = "after tool results" if ctx.tool_results else "the turn"
+        return ThinkingDecision(False, None, f"auto: continuing {after}")
 
 
 PolicyLike = Union[

@@ -55,6 +55,20 @@ def test_an_answer_that_stays_invalid_exits_10_saying_what_was_wrong(tmp_path: P
     assert "'unit' is a required property" in result.stderr  # type: ignore[attr-defined]
     assert "is not of type 'integer'" in result.stderr  # type: ignore[attr-defined]
     assert result.stdout == ""  # type: ignore[attr-defined]
+    err = result.stderr  # type: ignore[attr-defined]
+    assert err.count("✗ the answer does not match the output schema:") == 2  # each one sent back
+    assert "continuing after tool results" not in err  # no tool ran: the steps only continue the turn
+    assert "does not match the output schema: " in err.splitlines()[-1] and "(sent back 2 times)" in err
+
+
+def test_an_answer_in_a_json_code_fence_is_taken(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        ['Here it is:\n```json\n{"total": 3, "unit": "g"}\n```', '```json\n{"total": 3, "unit": "g"}\n```'],
+    )
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    assert result.stdout == '{"total": 3, "unit": "g"}\n'  # type: ignore[attr-defined]
+    assert "sent back to the model" in result.stderr  # text around the fence is not an answer  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
