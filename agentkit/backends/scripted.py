@@ -53,8 +53,8 @@ class ScriptedBackend:
 
     Args:
         turns: The turns in order; a mapping of task to its turns in order (a run takes
-            those of its first user message, counted in its own memo); or a function
-            `(request) -> turn` (sync or async).
+            those of its first user message, counted in its own memo; a script file's
+            `{"tasks": {...}}` is taken too); or a function `(request) -> turn` (sync or async).
         chunk_size: Characters per streamed delta for text turns.
         delay: Seconds to wait between deltas (for demos).
 
@@ -65,6 +65,8 @@ class ScriptedBackend:
     name = "scripted"
 
     def __init__(self, turns: TurnSource, *, chunk_size: int = 7, delay: float = 0.0) -> None:
+        if isinstance(turns, Mapping) and isinstance(turns.get("tasks"), Mapping) and len(turns) == 1:
+            turns = turns["tasks"]  # a script file's form, {"tasks": {task: [turns]}}, taken as it is
         self._turns = turns
         self._next = 0
         self._taken: dict[str, dict[str, Any]] = {}  # per task, for requests without a run's memo

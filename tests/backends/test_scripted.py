@@ -100,3 +100,12 @@ def test_a_script_file_holds_turns_per_task(tmp_path: Path) -> None:
     script.write_text(json.dumps({"tasks": ["a"]}))
     with pytest.raises(ConfigError, match='"tasks" maps each task to its turns'):
         load_script(script)
+
+
+async def test_a_script_files_tasks_form_is_taken_in_python_too() -> None:
+    from agentkit import Agent
+
+    backend = ScriptedBackend({"tasks": {"first": ["one"], "second": ["two"]}})
+    agent = Agent(backend=backend, transcripts=False)
+    assert (await agent.run("second")).output == "two"
+    assert (await agent.run("first")).output == "one"
