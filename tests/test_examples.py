@@ -369,3 +369,5 @@ def test_the_python_batch_is_the_same_batch_as_the_command(tmp_path: Path) -> No
     assert printed == sorted(f"{r['id']} (answer, 2 steps): {r['output']}" for r in results)
     command = run_offline(example, tmp_path, runs=4, cwd=clone)
     assert "0 run now" in command.stderr and "4 done before" in command.stderr
+    again = run_offline(example, tmp_path, block="Python, offline", runs=4, cwd=clone)
+    assert again.stdout == "4 of 4 tasks were already in reviews.jsonl: skipped\n"

@@ -13,7 +13,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from agentkit import Agent, ScriptedBackend
+from agentkit import Agent, BatchProgress, ScriptedBackend
 from agentkit.backends.scripted import load_script
 from agentkit.batch import read_tasks
 
@@ -28,8 +28,12 @@ async def main() -> None:
 
     backend = ScriptedBackend(load_script(HERE / "script.json")) if args.offline else "completions"
     agent = Agent(base_url=args.base_url, backend=backend, builtins=["files"], workspace=HERE)
-    async for result in agent.batch(read_tasks(HERE / "tasks.jsonl"), concurrency=4, results="reviews.jsonl"):
+    progress = BatchProgress()
+    tasks = read_tasks(HERE / "tasks.jsonl")
+    async for result in agent.batch(tasks, concurrency=4, results="reviews.jsonl", progress=progress):
         print(f"{result.id} ({result.stop_reason}, {result.steps} steps): {result.error or result.output}")
+    if progress.skipped:
+        print(f"{progress.skipped} of {len(tasks)} tasks were already in reviews.jsonl: skipped")
 
 
 if __name__ == "__main__":
