@@ -64,6 +64,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # help paragraphs wrap to the terminal, `code` shows as code
 )
 tidy_help()
 
@@ -433,10 +434,10 @@ def run(
 ) -> None:
     """Run one task with a Qwen3 agent and print its answer.
 
-    Exit codes: 0 answered · 2 bad input · 3 step limit · 4 token limit
-    5 time limit · 6 repetition · 7 unreadable tool calls · 8 context full
-    9 server failure · 10 answer not valid against --output-schema
-    130 Ctrl-C · 143 SIGTERM
+    Exit codes: 0 answered · 2 bad input · 3 step limit · 4 token limit ·
+    5 time limit · 6 repetition · 7 unreadable tool calls · 8 context full ·
+    9 server failure · 10 answer not valid against --output-schema ·
+    130 Ctrl-C · 143 SIGTERM.
 
     `agentkit runs resume ID` goes on with a stopped run.
     """
@@ -1009,7 +1010,7 @@ def runs_list(
 
 @runs_app.command("show")
 def runs_show(
-    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique start of it).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id (or a unique start of it).")],
     runs_dir: RunsDirOption = None,
     thinking: Annotated[
         bool, typer.Option("--thinking", help="Show the thinking in full (folded by default).")
@@ -1119,66 +1120,88 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
         out.print(f"[dim]go on with: agentkit runs resume {saved.run_id}[/]")
 
 
+def _either(on: bool, off: bool, flag: str) -> Optional[bool]:
+    """A setting a resumed run may change: on, off (`--no-...`), or as it was (None)."""
+    if on and off:
+        raise _fail(f"give {flag} or --no-{flag[2:]}, not both", 2)
+    return True if on else False if off else None
+
+
 @runs_app.command("resume")
 def runs_resume(
-    run_id: Annotated[str, typer.Argument(help="The run's id (or a unique start of it).")],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id (or a unique start of it).")],
     runs_dir: RunsDirOption = None,
     base_url: Annotated[
-        Optional[str], typer.Option(help="Another server to go on with.", show_default=False)
+        Optional[str], typer.Option(metavar="URL", help="Another server to go on with.", show_default=False)
     ] = None,
     api_key: Annotated[
         Optional[str],
-        typer.Option(help="Bearer token for the server.", envvar="AGENTKIT_API_KEY", show_default=False),
+        typer.Option(
+            metavar="KEY", help="Bearer token for the server.", envvar="AGENTKIT_API_KEY", show_default=False
+        ),
     ] = None,
     max_steps: Annotated[
-        Optional[int], typer.Option(min=1, help="A new step limit for the whole run.")
+        Optional[int], typer.Option(metavar="N", min=1, help="A new step limit for the whole run.")
     ] = None,
     timeout: Annotated[
-        Optional[float], typer.Option(min=0.001, help="Seconds this part of the run may take.")
+        Optional[float],
+        typer.Option(metavar="SECONDS", min=0.001, help="Time this part of the run may take."),
     ] = None,
     model: Annotated[
-        Optional[str], typer.Option(help="Another served model name.", show_default=False)
+        Optional[str], typer.Option(metavar="NAME", help="Another served model name.", show_default=False)
     ] = None,
     tools: Annotated[
         Optional[list[Path]],
         typer.Option(
-            "--tools", help="Tool files to use instead of the run's (repeatable).", show_default=False
+            "--tools",
+            metavar="FILE",
+            help="Tool files to use instead of the run's (repeatable).",
+            show_default=False,
         ),
     ] = None,
     connect_timeout: Annotated[
-        Optional[float], typer.Option(min=0.001, help="Seconds to connect to the server.", show_default=False)
+        Optional[float],
+        typer.Option(metavar="SECONDS", min=0.001, help="Time to connect to the server.", show_default=False),
     ] = None,
     idle_timeout: Annotated[
         Optional[float],
         typer.Option(
-            min=0.001, help="Seconds a response may stay silent before it is retried.", show_default=False
+            metavar="SECONDS", min=0.001, help="Silence before a response is retried.", show_default=False
         ),
     ] = None,
     retries: Annotated[
         Optional[int],
-        typer.Option(min=1, help="Attempts per model call, the first included.", show_default=False),
+        typer.Option(
+            metavar="N", min=1, help="Attempts per model call, the first included.", show_default=False
+        ),
     ] = None,
     retry_time: Annotated[
         Optional[float],
         typer.Option(
-            min=0, help="Seconds after a call's first failure to keep retrying.", show_default=False
-        ),
-    ] = None,
-    context_window: Annotated[
-        Optional[int], typer.Option(min=256, help="Context window in tokens.", show_default=False)
-    ] = None,
-    sandbox: Annotated[
-        Optional[SandboxName],
-        typer.Option(help="Confine run_python and run_shell: auto, required, off.", show_default=False),
-    ] = None,
-    sandbox_network: Annotated[
-        Optional[bool],
-        typer.Option(
-            "--sandbox-network/--no-sandbox-network",
-            help="Give code in the sandbox the host's network, or take it away.",
+            metavar="SECONDS",
+            min=0,
+            help="Time after a call's first failure to keep retrying.",
             show_default=False,
         ),
     ] = None,
+    context_window: Annotated[
+        Optional[int],
+        typer.Option(metavar="TOKENS", min=256, help="Context window in tokens.", show_default=False),
+    ] = None,
+    sandbox: Annotated[
+        Optional[SandboxName],
+        typer.Option(
+            metavar="MODE", help="Confine run_python and run_shell: auto, required, off.", show_default=False
+        ),
+    ] = None,
+    sandbox_network: Annotated[
+        bool,
+        typer.Option("--sandbox-network", help="Give code in the sandbox the host's network."),
+    ] = False,
+    no_sandbox_network: Annotated[
+        bool,
+        typer.Option("--no-sandbox-network", help="Take the host's network away from code in the sandbox."),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
     json_events: Annotated[
         bool, typer.Option("--json", help="Print one JSON event per line instead.")
@@ -1189,8 +1212,8 @@ def runs_resume(
 ) -> None:
     """Go on with a stopped run from its last finished step.
 
-    A run killed, interrupted, failed or stopped at a limit goes on with the options it was
-    started with (those given here replace them). Finished tool calls are not run again.
+    A run killed, interrupted, failed or stopped at a limit goes on with the options it
+    was started with (those given here replace them). Finished tool calls are not run again.
     """
     from agentkit.store import find_run, load_run
 
@@ -1217,7 +1240,7 @@ def runs_resume(
         cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps, timeout=timeout,
         model=model, tools=tools or None, connect_timeout=connect_timeout, idle_timeout=idle_timeout,
         retries=retries, retry_time=retry_time, context_window=context_window, sandbox=sandbox,
-        sandbox_network=sandbox_network, yes=yes or None,
+        sandbox_network=_either(sandbox_network, no_sandbox_network, "--sandbox-network"), yes=yes or None,
         json_events=json_events or None, hide_thinking=hide_thinking or None,
         runs_dir=runs_dir or saved.path.parent,
     )  # fmt: skip

@@ -700,7 +700,7 @@ def tidy_help() -> None:
             return str(self.metavar)
         label = str(self.display_type(ctx)).strip("<>").removeprefix("list[").removesuffix("]")
         label = label.removesuffix(" range")
-        return _PLACEHOLDERS.get(label, label)
+        return _PLACEHOLDERS.get(label.lower(), label)
 
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     TyperOption._get_number_range_help_str = lambda self: None  # type: ignore[method-assign]

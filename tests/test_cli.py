@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -125,6 +126,15 @@ def _commands() -> list[list[str]]:
     return found
 
 
+def _command(words: list[str]) -> Any:
+    import typer.main
+
+    command: Any = typer.main.get_command(app)
+    for word in words:
+        command = command.commands[word]
+    return command
+
+
 @pytest.mark.parametrize("command", _commands(), ids=lambda words: " ".join(words) or "agentkit")
 def test_help_on_every_command_reads_at_80_columns(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "80", "NO_COLOR": "1"})
@@ -134,6 +144,12 @@ def test_help_on_every_command_reads_at_80_columns(command: list[str]) -> None:
     assert max(len(line) for line in lines) <= 80
     for placeholder in ("<bool>", "<str>", "<int", "<float", "<path>", "<list[", "range>", "[x>"):
         assert placeholder not in result.stdout, f"{placeholder} in the help of {command}"
+    words = set(result.stdout.replace("│", " ").split())
+    for param in _command(command).params:  # every option's names and variable shown whole
+        envvar = getattr(param, "envvar", None)
+        for name in [*param.opts, *param.secondary_opts, *([envvar] if isinstance(envvar, str) else [])]:
+            if name.startswith("-") or name == envvar:
+                assert name in words or f"{name}]" in words, f"{name} is cut in the help of {command}"
 
 
 def test_run_help_groups_its_options_in_panels_with_defaults_and_variables_whole() -> None:
