@@ -413,7 +413,7 @@ def check_weights(model: str, *, timeout: float = DEFAULT_PREFLIGHT_TIMEOUT) -> 
     if any(snapshots.glob("*/config.json")):
         return "in the Hugging Face cache"
     fix = (
-        f"Download them where there is network (`huggingface-cli download {model}`) and copy the "
+        f"Download them where there is network (`hf download {model}`) and copy the "
         f"Hugging Face cache ({_hub_cache()}) here, or pass --model /path/to/a/local/checkpoint."
     )
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):

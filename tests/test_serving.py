@@ -19,6 +19,7 @@ from agentkit.serving import (
     ServeConfig,
     ServeError,
     VllmInstall,
+    check_weights,
     find_vllm,
     profile_for,
     serve_hint,
@@ -166,6 +167,16 @@ def test_the_readme_states_the_default_windows_the_code_serves() -> None:
     default = PROFILES["Qwen/Qwen3-4B-Instruct-2507"].max_model_len
     assert default == PROFILES["Qwen/Qwen3-4B"].max_model_len
     assert f"{default:,} tokens by default (the 2507 releases too) and {CPU_MAX_MODEL_LEN:,} on CPU" in serve
+
+
+def test_missing_weights_name_the_hf_download_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ServeError, match=r"not on this machine and HF_HUB_OFFLINE is set") as caught:
+        check_weights("Qwen/Qwen3-4B")
+    assert "(`hf download Qwen/Qwen3-4B`)" in str(caught.value)
 
 
 def test_cpu_command_uses_the_module_entry_point_and_kv_cache_default(
