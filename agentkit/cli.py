@@ -397,8 +397,8 @@ def _stop_message(result: RunResult, options: RunOptions) -> str:
     if reason == "context_full":
         return (
             "stopped: the conversation no longer fits the model's context window, even with old tool "
-            "results and thinking left out. Serve a longer window (agentkit serve --max-model-len N, "
-            "or --long-context) or make the tools return less."
+            "results and thinking left out. Serve a longer window (agentkit serve --context N, or "
+            "--long-context) or make the tools return less."
         )
     if reason == "invalid_output":
         return (
@@ -1258,13 +1258,25 @@ def serve(
     gpu_memory_utilization: Annotated[
         Optional[float], typer.Option(help="Share of GPU memory vLLM may take.")
     ] = None,
-    max_model_len: Annotated[Optional[int], typer.Option(help="Context window to serve.")] = None,
-    long_context: Annotated[bool, typer.Option(help="Serve 131,072 tokens with YaRN rope scaling.")] = False,
+    max_model_len: Annotated[
+        Optional[int],
+        typer.Option(
+            min=1,
+            help="Context window within the model's native one (default 32,768; 8,192 on CPU); "
+            "longer: --context.",
+            show_default=False,
+        ),
+    ] = None,
+    long_context: Annotated[
+        bool,
+        typer.Option(help="Serve the model's longest window: 131,072 with YaRN (2507 releases: 262,144)."),
+    ] = False,
     context: Annotated[
         Optional[int],
         typer.Option(
             min=1,
-            help="Context window in tokens; past 32,768 YaRN with the factor it needs (2 for 65,536).",
+            help="Context window in tokens; past the native window (Qwen3: 32,768) YaRN with the "
+            "factor it needs (2 for 65,536). Give one of --context, --max-model-len, --long-context.",
             show_default=False,
         ),
     ] = None,

