@@ -1251,16 +1251,20 @@ def runs_resume(
 def serve(
     model: Annotated[
         Optional[str],
-        typer.Option(help="Hugging Face id or local directory (default: Qwen3-4B; Qwen3-0.6B on CPU)."),
+        typer.Option(
+            metavar="NAME", help="Hugging Face id or local directory (default: Qwen3-4B; Qwen3-0.6B on CPU)."
+        ),
     ] = None,
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = "127.0.0.1",
     gpu_memory_utilization: Annotated[
-        Optional[float], typer.Option(help="Share of GPU memory vLLM may take.")
+        Optional[float],
+        typer.Option(metavar="SHARE", min=0.01, max=1, help="Share of GPU memory vLLM may take."),
     ] = None,
     max_model_len: Annotated[
         Optional[int],
         typer.Option(
+            metavar="TOKENS",
             min=1,
             help="Context window within the model's native one (default 32,768; 8,192 on CPU); "
             "longer: --context.",
@@ -1269,11 +1273,15 @@ def serve(
     ] = None,
     long_context: Annotated[
         bool,
-        typer.Option(help="Serve the model's longest window: 131,072 with YaRN (2507 releases: 262,144)."),
+        typer.Option(
+            "--long-context",
+            help="Serve the model's longest window: 131,072 with YaRN (2507 releases: 262,144).",
+        ),
     ] = False,
     context: Annotated[
         Optional[int],
         typer.Option(
+            metavar="TOKENS",
             min=1,
             help="Context window in tokens; past the native window (Qwen3: 32,768) YaRN with the "
             "factor it needs (2 for 65,536). Give one of --context, --max-model-len, --long-context.",
@@ -1282,7 +1290,11 @@ def serve(
     ] = None,
     quantization: Annotated[
         Optional[str],
-        typer.Option(help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …).", show_default=False),
+        typer.Option(
+            metavar="METHOD",
+            help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …).",
+            show_default=False,
+        ),
     ] = None,
     lora: Annotated[
         Optional[list[str]],
@@ -1295,11 +1307,17 @@ def serve(
     ] = None,
     tensor_parallel_size: Annotated[
         Optional[int],
-        typer.Option(min=1, help="GPUs one copy of the model is split over.", show_default=False),
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="GPUs one copy of the model is split over.",
+            show_default=False,
+        ),
     ] = None,
     data_parallel_size: Annotated[
         Optional[int],
         typer.Option(
+            metavar="N",
             min=1,
             help="Copies of the model (each on its own GPUs) vLLM spreads requests over.",
             show_default=False,
@@ -1307,10 +1325,13 @@ def serve(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the vLLM command line and exit.")] = False,
     vllm_python: Annotated[
-        Optional[str], typer.Option(help="Python interpreter that has vLLM.", envvar="AGENTKIT_VLLM_PYTHON")
+        Optional[str],
+        typer.Option(metavar="PATH", help="Python interpreter that has vLLM.", envvar="AGENTKIT_VLLM_PYTHON"),
     ] = None,
-    log: Annotated[Optional[Path], typer.Option(help="Where the server's log goes.")] = None,
-    extra: Annotated[Optional[list[str]], typer.Argument(help="More vLLM arguments, after `--`.")] = None,
+    log: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Where the server's log goes.")] = None,
+    extra: Annotated[
+        Optional[list[str]], typer.Argument(metavar="VLLM_ARGS", help="More vLLM arguments, after `--`.")
+    ] = None,
 ) -> None:
     """Serve a Qwen3 model with vLLM and the flags agentkit needs; Ctrl-C stops it."""
     from agentkit.serving import ManagedServer, ServeConfig, VllmInstall, find_vllm
