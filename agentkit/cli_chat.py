@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -268,9 +269,11 @@ class ChatTerminal:
                 return
             self.err.print(f"saved to {escape(str(written))}")
         else:
-            names = ", ".join(name.split()[0] for name in COMMANDS)
+            known = [name.split()[0] for name in COMMANDS]
+            close = difflib.get_close_matches(word, [*known, "/think", "/no_think"], n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
             self.err.print(
-                f"unknown command {escape(word)}; the commands: {names} "
+                f"unknown command {escape(word)}; {hint}the commands: {', '.join(known)} "
                 "(/think or /no_think start a message; // sends a line that starts with a slash)"
             )
 

@@ -234,3 +234,20 @@ def test_the_soft_switch_reaches_the_rendered_prompt(tmp_path: Path) -> None:
     assert second.endswith("<|im_start|>user\nReally? /think<|im_end|>\n<|im_start|>assistant\n")
     assert os.path.isfile(tmp_path / "state" / "agentkit" / "chat_history")
     assert "Really? /think" in (tmp_path / "state" / "agentkit" / "chat_history").read_text()
+
+
+def test_a_mistyped_command_gets_the_closest_one(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    script = tmp_path / "script.json"
+    script.write_text('["hello"]')
+    result = CliRunner().invoke(
+        app,
+        ["chat", "--backend", "scripted", "--script", str(script), "--runs-dir", str(tmp_path / "runs")],
+        input="/tols\n/nothink hi\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "unknown command /tols; did you mean /tools?" in result.stderr
+    assert "unknown command /nothink; did you mean /no_think?" in result.stderr
