@@ -9,6 +9,7 @@ a machine that cannot serve says so at once instead of after minutes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -166,6 +167,7 @@ PROFILES: dict[str, ModelProfile] = {
 _RELEASES_2507: dict[str, ThinkingMode] = {"instruct-2507": "never", "thinking-2507": "always"}
 
 
+@functools.lru_cache(maxsize=256)  # asked at every request; a profile is frozen
 def profile_for(model: str | None) -> ModelProfile:
     """The profile of a model id, a local path or a served name, else Qwen3's defaults.
 
