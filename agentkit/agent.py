@@ -605,6 +605,9 @@ class Agent:
         async with self._mcp_lock[0]:
             if self._mcp_running:
                 return []
+            check = getattr(self.backend, "check", None)
+            if check is not None:
+                await check()  # no model server: say so now, not after the MCP servers start
             await self.mcp.start()
             self._mcp_running = True
         self._sync_mcp_tools()

@@ -427,3 +427,25 @@ def test_asking_a_2507_model_for_the_mode_it_lacks_prints_a_note(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert "note: Qwen/Qwen3-4B-Instruct-2507 has no thinking mode: thinking 'on' is ignored" in result.stderr
     assert "ThinkingModeWarning" not in result.stderr and "Four." in result.stdout
+
+
+def test_no_model_server_is_found_before_the_mcp_servers_start(tmp_path: Path, unused_port: int) -> None:
+    import time
+
+    never_ready = tmp_path / "never_ready.py"
+    started = tmp_path / "started"
+    never_ready.write_text(f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(60)\n")
+    config = tmp_path / "mcp.json"
+    config.write_text(
+        json.dumps({"mcpServers": {"slow": {"command": sys.executable, "args": [str(never_ready)]}}})
+    )
+    began = time.monotonic()
+    result = runner.invoke(
+        app,
+        ["run", "hi", "--base-url", f"http://127.0.0.1:{unused_port}/v1", "--mcp-config", str(config),
+         "--runs-dir", str(tmp_path / "runs")],
+    )  # fmt: skip
+    took = time.monotonic() - began
+    assert result.exit_code in (2, 9), result.output
+    assert f"no model server answers at http://127.0.0.1:{unused_port}/v1" in result.stderr
+    assert took < 5 and not started.exists()  # the MCP server was never started

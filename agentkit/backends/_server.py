@@ -181,6 +181,20 @@ class ServerConnection:
         assert self.model is not None
         return self.model
 
+    async def check(self) -> None:
+        """Fail at once if nothing has ever answered at the base URL: one request, before a
+        run starts slower things (MCP servers). Other failures are left to the first step,
+        which retries them."""
+        if self._listed or self.answered:
+            return
+        try:
+            await self.get("/models")
+        except ModelUnreachable as exc:
+            if not exc.retryable:
+                raise
+        except ModelError:
+            pass
+
     async def max_model_len(self) -> int | None:
         """The context window the server reports for the model (vLLM does), if any."""
         async for _ in self.prepare():

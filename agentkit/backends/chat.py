@@ -184,6 +184,10 @@ class ChatBackend:
         }
         return await self.server.count_tokens(fields)
 
+    async def check(self) -> None:
+        """Fail at once if no model server has ever answered at the base URL."""
+        await self.server.check()
+
     async def context_window(self) -> int | None:
         return await self.server.max_model_len()
 

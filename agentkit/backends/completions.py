@@ -238,6 +238,10 @@ class CompletionsBackend:
         await self.server.model_name()
         return await self.server.count_tokens({"prompt": self.prompt_for(request)})
 
+    async def check(self) -> None:
+        """Fail at once if no model server has ever answered at the base URL."""
+        await self.server.check()
+
     async def context_window(self) -> int | None:
         return await self.server.max_model_len()
 

@@ -211,6 +211,16 @@ class ReplicaBackend:
         except ModelError:
             return None  # the stream will find the server down and move the run
 
+    async def check(self) -> None:
+        """Fail at once if none of the servers has ever answered (one request each)."""
+        checks = [c for c in (getattr(r.backend, "check", None) for r in self.replicas) if c is not None]
+        if not checks:
+            return
+        outcomes = await asyncio.gather(*(check() for check in checks), return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if len(failed) == len(checks):
+            raise failed[0]
+
     async def context_window(self) -> int | None:
         """The window the servers report (the first that answers; they serve one model)."""
         now = self.clock()
