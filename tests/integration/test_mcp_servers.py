@@ -17,6 +17,7 @@ import pytest
 
 from agentkit.mcp.config import McpConfig, ServerConfig, load_mcp_config, parse_mcp_config
 from agentkit.mcp.toolset import McpToolset
+from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import ToolContext
 
 from .conftest import NOTES, NPM_PREFIX, ROOT, free_port, processes_with
@@ -103,11 +104,13 @@ async def test_tool_list_changes_are_followed(notes_file: Path) -> None:
     assert processes_with(tag) == []
 
 
-async def test_images_become_a_placeholder_naming_type_and_size() -> None:
+async def test_images_are_saved_in_the_workspace_and_named_with_type_and_size(tmp_path: Path) -> None:
     config, _ = fault_server()
     async with McpToolset(McpConfig(servers={"faults": config})) as toolset:
-        picture = await call(toolset, "faults__picture", {})
-    assert picture.content == "[image: image/png, 70 B]"
+        tool = {t.name: t for t in toolset.tools()}["faults__picture"]
+        picture = await tool.call({}, ToolContext(scope=RunScope(tmp_path)))
+    assert picture.content == "[image: image/png, 70 B, saved as picture.png]"
+    assert (tmp_path / "picture.png").read_bytes().startswith(b"\x89PNG")
 
 
 # -- third-party servers -------------------------------------------------------------------------
