@@ -1462,23 +1462,54 @@ def mcp_call(
     tool: Annotated[str, typer.Argument(help="The tool's name on that server.")],
     arguments: Annotated[str, typer.Argument(help="The arguments, a JSON object.")] = "{}",
     mcp_config: McpConfigOption = ...,  # type: ignore[assignment]
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Approve the call if the tool asks for approval.")
+    ] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the raw MCP result (content, structuredContent, isError) as JSON."
+        ),
+    ] = False,
+    out: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--out", metavar="DIR", help="Save images, audio and binary resources here.", show_default=False
+        ),
+    ] = None,
 ) -> None:
-    """Call one tool of one server, as the agent would, and print the result."""
-    from agentkit.mcp.tools import prefixed_name
+    """Call one tool of one server, as the agent would, and print the result.
+
+    A tool that needs approval (destructive, or named in the config's `require_approval`)
+    asks at the terminal; `--yes` approves it. Images, audio and binary resources in the
+    result are saved as files in the current folder (or `--out DIR`) and the text names
+    them; with `--json` the result is printed as the server sent it (base64 data included)
+    and files are saved only with `--out`.
+
+    Exit codes: 0 the tool answered · 1 the tool answered with an error, or its server failed
+    during the call · 2 bad input: arguments, config, server or tool name, or a server that
+    did not start · 3 the call was not approved.
+    """
+    from agentkit.mcp.session import McpServerError
+    from agentkit.mcp.tools import prefixed_name, result_text, save_files
     from agentkit.messages import ToolCall
-    from agentkit.tools.tool import ToolContext
-    from agentkit.tools.toolbox import Toolbox
 
     try:
         parsed = json.loads(arguments)
     except ValueError as exc:
-        raise _fail(f'the arguments are not valid JSON ({exc}); e.g. \'{{"city": "Paris"}}\'', 2) from None
+        raise _fail(
+            f'the arguments are not valid JSON ({exc}); give a JSON object, e.g. \'{{"city": "Paris"}}\'', 2
+        ) from None
     if not isinstance(parsed, dict):
-        raise _fail('the arguments must be a JSON object, e.g. \'{"city": "Paris"}\'', 2)
+        raise _fail(
+            f'the arguments must be a JSON object, not {type(parsed).__name__}; e.g. \'{{"city": "Paris"}}\'',
+            2,
+        )
     toolset = _toolset(mcp_config, only=server)
     err = Console(stderr=True, highlight=False, emoji=False)
+    approver = _TerminalApprover(err, _Renderer(Console(), err, False), approve_all=yes)
 
-    def progress(ctx: Any, done: float, total: Optional[float], message: Optional[str]) -> None:
+    async def progress(done: float, total: Optional[float], message: Optional[str]) -> None:
         err.print(f"[dim]… {done:g}{f'/{total:g}' if total else ''} {escape(message or '')}[/]")
 
     async def main() -> Any:
@@ -1486,12 +1517,21 @@ def mcp_call(
             await toolset.start()
             if toolset.reports and not toolset.reports[0].ok:
                 raise _fail(toolset.reports[0].error or f"MCP server {server!r} did not start", 2)
-            box = Toolbox(toolset.tools())
-            name = prefixed_name(server, tool)
-            if name not in box:
-                names = ", ".join(t.remote_name for t in toolset.tools())
-                raise _fail(f"MCP server {server!r} has no tool {tool!r}; its tools: {names}", 2)
-            return await box.run(ToolCall(name, parsed), ToolContext(on_progress=progress))
+            tools = {t.remote_name: t for t in toolset.tools()}
+            found = tools.get(tool)
+            if found is None:
+                raise _fail(_no_such_tool(server, tool, list(tools)), 2)
+            problem = _argument_problem(found.parameters, parsed)
+            if problem:
+                raise _fail(_arguments_message(server, tool, found.parameters, problem, mcp_config), 2)
+            if found.approval != "auto" and not await approver(
+                ToolCall(prefixed_name(server, tool), parsed), found
+            ):
+                raise _fail(f"{tool} was not approved, so it did not run", 3)
+            try:
+                return await found.server.call_tool(tool, parsed, progress=progress)
+            except McpServerError as exc:
+                raise _fail(str(exc), 1) from None
         finally:
             await toolset.close()
 
@@ -1499,9 +1539,94 @@ def mcp_call(
         result = asyncio.run(main())
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
-    print(result.content)
+    files = []
+    if out is not None or not json_out:
+        here = Path.cwd()
+        files = save_files(result, (out or here).resolve(), tool, shown_from=here)
+    if json_out:
+        print(
+            json.dumps(
+                result.model_dump(mode="json", by_alias=True, exclude_none=True), ensure_ascii=False, indent=1
+            )
+        )
+        for saved in files:
+            if saved is not None:
+                err.print(
+                    f"[dim]saved {escape(saved.shown)} ({saved.mime_type})[/]"
+                    if saved.error is None
+                    else f"[yellow]⚠[/] {escape(saved.shown)}: {escape(saved.error)}"
+                )
+    else:
+        print(result_text(result, files))
     if result.is_error:
         raise typer.Exit(1)
+
+
+def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(tool, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"MCP server {server!r} has no tool {tool!r}.{hint} Its tools: {', '.join(names) or 'none'}"
+
+
+def _argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
+    """What is wrong with `arguments` against a tool's input schema, one line per problem."""
+    from agentkit.tools.toolbox import _describe, _validator
+
+    validator = _validator(schema)
+    if validator is False:  # a broken schema: the server judges its arguments itself
+        return []
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+    return [_describe(e) for e in errors[:5]]
+
+
+def _arguments_message(
+    server: str, tool: str, schema: dict[str, Any], problems: list[str], configs: list[Path]
+) -> str:
+    from agentkit.tools.toolbox import _signature
+
+    example = json.dumps(_example_arguments(schema), ensure_ascii=False)
+    config = " ".join(f"--mcp-config {p}" for p in configs)
+    lines = [f"the arguments do not fit the input schema of {tool}:"]
+    lines += [f"  - {problem}" for problem in problems]
+    lines += [
+        f"It takes {_signature(schema)}.",
+        f"For example: agentkit mcp call {server} {tool} '{example}' {config}",
+    ]
+    return "\n".join(lines)
+
+
+def _example_arguments(schema: dict[str, Any]) -> dict[str, Any]:
+    """Arguments that show a tool's shape: its required properties (all, if none is required),
+    each with its default, first example or enum value, or a value of its type."""
+    props = schema.get("properties") or {}
+    required = [name for name in schema.get("required") or [] if name in props]
+    return {name: _example_value(props[name]) for name in required or list(props)}
+
+
+def _example_value(prop: Any) -> Any:
+    if not isinstance(prop, dict):
+        return "..."
+    for key in ("default", "const"):
+        if key in prop:
+            return prop[key]
+    for key in ("examples", "enum"):
+        if prop.get(key):
+            return prop[key][0]
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind is None and isinstance(prop.get("anyOf"), list) and prop["anyOf"]:
+        return _example_value(next((p for p in prop["anyOf"] if p.get("type") != "null"), prop["anyOf"][0]))
+    if kind == "object":
+        return _example_arguments(prop)
+    if kind == "array":
+        items = prop.get("items")
+        return [_example_value(items)] if isinstance(items, dict) and items else []
+    return {"string": "text", "integer": 1, "number": 1.5, "boolean": True, "null": None}.get(
+        str(kind), "..."
+    )
 
 
 @app.callback(invoke_without_command=True)
