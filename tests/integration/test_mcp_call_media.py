@@ -102,6 +102,10 @@ def test_mcp_call_json_prints_the_raw_result(config: Path, tmp_path: Path) -> No
         "media.json",
         "media_server.py",
     ]  # no files without --out
+    saved = mcp_call(config, tmp_path, "chart", "--json", "--out", "media")
+    assert json.loads(saved.stdout)["content"][1]["data"] == raw["content"][1]["data"]
+    assert "saved media/chart.png (image/png)" in saved.stderr
+    assert (tmp_path / "media" / "chart.png").read_bytes() == PNG
     forecast = json.loads(mcp_call(config, tmp_path, "forecast", '{"city": "Oslo"}', "--json").stdout)
     assert forecast["structuredContent"] == {"result": "Oslo: sunny for 3 days"}
     failed = mcp_call(config, tmp_path, "broken", "--json")
