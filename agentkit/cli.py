@@ -1572,26 +1572,26 @@ def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
 
 def _argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
     """What is wrong with `arguments` against a tool's input schema, one line per problem."""
-    from agentkit.tools.toolbox import _describe, _validator
+    from agentkit.tools.toolbox import describe_schema_error, schema_validator
 
-    validator = _validator(schema)
+    validator = schema_validator(schema)
     if validator is False:  # a broken schema: the server judges its arguments itself
         return []
     errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-    return [_describe(e) for e in errors[:5]]
+    return [describe_schema_error(e) for e in errors[:5]]
 
 
 def _arguments_message(
     server: str, tool: str, schema: dict[str, Any], problems: list[str], configs: list[Path]
 ) -> str:
-    from agentkit.tools.toolbox import _signature
+    from agentkit.tools.toolbox import schema_signature
 
     example = json.dumps(_example_arguments(schema), ensure_ascii=False)
     config = " ".join(f"--mcp-config {p}" for p in configs)
     lines = [f"the arguments do not fit the input schema of {tool}:"]
     lines += [f"  - {problem}" for problem in problems]
     lines += [
-        f"It takes {_signature(schema)}.",
+        f"It takes {schema_signature(schema)}.",
         f"For example: agentkit mcp call {server} {tool} '{example}' {config}",
     ]
     return "\n".join(lines)

@@ -228,16 +228,16 @@ class Toolbox:
     def _check(self, found: Tool, arguments: dict[str, Any]) -> str | None:
         validator = self._validators.get(found.name)
         if validator is None:
-            validator = self._validators[found.name] = _validator(found.parameters)
+            validator = self._validators[found.name] = schema_validator(found.parameters)
         if validator is False:
             return None
         errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if not errors:
             return None
-        problems = "; ".join(_describe(e) for e in errors[:5])
+        problems = "; ".join(describe_schema_error(e) for e in errors[:5])
         return (
             f"Invalid arguments for {found.name}: {problems}. "
-            f"Expected: {_signature(found.parameters)}. "
+            f"Expected: {schema_signature(found.parameters)}. "
             f"Call {found.name} again with corrected arguments."
         )
 
@@ -246,7 +246,7 @@ def _error(call: ToolCall, message: str) -> ToolMessage:
     return ToolMessage("Error: " + message, call.id, call.name, is_error=True)
 
 
-def _validator(schema: dict[str, Any]) -> Any:
+def schema_validator(schema: dict[str, Any]) -> Any:
     import jsonschema  # imported on the first call: it costs ~0.1 s
 
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
@@ -257,12 +257,12 @@ def _validator(schema: dict[str, Any]) -> Any:
     return cls(schema)
 
 
-def _describe(error: Any) -> str:
+def describe_schema_error(error: Any) -> str:
     path = ".".join(str(p) for p in error.absolute_path)
     return f"{path}: {error.message}" if path else error.message
 
 
-def _signature(schema: dict[str, Any]) -> str:
+def schema_signature(schema: dict[str, Any]) -> str:
     props = schema.get("properties") or {}
     if not props:
         return "no arguments ({})"
