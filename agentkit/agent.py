@@ -25,7 +25,7 @@ from agentkit.defaults import (
     RUNS_DIR_ENV,
 )
 from agentkit.errors import AgentkitError, ConfigError
-from agentkit.events import Event, RunFailed, RunFinished, ServerStatus
+from agentkit.events import Event, McpLog, RunFailed, RunFinished, ServerStatus
 from agentkit.loop import Limits, Resume, collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.output import OutputSpec, OutputType, answer_instruction, output_spec
@@ -252,9 +252,16 @@ class Agent:
             from agentkit.mcp.toolset import McpToolset, mcp_config
 
             shared, own = mcp_config(mcp).split()
-            self.mcp = McpToolset(shared, strict=mcp_strict, on_change=lambda _: self._sync_mcp_tools())
+            self.mcp = McpToolset(
+                shared,
+                strict=mcp_strict,
+                on_change=lambda _: self._sync_mcp_tools(),
+                roots=lambda: [w for run in self._listening for w in run.roots()],
+                on_log=self._heard,
+            )
             self._per_run_mcp = own if own.servers else None
         self._mcp_tools: list[str] = []
+        self._listening: set[_RunMcp] = set()  # the runs going on, for their servers' roots and logs
         self._mcp_running = False
         self._mcp_lock: tuple[asyncio.Lock, asyncio.AbstractEventLoop] | None = None
         self._entered = False
@@ -497,7 +504,15 @@ class Agent:
                 transcript.resumed()
                 transcript.count_from(len(resume.steps), resume.usage)
             self.last_transcript = transcript.path
-        toolbox, setup, own_servers = self._run_tools()
+        listening = _RunMcp(scope)
+        self._listening.add(listening)
+        toolbox, servers_up, own_servers = self._run_tools(listening)
+
+        async def setup() -> list[Event]:
+            events = await servers_up()
+            _join_instructions(messages, self._mcp_instructions(own_servers))
+            return events
+
         events = run_loop(
             backend=self.backend,
             toolbox=toolbox,
@@ -519,6 +534,10 @@ class Agent:
         self._active += 1
         try:
             async for event in events:
+                for log in listening.take():
+                    if transcript is not None:
+                        transcript.write(log)
+                    yield log
                 if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
                     event.result.transcript = where
                 if transcript is not None:
@@ -533,6 +552,7 @@ class Agent:
                 exc.result.transcript = where
             raise
         finally:
+            self._listening.discard(listening)
             if transcript is not None:
                 transcript.close()
             await events.aclose()
@@ -565,7 +585,7 @@ class Agent:
         }
 
     def _run_tools(
-        self,
+        self, run: _RunMcp
     ) -> tuple[Toolbox, Callable[[], Awaitable[list[Event]]], McpToolset | None]:
         """A run's toolbox, what its setup starts, and its own MCP servers (per-run ones),
         if any: the agent's toolbox and shared servers alone when it has none."""
@@ -573,7 +593,9 @@ class Agent:
             return self.toolbox, self._start_mcp, None
         from agentkit.mcp.toolset import McpToolset
 
-        own = McpToolset(self._per_run_mcp, strict=self.mcp.strict if self.mcp else False)
+        own = McpToolset(
+            self._per_run_mcp, strict=self.mcp.strict if self.mcp else False, roots=run.roots, on_log=run.log
+        )
         toolbox = self.toolbox.copy()
 
         async def setup() -> list[Event]:
@@ -612,6 +634,16 @@ class Agent:
             self._mcp_running = True
         self._sync_mcp_tools()
         return list(self.server_status())
+
+    def _heard(self, session: Any, level: str, logger: str | None, data: Any) -> None:
+        """A shared MCP server's log message: every run going on hears it."""
+        for run in self._listening:
+            run.log(session, level, logger, data)
+
+    def _mcp_instructions(self, own: McpToolset | None) -> dict[str, str]:
+        """The running MCP servers' instructions (from `initialize`), by server name."""
+        shared = self.mcp.instructions() if self.mcp is not None and self._mcp_running else {}
+        return {**shared, **(own.instructions() if own is not None else {})}
 
     def server_status(self) -> list[ServerStatus]:
         """How the MCP servers started, last time they did (empty before)."""
@@ -738,6 +770,42 @@ class Agent:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class _RunMcp:
+    """What a run offers its MCP servers (its workspace as their root) and what it hears from
+    them (their log messages, to yield as events)."""
+
+    def __init__(self, scope: RunScope) -> None:
+        self.scope = scope
+        self.logs: list[McpLog] = []
+
+    def roots(self) -> list[Path]:
+        """The run's workspace, once it has one (none: the run has no root to offer)."""
+        return [self.scope.workspace] if self.scope.has_workspace else []
+
+    def log(self, session: Any, level: str, logger: str | None, data: Any) -> None:
+        self.logs.append(McpLog(session.name, level, logger, data))
+
+    def take(self) -> list[McpLog]:
+        """The log messages heard since the last call."""
+        logs, self.logs = self.logs, []
+        return logs
+
+
+def _join_instructions(messages: list[Message], instructions: Mapping[str, str]) -> None:
+    """Add the MCP servers' instructions to the run's system message (once: a chat's next turn,
+    or a resumed run, has them already)."""
+    if not instructions:
+        return
+    block = "\n\n".join(
+        f"Instructions from the MCP server {name!r}:\n{text.strip()}" for name, text in instructions.items()
+    )
+    first = messages[0] if messages and isinstance(messages[0], SystemMessage) else None
+    if first is None:
+        messages.insert(0, SystemMessage(block))
+    elif block not in first.content:
+        messages[0] = SystemMessage(first.content + "\n\n" + block)
 
 
 def _no_running_loop(name: str, instead: str) -> None:

@@ -123,3 +123,9 @@ much. Raise it with the number of servers (and their `--max-num-seqs`)."""
 
 RUNS_DIR_ENV = "AGENTKIT_RUNS_DIR"
 """The environment variable that moves the runs directory."""
+
+# MCP
+
+DEFAULT_MCP_LOG_LEVEL = "info"
+"""The least severe log message MCP servers are asked to send (`notifications/message`):
+"debug", "info", "notice", "warning", "error", "critical", "alert" or "emergency"."""

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Compacted",
     "Event",
+    "McpLog",
     "ModelRetry",
     "OutputRejected",
     "RunFailed",
@@ -168,6 +169,17 @@ class ServerStatus:
 
 
 @dataclass(frozen=True)
+class McpLog:
+    """An MCP server sent a log message (`notifications/message`)."""
+
+    server: str
+    level: str
+    logger: str | None
+    data: Any
+    type: ClassVar[str] = "mcp_log"
+
+
+@dataclass(frozen=True)
 class ToolCallFinished:
     """A call's result is ready. `call` is a `ToolCallError` for an unreadable call."""
 
@@ -219,6 +231,7 @@ class RunFailed:
 Event = Union[
     RunStarted,
     ServerStatus,
+    McpLog,
     Compacted,
     StepStarted,
     ModelRetry,

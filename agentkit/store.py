@@ -34,6 +34,7 @@ from agentkit.errors import ConfigError
 from agentkit.events import (
     Compacted,
     Event,
+    McpLog,
     ModelRetry,
     OutputRejected,
     RunFailed,
@@ -79,6 +80,7 @@ FORMAT = 2
 _DURABLE = (
     RunStarted,
     ServerStatus,
+    McpLog,
     Compacted,
     StepStarted,
     ModelRetry,

@@ -17,10 +17,12 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal, TextIO, cast
 
+from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import AgentkitError
 from agentkit.mcp.config import ServerConfig
 
@@ -38,6 +40,10 @@ STDERR_LINES = 12
 
 Status = Literal["stopped", "starting", "ready", "failed"]
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
+Roots = Callable[[], Sequence[Path]]
+"""The folders a client offers servers as its roots (`roots/list`), asked at each request."""
+LogHandler = Callable[["McpSession", str, "str | None", Any], None]
+"""Told of each log message a server sends: the session, its level, logger and data."""
 
 
 class McpServerError(AgentkitError):
@@ -123,6 +129,10 @@ class McpSession:
         config: How to reach it, and its timeouts.
         on_tools_changed: Called (in the owner task's loop) when the server says its tool
             list changed.
+        roots: The folders offered to the server as the client's roots (`roots/list`); None
+            declares no roots capability.
+        on_log: Told of each log message the server sends (`notifications/message`).
+        log_level: The least severe level the server is asked to send.
     """
 
     def __init__(
@@ -131,10 +141,17 @@ class McpSession:
         config: ServerConfig,
         *,
         on_tools_changed: Callable[[McpSession], Awaitable[None]] | None = None,
+        roots: Roots | None = None,
+        on_log: LogHandler | None = None,
+        log_level: str = DEFAULT_MCP_LOG_LEVEL,
     ) -> None:
         self.name = name
         self.config = config
         self.on_tools_changed = on_tools_changed
+        self.roots = roots
+        self.on_log = on_log
+        self.log_level = log_level
+        self.instructions: str | None = None
         self.status: Status = "stopped"
         self.error: str | None = None
         self.tools: list[Any] = []
@@ -194,6 +211,7 @@ class McpSession:
             async with AsyncExitStack() as stack:
                 client = await stack.enter_async_context(self._client_for(stack, gone.set))
                 self.tools = await self._list_tools(client)
+                self.instructions = client.instructions or None
                 self._client = client
                 listening = asyncio.get_running_loop().create_future()
                 listener = asyncio.ensure_future(self._listen(client, listening))
@@ -263,7 +281,22 @@ class McpSession:
             _watched(transport, on_end),
             read_timeout_seconds=config.timeout,
             message_handler=self._on_message,
+            list_roots_callback=self._list_roots if self.roots is not None else None,
+            logging_callback=self._on_log,
+            log_level=cast(Any, self.log_level),
         )
+
+    async def _list_roots(self, context: Any) -> Any:
+        from mcp import types
+
+        folders = self.roots() if self.roots is not None else ()
+        return types.ListRootsResult(
+            roots=[types.Root(uri=folder.resolve().as_uri(), name=folder.name) for folder in folders]  # type: ignore[arg-type]
+        )
+
+    async def _on_log(self, params: Any) -> None:
+        if self.on_log is not None:
+            self.on_log(self, str(params.level), params.logger, params.data)
 
     async def _listen(self, client: Any, listening: asyncio.Future[None]) -> None:
         """Keep a tool-list subscription open where the protocol needs one (2026-07-28); the

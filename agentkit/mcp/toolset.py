@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
+from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import ConfigError
 from agentkit.mcp.config import McpConfig, load_mcp_configs
-from agentkit.mcp.session import McpServerError, McpSession
+from agentkit.mcp.session import LogHandler, McpServerError, McpSession, Roots
 from agentkit.mcp.tools import McpTool
 
 __all__ = ["McpSource", "McpToolset", "ServerReport", "mcp_config"]
@@ -47,6 +48,10 @@ class McpToolset:
         source: Config file path(s) or an `McpConfig`.
         strict: Fail when any server fails to start (default: go on without it).
         on_change: Called when a server's tool list changed (after the new list is read).
+        roots: The folders offered to every server as the client's roots (`roots/list`);
+            None declares no roots capability.
+        on_log: Told of each log message a server sends (`notifications/message`).
+        log_level: The least severe level servers are asked to send.
     """
 
     def __init__(
@@ -55,12 +60,17 @@ class McpToolset:
         *,
         strict: bool = False,
         on_change: Callable[[McpToolset], Awaitable[None] | None] | None = None,
+        roots: Roots | None = None,
+        on_log: LogHandler | None = None,
+        log_level: str = DEFAULT_MCP_LOG_LEVEL,
     ) -> None:
         self.config = mcp_config(source)
         self.strict = strict
         self.on_change = on_change
         self.sessions = {
-            name: McpSession(name, server, on_tools_changed=self._changed)
+            name: McpSession(
+                name, server, on_tools_changed=self._changed, roots=roots, on_log=on_log, log_level=log_level
+            )
             for name, server in self.config.enabled().items()
         }
         self.reports: list[ServerReport] = []
@@ -115,6 +125,14 @@ class McpToolset:
                 seen[item.name] = session.name
                 out.append(item)
         return out
+
+    def instructions(self) -> dict[str, str]:
+        """What the running servers said (in `initialize`) about using them, by server name."""
+        return {
+            session.name: session.instructions
+            for session in self.sessions.values()
+            if session.status == "ready" and session.instructions
+        }
 
     async def _changed(self, session: McpSession) -> None:
         if self.on_change is not None:

@@ -7,6 +7,7 @@ once per test session.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -202,10 +203,18 @@ def notes_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def notes_http(notes_file: Path) -> Iterator[str]:
     """agentkit's notes server over streamable HTTP on 127.0.0.1."""
+    with http_server(NOTES, env={"NOTES_FILE": str(notes_file)}) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def http_server(script: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A Python MCP server script run with `--http --port N` on 127.0.0.1 (up to 30 s to
+    listen); its URL. It is stopped on leaving."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, str(NOTES), "--http", "--port", str(port)],
-        env={**os.environ, "NOTES_FILE": str(notes_file)},
+        [sys.executable, str(script), "--http", "--port", str(port)],
+        env={**os.environ, **(env or {})},
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )

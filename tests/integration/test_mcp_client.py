@@ -1,0 +1,177 @@
+"""The client side of MCP beyond tools, against an SDK-built server over stdio and HTTP: roots,
+instructions, logging and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentkit import Agent, ScriptedBackend
+from agentkit.events import McpLog, ToolCallFinished, ToolCallStarted
+from agentkit.mcp.config import McpConfig, ServerConfig
+from agentkit.mcp.session import McpServerError
+from agentkit.mcp.toolset import McpToolset
+from agentkit.messages import SystemMessage
+from agentkit.store import read_transcript
+from agentkit.tools.tool import ToolContext
+
+from .conftest import http_server
+
+PROBE = Path(__file__).with_name("mcp_client_server.py")
+INSTRUCTIONS = "Probe: call roots before anything else."
+WAIT = 10.0
+"""Seconds a test waits for the server to react (to a cancellation)."""
+
+
+@pytest.fixture(params=["stdio", "http"])
+def probe(request: pytest.FixtureRequest) -> Iterator[ServerConfig]:
+    """The probe server's config, over each transport."""
+    if request.param == "stdio":
+        yield ServerConfig(command=sys.executable, args=[str(PROBE)])
+    else:
+        with http_server(PROBE) as url:
+            yield ServerConfig(url=url)
+
+
+def call(name: str, **arguments: Any) -> str:
+    return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
+
+
+async def run_tool(toolset: McpToolset, name: str, **arguments: Any) -> Any:
+    tool = {t.name: t for t in toolset.tools()}[name]
+    return await tool.call(arguments, ToolContext())
+
+
+async def wait_for_text(path: Path, text: str, within: float = WAIT) -> str:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text() == text:
+            break
+        await asyncio.sleep(0.05)
+    return path.read_text() if path.exists() else "(no file)"
+
+
+# -- roots --------------------------------------------------------------------------------------
+
+
+async def test_a_server_asking_for_roots_gets_the_folders_given(probe: ServerConfig, tmp_path: Path) -> None:
+    async with McpToolset(McpConfig(servers={"probe": probe}), roots=lambda: [tmp_path]) as toolset:
+        result = await run_tool(toolset, "probe__roots")
+    assert result.content == tmp_path.resolve().as_uri()
+
+
+async def test_without_roots_the_client_declares_no_roots_capability(probe: ServerConfig) -> None:
+    async with McpToolset(McpConfig(servers={"probe": probe})) as toolset:
+        try:
+            result = await run_tool(toolset, "probe__roots")
+            answer = result.content
+        except McpServerError as exc:
+            answer = str(exc)
+    assert "did not declare the roots capability" in answer
+
+
+async def test_a_run_offers_its_workspace_as_the_root(tmp_path: Path) -> None:
+    config = McpConfig(servers={"probe": ServerConfig(command=sys.executable, args=[str(PROBE)])})
+    agent = Agent(
+        backend=ScriptedBackend([call("probe__roots"), "done"]),
+        mcp=config,
+        workspace=tmp_path,
+        transcripts=False,
+    )
+    result = await agent.run("Where am I?")
+    assert result.steps[0].tool_results[0].content == tmp_path.resolve().as_uri()
+
+
+# -- instructions ---------------------------------------------------------------------------------
+
+
+async def test_server_instructions_join_the_system_prompt(tmp_path: Path) -> None:
+    config = McpConfig(servers={"probe": ServerConfig(command=sys.executable, args=[str(PROBE)])})
+    backend = ScriptedBackend(["first", "second"])
+    async with Agent(
+        backend=backend, mcp=config, system_prompt="You are terse.", transcripts=tmp_path
+    ) as agent:
+        first = await agent.run("hi")
+        await agent.run("again", history=first.messages)
+    expected = f"You are terse.\n\nInstructions from the MCP server 'probe':\n{INSTRUCTIONS}"
+    for request in backend.requests:  # a later turn does not add them twice
+        assert request.messages[0] == SystemMessage(expected)
+
+
+async def test_instructions_make_a_system_message_when_there_is_none() -> None:
+    config = McpConfig(servers={"probe": ServerConfig(command=sys.executable, args=[str(PROBE)])})
+    backend = ScriptedBackend(["ok"])
+    await Agent(backend=backend, mcp=config, transcripts=False).run("hi")
+    assert backend.requests[0].messages[0] == SystemMessage(
+        f"Instructions from the MCP server 'probe':\n{INSTRUCTIONS}"
+    )
+
+
+# -- logging ----------------------------------------------------------------------------------------
+
+
+async def test_server_log_messages_become_events_and_transcript_records(
+    probe: ServerConfig, tmp_path: Path
+) -> None:
+    agent = Agent(
+        backend=ScriptedBackend([call("probe__chatty"), "done"]),
+        mcp=McpConfig(servers={"probe": probe}),
+        transcripts=tmp_path,
+    )
+    events = [e async for e in agent.stream("Log something.")]
+    logs = [e for e in events if isinstance(e, McpLog)]
+    assert [(e.server, e.level, e.data) for e in logs] == [
+        ("probe", "info", "reading the probe"),
+        ("probe", "warning", {"disk": "almost full"}),
+    ]  # debug is below the default level, so the server does not send it
+    finished = next(i for i, e in enumerate(events) if isinstance(e, ToolCallFinished))
+    assert all(events.index(e) < finished for e in logs)  # heard before the call's result
+    assert agent.last_transcript is not None
+    records = [r for r in read_transcript(agent.last_transcript) if r["type"] == "mcp_log"]
+    assert [(r["server"], r["level"], r["data"]) for r in records] == [
+        (e.server, e.level, e.data) for e in logs
+    ]
+
+
+# -- cancellation -------------------------------------------------------------------------------------
+
+
+async def test_a_timed_out_call_is_cancelled_on_the_server(probe: ServerConfig, tmp_path: Path) -> None:
+    side = tmp_path / "side"
+    config = McpConfig(servers={"probe": probe.model_copy(update={"tool_timeout": 1.0})})
+    async with McpToolset(config) as toolset:
+        result = await run_tool(toolset, "probe__slow", path=str(side))
+        assert result.is_error and "did not finish within 1 s" in result.content
+        assert await wait_for_text(side, "cancelled") == "cancelled"
+
+
+async def test_a_cancelled_run_cancels_its_call_on_the_server(probe: ServerConfig, tmp_path: Path) -> None:
+    side = tmp_path / "side"
+    agent = Agent(
+        backend=ScriptedBackend([call("probe__slow", path=str(side)), "done"]),
+        mcp=McpConfig(servers={"probe": probe}),
+        transcripts=False,
+    )
+    async with agent:
+        started = asyncio.Event()
+
+        async def run() -> None:
+            async for event in agent.stream("Sleep."):
+                if isinstance(event, ToolCallStarted):
+                    started.set()
+
+        task = asyncio.create_task(run())
+        await asyncio.wait_for(started.wait(), WAIT)
+        assert await wait_for_text(side, "started") == "started"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # the server is still up (the agent keeps it): it heard the cancellation
+        assert await wait_for_text(side, "cancelled") == "cancelled"
