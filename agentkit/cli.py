@@ -39,6 +39,7 @@ from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
     Compacted,
     Event,
+    McpLog,
     ModelRetry,
     OutputRejected,
     RunFailed,
@@ -72,11 +73,14 @@ tidy_help()
 class _Renderer:
     """Renders events for a person: thinking dimmed, calls and results, the answer."""
 
-    def __init__(self, out: Console, err: Console, show_thinking: bool, structured: bool = False) -> None:
+    def __init__(
+        self, out: Console, err: Console, show_thinking: bool, structured: bool = False, verbose: bool = False
+    ) -> None:
         self.out = out
         self.err = err
         self.show_thinking = show_thinking
         self.structured = structured  # the answer is JSON: printed whole at the end
+        self.verbose = verbose  # MCP servers' log messages shown
         self.open_line: Console | None = None
         self.text_steps: set[int] = set()  # steps whose text was printed as it streamed
         # Piped or redirected, stdout gets the answer alone: a turn's text waits until the
@@ -183,6 +187,14 @@ class _Renderer:
             total = f"/{event.total:g}" if event.total else ""
             note = f" {escape(event.message)}" if event.message else ""
             self.err.print(f"[dim]  … {escape(event.tool)} {event.progress:g}{total}{note}[/]")
+        elif isinstance(event, McpLog):
+            if self.verbose:
+                self._break()
+                data = (
+                    event.data if isinstance(event.data, str) else json.dumps(event.data, ensure_ascii=False)
+                )
+                where = f"{event.server}/{event.logger}" if event.logger else event.server
+                self.err.print(f"[dim]  {escape(where)} {event.level}: {escape(_clip(data, 300))}[/]")
         elif isinstance(event, ServerStatus):
             self._break()
             if event.ok:
@@ -561,7 +573,9 @@ def _run(options: RunOptions, resume: Optional[str] = None) -> None:
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, emoji=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-    render = _Renderer(out, err, not options.hide_thinking, options.output_schema is not None)
+    render = _Renderer(
+        out, err, not options.hide_thinking, options.output_schema is not None, verbose=options.verbose
+    )
     try:
         agent = build_agent(options, _TerminalApprover(err, render, approve_all=options.yes))
     except (AgentkitError, ValueError, TypeError) as exc:
@@ -680,7 +694,9 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, emoji=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-    render = _Renderer(out, err, not options.hide_thinking, options.output_schema is not None)
+    render = _Renderer(
+        out, err, not options.hide_thinking, options.output_schema is not None, verbose=options.verbose
+    )
 
     def show(event: Event) -> None:
         if options.json_events:

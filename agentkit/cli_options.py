@@ -417,6 +417,12 @@ def _declared(
             "--hide-thinking", help="Do not print the model's reasoning.", rich_help_panel=PANEL_OUTPUT
         ),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Also print what MCP servers log.", rich_help_panel=PANEL_OUTPUT
+        ),
+    ] = False,
     output_schema: Annotated[
         Optional[Path],
         typer.Option(
@@ -486,6 +492,7 @@ class RunOptions:
     extra_body: Optional[str] = None
     json_events: bool = False
     hide_thinking: bool = False
+    verbose: bool = False
     output_schema: Optional[Path] = None
     mcp_config: list[Path] = field(default_factory=list)
     mcp_strict: bool = False

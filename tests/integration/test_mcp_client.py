@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -175,3 +176,27 @@ async def test_a_cancelled_run_cancels_its_call_on_the_server(probe: ServerConfi
             await task
         # the server is still up (the agent keeps it): it heard the cancellation
         assert await wait_for_text(side, "cancelled") == "cancelled"
+
+
+@pytest.mark.parametrize("verbose", [True, False])
+def test_the_cli_prints_server_log_messages_with_verbose(verbose: bool, tmp_path: Path) -> None:
+    config = tmp_path / "mcp.json"
+    config.write_text(
+        json.dumps({"mcpServers": {"probe": {"command": sys.executable, "args": [str(PROBE)]}}})
+    )
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([call("probe__chatty"), "done"]))
+    ran = subprocess.run(
+        [sys.executable, "-m", "agentkit.cli", "run", "log something", "--backend", "scripted",
+         "--script", str(script), "--mcp-config", str(config), "--runs-dir", str(tmp_path / "runs"),
+         *(["--verbose"] if verbose else [])],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "done"
+    shown = (
+        "probe info: reading the probe" in ran.stderr
+        and 'probe warning: {"disk": "almost full"}' in ran.stderr
+    )
+    assert shown is verbose, ran.stderr
+    assert "too fine to hear" not in ran.stderr
