@@ -19,10 +19,12 @@ from agentkit.events import McpLog, ToolCallFinished, ToolCallStarted
 from agentkit.mcp.config import McpConfig, ServerConfig
 from agentkit.mcp.session import McpServerError
 from agentkit.mcp.toolset import McpToolset
-from agentkit.messages import SystemMessage
+from agentkit.messages import SystemMessage, to_openai
+from agentkit.qwen3.template import render_prompt
 from agentkit.store import read_transcript
 from agentkit.tools.tool import ToolContext
 
+from ..qwen3 import reference
 from .conftest import http_server
 
 PROBE = Path(__file__).with_name("mcp_client_server.py")
@@ -104,6 +106,11 @@ async def test_server_instructions_join_the_system_prompt(tmp_path: Path) -> Non
     expected = f"You are terse.\n\nInstructions from the MCP server 'probe':\n{INSTRUCTIONS}"
     for request in backend.requests:  # a later turn does not add them twice
         assert request.messages[0] == SystemMessage(expected)
+    first = backend.requests[0]
+    prompt = render_prompt(first.messages, first.tools)
+    assert prompt.startswith(f"<|im_start|>system\n{expected}\n\n# Tools\n")  # before the tools, as content
+    if reference.available():  # the official template renders the same bytes
+        assert prompt == reference.official_render([to_openai(m) for m in first.messages], list(first.tools))
 
 
 async def test_instructions_make_a_system_message_when_there_is_none() -> None:
