@@ -113,6 +113,18 @@ async def test_server_instructions_join_the_system_prompt(tmp_path: Path) -> Non
         assert prompt == reference.official_render([to_openai(m) for m in first.messages], list(first.tools))
 
 
+async def test_a_resumed_run_sends_the_system_prompt_the_stopped_run_sent(tmp_path: Path) -> None:
+    config = McpConfig(servers={"probe": ServerConfig(command=sys.executable, args=[str(PROBE)])})
+    first_backend = ScriptedBackend([call("probe__chatty"), "done"])
+    first = await Agent(backend=first_backend, mcp=config, transcripts=tmp_path, max_steps=1).run("go")
+    assert first.stop_reason == "max_steps"
+    again = ScriptedBackend(["done"])
+    result = await Agent(backend=again, mcp=config, transcripts=tmp_path).resume(first.run_id)
+    assert result.output == "done"
+    assert INSTRUCTIONS in first_backend.requests[0].messages[0].content
+    assert again.requests[0].messages[0] == first_backend.requests[0].messages[0]  # joined once, as before
+
+
 async def test_instructions_make_a_system_message_when_there_is_none() -> None:
     config = McpConfig(servers={"probe": ServerConfig(command=sys.executable, args=[str(PROBE)])})
     backend = ScriptedBackend(["ok"])
