@@ -7,7 +7,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from agentkit.backends import Backend, make_backend
 from agentkit.backends.base import ExtraBody, StructuredOutputs, check_structured_outputs
@@ -93,9 +93,11 @@ class Agent:
         deps: Anything your tools need; they get it as `ToolContext.deps`.
         extra_body: More request-body fields for the server (e.g. vLLM's
             `repetition_penalty`), or a function of the request that returns them.
-        mcp: MCP servers whose tools the agent may use: config file path(s) in the
-            `{"mcpServers": ...}` format, or an `McpConfig`. They start when a run starts
-            (or on `async with agent`) and stop when it ends.
+        mcp: MCP servers whose tools the agent may use: config file path(s), a dict in
+            a config file's shape (`{"mcpServers": ...}`, or VS Code's `{"servers": ...}`),
+            or an `McpConfig`. They start when a run starts (or on `async with agent`) and
+            stop when it ends. None: the default config, `$AGENTKIT_MCP_CONFIG` or
+            `mcp.json` in the user's config folder, if there is one; False: no servers.
         mcp_strict: Fail a run when an MCP server does not start (default: go on
             without it, reporting it in a `ServerStatus` event).
         builtins: Built-in tool groups to enable: "files", "python", "shell", "fetch",
@@ -162,7 +164,7 @@ class Agent:
         max_tool_concurrency: int | None = None,
         deps: Any = None,
         extra_body: ExtraBody = None,
-        mcp: McpSource | None = None,
+        mcp: McpSource | Mapping[str, Any] | Literal[False] | None = None,
         mcp_strict: bool = False,
         builtins: Iterable[str] = (),
         workspace: str | Path | None = None,
@@ -248,9 +250,16 @@ class Agent:
         self._active = 0
         self.mcp: McpToolset | None = None
         self._per_run_mcp: McpConfig | None = None  # servers each run starts for itself
-        if mcp is not None:
+        if mcp is None:
+            from agentkit.mcp.config import default_mcp_config_path
+
+            mcp = default_mcp_config_path()
+        if mcp is not None and mcp is not False:
+            from agentkit.mcp.config import parse_mcp_config
             from agentkit.mcp.toolset import McpToolset, mcp_config
 
+            if isinstance(mcp, Mapping):
+                mcp = parse_mcp_config(mcp, "Agent(mcp={...})")
             shared, own = mcp_config(mcp).split()
             self.mcp = McpToolset(
                 shared,

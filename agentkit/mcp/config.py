@@ -1,7 +1,17 @@
-"""MCP server configs in the `{"mcpServers": {...}}` format of Claude Desktop, Cursor and Qwen-Agent.
+"""MCP server configs, in the shapes the MCP clients write.
 
-A server is local (`command`, `args`, `env`, `cwd`: started over stdio) or remote (`url`,
-`headers`: streamable HTTP, or SSE when `"type": "sse"` or the URL ends in `/sse`).
+`{"mcpServers": {...}}` (Claude Desktop, Cursor, Windsurf, Cline, Qwen-Agent) and VS Code's
+`{"servers": {...}}` (its `mcp.json`, or `"mcp": {"servers": ...}` in its settings) are read
+alike. A server is local (`command`, `args`, `env`, `cwd`: started over stdio) or remote
+(`url`, or Windsurf's `serverUrl`, with `headers`: streamable HTTP, or SSE when
+`"type": "sse"` or the URL ends in `/sse`). `"disabled": true` or `"enabled": false` keeps a
+server from starting. VS Code's `inputs` (values it prompts for) are not read: agentkit
+cannot prompt, so `${input:NAME}` is an error that says to use an environment variable.
+
+Relative paths written in a file resolve against the file's folder: `cwd`, a `command` with
+a path separator (`./server.py`, `bin/server`), and an argument naming a file that exists
+there (`server.py`). A value that came from a `${VAR}` is left as it is: it is relative to
+where the person ran agentkit.
 `${VAR}` and `${VAR:-default}` are expanded from the environment in every string. Values of
 `env` and `headers` are secrets, and so is whatever a `${VAR}` stood for (in `args` or `url`,
 say): the process and the server get the real values, while reprs, logs, events and
@@ -16,7 +26,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
@@ -24,10 +34,12 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 from agentkit.errors import ConfigError
 
 __all__ = [
+    "CONFIG_ENV_VAR",
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_TOOL_TIMEOUT",
     "McpConfig",
     "ServerConfig",
+    "default_mcp_config_path",
     "load_mcp_config",
     "load_mcp_configs",
     "parse_mcp_config",
@@ -78,7 +90,10 @@ class ServerConfig(BaseModel):
         url: Endpoint of a remote server.
         headers: HTTP headers for a remote server (secret).
         type: "stdio", "streamable-http" (default for `url`) or "sse".
-        disabled: Skip this server.
+        disabled: Skip this server (`"enabled": false` says the same).
+        inherit_env: Environment variables the server gets from agentkit's own, besides the
+            MCP SDK's safe set (HOME, PATH, ...) and the proxy and certificate variables:
+            True for all of them, or a list of names.
         timeout: Seconds to connect and initialize.
         tool_timeout: Seconds per tool call.
         include_tools: Only these tools (by the server's names).
@@ -101,6 +116,7 @@ class ServerConfig(BaseModel):
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     type: Transport | None = None
     disabled: bool = False
+    inherit_env: Union[bool, list[str]] = False
     timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0)
     tool_timeout: float = Field(DEFAULT_TOOL_TIMEOUT, gt=0)
     include_tools: list[str] | None = None
@@ -203,7 +219,12 @@ class ServerConfig(BaseModel):
 _KNOWN = [name for name in ServerConfig.model_fields]
 _SECRET_KEYS = frozenset({"env", "headers"})
 # Keys other clients write that agentkit has no use for: accepted and ignored.
-_TOLERATED = {"description", "name", "autoApprove", "alwaysAllow", "transportType", "enabled"}
+_TOLERATED = {"description", "name", "autoApprove", "alwaysAllow", "transportType", "dev", "envFile"}
+
+CONFIG_ENV_VAR = "AGENTKIT_MCP_CONFIG"
+"""The environment variable naming the default MCP config file; set but empty: no default."""
+
+_VSCODE_INPUT = re.compile(r"\$\{input:([^}]*)\}")
 
 
 class McpConfig(BaseModel):
@@ -272,13 +293,13 @@ def _explain(file: str, name: str, error: pydantic.ValidationError) -> str:
 
 
 def load_mcp_config(path: str | Path) -> McpConfig:
-    """Read one config file.
+    """Read one config file; relative paths in it resolve against its folder.
 
     Raises:
         ConfigError: The file is missing, not JSON, or a server entry is wrong; the message
             names the file, the server, the key and what is expected.
     """
-    file = Path(path)
+    file = Path(path).expanduser()
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -289,33 +310,140 @@ def load_mcp_config(path: str | Path) -> McpConfig:
         raise ConfigError(f"{file}: not valid JSON ({exc})") from None
     except RecursionError:
         raise ConfigError(f"{file}: not valid JSON (nested too deep to read)") from None
-    return parse_mcp_config(data, str(file))
+    return parse_mcp_config(data, str(file), base=file.resolve().parent)
 
 
-def parse_mcp_config(data: Any, source: str = "MCP config") -> McpConfig:
-    """A config from data in the file format (`{"mcpServers": {...}}`).
+def _servers_of(data: Any, source: str) -> Mapping[Any, Any]:
+    """The server entries of a config in any client's shape."""
+    if isinstance(data, Mapping):
+        if isinstance(data.get("mcp"), Mapping) and "mcpServers" not in data and "servers" not in data:
+            data = data["mcp"]  # VS Code's settings.json
+        for key in ("mcpServers", "servers"):
+            if isinstance(data.get(key), Mapping):
+                return cast(Mapping[Any, Any], data[key])
+    raise ConfigError(
+        f'{source}: expected a JSON object with "mcpServers": {{"name": {{"command": ...}}}} '
+        f'(Claude Desktop, Cursor, Windsurf) or "servers": {{"name": {{"type": "stdio", "command": ...}}}} '
+        "(VS Code)"
+    )
+
+
+def _normalize(entry: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Other clients' spellings as agentkit's: Windsurf's `serverUrl`, `"enabled": false`."""
+    entry = dict(entry)
+    if "serverUrl" in entry:
+        if "url" in entry:
+            raise ConfigError(f"{where}: has both 'url' and 'serverUrl' (Windsurf's name for it); keep one")
+        entry["url"] = entry.pop("serverUrl")
+    if "enabled" in entry:
+        enabled = entry.pop("enabled")
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where}: key 'enabled': expected true or false, got {enabled!r}")
+        if not enabled:
+            entry["disabled"] = True
+    return entry
+
+
+def _no_inputs(shown: Any, where: str) -> None:
+    """VS Code's `${input:NAME}` (a value it prompts for) has no meaning here: say so."""
+    if isinstance(shown, Mapping):
+        for item in shown.values():
+            _no_inputs(item, where)
+    elif isinstance(shown, list):
+        for item in shown:
+            _no_inputs(item, where)
+    found = _VSCODE_INPUT.search(shown) if isinstance(shown, str) else None
+    if found:
+        raise ConfigError(
+            f"{where}: ${{input:{found.group(1)}}} is a value VS Code prompts for, which agentkit "
+            f"cannot; put it in an environment variable and write ${{NAME}} instead"
+        )
+
+
+def _is_path(text: str) -> bool:
+    return "/" in text or (os.sep != "/" and os.sep in text)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, or with a NUL in it: not a file
+        return False
+
+
+def _resolve_paths(entry: dict[str, Any], written: Mapping[str, Any], base: Path) -> dict[str, Any]:
+    """Relative paths written in the file (not from a `${VAR}`), against the file's folder."""
+
+    def literal(key: str) -> str | None:
+        value, raw = entry.get(key), written.get(key)
+        return value if isinstance(value, str) and isinstance(raw, str) and not _VAR.search(raw) else None
+
+    cwd = literal("cwd")
+    if cwd is not None and not os.path.isabs(os.path.expanduser(cwd)):
+        entry["cwd"] = str(base / cwd)
+    command = literal("command")
+    if command is not None and _is_path(command) and not Path(command).is_absolute():
+        entry["command"] = str(base / command)
+    args, raw_args = entry.get("args"), written.get("args")
+    if isinstance(args, list) and isinstance(raw_args, list) and len(args) == len(raw_args):
+        entry["args"] = [
+            str(base / arg)
+            if isinstance(arg, str) and isinstance(raw, str) and not _VAR.search(raw)
+            and not arg.startswith("-") and not os.path.isabs(arg) and _is_file(base / arg)
+            else arg
+            for arg, raw in zip(args, raw_args, strict=True)
+        ]  # fmt: skip
+    return entry
+
+
+def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path | None = None) -> McpConfig:
+    """A config from data in any client's file format (`{"mcpServers": {...}}`, VS Code's
+    `{"servers": {...}}`), as `Agent(mcp={...})` takes it.
+
+    Args:
+        data: The parsed JSON.
+        source: What to call it in errors (the file's name).
+        base: The folder relative paths resolve against (a file's own); None: left as written.
 
     Raises:
         ConfigError: As for `load_mcp_config`, naming `source` as the file.
     """
-    if not isinstance(data, Mapping) or not isinstance(data.get("mcpServers"), Mapping):
-        raise ConfigError(
-            f'{source}: expected a JSON object with "mcpServers": {{"name": {{"command": ...}}}}'
-        )
     servers: dict[str, ServerConfig] = {}
-    for name, entry in data["mcpServers"].items():
+    for name, entry in _servers_of(data, source).items():
         if not isinstance(name, str):
             raise ConfigError(f"{source}: server name {name!r} is not a string")
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{source}: server {name!r}: expected an object, got {type(entry).__name__}")
+        where = f"{source}: server {name!r}"
+        written = _normalize(entry, where)
         values: list[str] = []
-        expanded, shown = _expand(dict(entry), f"{source}: server {name!r}", values)
+        expanded, shown = _expand(written, where, values)
+        _no_inputs(shown, where)
+        if base is not None:
+            expanded = _resolve_paths(expanded, written, Path(base))
+            shown = {key: expanded[key] if shown[key] == written.get(key) else shown[key] for key in shown}
         try:
             server = ServerConfig.model_validate(expanded)
         except pydantic.ValidationError as exc:
             raise ConfigError(_redact(_explain(source, name, exc), values)) from None
         servers[name] = server._with_variables(expanded, shown, values)
     return McpConfig(servers=servers)
+
+
+def default_mcp_config_path() -> Path | None:
+    """The MCP config used when none is given, or None.
+
+    `$AGENTKIT_MCP_CONFIG` names it (set but empty: no default config); otherwise it is
+    `mcp.json` in the user's config folder (`~/.config/agentkit/mcp.json` on Linux) if that
+    file exists.
+    """
+    named = os.environ.get(CONFIG_ENV_VAR)
+    if named is not None:
+        return Path(named).expanduser() if named.strip() else None
+    import platformdirs  # on first use: `import agentkit` does not need it
+
+    path = platformdirs.user_config_path("agentkit", appauthor=False) / "mcp.json"
+    return path if path.is_file() else None
 
 
 def load_mcp_configs(paths: Iterable[str | Path]) -> McpConfig:

@@ -38,6 +38,29 @@ stdio server 2 s after closing stdin, then 2 s after SIGTERM, then SIGKILLs its 
 STDERR_LINES = 12
 """Lines of a server's stderr quoted when it fails."""
 
+PASSED_ENV = tuple(
+    name
+    for upper in (
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+    )
+    for name in (upper, upper.lower())
+)  # fmt: skip
+"""Variables a stdio server gets from agentkit's environment besides the MCP SDK's safe set
+(HOME, PATH, ...): without them a server behind a proxy or a private certificate authority
+fails at its first download ("invalid peer certificate: UnknownIssuer")."""
+
+_PYTHON_NAMES = frozenset({"python", "python3"})
+
+_INSTALL_HINTS = {
+    "uvx": "install uv, which provides it: https://docs.astral.sh/uv/getting-started/installation/",
+    "uv": "install uv: https://docs.astral.sh/uv/getting-started/installation/",
+    "npx": "install Node.js, which provides it: https://nodejs.org/",
+    "npm": "install Node.js, which provides it: https://nodejs.org/",
+    "node": "install Node.js: https://nodejs.org/",
+    "docker": "install Docker: https://docs.docker.com/get-docker/",
+}
+
 Status = Literal["stopped", "starting", "ready", "failed"]
 Progress = Callable[[float, "float | None", "str | None"], Awaitable[None]]
 Roots = Callable[[], Sequence[Path]]
@@ -54,6 +77,79 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     if isinstance(exc, BaseExceptionGroup):
         return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
     return [exc]
+
+
+def server_env(config: ServerConfig) -> dict[str, str]:
+    """What a stdio server gets on top of the MCP SDK's safe set: the proxy and certificate
+    variables, what `inherit_env` asks for, and the config's `env` (which wins)."""
+    inherit = config.inherit_env
+    names = list(os.environ) if inherit is True else [*PASSED_ENV, *(inherit or [])]
+    return {name: os.environ[name] for name in names if name in os.environ} | config.secret_env()
+
+
+def server_command(config: ServerConfig) -> str:
+    """The program to start: `python`/`python3` is agentkit's own interpreter, which has the
+    `mcp` SDK a Python server needs whether or not a virtual environment is active."""
+    command = config.command or ""
+    return sys.executable if command in _PYTHON_NAMES and sys.executable else command
+
+
+def not_found_hint(config: ServerConfig) -> str:
+    """What to install when a server's command is missing."""
+    program = os.path.basename(config.command or "")
+    hint = _INSTALL_HINTS.get(program.lower().removesuffix(".exe"))
+    if hint:
+        return hint
+    if os.sep in (config.command or "") or "/" in (config.command or ""):
+        return "check the path (a relative one is read from the config file's folder)"
+    return (
+        f"if it is a Python package, run it with `uvx {program}` or install it with "
+        f"`pip install {program}`; if an npm package, run it with `npx -y {program}`"
+    )
+
+
+def _npx_package(args: list[str]) -> str | None:
+    """The package an `npx` command line runs: `--package`'s value, or the first argument
+    that is not an option or an option's value."""
+    takes_value = {"--prefix", "--cache", "--registry", "-c", "--call", "--userconfig"}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg in ("-p", "--package"):
+            return args[index + 1] if index + 1 < len(args) else None
+        if arg.startswith("--package="):
+            return arg.split("=", 1)[1]
+        if not arg.startswith("-"):
+            return arg
+        index += 2 if arg in takes_value else 1
+    return None
+
+
+def condense_npm_errors(lines: list[str], args: list[str]) -> list[str]:
+    """npm's many `npm error` lines as one naming the package and the cause."""
+    errors = [line.removeprefix("npm error").strip() for line in lines if line.startswith("npm error")]
+    if not errors:
+        return lines
+    code = next((e.removeprefix("code").strip() for e in errors if e.startswith("code ")), "")
+    noise = ("code ", "syscall ", "path ", "errno ", "A complete log")
+    detail = next((e for e in errors if e not in ("", "enoent", "404") and not e.startswith(noise)), "")
+    package = _npx_package(args)
+    line = "npm could not run " + (f"the package {package!r}" if package else "the server")
+    line += f" (npm error {code}: {detail})" if code else f" ({detail})"
+    others = [line for line in lines if not line.startswith("npm error")]
+    return [*others, line]
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether nothing listens where the server should be."""
+    import errno
+
+    for leaf in _leaves(exc):
+        if isinstance(leaf, ConnectionRefusedError) or getattr(leaf, "errno", None) == errno.ECONNREFUSED:
+            return True
+        if type(leaf).__name__ == "ConnectError":  # httpx's, whatever its cause
+            return True
+    return False
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -199,6 +295,8 @@ class McpSession:
     def _explain(self, reason: str) -> str:
         message = f"MCP server {self.name!r} ({self.config.describe()}): {reason}"
         tail = self.stderr_tail()
+        if os.path.basename(self.config.command or "") in ("npx", "npm", "npx.cmd", "npm.cmd"):
+            tail = condense_npm_errors(tail, list(self.config.args))
         if tail:
             message += "\n  its stderr ends with:\n    " + "\n    ".join(tail)
         return message
@@ -228,7 +326,7 @@ class McpSession:
                     with contextlib.suppress(BaseException):
                         await listener
         except BaseException as exc:  # reported through `ready`, or kept as `error`
-            reason = self.config.redact(describe_exception(exc))  # an HTTP error quotes the URL
+            reason = self.config.redact(self._reason(exc))  # an HTTP error quotes the URL
             if not ready.done():
                 ready.set_exception(McpServerError(self._explain(reason)))
             elif not self._stop.is_set():
@@ -238,6 +336,19 @@ class McpSession:
         finally:
             self._client = None
             gone.set()
+
+    def _reason(self, exc: BaseException) -> str:
+        """Why the connection failed, with what to do about it where that is known."""
+        config = self.config
+        missing = [leaf for leaf in _leaves(exc) if isinstance(leaf, FileNotFoundError)]
+        if config.transport == "stdio" and missing:
+            cwd = os.path.expanduser(config.cwd) if config.cwd else None
+            if cwd is not None and not os.path.isdir(cwd):
+                return f"working directory not found: {cwd} (the server's 'cwd')"
+            return f"command not found: {config.command}; {not_found_hint(config)}"
+        if config.transport != "stdio" and _refused(exc):
+            return f"nothing answers at {config.url}: start the server there, or fix its 'url'"
+        return describe_exception(exc)
 
     def _client_for(self, stack: AsyncExitStack, on_end: Callable[[], None]) -> Any:
         from mcp import Client
@@ -254,9 +365,9 @@ class McpSession:
                     tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace"),  # noqa: SIM115
                 )
             params = StdioServerParameters(
-                command=config.command or "",
+                command=server_command(config),
                 args=list(config.args),
-                env=config.secret_env() or None,
+                env=server_env(config),
                 cwd=os.path.expanduser(config.cwd) if config.cwd else None,
             )
             transport = stdio_client(params, errlog=self._stderr)

@@ -116,7 +116,7 @@ def test_a_bad_entry_names_file_server_key_and_expectation(
     ("text", "message"),
     [
         ("{not json", "not valid JSON"),
-        ('{"servers": {}}', 'expected a JSON object with "mcpServers"'),
+        ('{"server": {}}', 'expected a JSON object with "mcpServers".*or "servers".*VS Code'),
     ],
 )
 def test_a_bad_file(tmp_path: Path, text: str, message: str) -> None:
