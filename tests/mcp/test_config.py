@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from agentkit.errors import ConfigError
-from agentkit.mcp.config import load_mcp_config, load_mcp_configs, parse_mcp_config
+from agentkit.mcp.config import (
+    CONFIG_ENV_VAR,
+    default_mcp_config_path,
+    load_mcp_config,
+    load_mcp_configs,
+    parse_mcp_config,
+)
 
 
 def write(tmp_path: Path, data: object, name: str = "mcp.json") -> Path:
@@ -251,3 +258,123 @@ def test_per_run_servers_are_split_from_the_shared_ones() -> None:
     assert list(shared.servers) == ["a", "c"] and list(own.servers) == ["b"]
     with pytest.raises(ConfigError, match="did you mean 'per_run'"):
         parse_mcp_config({"mcpServers": {"a": {"command": "x", "per_rn": True}}})
+
+
+# -- other clients' shapes -------------------------------------------------------------------------
+
+
+def test_vscode_servers_with_type_and_inputs(tmp_path: Path) -> None:
+    config = load_mcp_config(
+        write(
+            tmp_path,
+            {
+                "inputs": [{"type": "promptString", "id": "token", "password": True}],
+                "servers": {
+                    "local": {"type": "stdio", "command": "uvx", "args": ["mcp-server-time"]},
+                    "web": {"type": "http", "url": "http://127.0.0.1:8765/mcp"},
+                    "events": {"type": "sse", "url": "http://127.0.0.1:8765/events"},
+                },
+            },
+        )
+    )
+    assert {name: s.transport for name, s in config.servers.items()} == {
+        "local": "stdio", "web": "streamable-http", "events": "sse",
+    }  # fmt: skip
+
+
+def test_vscode_settings_json_mcp_section() -> None:
+    config = parse_mcp_config({"mcp": {"servers": {"a": {"command": "x"}}}}, "settings.json")
+    assert config.servers["a"].command == "x"
+
+
+def test_vscode_input_variable_says_to_use_an_environment_variable() -> None:
+    data = {"servers": {"a": {"url": "http://127.0.0.1:1/mcp", "headers": {"A": "Bearer ${input:token}"}}}}
+    with pytest.raises(
+        ConfigError, match=r"server 'a': \$\{input:token\} is a value VS Code prompts for.*\$\{NAME\}"
+    ):
+        parse_mcp_config(data, "mcp.json")
+
+
+def test_windsurf_server_url() -> None:
+    config = parse_mcp_config({"mcpServers": {"w": {"serverUrl": "http://127.0.0.1:8765/sse"}}})
+    assert config.servers["w"].url == "http://127.0.0.1:8765/sse" and config.servers["w"].transport == "sse"
+    with pytest.raises(ConfigError, match="both 'url' and 'serverUrl'"):
+        parse_mcp_config({"mcpServers": {"w": {"serverUrl": "http://a/", "url": "http://b/"}}})
+
+
+@pytest.mark.parametrize(
+    ("entry", "enabled"),
+    [
+        ({"enabled": False}, False),
+        ({"disabled": True}, False),
+        ({"enabled": True}, True),
+        ({"enabled": True, "disabled": True}, False),
+        ({}, True),
+    ],
+)
+def test_enabled_false_and_disabled_true_turn_a_server_off(entry: dict[str, bool], enabled: bool) -> None:
+    config = parse_mcp_config({"mcpServers": {"a": {"command": "x", **entry}}})
+    assert ("a" in config.enabled()) is enabled
+
+
+def test_enabled_must_be_a_boolean() -> None:
+    with pytest.raises(ConfigError, match="key 'enabled': expected true or false, got 'no'"):
+        parse_mcp_config({"mcpServers": {"a": {"command": "x", "enabled": "no"}}})
+
+
+# -- relative paths --------------------------------------------------------------------------------
+
+
+def test_relative_paths_resolve_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "server.py").write_text("")
+    monkeypatch.setenv("WHERE", "from/the/shell")
+    path = write(
+        folder,
+        {
+            "mcpServers": {
+                "a": {"command": "bin/server", "args": ["server.py", "missing.py", "-v", "."], "cwd": "data"},
+                "b": {"command": "python3", "args": ["${WHERE}"], "cwd": "${WHERE}"},
+                "c": {"command": "/usr/bin/x", "cwd": "/srv"},
+            }
+        },
+    )
+    a, b, c = load_mcp_config(path).servers.values()
+    base = folder.resolve()
+    assert (a.command, a.args, a.cwd) == (
+        str(base / "bin/server"), [str(base / "server.py"), "missing.py", "-v", "."], str(base / "data"),
+    )  # fmt: skip
+    # from a ${VAR}: relative to where the person is; a bare command is looked up on PATH
+    assert (b.command, b.args, b.cwd) == ("python3", ["from/the/shell"], "from/the/shell")
+    assert (c.command, c.cwd) == ("/usr/bin/x", "/srv")
+
+
+def test_a_dict_keeps_relative_paths_as_written() -> None:
+    server = parse_mcp_config({"mcpServers": {"a": {"command": "./x", "cwd": "data"}}}).servers["a"]
+    assert (server.command, server.cwd) == ("./x", "data")
+
+
+# -- the default config ----------------------------------------------------------------------------
+
+
+def test_default_config_from_the_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, {"mcpServers": {}})
+    monkeypatch.setenv(CONFIG_ENV_VAR, str(path))
+    assert default_mcp_config_path() == path
+    monkeypatch.setenv(CONFIG_ENV_VAR, "")
+    assert default_mcp_config_path() is None
+
+
+def test_default_config_from_the_user_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert default_mcp_config_path() is None  # no file: no default
+    (tmp_path / "agentkit").mkdir()
+    path = write(tmp_path / "agentkit", {"mcpServers": {}})
+    assert default_mcp_config_path() == path
