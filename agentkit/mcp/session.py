@@ -88,10 +88,22 @@ def server_env(config: ServerConfig) -> dict[str, str]:
 
 
 def server_command(config: ServerConfig) -> str:
-    """The program to start: `python`/`python3` is agentkit's own interpreter, which has the
-    `mcp` SDK a Python server needs whether or not a virtual environment is active."""
+    """The program to start. `python`/`python3` is agentkit's own interpreter, which has the
+    `mcp` SDK a Python server needs whether or not a virtual environment is active; and a
+    bare name not on PATH is looked for beside it, where the servers installed with agentkit
+    (`mcp-server-time`, say) are."""
+    import shutil
+
     command = config.command or ""
-    return sys.executable if command in _PYTHON_NAMES and sys.executable else command
+    if command in _PYTHON_NAMES and sys.executable:
+        return sys.executable
+    if not command or os.sep in command or "/" in command or not sys.executable:
+        return command
+    path = config.secret_env().get("PATH", os.environ.get("PATH", os.defpath))
+    if shutil.which(command, path=path) is not None:
+        return command
+    beside = shutil.which(command, path=os.path.dirname(sys.executable))
+    return beside or command
 
 
 def not_found_hint(config: ServerConfig) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,17 @@ def test_other_stderr_lines_are_kept_and_no_npm_lines_left_alone() -> None:
     assert condense_npm_errors(["a server line"], ["pkg"]) == ["a server line"]
     lines = condense_npm_errors(["before", "npm error code E404", "npm error 404 Not Found - GET x"], ["pkg"])
     assert lines == ["before", "npm could not run the package 'pkg' (npm error E404: 404 Not Found - GET x)"]
+
+
+def test_a_command_not_on_path_is_found_beside_agentkits_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = tmp_path / "mcp-server-agentkit-test"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert server_command(ServerConfig(command="mcp-server-agentkit-test")) == str(program)
+    assert server_command(ServerConfig(command="mcp-server-elsewhere")) == "mcp-server-elsewhere"
+    monkeypatch.setenv("PATH", str(tmp_path))  # on PATH: started by its name, as written
+    assert server_command(ServerConfig(command="mcp-server-agentkit-test")) == "mcp-server-agentkit-test"
