@@ -264,6 +264,27 @@ def test_any_dict_parses_or_raises_a_config_error_naming_the_source(
     loaded_well(config)
 
 
+@fuzz(300)
+@given(
+    data=st.dictionaries(
+        _string, _good_entry | _entry() | st.dictionaries(_string, _python), max_size=3
+    ).flatmap(lambda servers: st.sampled_from([{"mcpServers": servers}, {"servers": servers}])),
+    environment=_environment,
+)
+def test_any_entry_read_from_a_folder_parses_or_raises_a_config_error(
+    data: Any, environment: dict[str, str]
+) -> None:
+    with mock.patch.dict(os.environ, environment):
+        try:
+            config = parse_mcp_config(data, "the source", base=Path(__file__).parent)
+        except ConfigError as exc:
+            assert str(exc).startswith("the source: ")
+            return
+    loaded_well(config)
+    for server in config.servers.values():  # a path written relative is now absolute
+        assert server.cwd is None or "${" in repr(data) or os.path.isabs(os.path.expanduser(server.cwd))
+
+
 # -- what fuzzing found ----------------------------------------------------------------------------
 
 
