@@ -5,8 +5,9 @@
 alike. A server is local (`command`, `args`, `env`, `cwd`: started over stdio) or remote
 (`url`, or Windsurf's `serverUrl`, with `headers`: streamable HTTP, or SSE when
 `"type": "sse"` or the URL ends in `/sse`). `"disabled": true` or `"enabled": false` keeps a
-server from starting. VS Code's `inputs` (values it prompts for) are not read: agentkit
-cannot prompt, so `${input:NAME}` is an error that says to use an environment variable.
+server from starting. VS Code's `envFile` is read into `env`; its `inputs` (values it prompts
+for) are not: agentkit cannot prompt, so `${input:NAME}` is an error that says to use an
+environment variable.
 
 Relative paths written in a file resolve against the file's folder: `cwd`, a `command` with
 a path separator (`./server.py`, `bin/server`), and an argument naming a file that exists
@@ -219,7 +220,7 @@ class ServerConfig(BaseModel):
 _KNOWN = [name for name in ServerConfig.model_fields]
 _SECRET_KEYS = frozenset({"env", "headers"})
 # Keys other clients write that agentkit has no use for: accepted and ignored.
-_TOLERATED = {"description", "name", "autoApprove", "alwaysAllow", "transportType", "dev", "envFile"}
+_TOLERATED = {"description", "name", "autoApprove", "alwaysAllow", "transportType", "dev"}
 
 CONFIG_ENV_VAR = "AGENTKIT_MCP_CONFIG"
 """The environment variable naming the default MCP config file; set but empty: no default."""
@@ -364,6 +365,40 @@ def _is_path(text: str) -> bool:
     return "/" in text or (os.sep != "/" and os.sep in text)
 
 
+def _with_env_file(
+    entry: dict[str, Any], written: Mapping[str, Any], base: Path | None, where: str
+) -> dict[str, Any]:
+    """VS Code's `envFile` (`NAME=value` lines) read into `env`; `env`'s own values win."""
+    name = entry.pop("envFile", None)
+    if name is None:
+        return entry
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}: key 'envFile': expected a file name, got {name!r}")
+    path = Path(os.path.expanduser(name))
+    if base is not None and not path.is_absolute() and not _VAR.search(str(written.get("envFile"))):
+        path = base / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"{where}: key 'envFile': cannot read {path} ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    own = entry.get("env", {})
+    if isinstance(own, Mapping):  # else validation names the problem with `env`
+        entry["env"] = values | dict(own)
+    return entry
+
+
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
@@ -419,6 +454,10 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
         values: list[str] = []
         expanded, shown = _expand(written, where, values)
         _no_inputs(shown, where)
+        expanded = _with_env_file(expanded, written, Path(base) if base is not None else None, where)
+        shown.pop("envFile", None)
+        if "env" in expanded and "env" not in shown:
+            shown["env"] = expanded["env"]  # secret: never shown
         if base is not None:
             expanded = _resolve_paths(expanded, written, Path(base))
             shown = {key: expanded[key] if shown[key] == written.get(key) else shown[key] for key in shown}

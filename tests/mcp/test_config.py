@@ -378,3 +378,17 @@ def test_default_config_from_the_user_config_folder(tmp_path: Path, monkeypatch:
     (tmp_path / "agentkit").mkdir()
     path = write(tmp_path / "agentkit", {"mcpServers": {}})
     assert default_mcp_config_path() == path
+
+
+def test_vscode_env_file_is_read_into_env_which_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text('# tokens\nTOKEN="s3cr3t"\nexport REGION=eu\nLEVEL=debug\n\nnot a line\n')
+    path = write(tmp_path, {"servers": {"a": {"command": "x", "envFile": ".env", "env": {"LEVEL": "info"}}}})
+    server = load_mcp_config(path).servers["a"]
+    assert server.secret_env() == {"TOKEN": "s3cr3t", "REGION": "eu", "LEVEL": "info"}
+    assert "s3cr3t" not in repr(server) and server.redact("token s3cr3t") == "token ***"
+
+
+def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, {"servers": {"a": {"command": "x", "envFile": "absent.env"}}})
+    with pytest.raises(ConfigError, match=r"server 'a': key 'envFile': cannot read .*absent\.env"):
+        load_mcp_config(path)
