@@ -1408,14 +1408,29 @@ mcp_app = typer.Typer(help="Inspect and try MCP servers without a model.", no_ar
 app.add_typer(mcp_app, name="mcp")
 
 McpConfigOption = Annotated[
-    list[Path], typer.Option("--mcp-config", help='A {"mcpServers": ...} file (repeatable).')
+    Optional[list[Path]],
+    typer.Option(
+        "--mcp-config",
+        metavar="FILE",
+        help="An MCP config file (repeatable).",
+        show_default="$AGENTKIT_MCP_CONFIG, else mcp.json in the user's config folder",
+    ),
 ]
 
 
-def _toolset(paths: list[Path], only: Optional[str] = None) -> Any:
-    from agentkit.mcp.config import McpConfig, load_mcp_configs
+def _toolset(paths: Optional[list[Path]], only: Optional[str] = None) -> Any:
+    from agentkit.mcp.config import CONFIG_ENV_VAR, McpConfig, default_mcp_config_path, load_mcp_configs
     from agentkit.mcp.toolset import McpToolset
 
+    if not paths:
+        default = default_mcp_config_path()
+        if default is None:
+            raise _fail(
+                f"give an MCP config: --mcp-config FILE (or set {CONFIG_ENV_VAR}, or write "
+                "mcp.json in agentkit's folder of the user's config directory)",
+                2,
+            )
+        paths = [default]
     try:
         config = load_mcp_configs(paths)
         if only is not None:
@@ -1432,7 +1447,7 @@ def _toolset(paths: list[Path], only: Optional[str] = None) -> Any:
 
 @mcp_app.command("list")
 def mcp_list(
-    mcp_config: McpConfigOption,
+    mcp_config: McpConfigOption = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Start every server of the config, show its status, start time and tools, then stop it."""
@@ -1477,7 +1492,7 @@ def mcp_call(
     server: Annotated[str, typer.Argument(help="The server's name in the config.")],
     tool: Annotated[str, typer.Argument(help="The tool's name on that server.")],
     arguments: Annotated[str, typer.Argument(help="The arguments, a JSON object.")] = "{}",
-    mcp_config: McpConfigOption = ...,  # type: ignore[assignment]
+    mcp_config: McpConfigOption = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Approve the call if the tool asks for approval.")
     ] = False,
@@ -1539,7 +1554,7 @@ def mcp_call(
                 raise _fail(_no_such_tool(server, tool, list(tools)), 2)
             problem = _argument_problem(found.parameters, parsed)
             if problem:
-                raise _fail(_arguments_message(server, tool, found.parameters, problem, mcp_config), 2)
+                raise _fail(_arguments_message(server, tool, found.parameters, problem, mcp_config or []), 2)
             if found.approval != "auto" and not await approver(
                 ToolCall(prefixed_name(server, tool), parsed), found
             ):

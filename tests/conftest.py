@@ -17,5 +17,7 @@ def unused_port() -> int:
 
 @pytest.fixture(autouse=True)
 def _runs_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Transcripts of test runs go to a temporary runs directory, never the user's."""
+    """Transcripts of test runs go to a temporary runs directory, never the user's; and no
+    default MCP config of the user's reaches the tests' agents (tests of it set their own)."""
     monkeypatch.setenv("AGENTKIT_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    monkeypatch.setenv("AGENTKIT_MCP_CONFIG", "")

@@ -449,3 +449,17 @@ def test_no_model_server_is_found_before_the_mcp_servers_start(tmp_path: Path, u
     assert result.exit_code in (2, 9), result.output
     assert f"no model server answers at http://127.0.0.1:{unused_port}/v1" in result.stderr
     assert took < 5 and not started.exists()  # the MCP server was never started
+
+
+def test_mcp_commands_take_the_default_config_and_say_how_to_give_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    none = runner.invoke(app, ["mcp", "list"])  # the tests' conftest sets AGENTKIT_MCP_CONFIG empty
+    assert none.exit_code == 2
+    assert "give an MCP config: --mcp-config FILE (or set AGENTKIT_MCP_CONFIG" in none.stderr
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"off": {"command": "never-run", "enabled": False}}}))
+    monkeypatch.setenv("AGENTKIT_MCP_CONFIG", str(config))
+    listed = runner.invoke(app, ["mcp", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert "never-run" not in listed.stderr  # read from the default config; its server is off
