@@ -202,6 +202,9 @@ async def test_the_mcp_servers_start_once_for_the_whole_batch() -> None:
         def tools(self) -> list[Any]:
             return []
 
+        def instructions(self) -> dict[str, str]:
+            return {}
+
         async def close(self) -> None:
             self.stops += 1
 
