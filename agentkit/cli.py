@@ -1050,6 +1050,23 @@ def runs_show(
     _show(saved, Console(highlight=False, emoji=False, soft_wrap=True), thinking=thinking, full=full)
 
 
+def _show_call(out: Console, call: dict[str, Any], done: dict[str, Any] | None, limit: int) -> None:
+    """One tool call of a shown run, with its result (or that it never finished)."""
+    if call.get("kind") == "call":
+        args = json.dumps(call.get("arguments"), ensure_ascii=False)
+    else:
+        args = call.get("raw") or ""
+    out.print(f"[yellow]→[/] [bold]{escape(call.get('name') or '?')}[/] {escape(_clip(args, limit))}")
+    if done is None:
+        out.print("[red]✗[/] [dim]never finished (the run stopped while it ran)[/]")
+        return
+    result = done.get("result") or {}
+    mark = "[red]✗[/]" if result.get("is_error") else "[green]←[/]"
+    text = (result.get("full_content") or result.get("content") or "").replace("\n", " ⏎ ")
+    took = f"[dim]{done.get('duration', 0):.2f}s[/]"
+    out.print(f"{mark} {escape(call.get('name') or '?')} {took} {escape(_clip(text, limit))}")
+
+
 def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
     """A transcript for a person: per step, its decision, thinking (folded), text, each call
     with its result, retries and compactions, and timings."""
@@ -1064,9 +1081,12 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
     out.print(f"[dim]{escape(where)}[/]")
     out.print(f"[bold]task:[/] {escape(saved.task)}")
     results: dict[str, dict[str, Any]] = {}
+    in_turns: set[str] = set()  # calls a finished turn lists (shown with it)
     for record in saved.records:
         if record.get("type") == "tool_call_finished":
             results[str((record.get("call") or {}).get("id"))] = record
+        elif record.get("type") == "turn_finished":
+            in_turns.update(str(call.get("id")) for call in record.get("calls") or ())
     for record in saved.records[1:]:
         kind = record.get("type")
         if kind == "run_started" and record.get("sandbox"):
@@ -1087,23 +1107,11 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             if message.get("content"):
                 out.print(Text(message["content"]))
             for call in record.get("calls") or ():
-                args = (
-                    json.dumps(call.get("arguments"), ensure_ascii=False)
-                    if call.get("kind") == "call"
-                    else (call.get("raw") or "")
-                )
-                out.print(
-                    f"[yellow]→[/] [bold]{escape(call.get('name') or '?')}[/] {escape(_clip(args, limit))}"
-                )
-                done = results.get(str(call.get("id")))
-                if done is None:
-                    out.print("[red]✗[/] [dim]never finished (the run stopped while it ran)[/]")
-                    continue
-                result = done.get("result") or {}
-                mark = "[red]✗[/]" if result.get("is_error") else "[green]←[/]"
-                text = (result.get("full_content") or result.get("content") or "").replace("\n", " ⏎ ")
-                took = f"[dim]{done.get('duration', 0):.2f}s[/]"
-                out.print(f"{mark} {escape(call.get('name') or '?')} {took} {escape(_clip(text, limit))}")
+                _show_call(out, call, results.get(str(call.get("id"))), limit)
+        elif kind == "tool_call_started":  # started while the model wrote a turn that never ended
+            call = record.get("call") or {}
+            if str(call.get("id")) not in in_turns:
+                _show_call(out, {"kind": "call", **call}, results.get(str(call.get("id"))), limit)
         elif kind == "step_finished":
             usage = record.get("usage") or {}
             tokens = f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens"

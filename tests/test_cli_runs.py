@@ -17,8 +17,11 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from agentkit.cli import app
+from agentkit.events import StepStarted, ToolCallStarted
+from agentkit.messages import ToolCall, UserMessage
 from agentkit.result import STOP_REASONS
-from agentkit.store import read_transcript
+from agentkit.store import TranscriptWriter, read_transcript
+from agentkit.thinking import ThinkingDecision
 
 from .fault_server import ANSWER, FaultServer, Status
 
@@ -234,6 +237,28 @@ def test_runs_show_prints_the_steps_in_reading_order(tmp_path: Path, add_tools: 
         "  Ts · 0+0 tokens · F",
         "",
         "answer after 2 step(s)",
+    ]
+
+
+def test_runs_show_shows_a_call_started_in_a_turn_that_never_ended(runs: Path) -> None:
+    """A stream interrupted after a call began to run, before the model's turn ended: the
+    transcript has the call's start and no turn; `runs show` still names the call."""
+    writer = TranscriptWriter(runs, "cut0ff000000")
+    writer.begin("cut0ff000000", "Do one step.", [UserMessage("Do one step.")], {"backend": "completions"})
+    writer.write(StepStarted(1, ThinkingDecision(True, reason="auto: first step of the user turn")))
+    writer.write(ToolCallStarted(1, ToolCall("step", {"n": 1}, "call-1")))
+    writer.interrupted("SIGTERM")
+    writer.close()
+    shown = invoke("runs", "show", "cut0ff000000")
+    assert shown.exit_code == 0, shown.output
+    assert normalized(shown.stdout)[3:] == [
+        "",
+        "● step 1 · thinking (auto: first step of the user turn)",
+        '→ step {"n": 1}',
+        "✗ never finished (the run stopped while it ran)",
+        "",
+        "interrupted (SIGTERM)",
+        "go on with: agentkit runs resume cut0ff000000",
     ]
 
 
