@@ -1530,7 +1530,7 @@ def mcp_call(
     did not start · 3 the call was not approved.
     """
     from agentkit.mcp.session import McpServerError
-    from agentkit.mcp.tools import prefixed_name, result_text, save_files
+    from agentkit.mcp.tools import McpTool, prefixed_name, result_text, save_files
     from agentkit.messages import ToolCall
 
     try:
@@ -1556,7 +1556,7 @@ def mcp_call(
             await toolset.start()
             if toolset.reports and not toolset.reports[0].ok:
                 raise _fail(toolset.reports[0].error or f"MCP server {server!r} did not start", 2)
-            tools = {t.remote_name: t for t in toolset.tools()}
+            tools = {t.remote_name: t for t in toolset.tools() if isinstance(t, McpTool)}
             found = tools.get(tool)
             if found is None:
                 raise _fail(_no_such_tool(server, tool, list(tools)), 2)
