@@ -25,6 +25,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
+from agentkit.cli_mcp import Opening
 from agentkit.cli_options import (
     PANEL_MODEL,
     BackendName,
@@ -441,6 +442,39 @@ def run(
         Optional[Path],
         typer.Option("--task-file", metavar="FILE", help="Read the task from this file.", show_default=False),
     ] = None,
+    attach: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--attach",
+            metavar="SERVER:URI",
+            help="Read this MCP resource first and add it to the task (repeatable); "
+            "agentkit mcp resources lists them.",
+            show_default=False,
+            rich_help_panel="MCP",
+        ),
+    ] = None,
+    prompt: Annotated[
+        Optional[str],
+        typer.Option(
+            "--prompt",
+            metavar="SERVER/NAME",
+            help="Start from this MCP prompt (TASK, if given, is added to it); "
+            "agentkit mcp prompts lists them.",
+            show_default=False,
+            rich_help_panel="MCP",
+        ),
+    ] = None,
+    prompt_args: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--arg",
+            "-a",
+            metavar="NAME=VALUE",
+            help="An argument of --prompt (repeatable).",
+            show_default=False,
+            rich_help_panel="MCP",
+        ),
+    ] = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -453,9 +487,12 @@ def run(
 
     `agentkit runs resume ID` goes on with a stopped run.
     """
-    options.task = _read_task(task, task_file)
+    if prompt_args and not prompt:
+        raise _fail("-a/--arg gives an argument of --prompt SERVER/NAME; give the prompt too", 2)
+    options.task = _read_task(task, task_file) if prompt is None or task or task_file else ""
+    opening = Opening(attach or [], prompt, prompt_args or []) if attach or prompt else None
     with _served(options):
-        _run(options)
+        _run(options, opening=opening)
 
 
 def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
@@ -566,7 +603,7 @@ def _start_with_progress(server: Any) -> None:
 _SIGNALS = {"SIGINT": ("Ctrl-C", 130), "SIGTERM": ("SIGTERM", 143)}
 
 
-def _run(options: RunOptions, resume: Optional[str] = None) -> None:
+def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Opening] = None) -> None:
     """Run (or resume) with these options, render the events, exit with the stop reason's code."""
     from agentkit.sandbox import SandboxWarning
 
@@ -585,8 +622,11 @@ def _run(options: RunOptions, resume: Optional[str] = None) -> None:
 
     async def main() -> None:
         _on_signals(stopped)
-        events = agent.stream(options.task) if resume is None else agent.resume_stream(resume)
         try:
+            task, history = (
+                (options.task, None) if opening is None else await opening.start(agent, options.task)
+            )
+            events = agent.stream(task, history=history) if resume is None else agent.resume_stream(resume)
             async for event in events:
                 if options.json_events:
                     print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
@@ -1492,6 +1532,88 @@ def mcp_list(
             table.add_row(escape(name), "[dim]disabled[/]", "", "")
         Console(highlight=False, emoji=False).print(table)
     if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+def _listing(
+    mcp_config: Optional[list[Path]], server: Optional[str], rows: Callable[[Any], list[dict[str, Any]]]
+) -> tuple[Any, list[dict[str, Any]]]:
+    """The config's servers (or one) started, `rows` of what they offer, and the servers stopped."""
+    toolset = _toolset(mcp_config, only=server)
+
+    async def main() -> list[dict[str, Any]]:
+        try:
+            await toolset.start()
+            return rows(toolset)
+        finally:
+            await toolset.close()
+
+    try:
+        found = asyncio.run(main())
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    for report in toolset.reports:
+        if not report.ok:
+            Console(stderr=True, highlight=False, emoji=False).print(
+                f"[red]✗[/] {escape(report.error or '')}"
+            )
+    return toolset, found
+
+
+@mcp_app.command("prompts")
+def mcp_prompts(
+    server: Annotated[Optional[str], typer.Argument(help="Only this server.", show_default=False)] = None,
+    mcp_config: McpConfigOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the prompts of every server (or one) with their arguments; start a run from one
+    with: agentkit run --prompt SERVER/NAME -a NAME=VALUE."""
+    from agentkit.cli_mcp import prompt_rows
+
+    toolset, rows = _listing(mcp_config, server, prompt_rows)
+    if json_out:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        from rich.table import Table
+
+        table = Table("prompt", "arguments", "description", box=None, highlight=False)
+        for row in rows:
+            arguments = ", ".join(
+                a["name"] + ("[bold]*[/]" if a["required"] else "") for a in row["arguments"]
+            )
+            table.add_row(escape(f"{row['server']}/{row['prompt']}"), arguments, escape(row["description"]))
+        out = Console(highlight=False, emoji=False)
+        out.print(table if rows else "[dim]no prompts[/]")
+        if any(a["required"] for row in rows for a in row["arguments"]):
+            out.print("[dim]* required[/]")
+    if not all(r.ok for r in toolset.reports):
+        raise typer.Exit(1)
+
+
+@mcp_app.command("resources")
+def mcp_resources(
+    server: Annotated[Optional[str], typer.Argument(help="Only this server.", show_default=False)] = None,
+    mcp_config: McpConfigOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the resources and resource templates of every server (or one); attach one to a
+    task with: agentkit run TASK --attach SERVER:URI."""
+    from agentkit.cli_mcp import resource_rows
+
+    toolset, rows = _listing(mcp_config, server, resource_rows)
+    if json_out:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        from rich.table import Table
+
+        table = Table("resource", "type", "name", "description", box=None, highlight=False)
+        for row in rows:
+            where = f"{row['server']}:{row.get('uri') or row.get('uri_template')}"
+            table.add_row(
+                escape(where), row["mime_type"] or "", escape(row["name"]), escape(row["description"])
+            )
+        Console(highlight=False, emoji=False).print(table if rows else "[dim]no resources[/]")
+    if not all(r.ok for r in toolset.reports):
         raise typer.Exit(1)
 
 

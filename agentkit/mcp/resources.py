@@ -128,7 +128,7 @@ class ReadResourceTool(_ResourceTool):
                 "properties": {
                     "uri": {
                         "type": "string",
-                        "description": "The resource's URI, or a template's with each {placeholder} filled in.",
+                        "description": "A resource's URI, or a template's with its {placeholders} filled.",
                     }
                 },
                 "required": ["uri"],

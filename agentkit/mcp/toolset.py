@@ -11,8 +11,8 @@ from typing import Union
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import ConfigError
 from agentkit.mcp.config import McpConfig, load_mcp_configs
-from agentkit.mcp.session import LogHandler, McpServerError, McpSession, Roots
 from agentkit.mcp.resources import ListResourcesTool, ReadResourceTool, resource_tools
+from agentkit.mcp.session import LogHandler, McpServerError, McpSession, Roots
 from agentkit.mcp.tools import McpTool
 
 __all__ = ["McpSource", "McpToolset", "ServerReport", "ServerTool", "mcp_config"]
