@@ -1574,18 +1574,16 @@ def mcp_prompts(
     if json_out:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
-        from rich.table import Table
-
-        table = Table("prompt", "arguments", "description", box=None, highlight=False)
+        out = Console(highlight=False, emoji=False, soft_wrap=True)  # whole names, to copy
         for row in rows:
-            arguments = ", ".join(
-                a["name"] + ("[bold]*[/]" if a["required"] else "") for a in row["arguments"]
-            )
-            table.add_row(escape(f"{row['server']}/{row['prompt']}"), arguments, escape(row["description"]))
-        out = Console(highlight=False, emoji=False)
-        out.print(table if rows else "[dim]no prompts[/]")
-        if any(a["required"] for row in rows for a in row["arguments"]):
-            out.print("[dim]* required[/]")
+            out.print(f"[bold]{escape(row['server'])}/{escape(row['prompt'])}[/]")
+            arguments = [a["name"] + (" (required)" if a["required"] else "") for a in row["arguments"]]
+            if arguments:
+                out.print(f"  arguments: {escape(', '.join(arguments))}")
+            if row["description"]:
+                out.print(f"  [dim]{escape(row['description'])}[/]")
+        if not rows:
+            out.print("[dim]no prompts[/]")
     if not all(r.ok for r in toolset.reports):
         raise typer.Exit(1)
 
@@ -1604,15 +1602,16 @@ def mcp_resources(
     if json_out:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
-        from rich.table import Table
-
-        table = Table("resource", "type", "name", "description", box=None, highlight=False)
+        out = Console(highlight=False, emoji=False, soft_wrap=True)  # whole URIs, to copy
         for row in rows:
-            where = f"{row['server']}:{row.get('uri') or row.get('uri_template')}"
-            table.add_row(
-                escape(where), row["mime_type"] or "", escape(row["name"]), escape(row["description"])
-            )
-        Console(highlight=False, emoji=False).print(table if rows else "[dim]no resources[/]")
+            uri = row.get("uri") or row.get("uri_template")
+            kind = " [dim](template: fill in the {...})[/]" if "uri_template" in row else ""
+            out.print(f"[bold]{escape(row['server'])}:{escape(str(uri))}[/]{kind}")
+            about = " · ".join(x for x in (row["name"], row["mime_type"], row["description"]) if x)
+            if about:
+                out.print(f"  [dim]{escape(about)}[/]")
+        if not rows:
+            out.print("[dim]no resources[/]")
     if not all(r.ok for r in toolset.reports):
         raise typer.Exit(1)
 

@@ -311,7 +311,7 @@ def running_session(toolset: McpToolset | None, server: str, what: str) -> McpSe
             )
         raise ConfigError(
             f"{what}: MCP server {server!r} {why}; the running servers: {', '.join(running) or 'none'} "
-            "(agentkit mcp list shows the config's servers; a per_run server cannot be used here)"
+            "(agentkit mcp list shows the config's servers)"
         )
     return session
 
