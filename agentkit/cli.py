@@ -1536,9 +1536,15 @@ def mcp_list(
 
 
 def _listing(
-    mcp_config: Optional[list[Path]], server: Optional[str], rows: Callable[[Any], list[dict[str, Any]]]
-) -> tuple[Any, list[dict[str, Any]]]:
-    """The config's servers (or one) started, `rows` of what they offer, and the servers stopped."""
+    mcp_config: Optional[list[Path]],
+    server: Optional[str],
+    json_out: bool,
+    rows: Callable[[Any], list[dict[str, Any]]],
+    lines: Callable[[dict[str, Any]], list[str]],
+    none: str,
+) -> None:
+    """Start the config's servers (or one), print what `rows` finds they offer (as JSON, or
+    each row's `lines`), stop them; exit 1 if a server did not start."""
     toolset = _toolset(mcp_config, only=server)
 
     async def main() -> list[dict[str, Any]]:
@@ -1552,68 +1558,47 @@ def _listing(
         found = asyncio.run(main())
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
+    err = Console(stderr=True, highlight=False, emoji=False)
     for report in toolset.reports:
         if not report.ok:
-            Console(stderr=True, highlight=False, emoji=False).print(
-                f"[red]✗[/] {escape(report.error or '')}"
-            )
-    return toolset, found
+            err.print(f"[red]✗[/] {escape(report.error or '')}")
+    if json_out:
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+    else:
+        out = Console(highlight=False, emoji=False, soft_wrap=True)  # whole names and URIs, to copy
+        for row in found:
+            for line in lines(row):
+                out.print(line)
+        if not found:
+            out.print(f"[dim]{none}[/]")
+    if not all(r.ok for r in toolset.reports):
+        raise typer.Exit(1)
 
 
 @mcp_app.command("prompts")
 def mcp_prompts(
     server: Annotated[Optional[str], typer.Argument(help="Only this server.", show_default=False)] = None,
     mcp_config: McpConfigOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the prompts of every server (or one) with their arguments; start a run from one
     with: agentkit run --prompt SERVER/NAME -a NAME=VALUE."""
-    from agentkit.cli_mcp import prompt_rows
+    from agentkit.cli_mcp import prompt_lines, prompt_rows
 
-    toolset, rows = _listing(mcp_config, server, prompt_rows)
-    if json_out:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        out = Console(highlight=False, emoji=False, soft_wrap=True)  # whole names, to copy
-        for row in rows:
-            out.print(f"[bold]{escape(row['server'])}/{escape(row['prompt'])}[/]")
-            arguments = [a["name"] + (" (required)" if a["required"] else "") for a in row["arguments"]]
-            if arguments:
-                out.print(f"  arguments: {escape(', '.join(arguments))}")
-            if row["description"]:
-                out.print(f"  [dim]{escape(row['description'])}[/]")
-        if not rows:
-            out.print("[dim]no prompts[/]")
-    if not all(r.ok for r in toolset.reports):
-        raise typer.Exit(1)
+    _listing(mcp_config, server, json_out, prompt_rows, prompt_lines, "no prompts")
 
 
 @mcp_app.command("resources")
 def mcp_resources(
     server: Annotated[Optional[str], typer.Argument(help="Only this server.", show_default=False)] = None,
     mcp_config: McpConfigOption = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the resources and resource templates of every server (or one); attach one to a
     task with: agentkit run TASK --attach SERVER:URI."""
-    from agentkit.cli_mcp import resource_rows
+    from agentkit.cli_mcp import resource_lines, resource_rows
 
-    toolset, rows = _listing(mcp_config, server, resource_rows)
-    if json_out:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    else:
-        out = Console(highlight=False, emoji=False, soft_wrap=True)  # whole URIs, to copy
-        for row in rows:
-            uri = row.get("uri") or row.get("uri_template")
-            kind = " [dim](template: fill in the {...})[/]" if "uri_template" in row else ""
-            out.print(f"[bold]{escape(row['server'])}:{escape(str(uri))}[/]{kind}")
-            about = " · ".join(x for x in (row["name"], row["mime_type"], row["description"]) if x)
-            if about:
-                out.print(f"  [dim]{escape(about)}[/]")
-        if not rows:
-            out.print("[dim]no resources[/]")
-    if not all(r.ok for r in toolset.reports):
-        raise typer.Exit(1)
+    _listing(mcp_config, server, json_out, resource_rows, resource_lines, "no resources")
 
 
 @mcp_app.command("call")

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from agentkit.messages import Message
 
-__all__ = ["Opening", "prompt_rows", "resource_rows"]
+__all__ = ["Opening", "prompt_lines", "prompt_rows", "resource_lines", "resource_rows"]
 
 
 @dataclass
@@ -100,3 +102,25 @@ def resource_rows(toolset: Any) -> list[dict[str, Any]]:
                  "mime_type": t.mime_type, "description": t.description or ""}
             )  # fmt: skip
     return rows
+
+
+def prompt_lines(row: dict[str, Any]) -> list[str]:
+    """A prompt row for people (rich markup): `server/name`, its arguments, its description."""
+    lines = [f"[bold]{escape(row['server'])}/{escape(row['prompt'])}[/]"]
+    arguments = [a["name"] + (" (required)" if a["required"] else "") for a in row["arguments"]]
+    if arguments:
+        lines.append(f"  arguments: {escape(', '.join(arguments))}")
+    if row["description"]:
+        lines.append(f"  [dim]{escape(row['description'])}[/]")
+    return lines
+
+
+def resource_lines(row: dict[str, Any]) -> list[str]:
+    """A resource row for people (rich markup): `server:uri`, then its name, type and description."""
+    uri = row.get("uri") or row.get("uri_template")
+    kind = " [dim](template: fill in the {...})[/]" if "uri_template" in row else ""
+    lines = [f"[bold]{escape(row['server'])}:{escape(str(uri))}[/]{kind}"]
+    about = " · ".join(x for x in (row["name"], row["mime_type"], row["description"]) if x)
+    if about:
+        lines.append(f"  [dim]{escape(about)}[/]")
+    return lines
