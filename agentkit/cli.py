@@ -13,6 +13,7 @@ import json
 import re
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
@@ -429,6 +430,49 @@ def _resume_hint(result: Optional[RunResult], *, resume: bool = True, key: bool 
     return f" · transcript: {result.transcript}{more}"
 
 
+AttachOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--attach",
+        metavar="SERVER:URI",
+        help="Read this MCP resource first and add it to the task (repeatable); "
+        "agentkit mcp resources lists them.",
+        show_default=False,
+        rich_help_panel="MCP",
+    ),
+]
+PromptOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--prompt",
+        metavar="SERVER/NAME",
+        help="Start from this MCP prompt (TASK, if given, is added to it); agentkit mcp prompts lists them.",
+        show_default=False,
+        rich_help_panel="MCP",
+    ),
+]
+PromptArgsOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--arg",
+        "-a",
+        metavar="NAME=VALUE",
+        help="An argument of --prompt (repeatable).",
+        show_default=False,
+        rich_help_panel="MCP",
+    ),
+]
+
+
+def _opening(
+    attach: Optional[list[str]], prompt: Optional[str], prompt_args: Optional[list[str]]
+) -> Optional[Opening]:
+    """What --attach, --prompt and -a ask a run to start from, if anything."""
+    if prompt_args and not prompt:
+        raise _fail("-a/--arg gives an argument of --prompt SERVER/NAME; give the prompt too", 2)
+    return Opening(attach or [], prompt, prompt_args or []) if attach or prompt else None
+
+
 @app.command()
 @agent_options
 def run(
@@ -442,39 +486,9 @@ def run(
         Optional[Path],
         typer.Option("--task-file", metavar="FILE", help="Read the task from this file.", show_default=False),
     ] = None,
-    attach: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--attach",
-            metavar="SERVER:URI",
-            help="Read this MCP resource first and add it to the task (repeatable); "
-            "agentkit mcp resources lists them.",
-            show_default=False,
-            rich_help_panel="MCP",
-        ),
-    ] = None,
-    prompt: Annotated[
-        Optional[str],
-        typer.Option(
-            "--prompt",
-            metavar="SERVER/NAME",
-            help="Start from this MCP prompt (TASK, if given, is added to it); "
-            "agentkit mcp prompts lists them.",
-            show_default=False,
-            rich_help_panel="MCP",
-        ),
-    ] = None,
-    prompt_args: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--arg",
-            "-a",
-            metavar="NAME=VALUE",
-            help="An argument of --prompt (repeatable).",
-            show_default=False,
-            rich_help_panel="MCP",
-        ),
-    ] = None,
+    attach: AttachOption = None,
+    prompt: PromptOption = None,
+    prompt_args: PromptArgsOption = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -487,10 +501,8 @@ def run(
 
     `agentkit runs resume ID` goes on with a stopped run.
     """
-    if prompt_args and not prompt:
-        raise _fail("-a/--arg gives an argument of --prompt SERVER/NAME; give the prompt too", 2)
+    opening = _opening(attach, prompt, prompt_args)
     options.task = _read_task(task, task_file) if prompt is None or task or task_file else ""
-    opening = Opening(attach or [], prompt, prompt_args or []) if attach or prompt else None
     with _served(options):
         _run(options, opening=opening)
 
@@ -681,6 +693,9 @@ def chat(
             show_default=False,
         ),
     ] = None,
+    attach: AttachOption = None,
+    prompt: PromptOption = None,
+    prompt_args: PromptArgsOption = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -694,10 +709,13 @@ def chat(
     The conversation is a run: `agentkit runs list` shows it,
     `agentkit chat --resume ID` goes on with it.
     """
+    opening = _opening(attach, prompt, prompt_args)
+    if opening is not None and resume is not None:
+        raise _fail("--attach and --prompt open a new chat; leave them out with --resume", 2)
     if resume is not None:
         options = _resumed_options(resume, options)
     with _served(options):
-        _chat(options, resume)
+        _chat(options, resume, opening)
 
 
 def _resumed_options(run_id: str, given: RunOptions) -> RunOptions:
@@ -724,7 +742,7 @@ def _resumed_options(run_id: str, given: RunOptions) -> RunOptions:
     return RunOptions.restore(cli, **{**changed, "runs_dir": given.runs_dir or saved.path.parent})
 
 
-def _chat(options: RunOptions, resume: Optional[str]) -> None:
+def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening] = None) -> None:
     """The chat session: build the agent, hand it to the terminal, exit 143 on SIGTERM."""
     from agentkit.chat import ChatSession
     from agentkit.cli_chat import ChatTerminal
@@ -749,6 +767,8 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
         out, err, show=show, pause=render.pause, policies=policies, interactive=sys.stdin.isatty()
     )
     approver = _TerminalApprover(err, render, approve_all=options.yes, ask=terminal.ask)
+    if opening is not None and options.workspace is None:  # where attached files go, and the chat works
+        options.workspace = Path(tempfile.mkdtemp(prefix="agentkit-workspace-"))
     try:
         agent = build_agent(options, approver)
         session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
@@ -760,7 +780,7 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
         assert task is not None
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await terminal.run(session)
+        await terminal.run(session, opening.start if opening is not None else None)
 
     try:
         asyncio.run(main())

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from agentkit.mcp.config import McpConfig, ServerConfig
 from agentkit.mcp.prompts import get_prompt
 from agentkit.mcp.resources import attach_resources
 from agentkit.mcp.toolset import McpToolset
-from agentkit.messages import AssistantMessage, UserMessage
+from agentkit.messages import AssistantMessage, SystemMessage, UserMessage
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import ToolContext
 
@@ -230,3 +232,28 @@ async def test_server_everything_resources_and_prompts(tmp_path: Path, report: A
         "mcp_everything_start",
         f"MCP start to ready, resources and prompts listed, server-everything (npm): {status.seconds:.2f} s",
     )
+
+
+def test_chat_opens_with_a_prompt_and_a_resource(cli_config: Path, tmp_path: Path) -> None:
+    from agentkit.store import find_run, load_run
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["Your name is Ann.", "Bye."]))
+    done = subprocess.run(
+        [sys.executable, "-m", "agentkit.cli", "chat", "--backend", "scripted", "--script", str(script),
+         "--mcp-config", str(cli_config), "--prompt", "shelf/dialogue", "-a", "name=Ann",
+         "--attach", "shelf:note://milk"],
+        input="thanks\n", capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AGENTKIT_RUNS_DIR": str(tmp_path / "runs")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (path,) = (tmp_path / "runs").glob("*.jsonl")
+    saved = load_run(find_run(path.stem.rsplit("-", 1)[-1], tmp_path / "runs"))
+    said = [(type(m).__name__, m.content) for m in saved.messages if not isinstance(m, SystemMessage)]
+    assert said[:2] == [("UserMessage", "My name is Ann."), ("AssistantMessage", "Hello Ann.")]
+    assert said[2][1].startswith('What is my name?\n\n<resource server="shelf" uri="note://milk">')
+    assert said[3:] == [
+        ("AssistantMessage", "Your name is Ann."),
+        ("UserMessage", "thanks"),
+        ("AssistantMessage", "Bye."),
+    ]
