@@ -44,6 +44,9 @@ __all__ = [
     "resource_tools",
 ]
 
+_DESCRIPTION_CHARS = 120
+"""A resource's description is cut to this many characters in the tools' texts."""
+
 LIST_TOOL = "list_resources"
 READ_TOOL = "read_resource"
 
@@ -194,7 +197,8 @@ def _about(name: str, title: str | None, mime: str | None, description: str | No
     if facts:
         text += f" ({facts})"
     if description:
-        text += f": {' '.join(description.split())}"
+        said = " ".join(description.split())
+        text += ": " + (said if len(said) <= _DESCRIPTION_CHARS else said[: _DESCRIPTION_CHARS - 1] + "…")
     return text
 
 

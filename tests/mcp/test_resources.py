@@ -147,3 +147,9 @@ def test_an_unknown_server_is_named_with_the_running_ones() -> None:
         running_session(toolset, "wiki", "--attach wiki:x")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="the agent has no MCP servers"):
         running_session(None, "wiki", "--attach wiki:x")
+
+
+def test_long_descriptions_are_cut_in_the_tools_texts() -> None:
+    catalog = Catalog(resources=[Resource(name="r", uri="docs://r", description="word " * 100)])
+    line = catalog_text(session(catalog), limit=None).splitlines()[1]
+    assert line.endswith("…") and len(line) < 160
