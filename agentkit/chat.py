@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from agentkit.agent import Agent, check_task
@@ -117,8 +117,11 @@ class ChatSession:
     def thinking(self, policy: PolicyLike) -> None:
         self.agent.thinking = policy
 
-    async def send(self, text: str) -> AsyncIterator[Event]:
+    async def send(self, text: str, *, history: Sequence[Message] | None = None) -> AsyncIterator[Event]:
         """One user turn: yield its events until the model answers or the turn stops.
+
+        `history`: messages to put before this one (an MCP prompt's conversation); they
+        join the conversation with it.
 
         Raises:
             ConfigError: The message is empty or not valid text.
@@ -127,10 +130,12 @@ class ChatSession:
         """
         check_task(text)
         self.pending, self._resume = False, None
-        working = self.agent.conversation(text, self.messages)
+        extra = list(history or ())
+        working = self.agent.conversation(text, [*self.messages, *extra])
+        new = len(working) - 1 - len(extra)
         if not self.messages:  # the first turn: the system prompt the agent put first is history
-            self.messages, self._task = working[:-1], text
-        async for event in self._turn(working, len(working) - 1, None):
+            self.messages, self._task, new = working[:-1], text, len(working) - 1
+        async for event in self._turn(working, new, None):
             yield event
 
     async def finish(self) -> AsyncIterator[Event]:

@@ -13,6 +13,7 @@ import json
 import re
 import signal
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,6 +26,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
+from agentkit.cli_mcp import Opening
 from agentkit.cli_options import (
     PANEL_MODEL,
     BackendName,
@@ -428,6 +430,49 @@ def _resume_hint(result: Optional[RunResult], *, resume: bool = True, key: bool 
     return f" · transcript: {result.transcript}{more}"
 
 
+AttachOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--attach",
+        metavar="SERVER:URI",
+        help="Read this MCP resource first and add it to the task (repeatable); "
+        "agentkit mcp resources lists them.",
+        show_default=False,
+        rich_help_panel="MCP",
+    ),
+]
+PromptOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--prompt",
+        metavar="SERVER/NAME",
+        help="Start from this MCP prompt (TASK, if given, is added to it); agentkit mcp prompts lists them.",
+        show_default=False,
+        rich_help_panel="MCP",
+    ),
+]
+PromptArgsOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--arg",
+        "-a",
+        metavar="NAME=VALUE",
+        help="An argument of --prompt (repeatable).",
+        show_default=False,
+        rich_help_panel="MCP",
+    ),
+]
+
+
+def _opening(
+    attach: Optional[list[str]], prompt: Optional[str], prompt_args: Optional[list[str]]
+) -> Optional[Opening]:
+    """What --attach, --prompt and -a ask a run to start from, if anything."""
+    if prompt_args and not prompt:
+        raise _fail("-a/--arg gives an argument of --prompt SERVER/NAME; give the prompt too", 2)
+    return Opening(attach or [], prompt, prompt_args or []) if attach or prompt else None
+
+
 @app.command()
 @agent_options
 def run(
@@ -441,6 +486,9 @@ def run(
         Optional[Path],
         typer.Option("--task-file", metavar="FILE", help="Read the task from this file.", show_default=False),
     ] = None,
+    attach: AttachOption = None,
+    prompt: PromptOption = None,
+    prompt_args: PromptArgsOption = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -453,9 +501,10 @@ def run(
 
     `agentkit runs resume ID` goes on with a stopped run.
     """
-    options.task = _read_task(task, task_file)
+    opening = _opening(attach, prompt, prompt_args)
+    options.task = _read_task(task, task_file) if prompt is None or task or task_file else ""
     with _served(options):
-        _run(options)
+        _run(options, opening=opening)
 
 
 def _read_task(task: Optional[str], task_file: Optional[Path]) -> str:
@@ -566,7 +615,7 @@ def _start_with_progress(server: Any) -> None:
 _SIGNALS = {"SIGINT": ("Ctrl-C", 130), "SIGTERM": ("SIGTERM", 143)}
 
 
-def _run(options: RunOptions, resume: Optional[str] = None) -> None:
+def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Opening] = None) -> None:
     """Run (or resume) with these options, render the events, exit with the stop reason's code."""
     from agentkit.sandbox import SandboxWarning
 
@@ -585,8 +634,11 @@ def _run(options: RunOptions, resume: Optional[str] = None) -> None:
 
     async def main() -> None:
         _on_signals(stopped)
-        events = agent.stream(options.task) if resume is None else agent.resume_stream(resume)
         try:
+            task, history = (
+                (options.task, None) if opening is None else await opening.start(agent, options.task)
+            )
+            events = agent.stream(task, history=history) if resume is None else agent.resume_stream(resume)
             async for event in events:
                 if options.json_events:
                     print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
@@ -641,6 +693,9 @@ def chat(
             show_default=False,
         ),
     ] = None,
+    attach: AttachOption = None,
+    prompt: PromptOption = None,
+    prompt_args: PromptArgsOption = None,
     *,
     options: RunOptions,
 ) -> None:
@@ -654,10 +709,13 @@ def chat(
     The conversation is a run: `agentkit runs list` shows it,
     `agentkit chat --resume ID` goes on with it.
     """
+    opening = _opening(attach, prompt, prompt_args)
+    if opening is not None and resume is not None:
+        raise _fail("--attach and --prompt open a new chat; leave them out with --resume", 2)
     if resume is not None:
         options = _resumed_options(resume, options)
     with _served(options):
-        _chat(options, resume)
+        _chat(options, resume, opening)
 
 
 def _resumed_options(run_id: str, given: RunOptions) -> RunOptions:
@@ -684,7 +742,7 @@ def _resumed_options(run_id: str, given: RunOptions) -> RunOptions:
     return RunOptions.restore(cli, **{**changed, "runs_dir": given.runs_dir or saved.path.parent})
 
 
-def _chat(options: RunOptions, resume: Optional[str]) -> None:
+def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening] = None) -> None:
     """The chat session: build the agent, hand it to the terminal, exit 143 on SIGTERM."""
     from agentkit.chat import ChatSession
     from agentkit.cli_chat import ChatTerminal
@@ -709,6 +767,8 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
         out, err, show=show, pause=render.pause, policies=policies, interactive=sys.stdin.isatty()
     )
     approver = _TerminalApprover(err, render, approve_all=options.yes, ask=terminal.ask)
+    if opening is not None and options.workspace is None:  # where attached files go, and the chat works
+        options.workspace = Path(tempfile.mkdtemp(prefix="agentkit-workspace-"))
     try:
         agent = build_agent(options, approver)
         session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
@@ -720,7 +780,7 @@ def _chat(options: RunOptions, resume: Optional[str]) -> None:
         assert task is not None
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await terminal.run(session)
+        await terminal.run(session, opening.start if opening is not None else None)
 
     try:
         asyncio.run(main())
@@ -1495,6 +1555,72 @@ def mcp_list(
         raise typer.Exit(1)
 
 
+def _listing(
+    mcp_config: Optional[list[Path]],
+    server: Optional[str],
+    json_out: bool,
+    rows: Callable[[Any], list[dict[str, Any]]],
+    lines: Callable[[dict[str, Any]], list[str]],
+    none: str,
+) -> None:
+    """Start the config's servers (or one), print what `rows` finds they offer (as JSON, or
+    each row's `lines`), stop them; exit 1 if a server did not start."""
+    toolset = _toolset(mcp_config, only=server)
+
+    async def main() -> list[dict[str, Any]]:
+        try:
+            await toolset.start()
+            return rows(toolset)
+        finally:
+            await toolset.close()
+
+    try:
+        found = asyncio.run(main())
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    err = Console(stderr=True, highlight=False, emoji=False)
+    for report in toolset.reports:
+        if not report.ok:
+            err.print(f"[red]✗[/] {escape(report.error or '')}")
+    if json_out:
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+    else:
+        out = Console(highlight=False, emoji=False, soft_wrap=True)  # whole names and URIs, to copy
+        for row in found:
+            for line in lines(row):
+                out.print(line)
+        if not found:
+            out.print(f"[dim]{none}[/]")
+    if not all(r.ok for r in toolset.reports):
+        raise typer.Exit(1)
+
+
+@mcp_app.command("prompts")
+def mcp_prompts(
+    server: Annotated[Optional[str], typer.Argument(help="Only this server.", show_default=False)] = None,
+    mcp_config: McpConfigOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the prompts of every server (or one) with their arguments; start a run from one
+    with: agentkit run --prompt SERVER/NAME -a NAME=VALUE."""
+    from agentkit.cli_mcp import prompt_lines, prompt_rows
+
+    _listing(mcp_config, server, json_out, prompt_rows, prompt_lines, "no prompts")
+
+
+@mcp_app.command("resources")
+def mcp_resources(
+    server: Annotated[Optional[str], typer.Argument(help="Only this server.", show_default=False)] = None,
+    mcp_config: McpConfigOption = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the resources and resource templates of every server (or one); attach one to a
+    task with: agentkit run TASK --attach SERVER:URI."""
+    from agentkit.cli_mcp import resource_lines, resource_rows
+
+    _listing(mcp_config, server, json_out, resource_rows, resource_lines, "no resources")
+
+
 @mcp_app.command("call")
 def mcp_call(
     server: Annotated[str, typer.Argument(help="The server's name in the config.")],
@@ -1530,7 +1656,7 @@ def mcp_call(
     did not start · 3 the call was not approved.
     """
     from agentkit.mcp.session import McpServerError
-    from agentkit.mcp.tools import prefixed_name, result_text, save_files
+    from agentkit.mcp.tools import McpTool, prefixed_name, result_text, save_files
     from agentkit.messages import ToolCall
 
     try:
@@ -1556,7 +1682,7 @@ def mcp_call(
             await toolset.start()
             if toolset.reports and not toolset.reports[0].ok:
                 raise _fail(toolset.reports[0].error or f"MCP server {server!r} did not start", 2)
-            tools = {t.remote_name: t for t in toolset.tools()}
+            tools = {t.remote_name: t for t in toolset.tools() if isinstance(t, McpTool)}
             found = tools.get(tool)
             if found is None:
                 raise _fail(_no_such_tool(server, tool, list(tools)), 2)

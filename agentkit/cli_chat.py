@@ -12,7 +12,7 @@ import contextlib
 import difflib
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,11 @@ from rich.markup import escape
 from agentkit.chat import ChatSession
 from agentkit.errors import AgentkitError
 from agentkit.events import Event
+from agentkit.messages import Message
 from agentkit.thinking import Always, Auto, Never, PolicyLike, soft_switch
+
+Opening = Callable[[Any, str], Awaitable[tuple[str, "list[Message] | None"]]]
+"""Makes a chat's first message and the history before it (`--attach`, `--prompt`)."""
 
 __all__ = ["COMMANDS", "ChatTerminal", "history_path"]
 
@@ -184,19 +188,21 @@ class ChatTerminal:
         else:
             self._stray = True
 
-    async def run(self, session: ChatSession) -> None:
-        """Greet, go on with a pending turn, then read and answer lines until the user leaves."""
+    async def run(self, session: ChatSession, opening: Opening | None = None) -> None:
+        """Greet, go on with a pending turn (or send the `opening` one: given the agent and an
+        empty task, it returns the first message and the history before it), then read and
+        answer lines until the user leaves."""
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
             loop.add_signal_handler(signal.SIGINT, self._interrupt)
         try:
-            await self._session(session)
+            await self._session(session, opening)
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
         self._goodbye(session)
 
-    async def _session(self, session: ChatSession) -> None:
+    async def _session(self, session: ChatSession, opening: Opening | None) -> None:
         async with session:  # MCP servers start here, once for the whole session
             for status in session.agent.server_status():
                 self.show(status)
@@ -205,6 +211,9 @@ class ChatTerminal:
             if session.pending:
                 self.err.print("[dim]the last turn was cut off; going on with it[/]")
                 await self._turn(session.finish())
+            elif opening is not None:
+                task, history = await opening(session.agent, "")
+                await self._turn(session.send(task, history=history))
             self.err.print("[dim]/help for commands · Ctrl-D leaves[/]")
             while True:
                 line = await self.read()

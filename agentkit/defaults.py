@@ -129,3 +129,12 @@ RUNS_DIR_ENV = "AGENTKIT_RUNS_DIR"
 DEFAULT_MCP_LOG_LEVEL = "info"
 """The least severe log message MCP servers are asked to send (`notifications/message`):
 "debug", "info", "notice", "warning", "error", "critical", "alert" or "emergency"."""
+
+DEFAULT_MCP_LIST_PAGES = 20
+"""Pages of a server's resources, resource templates or prompts read at most for one listing
+(`resources/list` and the like are paginated; a server that keeps handing out cursors is not
+followed further, and the listing says it was cut short)."""
+
+DEFAULT_MCP_RESOURCES_SHOWN = 30
+"""Resources and templates of a server named in its `read_resource` tool's description, so
+the model can read one without listing first; the rest it finds with `list_resources`."""

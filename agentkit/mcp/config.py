@@ -105,6 +105,9 @@ class ServerConfig(BaseModel):
             server that keeps state, such as a browser or a scratch database), instead of
             one shared by every run of an agent or a batch. An agentkit key: other MCP
             clients ignore keys they do not know.
+        resources: Offer the model the server's resources as tools (`server__list_resources`,
+            `server__read_resource`) when it has any; False: not (an agentkit key). Resources
+            can still be attached to a task (`--attach`).
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -124,6 +127,7 @@ class ServerConfig(BaseModel):
     exclude_tools: list[str] = Field(default_factory=list)
     require_approval: Union[bool, list[str]] = False
     per_run: bool = False
+    resources: bool = True
 
     # Set by `parse_mcp_config` for the keys whose values held `${VAR}`s: key -> (the value as
     # validated, the value with each `${VAR}` as `***`); and the values those `${VAR}`s had.

@@ -24,6 +24,7 @@ from typing import Any, Literal, TextIO, cast
 
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import AgentkitError
+from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import ServerConfig
 
 if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport there
@@ -235,8 +236,9 @@ class McpSession:
     Args:
         name: The server's name in the config.
         config: How to reach it, and its timeouts.
-        on_tools_changed: Called (in the owner task's loop) when the server says its tool
-            list changed.
+        on_tools_changed: Called (in the owner task's loop) when the server says its tool,
+            resource or prompt list changed (after the new list is read): what the tools
+            offer the model changed.
         roots: The folders offered to the server as the client's roots (`roots/list`); None
             declares no roots capability.
         on_log: Told of each log message the server sends (`notifications/message`).
@@ -263,6 +265,7 @@ class McpSession:
         self.status: Status = "stopped"
         self.error: str | None = None
         self.tools: list[Any] = []
+        self.catalog = Catalog()
         self.started_in: float | None = None
         self.restarts = 0
         self._client: Any = None
@@ -321,6 +324,8 @@ class McpSession:
             async with AsyncExitStack() as stack:
                 client = await stack.enter_async_context(self._client_for(stack, gone.set))
                 self.tools = await self._list_tools(client)
+                self.catalog.declared = Catalog.kinds_of(client.server_capabilities)
+                await self.catalog.refresh(client)
                 self.instructions = client.instructions or None
                 self._client = client
                 listening = asyncio.get_running_loop().create_future()
@@ -422,15 +427,20 @@ class McpSession:
             self.on_log(self, str(params.level), params.logger, params.data)
 
     async def _listen(self, client: Any, listening: asyncio.Future[None]) -> None:
-        """Keep a tool-list subscription open where the protocol needs one (2026-07-28); the
-        changes themselves arrive through the message handler, in every protocol version."""
+        """Keep a subscription to list changes (tools, resources, prompts: those the server
+        says it announces) open where the protocol needs one (2026-07-28); the changes
+        themselves arrive through the message handler, in every protocol version."""
         capabilities = getattr(client, "server_capabilities", None)
-        tools = getattr(capabilities, "tools", None)
-        if not getattr(tools, "list_changed", False):
+        wanted = {
+            f"{kind}_list_changed": True
+            for kind in ("tools", "resources", "prompts")
+            if getattr(getattr(capabilities, kind, None), "list_changed", False)
+        }
+        if not wanted:
             listening.set_result(None)
             return
         try:
-            async with client.listen(tools_list_changed=True) as subscription:
+            async with client.listen(**wanted) as subscription:
                 listening.set_result(None)
                 async for _ in subscription:
                     pass
@@ -454,13 +464,22 @@ class McpSession:
         from mcp import types
 
         notification = getattr(message, "root", message)
-        if isinstance(notification, types.ToolListChangedNotification) and self._client is not None:
+        client = self._client
+        if client is None:
+            return
+        if isinstance(notification, types.ToolListChangedNotification):
             try:
-                self.tools = await self._list_tools(self._client)
+                self.tools = await self._list_tools(client)
             except Exception:  # keep the old list; the next call will tell
                 return
-            if self.on_tools_changed is not None:
-                await self.on_tools_changed(self)
+        elif isinstance(notification, types.ResourceListChangedNotification):
+            await self.catalog.refresh(client, ("resources", "templates"), fresh=True)
+        elif isinstance(notification, types.PromptListChangedNotification):
+            await self.catalog.refresh(client, ("prompts",), fresh=True)
+        else:
+            return
+        if self.on_tools_changed is not None:
+            await self.on_tools_changed(self)
 
     def stderr_tail(self, lines: int = STDERR_LINES) -> list[str]:
         """The last lines the server wrote to stderr (stdio servers), its secrets as `***`."""
@@ -528,6 +547,31 @@ class McpSession:
                 raise McpServerError(self._died()) from None
             raise McpServerError(
                 f"MCP server {self.name!r} refused {name}: {self.config.redact(exc.message)} "
+                f"(MCP error {exc.code})"
+            ) from None
+
+    async def request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Send a request other than a tool call (`send` is given the SDK's `Client`), within
+        the server's `timeout`; `what` names it in errors ("reading file:///x").
+
+        Raises:
+            McpServerError: As `call_tool` does.
+        """
+        from mcp.shared.exceptions import MCPError
+        from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+        client = await self._ready_client()
+        try:
+            return await send(client)
+        except MCPError as exc:
+            if exc.code == REQUEST_TIMEOUT:
+                raise McpServerError(
+                    f"MCP server {self.name!r} did not answer {what} within {self.config.timeout:g} s"
+                ) from None
+            if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
+                raise McpServerError(self._died()) from None
+            raise McpServerError(
+                f"MCP server {self.name!r} refused {what}: {self.config.redact(exc.message)} "
                 f"(MCP error {exc.code})"
             ) from None
 

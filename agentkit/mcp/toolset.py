@@ -11,13 +11,17 @@ from typing import Union
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import ConfigError
 from agentkit.mcp.config import McpConfig, load_mcp_configs
+from agentkit.mcp.resources import ListResourcesTool, ReadResourceTool, resource_tools
 from agentkit.mcp.session import LogHandler, McpServerError, McpSession, Roots
 from agentkit.mcp.tools import McpTool
 
-__all__ = ["McpSource", "McpToolset", "ServerReport", "mcp_config"]
+__all__ = ["McpSource", "McpToolset", "ServerReport", "ServerTool", "mcp_config"]
 
 McpSource = Union[str, Path, McpConfig, Sequence[Union[str, Path]]]
 """Where MCP servers come from: config file path(s) or a parsed `McpConfig`."""
+
+ServerTool = Union[McpTool, ListResourcesTool, ReadResourceTool]
+"""A tool a server gives the model: one of its own, or one reading its resources."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class McpToolset:
     Args:
         source: Config file path(s) or an `McpConfig`.
         strict: Fail when any server fails to start (default: go on without it).
-        on_change: Called when a server's tool list changed (after the new list is read).
+        on_change: Called when a server's tool, resource or prompt list changed (after the
+            new list is read).
         roots: The folders offered to every server as the client's roots (`roots/list`);
             None declares no roots capability.
         on_log: Told of each log message a server sends (`notifications/message`).
@@ -102,11 +107,11 @@ class McpToolset:
         self.tools()  # refuse name collisions now, not at the first call
         return self.reports
 
-    def _tools_of(self, session: McpSession) -> list[McpTool]:
-        return [McpTool(session, spec) for spec in session.tools]
+    def _tools_of(self, session: McpSession) -> list[ServerTool]:
+        return [*(McpTool(session, spec) for spec in session.tools), *resource_tools(session)]
 
-    def tools(self) -> list[McpTool]:
-        """The tools of the servers that are up.
+    def tools(self) -> list[ServerTool]:
+        """The tools of the servers that are up, with those reading their resources.
 
         Raises:
             ConfigError: Two servers give tools the same name (after the `server__` prefix).
