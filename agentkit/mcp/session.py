@@ -173,6 +173,8 @@ def describe_exception(exc: BaseException) -> str:
     for leaf in _leaves(exc):
         if isinstance(leaf, MCPError):
             parts.append(f"{leaf.message} (MCP error {leaf.code})")
+        elif isinstance(leaf, AgentkitError):  # worded for a person already
+            parts.append(str(leaf))
         elif isinstance(leaf, FileNotFoundError):
             parts.append(f"command not found: {leaf.filename or leaf}")
         elif isinstance(leaf, (TimeoutError, asyncio.TimeoutError)):
@@ -274,6 +276,11 @@ class McpSession:
         self._gone: asyncio.Event | None = None
         self._stderr: TextIO | None = None
         self._lock: asyncio.Lock | None = None
+        self.interactive: bool | None = None
+        """Whether a person may authorize this server in a browser if it asks for OAuth (None:
+        when agentkit runs at a terminal); see `agentkit.mcp.oauth`."""
+        self.oauth_login: Any = None
+        """The `BrowserLogin` of this server's OAuth, once a connection was tried."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -291,7 +298,7 @@ class McpSession:
         self._stop, self._gone = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self._own(ready), name=f"mcp:{self.name}")
         try:
-            await asyncio.wait_for(asyncio.shield(ready), self.config.timeout)
+            await self._until_ready(ready)
         except asyncio.TimeoutError:
             ready.cancel()
             self._task.cancel()  # its shutdown goes on in the background; close() awaits it
@@ -301,6 +308,22 @@ class McpSession:
             raise
         self.status = "ready"
         self.started_in = time.monotonic() - began
+
+    async def _until_ready(self, ready: asyncio.Future[None]) -> None:
+        """Wait for `ready` up to the server's `timeout`, not counting the time a person
+        spends authorizing in the browser (which has its own timeout)."""
+        deadline = time.monotonic() + self.config.timeout
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(ready), max(0.0, deadline - time.monotonic()))
+                return
+            except asyncio.TimeoutError:
+                waited, waiting = (
+                    self.oauth_login.person_time() if self.oauth_login is not None else (0.0, False)
+                )
+                if not waited and not waiting:
+                    raise
+                deadline = max(deadline, time.monotonic()) + max(waited, 1.0 if waiting else 0.0)
 
     def _fail(self, reason: str) -> None:
         self.status = "failed"
@@ -393,7 +416,7 @@ class McpSession:
 
             transport = sse_client(
                 config.url or "", headers=config.secret_headers(), timeout=config.timeout,
-                sse_read_timeout=config.tool_timeout + 60,
+                sse_read_timeout=config.tool_timeout + 60, auth=self._oauth(),
             )  # fmt: skip
         else:
             import httpx2
@@ -402,6 +425,7 @@ class McpSession:
             http = httpx2.AsyncClient(
                 headers=config.secret_headers(),
                 timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + 60),
+                auth=self._oauth(),
             )
             stack.push_async_callback(http.aclose)
             transport = streamable_http_client(config.url or "", http_client=http)
@@ -413,6 +437,14 @@ class McpSession:
             logging_callback=self._on_log,
             log_level=cast(Any, self.log_level),
         )
+
+    def _oauth(self) -> Any:
+        """The OAuth of a remote server (None where agentkit does not authorize)."""
+        from agentkit.mcp.oauth import oauth_auth
+
+        auth = oauth_auth(self.name, self.config, interactive=self.interactive)
+        self.oauth_login = auth[1] if auth is not None else None
+        return auth[0] if auth is not None else None
 
     async def _list_roots(self, context: Any) -> Any:
         from mcp import types
