@@ -27,6 +27,7 @@ import re
 import sys
 import time
 import webbrowser
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -249,10 +250,20 @@ class BrowserLogin:
         timeout: Seconds to wait for the person.
         interactive: Whether a person can authorize now; if not, `redirect` fails with
             what to run instead.
+        open_browser: Opens a URL in a browser; False if none could be started
+            (`webbrowser.open`, which honours `BROWSER`).
     """
 
-    def __init__(self, name: str, port: int, timeout: float, interactive: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        timeout: float,
+        interactive: bool,
+        open_browser: Callable[[str], bool] = webbrowser.open,
+    ) -> None:
         self.name = name
+        self.open_browser = open_browser
         self.port = port
         self.timeout = timeout
         self.interactive = interactive
@@ -301,7 +312,7 @@ class BrowserLogin:
             flush=True,
         )
         self.opened = url
-        if not await asyncio.to_thread(webbrowser.open, url):
+        if not await asyncio.to_thread(self.open_browser, url):
             print(
                 "No browser could be started here (set BROWSER to one): open the address above "
                 f"yourself, on this machine; waiting {self.timeout:g} s.",
