@@ -8,8 +8,8 @@ One process on 127.0.0.1:N is both: the MCP server (streamable HTTP at /mcp, or 
 with --sse), which accepts only bearer tokens issued for it, and the authorization server
 (metadata, dynamic client registration, /authorize, /token with PKCE and refresh) built from
 the SDK's own auth routes. Its in-memory provider approves every authorization request at
-once (no page), or refuses every one with `access_denied` with --deny. The `grants` tool
-tells how many registrations, code exchanges and refreshes it has seen.
+once (no page), or refuses every one with `access_denied` with --deny. The `whoami` tool
+tells whose token a call carried and what the authorization server has done so far.
 """
 
 from __future__ import annotations
@@ -149,16 +149,16 @@ def build(port: int, path: str, token_seconds: int, deny: bool) -> tuple[MCPServ
 
     @server.tool()
     def whoami() -> str:
-        """The client this call's token was issued to, and its scopes."""
+        """The client this call's token was issued to, its scopes, and how many registrations,
+        authorizations, code exchanges and refreshes the authorization server has made."""
         token = get_access_token()
         return json.dumps(
-            {"client_id": token.client_id if token else None, "scopes": token.scopes if token else []}
+            {
+                "client_id": token.client_id if token else None,
+                "scopes": token.scopes if token else [],
+                "grants": provider.counts,
+            }
         )
-
-    @server.tool()
-    def grants() -> str:
-        """How many registrations, authorizations, code exchanges and refreshes were made."""
-        return json.dumps(provider.counts)
 
     return server, provider
 

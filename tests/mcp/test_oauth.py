@@ -279,3 +279,23 @@ async def test_a_busy_port_names_the_setting_to_change() -> None:
             await login.redirect(AUTHORIZE)
     finally:
         holder.close()
+
+
+async def test_the_connect_timeout_does_not_run_while_a_person_authorizes() -> None:
+    from agentkit.mcp.session import McpSession
+
+    session = McpSession("notes", server(url="https://a.example/mcp", timeout=0.3))
+    loop = asyncio.get_running_loop()
+    late: asyncio.Future[None] = loop.create_future()
+    loop.call_later(0.8, late.set_result, None)
+    with pytest.raises(asyncio.TimeoutError):  # no one authorizing: the timeout holds
+        await session._until_ready(late)
+    session.oauth_login = login = BrowserLogin("notes", free_port(), 5.0, True, open_browser=lambda url: True)
+    await login.redirect(AUTHORIZE)  # the person is now in the browser
+    later: asyncio.Future[None] = loop.create_future()
+    loop.call_later(0.8, later.set_result, None)
+    try:
+        await session._until_ready(later)
+    finally:
+        await login.close()
+    assert later.done()
