@@ -558,3 +558,24 @@ async def login(name: str, config: ServerConfig, *, timeout: float | None = None
     finally:
         await session.close()
     return session.oauth_login is not None and session.oauth_login.opened is not None
+
+
+def oauth_problem(name: str, leaves: list[BaseException]) -> str | None:
+    """What went wrong with authorization among a failure's causes, and what to do; None
+    when authorization was not the problem."""
+    from mcp.client.auth import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
+
+    for leaf in leaves:
+        if isinstance(leaf, OAuthRegistrationError):
+            return (
+                f"the authorization server did not register agentkit as a client ({leaf}): register one "
+                f'there and give its "client_id" (and "client_secret") in the server\'s "oauth"'
+            )
+        if isinstance(leaf, OAuthTokenError):
+            return (
+                f"the authorization server refused the token request ({leaf}): run `agentkit mcp login "
+                f'{name}` again; if that fails too, check "client_id" and "client_secret" in its "oauth"'
+            )
+        if isinstance(leaf, OAuthFlowError):
+            return f"authorization failed ({leaf}): run `agentkit mcp login {name}` again"
+    return None

@@ -388,6 +388,12 @@ class McpSession:
             return f"command not found: {config.command}; {not_found_hint(config)}"
         if config.transport != "stdio" and _refused(exc):
             return f"nothing answers at {config.url}: start the server there, or fix its 'url'"
+        if config.transport != "stdio":
+            from agentkit.mcp.oauth import oauth_problem
+
+            problem = oauth_problem(self.name, _leaves(exc))
+            if problem is not None:
+                return problem
         return describe_exception(exc)
 
     def _client_for(self, stack: AsyncExitStack, on_end: Callable[[], None]) -> Any:

@@ -299,3 +299,17 @@ async def test_the_connect_timeout_does_not_run_while_a_person_authorizes() -> N
     finally:
         await login.close()
     assert later.done()
+
+
+def test_authorization_failures_say_what_to_do() -> None:
+    from mcp.client.auth import OAuthFlowError, OAuthRegistrationError, OAuthTokenError
+
+    from agentkit.mcp.oauth import oauth_problem
+
+    registration = oauth_problem("notes", [OAuthRegistrationError("Registration failed: 403")])
+    assert registration is not None and '"client_id"' in registration and "403" in registration
+    token = oauth_problem("notes", [ValueError("x"), OAuthTokenError("Token exchange failed (400)")])
+    assert token is not None and "agentkit mcp login notes" in token and "(400)" in token
+    flow = oauth_problem("notes", [OAuthFlowError("Protected resource metadata request failed: HTTP 503")])
+    assert flow is not None and "HTTP 503" in flow
+    assert oauth_problem("notes", [ConnectionError("reset")]) is None
