@@ -460,7 +460,11 @@ def _with_scope(url: str, extra: str | None) -> str:
 
 
 def oauth_auth(
-    name: str, config: ServerConfig, *, interactive: bool | None = None
+    name: str,
+    config: ServerConfig,
+    *,
+    interactive: bool | None = None,
+    open_browser: Callable[[str], bool] | None = None,
 ) -> tuple[OAuthClientProvider, BrowserLogin] | None:
     """The httpx auth that authorizes requests to a remote server, and its browser login;
     None when agentkit does not authorize with it (see `ServerConfig.oauth_settings`).
@@ -470,6 +474,8 @@ def oauth_auth(
         config: The server.
         interactive: Whether a person can authorize in a browser now (None: whether agentkit
             runs at a terminal).
+        open_browser: Shows the person the authorization page; False if it could not
+            (default `webbrowser.open`).
     """
     from mcp.client.auth import OAuthClientProvider
     from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
@@ -487,6 +493,7 @@ def oauth_auth(
         port,
         settings.login_timeout or OAUTH_LOGIN_TIMEOUT,
         can_ask_person() if interactive is None else interactive,
+        open_browser or webbrowser.open,
     )
     redirect = AnyUrl(login.redirect_uri)
     grants = ["authorization_code", "refresh_token"]
@@ -523,7 +530,13 @@ def oauth_auth(
     return provider, login
 
 
-async def login(name: str, config: ServerConfig, *, timeout: float | None = None) -> bool:
+async def login(
+    name: str,
+    config: ServerConfig,
+    *,
+    timeout: float | None = None,
+    open_browser: Callable[[str], bool] | None = None,
+) -> bool:
     """Authorize agentkit with a remote server now, in the browser, ahead of a run
     (`agentkit mcp login`): stored tokens are dropped first, so a person can switch accounts;
     the client registration is kept.
@@ -533,6 +546,9 @@ async def login(name: str, config: ServerConfig, *, timeout: float | None = None
         config: The server.
         timeout: Seconds to wait for the person (default: the server's `login_timeout`, else
             `OAUTH_LOGIN_TIMEOUT`).
+        open_browser: Shows the person the authorization page, given its URL; False if it
+            could not (default `webbrowser.open`, which honours `BROWSER`). A notebook or an
+            application with a window of its own may show a link instead.
 
     Returns:
         Whether the server asked for authorization (False: it let agentkit in without).
@@ -553,6 +569,7 @@ async def login(name: str, config: ServerConfig, *, timeout: float | None = None
     TokenFile(token_path(url), server_key(url)).forget_tokens()
     session = McpSession(name, config)
     session.interactive = True
+    session.open_browser = open_browser
     try:
         await session.start()
     finally:

@@ -279,6 +279,8 @@ class McpSession:
         self.interactive: bool | None = None
         """Whether a person may authorize this server in a browser if it asks for OAuth (None:
         when agentkit runs at a terminal); see `agentkit.mcp.oauth`."""
+        self.open_browser: Callable[[str], bool] | None = None
+        """Shows that person the authorization page (None: `webbrowser.open`)."""
         self.oauth_login: Any = None
         """The `BrowserLogin` of this server's OAuth, once a connection was tried."""
 
@@ -448,7 +450,9 @@ class McpSession:
         """The OAuth of a remote server (None where agentkit does not authorize)."""
         from agentkit.mcp.oauth import oauth_auth
 
-        auth = oauth_auth(self.name, self.config, interactive=self.interactive)
+        auth = oauth_auth(
+            self.name, self.config, interactive=self.interactive, open_browser=self.open_browser
+        )
         self.oauth_login = auth[1] if auth is not None else None
         return auth[0] if auth is not None else None
 

@@ -1,25 +1,21 @@
 """An MCP server that requires OAuth, with its own authorization server, for the OAuth tests.
 
-    python mcp_oauth_server.py --http --port N [--sse] [--token-seconds S] [--deny]
+    python mcp_oauth_server.py --http --port N [--token-seconds S]
 
-(`OAUTH_TEST_SERVER_ARGS` in the environment adds options: `http_server` passes only the port.)
-
-One process on 127.0.0.1:N is both: the MCP server (streamable HTTP at /mcp, or SSE at /sse
-with --sse), which accepts only bearer tokens issued for it, and the authorization server
-(metadata, dynamic client registration, /authorize, /token with PKCE and refresh) built from
-the SDK's own auth routes. Its in-memory provider approves every authorization request at
-once (no page), or refuses every one with `access_denied` with --deny. The `whoami` tool
-tells whose token a call carried and what the authorization server has done so far.
+One process on 127.0.0.1:N is both: the MCP server (streamable HTTP at /mcp and SSE at /sse),
+which accepts only bearer tokens issued for it, and the authorization server (metadata,
+dynamic client registration, /authorize, /token with PKCE and refresh) built from the SDK's
+own auth routes (and `POST /test/clients` to register a client beforehand, as an
+administrator would). Its in-memory provider approves every authorization request at once
+(no page). The `whoami` tool tells whose token a call carried and what the authorization
+server has done so far.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
-import shlex
-import sys
 import time
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -27,7 +23,6 @@ from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
     AuthorizationParams,
-    AuthorizeError,
     RefreshToken,
     TokenError,
     construct_redirect_uri,
@@ -35,17 +30,18 @@ from mcp.server.auth.provider import (
 from mcp.server.auth.settings import AuthSettings, ClientRegistrationOptions
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 SCOPES = ["notes:read", "notes:write"]
 
 
 class ApprovingProvider:
-    """An authorization server that keeps everything in memory and approves every request
-    (or, with `deny`, refuses every one)."""
+    """An authorization server that keeps everything in memory and approves every request."""
 
-    def __init__(self, token_seconds: int, deny: bool) -> None:
+    def __init__(self, token_seconds: int) -> None:
         self.token_seconds = token_seconds
-        self.deny = deny
         self.clients: dict[str, OAuthClientInformationFull] = {}
         self.codes: dict[str, AuthorizationCode] = {}
         self.access: dict[str, AccessToken] = {}
@@ -61,8 +57,6 @@ class ApprovingProvider:
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
         self.counts["authorizations"] += 1
-        if self.deny:
-            raise AuthorizeError("access_denied", "the person declined")
         code = secrets.token_urlsafe(32)
         self.codes[code] = AuthorizationCode(
             code=code,
@@ -129,9 +123,9 @@ class ApprovingProvider:
         self.refresh.pop(token.token, None)
 
 
-def build(port: int, path: str, token_seconds: int, deny: bool) -> tuple[MCPServer, ApprovingProvider]:
+def build(port: int, path: str, provider: ApprovingProvider) -> MCPServer:
+    """The MCP server at `path` (its resource URL), guarded by `provider`'s tokens."""
     base = f"http://127.0.0.1:{port}"
-    provider = ApprovingProvider(token_seconds, deny)
     server = MCPServer(
         "guarded-notes",
         log_level="WARNING",
@@ -147,6 +141,13 @@ def build(port: int, path: str, token_seconds: int, deny: bool) -> tuple[MCPServ
         ),
     )
 
+    @server.custom_route("/test/clients", methods=["POST"])
+    async def preregister(request: Request) -> Response:
+        """Register a client the way an administrator would, ahead of time (not DCR)."""
+        client = OAuthClientInformationFull.model_validate(await request.json())
+        provider.clients[client.client_id or ""] = client
+        return JSONResponse({"client_id": client.client_id}, status_code=201)
+
     @server.tool()
     def whoami() -> str:
         """The client this call's token was issued to, its scopes, and how many registrations,
@@ -160,16 +161,32 @@ def build(port: int, path: str, token_seconds: int, deny: bool) -> tuple[MCPServ
             }
         )
 
-    return server, provider
+    return server
+
+
+def app(port: int, token_seconds: int) -> ASGIApp:
+    """Both transports on one port, one authorization server: SSE at /sse (and /messages/),
+    streamable HTTP at /mcp and everything else."""
+    provider = ApprovingProvider(token_seconds)
+    streamable = build(port, "/mcp", provider).streamable_http_app()
+    sse = build(port, "/sse", provider).sse_app()
+
+    async def either(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        over_sse = path in ("/sse", "/.well-known/oauth-protected-resource/sse") or path.startswith(
+            "/messages"
+        )
+        await (sse if over_sse else streamable)(scope, receive, send)
+
+    return either
 
 
 if __name__ == "__main__":
+    import uvicorn
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--http", action="store_true", help="accepted for tests/integration/conftest.py")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--sse", action="store_true")
     parser.add_argument("--token-seconds", type=int, default=3600)
-    parser.add_argument("--deny", action="store_true")
-    args = parser.parse_args([*sys.argv[1:], *shlex.split(os.environ.get("OAUTH_TEST_SERVER_ARGS", ""))])
-    server, _ = build(args.port, "/sse" if args.sse else "/mcp", args.token_seconds, args.deny)
-    server.run("sse" if args.sse else "streamable-http", host="127.0.0.1", port=args.port)
+    args = parser.parse_args()
+    uvicorn.run(app(args.port, args.token_seconds), host="127.0.0.1", port=args.port, log_level="warning")

@@ -17,19 +17,24 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from agentkit import Agent, ScriptedBackend
 from agentkit.cli import app
+from agentkit.mcp.config import load_mcp_config
+from agentkit.mcp.oauth import login
+from agentkit.mcp.session import McpServerError
+from agentkit.mcp.toolset import McpToolset
 
-from .conftest import http_server
+from .conftest import free_port, http_server
 
 HERE = Path(__file__).parent
 SERVER = HERE / "mcp_oauth_server.py"
@@ -215,18 +220,73 @@ def test_a_command_at_a_terminal_authorizes_in_the_browser_itself(server_url: st
     assert setup.token_file().exists()
 
 
-def test_a_refused_authorization_names_the_error(server_url: str, tmp_path: Path) -> None:
+def browser_for(setup: Setup) -> Callable[[str], bool]:
+    """What `oauth_browser.py` does, as a function for `login(open_browser=...)`."""
+
+    def browser(url: str) -> bool:
+        with setup.browser_log.open("a", encoding="utf-8") as log:
+            log.write(url + "\n")
+        httpx.get(url, follow_redirects=True, timeout=10)
+        return True
+
+    return browser
+
+
+async def api_login(setup: Setup, monkeypatch: pytest.MonkeyPatch, name: str = "notes") -> dict[str, Any]:
+    """`agentkit.mcp.oauth.login` in this process, then the server's `whoami` through a toolset."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", setup.env["XDG_CONFIG_HOME"])
+    config = load_mcp_config(setup.config)
+    assert await login(name, config.servers[name], open_browser=browser_for(setup)) is True
+    toolset = McpToolset(config)
+    try:
+        [report] = await toolset.start()
+        assert report.ok, report.error
+        result = await toolset.sessions[name].call_tool("whoami", {})
+        return dict(json.loads(result.content[0].text))
+    finally:
+        await toolset.close()
+
+
+async def test_a_refused_authorization_names_the_error(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     setup = setup_for(server_url, tmp_path, oauth={"scope": "notes:admin"})  # not a scope it grants
-    done = cli(setup, "mcp", "login", "notes")
-    assert done.returncode == 1
-    assert "refused access: invalid_scope" in done.stderr and "agentkit mcp login notes" in done.stderr
-    assert "Traceback" not in done.stderr
+    with pytest.raises(McpServerError) as info:
+        await api_login(setup, monkeypatch)
+    assert "refused access: invalid_scope" in str(info.value) and "agentkit mcp login notes" in str(
+        info.value
+    )
+    assert len(setup.browser_visits()) == 1
 
 
-def test_an_sse_server_is_authorized_the_same_way(tmp_path: Path) -> None:
-    with http_server(SERVER, env={"OAUTH_TEST_SERVER_ARGS": "--sse"}) as url:
-        setup = setup_for(url.removesuffix("/mcp") + "/sse", tmp_path)
-        done = cli(setup, "mcp", "login", "notes")
-        assert done.returncode == 0, done.stderr
-        assert whoami(setup)["scopes"] == ["notes:read"]
-        assert len(setup.browser_visits()) == 1
+async def test_an_sse_server_is_authorized_the_same_way(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = setup_for(server_url.removesuffix("/mcp") + "/sse", tmp_path)
+    assert (await api_login(setup, monkeypatch))["scopes"] == ["notes:read"]
+    assert len(setup.browser_visits()) == 1
+
+
+async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    client = {
+        "client_id": "agentkit-registered",
+        "client_secret": "registered-secret-value",
+        "redirect_uris": [f"http://127.0.0.1:{port}/callback"],
+        "token_endpoint_auth_method": "client_secret_basic",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "notes:read notes:write",
+    }
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(server_url.removesuffix("/mcp") + "/test/clients", json=client, timeout=10)
+    assert answer.status_code == 201
+    monkeypatch.setenv("NOTES_SECRET", "registered-secret-value")
+    oauth = {"client_id": "agentkit-registered", "client_secret": "${NOTES_SECRET}", "redirect_port": port}
+    setup = setup_for(server_url, tmp_path, oauth=oauth)
+    found = await api_login(setup, monkeypatch)
+    assert found["client_id"] == "agentkit-registered"  # a registration would have made a new id
+    assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in setup.browser_visits()[0]
+    stored = setup.token_file().read_text()
+    assert "registered-secret-value" not in stored and "client_info" not in json.loads(stored)
