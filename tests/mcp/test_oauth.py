@@ -313,3 +313,40 @@ def test_authorization_failures_say_what_to_do() -> None:
     flow = oauth_problem("notes", [OAuthFlowError("Protected resource metadata request failed: HTTP 503")])
     assert flow is not None and "HTTP 503" in flow
     assert oauth_problem("notes", [ConnectionError("reset")]) is None
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path) -> Path:
+    path = tmp_path / "mcp.json"
+    servers = {"local": {"command": "srv"}, "remote": {"url": "https://a.example/mcp"}}
+    path.write_text(json.dumps({"mcpServers": servers}))
+    return path
+
+
+def test_login_refuses_a_local_server_saying_why(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    result = CliRunner().invoke(app, ["mcp", "login", "local", "--mcp-config", str(write_config(tmp_path))])
+    assert result.exit_code == 1
+    assert "'local' is a local server" in result.stderr
+
+
+def test_logout_says_whether_there_was_anything_to_forget(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    config = write_config(tmp_path)
+    runner = CliRunner()
+    nothing = runner.invoke(app, ["mcp", "logout", "remote", "--mcp-config", str(config)])
+    assert nothing.exit_code == 0 and "nothing to forget" in nothing.stdout
+    asyncio.run(TokenFile(token_path("https://a.example/mcp"), "x").set_tokens(OAuthToken(access_token="at")))
+    forgot = runner.invoke(app, ["mcp", "logout", "remote", "--mcp-config", str(config)])
+    assert forgot.exit_code == 0 and "forgot the tokens of remote" in forgot.stdout
+    assert not token_path("https://a.example/mcp").exists()
+    unknown = runner.invoke(app, ["mcp", "logout", "nope", "--mcp-config", str(config)])
+    assert unknown.exit_code == 2 and "no MCP server named 'nope'" in unknown.stderr
