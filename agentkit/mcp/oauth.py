@@ -25,6 +25,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import webbrowser
 from collections.abc import Callable
@@ -138,15 +139,14 @@ class TokenFile:
         folder = self.path.parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
-        temporary = folder / f".{self.path.name}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)  # mode 0600
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 json.dump({"server_url": self.server_url, **self._data}, file, indent=1)
-            os.replace(temporary, self.path)
+            os.replace(name, self.path)  # whole or not at all, for a run reading it meanwhile
         finally:
             with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
+                os.unlink(name)
 
     @property
     def expires_at(self) -> float | None:
@@ -155,10 +155,17 @@ class TokenFile:
         return float(value) if isinstance(value, (int, float)) else None
 
     async def get_tokens(self) -> OAuthToken | None:
+        """The stored tokens, read afresh: another run may have refreshed them meanwhile."""
         from mcp.shared.auth import OAuthToken
 
+        self._data = self._read()
+        if self._context is not None:
+            self._context.token_expiry_time = self.expires_at
         tokens = self._data.get("tokens")
-        return OAuthToken.model_validate(tokens) if isinstance(tokens, dict) else None
+        try:
+            return OAuthToken.model_validate(tokens) if isinstance(tokens, dict) else None
+        except ValueError:  # not tokens agentkit wrote: authorize again
+            return None
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self._data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
@@ -302,8 +309,9 @@ class BrowserLogin:
         except OSError as exc:
             raise OAuthLoginError(
                 f"cannot receive the authorization on 127.0.0.1:{self.port} "
-                f'({exc.strerror or exc}): free that port, or set another with "redirect_port" in the '
-                'server\'s "oauth" (registered clients: the port of their redirect URI)'
+                f"({exc.strerror or exc}): free that port, or run `agentkit mcp logout {self.name}` and "
+                'log in again to register with another (a client registered beforehand: set "redirect_port" '
+                'in the server\'s "oauth" to the port of its redirect URI)'
             ) from None
         self._waiting_since = time.monotonic()
         print(

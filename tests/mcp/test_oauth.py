@@ -149,6 +149,15 @@ async def test_a_registered_client_from_the_config_wins_over_a_stored_one(tmp_pa
     assert client is not None and client.client_id == "from-config"
 
 
+async def test_tokens_are_read_afresh_when_another_run_refreshed_them(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    mine, other = TokenFile(path, "u"), TokenFile(path, "u")
+    await other.set_tokens(OAuthToken(access_token="newer", expires_in=600))
+    tokens = await mine.get_tokens()
+    assert tokens is not None and tokens.access_token == "newer"
+    assert mine.expires_at == other.expires_at
+
+
 def test_an_unreadable_token_file_says_to_delete_it(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     path.write_text("{not json")
