@@ -8,7 +8,9 @@ on 403 `insufficient_scope`. agentkit adds what a person and a machine need arou
 
 - `TokenFile`: tokens and client registration kept per server URL in the user's config
   folder (`~/.config/agentkit/oauth/` on Linux), readable by the owner only, so a second
-  run (or a second config naming the same URL) reuses them, refreshing when they expired.
+  run (or a second config naming the same URL) reuses them, refreshing when they expired;
+  and the scopes asked for so far, so that `agentkit mcp login` after a run that met a
+  step-up without a person asks for the wider scope.
 - `BrowserLogin`: the authorization page opened with `webbrowser` (which honours
   `BROWSER`; the URL is printed too), and a listener on 127.0.0.1 that receives the
   redirect, checks its `state` and answers the browser. It waits `OAUTH_LOGIN_TIMEOUT`.
@@ -186,6 +188,19 @@ class TokenFile:
         self._data["client_info"] = client_info.model_dump(mode="json", exclude_none=True)
         self._write()
 
+    @property
+    def wanted_scope(self) -> str | None:
+        """The scopes authorizations of this server asked for so far (space-separated)."""
+        scope = self._data.get("scope")
+        return scope if isinstance(scope, str) and scope else None
+
+    def want_scope(self, scope: str) -> None:
+        """Remember that an authorization asked for `scope`, besides what earlier ones did."""
+        wanted = " ".join(dict.fromkeys([*(self.wanted_scope or "").split(), *scope.split()]))
+        if wanted and wanted != self.wanted_scope:
+            self._data["scope"] = wanted
+            self._write()
+
     def stored_client(self) -> dict[str, Any] | None:
         """The stored registration as JSON, if any."""
         info = self._data.get("client_info")
@@ -275,6 +290,7 @@ class BrowserLogin:
         self.timeout = timeout
         self.interactive = interactive
         self.opened: str | None = None
+        self.failure: OAuthLoginError | None = None
         self._server: asyncio.Server | None = None
         self._result: asyncio.Future[AuthorizationCodeResult] | None = None
         self._state: str | None = None
@@ -296,7 +312,18 @@ class BrowserLogin:
         return waited, self._waiting_since is not None
 
     async def redirect(self, url: str) -> None:
-        """Start the listener and open the authorization page (the SDK's redirect handler)."""
+        """Start the listener and open the authorization page (the SDK's redirect handler).
+
+        Raises:
+            OAuthLoginError: No one can authorize here, or the port is taken.
+        """
+        try:
+            await self._redirect(url)
+        except OAuthLoginError as exc:
+            self.failure = exc
+            raise
+
+    async def _redirect(self, url: str) -> None:
         if not self.interactive:
             raise OAuthLoginError(
                 "it needs authorization, and no one is at a terminal to give it in a browser: run "
@@ -338,12 +365,16 @@ class BrowserLogin:
         assert self._result is not None, "redirect() comes first"
         try:
             return await asyncio.wait_for(asyncio.shield(self._result), self.timeout)
+        except OAuthLoginError as exc:
+            self.failure = exc
+            raise
         except asyncio.TimeoutError:
-            raise OAuthLoginError(
+            self.failure = OAuthLoginError(
                 f"no authorization came back from the browser within {self.timeout:g} s: "
                 f"run `agentkit mcp login {self.name}` and finish in the browser sooner, or give more "
                 'time with --timeout (or "login_timeout" in the server\'s "oauth")'
-            ) from None
+            )
+            raise self.failure from None
         finally:
             await self.close()
 
@@ -524,7 +555,11 @@ def oauth_auth(
     )
 
     async def open_page(url: str) -> None:
-        await login.redirect(_with_scope(url, settings.scope))
+        # The scopes asked for are remembered, so that after a run without a person met a
+        # server stepping up (403 insufficient_scope), `agentkit mcp login` asks for them too.
+        url = _with_scope(url, " ".join(filter(None, [settings.scope, storage.wanted_scope])))
+        storage.want_scope(parse_qs(urlsplit(url).query).get("scope", [""])[0])
+        await login.redirect(url)
 
     provider = OAuthClientProvider(
         config.url,

@@ -618,6 +618,9 @@ class McpSession:
             ) from None
 
     def _died(self) -> str:
+        failure = self.oauth_login.failure if self.oauth_login is not None else None
+        if failure is not None:  # the server asked for authorization again (a wider scope, say)
+            return f"MCP server {self.name!r} refused the call: {failure}"
         tail = self.stderr_tail(5)
         message = f"MCP server {self.name!r} stopped during the call"
         if tail:

@@ -7,8 +7,9 @@ which accepts only bearer tokens issued for it, and the authorization server (me
 dynamic client registration, /authorize, /token with PKCE and refresh) built from the SDK's
 own auth routes (and `POST /test/clients` to register a client beforehand, as an
 administrator would). Its in-memory provider approves every authorization request at once
-(no page). The `whoami` tool tells whose token a call carried and what the authorization
-server has done so far.
+(no page), and registers each client for every scope. `write_note` needs notes:write, which
+the server asks for only when it is called (403 `insufficient_scope`). The `whoami` tool
+tells whose token a call carried and what the authorization server has done so far.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPES = ["notes:read", "notes:write"]
 
@@ -53,6 +54,7 @@ class ApprovingProvider:
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
         self.counts["registrations"] += 1
+        client_info.scope = " ".join(SCOPES)  # may be granted any of them later (RFC 7591 §3.2.1)
         self.clients[client_info.client_id or ""] = client_info
 
     async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
@@ -149,6 +151,12 @@ def build(port: int, path: str, provider: ApprovingProvider) -> MCPServer:
         return JSONResponse({"client_id": client.client_id}, status_code=201)
 
     @server.tool()
+    def write_note(text: str) -> str:
+        """Needs the notes:write scope (`step_up` answers 403 to a token without it)."""
+        token = get_access_token()
+        return json.dumps({"written": text, "scopes": token.scopes if token else []})
+
+    @server.tool()
     def whoami() -> str:
         """The client this call's token was issued to, its scopes, and how many registrations,
         authorizations, code exchanges and refreshes the authorization server has made."""
@@ -164,11 +172,51 @@ def build(port: int, path: str, provider: ApprovingProvider) -> MCPServer:
     return server
 
 
+def step_up(app: ASGIApp, provider: ApprovingProvider, metadata_url: str) -> ASGIApp:
+    """`app`, answering 403 `insufficient_scope` to a call of `write_note` whose token lacks
+    notes:write, as a server does whose tools need different scopes."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        messages, body = [], b""
+        for _ in range(10_000):  # a request body arrives in a few chunks
+            message = await receive()
+            messages.append(message)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        token = provider.access.get(headers.get(b"authorization", b"").decode().removeprefix("Bearer "))
+        if b'"write_note"' in body and token is not None and "notes:write" not in token.scopes:
+            challenge = (
+                f'Bearer error="insufficient_scope", scope="notes:read notes:write", '
+                f'resource_metadata="{metadata_url}"'
+            )
+            response = JSONResponse({"error": "insufficient_scope"}, status_code=403)
+            response.headers["WWW-Authenticate"] = challenge
+            await response(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await app(scope, replay, send)
+
+    return guarded
+
+
 def app(port: int, token_seconds: int) -> ASGIApp:
     """Both transports on one port, one authorization server: SSE at /sse (and /messages/),
     streamable HTTP at /mcp and everything else."""
     provider = ApprovingProvider(token_seconds)
-    streamable = build(port, "/mcp", provider).streamable_http_app()
+    base = f"http://127.0.0.1:{port}"
+    streamable = step_up(
+        build(port, "/mcp", provider).streamable_http_app(),
+        provider,
+        f"{base}/.well-known/oauth-protected-resource/mcp",
+    )
     sse = build(port, "/sse", provider).sse_app()
 
     async def either(scope: Scope, receive: Receive, send: Send) -> None:

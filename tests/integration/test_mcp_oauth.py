@@ -290,3 +290,47 @@ async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
     assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in setup.browser_visits()[0]
     stored = setup.token_file().read_text()
     assert "registered-secret-value" not in stored and "client_info" not in json.loads(stored)
+
+
+async def test_a_tool_needing_a_wider_scope_is_authorized_for_it(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup = setup_for(server_url, tmp_path)
+    assert (await api_login(setup, monkeypatch))["scopes"] == ["notes:read"]
+    config = load_mcp_config(setup.config)
+
+    # No one at a terminal: the step-up cannot happen, and the error says what to run.
+    toolset = McpToolset(config)
+    try:
+        await toolset.start()
+        with pytest.raises(McpServerError, match="agentkit mcp login notes"):
+            await toolset.sessions["notes"].call_tool("write_note", {"text": "x"})
+    finally:
+        await toolset.close()
+    assert len(setup.browser_visits()) == 1
+
+    # The login that follows asks for the wider scope the server named.
+    assert await login("notes", config.servers["notes"], open_browser=browser_for(setup))
+    assert "scope=notes%3Aread+notes%3Awrite" in setup.browser_visits()[1]
+    toolset = McpToolset(config)
+    try:
+        await toolset.start()
+        written = await toolset.sessions["notes"].call_tool("write_note", {"text": "x"})
+        assert json.loads(written.content[0].text)["scopes"] == ["notes:read", "notes:write"]
+    finally:
+        await toolset.close()
+
+    # At a terminal a run steps up by itself, in the browser.
+    setup.token_file().unlink()  # everything forgotten, the wider scope too
+    assert (await api_login(setup, monkeypatch))["scopes"] == ["notes:read"]
+    toolset = McpToolset(config)
+    session = toolset.sessions["notes"]
+    session.interactive, session.open_browser = True, browser_for(setup)
+    try:
+        await toolset.start()
+        written = await session.call_tool("write_note", {"text": "y"})
+        assert json.loads(written.content[0].text)["scopes"] == ["notes:read", "notes:write"]
+    finally:
+        await toolset.close()
+    visits = setup.browser_visits()
+    assert len(visits) == 4 and "scope=notes%3Aread+notes%3Awrite" in visits[3]
