@@ -36,7 +36,7 @@ from agentkit.cli_options import (
     build_agent,
     tidy_help,
 )
-from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_BATCH_CONCURRENCY, RUNS_DIR_ENV
+from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_BATCH_CONCURRENCY, OAUTH_LOGIN_TIMEOUT, RUNS_DIR_ENV
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
     Compacted,
@@ -1633,7 +1633,8 @@ def mcp_login(
     timeout: Annotated[
         Optional[float],
         typer.Option(
-            help="Seconds to wait for you in the browser.", show_default="300, or the server's login_timeout"
+            help="Seconds to wait for you in the browser.",
+            show_default=f"{OAUTH_LOGIN_TIMEOUT:g}, or the server's login_timeout",
         ),
     ] = None,
 ) -> None:
