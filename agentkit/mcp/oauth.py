@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import html
 import json
 import os
 import re
@@ -59,7 +60,7 @@ CALLBACK_PATH = "/callback"
 """Where on the loopback listener the authorization server sends the browser back."""
 
 _REQUEST_LIMIT = 16384
-"""Bytes of a request to the loopback listener read at most (a browser's GET is far less)."""
+"""Bytes of a request's head the loopback listener reads at most (a browser's GET is far less)."""
 
 _READ_TIMEOUT = 10.0
 """Seconds the loopback listener waits for a connected browser to send its request."""
@@ -88,11 +89,10 @@ def server_key(url: str) -> str:
     """The URL tokens are kept under: scheme and host in lower case, no default port, no
     trailing slash, query or fragment. Two configs naming the same server share it."""
     parts = urlsplit(url.strip())
-    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
-    port = parts.port
+    scheme, host, port = parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
     netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    if ":" in host:
-        netloc = f"[{host}]" + (netloc[len(host) :] if netloc != host else "")
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
@@ -332,7 +332,9 @@ class BrowserLogin:
         self._state = parse_qs(urlsplit(url).query).get("state", [""])[0] or None
         self._result = asyncio.get_running_loop().create_future()
         try:
-            self._server = await asyncio.start_server(self._answer, "127.0.0.1", self.port)
+            self._server = await asyncio.start_server(
+                self._answer, "127.0.0.1", self.port, limit=_REQUEST_LIMIT
+            )
         except OSError as exc:
             raise OAuthLoginError(
                 f"cannot receive the authorization on 127.0.0.1:{self.port} "
@@ -396,14 +398,14 @@ class BrowserLogin:
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError):
             writer.close()
             return
-        line = head[:_REQUEST_LIMIT].split(b"\r\n", 1)[0].decode("latin-1")
+        line = head.split(b"\r\n", 1)[0].decode("latin-1")
         method, _, rest = line.partition(" ")
         target = rest.rsplit(" ", 1)[0]
         parts = urlsplit(target)
         status, title, text = "404 Not Found", "Not found", "This is agentkit's authorization listener."
         if method == "GET" and parts.path == CALLBACK_PATH and self._result is not None:
             status, title, text = self._received({k: v[0] for k, v in parse_qs(parts.query).items()})
-        body = _PAGE.format(title=title, text=text).encode()
+        body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
         writer.write(
             f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()

@@ -359,3 +359,25 @@ def test_logout_says_whether_there_was_anything_to_forget(tmp_path: Path) -> Non
     assert not token_path("https://a.example/mcp").exists()
     unknown = runner.invoke(app, ["mcp", "logout", "nope", "--mcp-config", str(config)])
     assert unknown.exit_code == 2 and "no MCP server named 'nope'" in unknown.stderr
+
+
+def test_ipv6_and_default_ports_make_one_key() -> None:
+    assert server_key("http://[::1]:80/mcp/") == "http://[::1]/mcp"
+    assert server_key("http://[::1]:8080/mcp") == "http://[::1]:8080/mcp"
+    assert server_key("https://a.example/mcp?key=secret#x") == "https://a.example/mcp"  # no secrets on disk
+
+
+async def test_the_page_shown_escapes_what_the_redirect_carried() -> None:
+    pages: list[str] = []
+
+    def browser(url: str) -> bool:
+        state = httpx.URL(url).params["state"]
+        query = {"state": state, "error": "server_error", "error_description": "<script>x</script>"}
+        pages.append(httpx.get(f"http://127.0.0.1:{login.port}/callback", params=query, timeout=5).text)
+        return True
+
+    login = BrowserLogin("notes", free_port(), 5.0, True, open_browser=browser)
+    await login.redirect(AUTHORIZE)
+    with pytest.raises(OAuthLoginError, match="server_error"):
+        await login.callback()
+    assert "<script>" not in pages[0] and "&lt;script&gt;" in pages[0]
