@@ -349,7 +349,11 @@ class BrowserLogin:
             flush=True,
         )
         self.opened = url
-        if not await asyncio.to_thread(self.open_browser, url):
+        try:
+            opened = await asyncio.to_thread(self.open_browser, url)
+        except Exception:  # a browser that failed to start is one that did not open
+            opened = False
+        if not opened:
             print(
                 "No browser could be started here (set BROWSER to one): open the address above "
                 f"yourself, on this machine; waiting {self.timeout:g} s.",

@@ -271,12 +271,16 @@ async def test_without_a_person_the_login_fails_at_once_naming_the_command(
 async def test_the_url_is_printed_and_a_missing_browser_is_reported(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    login = BrowserLogin("notes", free_port(), 0.1, True, open_browser=lambda url: False)
-    await login.redirect(AUTHORIZE)
-    with pytest.raises(OAuthLoginError):
-        await login.callback()
-    err = capsys.readouterr().err
-    assert AUTHORIZE in err and "No browser could be started" in err and "BROWSER" in err
+    def failing(url: str) -> bool:
+        raise OSError("no display")
+
+    for browser in (lambda url: False, failing):
+        login = BrowserLogin("notes", free_port(), 0.1, True, open_browser=browser)
+        await login.redirect(AUTHORIZE)
+        with pytest.raises(OAuthLoginError):
+            await login.callback()
+        err = capsys.readouterr().err
+        assert AUTHORIZE in err and "No browser could be started" in err and "BROWSER" in err
 
 
 async def test_a_busy_port_names_the_setting_to_change() -> None:
