@@ -385,3 +385,18 @@ async def test_the_page_shown_escapes_what_the_redirect_carried() -> None:
     with pytest.raises(OAuthLoginError, match="server_error"):
         await login.callback()
     assert "<script>" not in pages[0] and "&lt;script&gt;" in pages[0]
+
+
+async def test_a_client_metadata_document_and_a_registered_client_reach_the_provider() -> None:
+    document = "https://agentkit.example/client.json"
+    auth = oauth_auth("s", server(url="https://a.example/mcp", oauth={"client_metadata_url": document}))
+    assert auth is not None and auth[0].context.client_metadata_url == document
+    oauth = {"client_id": "c", "client_secret": "s3cret-value", "redirect_port": 40111}
+    auth = oauth_auth("s", server(url="https://a.example/mcp", oauth=oauth), interactive=False)
+    assert auth is not None
+    provider, login = auth
+    client = await provider.context.storage.get_client_info()
+    assert client is not None and (client.client_id, client.client_secret) == ("c", "s3cret-value")
+    assert client.token_endpoint_auth_method == "client_secret_basic"
+    assert [str(uri) for uri in client.redirect_uris or []] == [login.redirect_uri]
+    assert login.redirect_uri == "http://127.0.0.1:40111/callback"
