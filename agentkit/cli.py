@@ -36,7 +36,7 @@ from agentkit.cli_options import (
     build_agent,
     tidy_help,
 )
-from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_BATCH_CONCURRENCY, RUNS_DIR_ENV
+from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_BATCH_CONCURRENCY, OAUTH_LOGIN_TIMEOUT, RUNS_DIR_ENV
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
     Compacted,
@@ -1619,6 +1619,62 @@ def mcp_resources(
     from agentkit.cli_mcp import resource_lines, resource_rows
 
     _listing(mcp_config, server, json_out, resource_rows, resource_lines, "no resources")
+
+
+def _server_config(paths: Optional[list[Path]], name: str) -> Any:
+    """One server of the config (even a disabled one), or a failure naming the servers."""
+    return _toolset(paths, only=name).config.servers[name]
+
+
+@mcp_app.command("login")
+def mcp_login(
+    server: Annotated[str, typer.Argument(help="The server's name in the config.")],
+    mcp_config: McpConfigOption = None,
+    timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            help="Seconds to wait for you in the browser.",
+            show_default=f"{OAUTH_LOGIN_TIMEOUT:g}, or the server's login_timeout",
+        ),
+    ] = None,
+) -> None:
+    """Authorize agentkit with a remote server that uses OAuth, in the browser, ahead of a run.
+
+    The tokens are kept in agentkit's user config folder (oauth/), readable by you only, and
+    refreshed by later runs when they expire.
+    """
+    from agentkit.mcp.oauth import login, token_path
+
+    config = _server_config(mcp_config, server)
+    try:
+        asked = asyncio.run(login(server, config, timeout=timeout))
+    except AgentkitError as exc:
+        raise _fail(str(exc), 1) from None
+    console = Console(highlight=False, emoji=False, soft_wrap=True)
+    if asked:
+        console.print(
+            f"[green]authorized[/] {escape(server)}: tokens kept in {escape(str(token_path(config.url)))}"
+        )
+    else:
+        console.print(f"{escape(server)} let agentkit in without authorization: nothing to keep")
+
+
+@mcp_app.command("logout")
+def mcp_logout(
+    server: Annotated[str, typer.Argument(help="The server's name in the config.")],
+    mcp_config: McpConfigOption = None,
+) -> None:
+    """Forget the OAuth tokens and client registration kept for a remote server."""
+    from agentkit.mcp.oauth import logout, token_path
+
+    config = _server_config(mcp_config, server)
+    if not config.url:
+        raise _fail(f"MCP server {server!r} is a local server: agentkit keeps no OAuth tokens for it", 2)
+    console = Console(highlight=False, emoji=False, soft_wrap=True)
+    if logout(config):
+        console.print(f"forgot the tokens of {escape(server)} ({escape(str(token_path(config.url)))})")
+    else:
+        console.print(f"no tokens kept for {escape(server)}: nothing to forget")
 
 
 @mcp_app.command("call")

@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_RETRY_ATTEMPTS",
     "DEFAULT_RETRY_TIME",
     "DEFAULT_SET_ASIDE",
+    "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
 ]
 
@@ -138,3 +139,9 @@ followed further, and the listing says it was cut short)."""
 DEFAULT_MCP_RESOURCES_SHOWN = 30
 """Resources and templates of a server named in its `read_resource` tool's description, so
 the model can read one without listing first; the rest it finds with `list_resources`."""
+
+OAUTH_LOGIN_TIMEOUT = 300.0
+"""Seconds agentkit waits for a person to authorize an MCP server in the browser (sign in,
+perhaps with a second factor, and approve) before it gives up. The server's connect timeout
+does not run meanwhile. Change it per server (`"oauth": {"login_timeout": ...}`) or with
+`agentkit mcp login --timeout`."""

@@ -4,7 +4,8 @@
 `{"servers": {...}}` (its `mcp.json`, or `"mcp": {"servers": ...}` in its settings) are read
 alike. A server is local (`command`, `args`, `env`, `cwd`: started over stdio) or remote
 (`url`, or Windsurf's `serverUrl`, with `headers`: streamable HTTP, or SSE when
-`"type": "sse"` or the URL ends in `/sse`). `"disabled": true` or `"enabled": false` keeps a
+`"type": "sse"` or the URL ends in `/sse`; `oauth` for servers that need authorization, see
+`OAuthConfig`). `"disabled": true` or `"enabled": false` keeps a
 server from starting. VS Code's `envFile` is read into `env`; its `inputs` (values it prompts
 for) are not: agentkit cannot prompt, so `${input:NAME}` is an error that says to use an
 environment variable.
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_TOOL_TIMEOUT",
     "McpConfig",
+    "OAuthConfig",
     "ServerConfig",
     "default_mcp_config_path",
     "load_mcp_config",
@@ -80,6 +82,53 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+class OAuthConfig(BaseModel):
+    """How agentkit authorizes with a remote server that requires OAuth (its `"oauth"` key).
+
+    Every key is optional: by default agentkit discovers the server's authorization server,
+    registers itself there (dynamic client registration) and asks for the scopes the server
+    names. `"oauth": true` says the same; `"oauth": false` never authorizes (only `headers`).
+
+    Attributes:
+        client_id: A client registered with the authorization server beforehand (when it
+            offers no dynamic registration); its redirect URI must be
+            `http://127.0.0.1:PORT/callback` with `redirect_port` as PORT.
+        client_secret: That client's secret, if it has one (secret).
+        scope: Scopes to ask for (space-separated) besides those the server names.
+        client_metadata_url: An HTTPS URL of a client ID metadata document describing
+            agentkit as a client, used instead of registering where the authorization server
+            supports such documents.
+        redirect_port: The loopback port that receives the browser's redirect (default: the
+            port of the last registration, else a free one).
+        login_timeout: Seconds to wait for the person to authorize in the browser (default
+            `agentkit.defaults.OAUTH_LOGIN_TIMEOUT`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    scope: str | None = None
+    client_metadata_url: str | None = None
+    redirect_port: int | None = Field(default=None, ge=1, le=65535)
+    login_timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("client_metadata_url")
+    @classmethod
+    def _https_document(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https://[^/]+/.+", value):
+            raise ValueError(
+                f"must be an https:// URL with a path (a client ID metadata document), got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _secret_needs_id(self) -> OAuthConfig:
+        if self.client_secret is not None and self.client_id is None:
+            raise ValueError("'client_secret' needs the 'client_id' it belongs to")
+        return self
+
+
 class ServerConfig(BaseModel):
     """One MCP server.
 
@@ -90,6 +139,9 @@ class ServerConfig(BaseModel):
         cwd: Its working directory.
         url: Endpoint of a remote server.
         headers: HTTP headers for a remote server (secret).
+        oauth: For a remote server: an `OAuthConfig`, True (the same with every key left
+            out) or False (never authorize). Left out, a server that answers 401 is
+            authorized with the defaults, unless `headers` has an `Authorization` of its own.
         type: "stdio", "streamable-http" (default for `url`) or "sse".
         disabled: Skip this server (`"enabled": false` says the same).
         inherit_env: Environment variables the server gets from agentkit's own, besides the
@@ -118,6 +170,7 @@ class ServerConfig(BaseModel):
     cwd: str | None = None
     url: str | None = None
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    oauth: Union[bool, OAuthConfig, None] = None
     type: Transport | None = None
     disabled: bool = False
     inherit_env: Union[bool, list[str]] = False
@@ -157,6 +210,10 @@ class ServerConfig(BaseModel):
             raise ValueError("needs 'command' (a local server over stdio) or 'url' (a remote server)")
         if self.url and not re.match(r"^https?://", self.url):
             raise ValueError(f"'url' must start with http:// or https://, got {self.url!r}")
+        if self.command and self.oauth not in (None, False):
+            raise ValueError(
+                "'oauth' is for remote servers ('url'); a local server gets its secrets in 'env'"
+            )
         return self
 
     @property
@@ -173,6 +230,15 @@ class ServerConfig(BaseModel):
     def secret_headers(self) -> dict[str, str]:
         return {k: v.get_secret_value() for k, v in self.headers.items()}
 
+    def oauth_settings(self) -> OAuthConfig | None:
+        """How to authorize with this server, or None when agentkit never does: a local
+        server, `"oauth": false`, or (with `oauth` left out) an `Authorization` header."""
+        if self.command or self.oauth is False:
+            return None
+        if self.oauth is None and any(key.lower() == "authorization" for key in self.headers):
+            return None
+        return self.oauth if isinstance(self.oauth, OAuthConfig) else OAuthConfig()
+
     def wants_tool(self, name: str) -> bool:
         if self.include_tools is not None and name not in self.include_tools:
             return False
@@ -188,6 +254,8 @@ class ServerConfig(BaseModel):
         """`text` (a server's stderr, an error message) with this server's secrets as `***`:
         what its `${VAR}`s stood for, and the values of `env` and `headers`."""
         secrets = [*self._variables, *self.secret_env().values(), *self.secret_headers().values()]
+        if isinstance(self.oauth, OAuthConfig) and self.oauth.client_secret is not None:
+            secrets.append(self.oauth.client_secret.get_secret_value())
         return _redact(text, secrets)
 
     def _value(self, key: str) -> Any:

@@ -173,6 +173,8 @@ def describe_exception(exc: BaseException) -> str:
     for leaf in _leaves(exc):
         if isinstance(leaf, MCPError):
             parts.append(f"{leaf.message} (MCP error {leaf.code})")
+        elif isinstance(leaf, AgentkitError):  # worded for a person already
+            parts.append(str(leaf))
         elif isinstance(leaf, FileNotFoundError):
             parts.append(f"command not found: {leaf.filename or leaf}")
         elif isinstance(leaf, (TimeoutError, asyncio.TimeoutError)):
@@ -274,6 +276,13 @@ class McpSession:
         self._gone: asyncio.Event | None = None
         self._stderr: TextIO | None = None
         self._lock: asyncio.Lock | None = None
+        self.interactive: bool | None = None
+        """Whether a person may authorize this server in a browser if it asks for OAuth (None:
+        when agentkit runs at a terminal); see `agentkit.mcp.oauth`."""
+        self.open_browser: Callable[[str], bool] | None = None
+        """Shows that person the authorization page (None: `webbrowser.open`)."""
+        self.oauth_login: Any = None
+        """The `BrowserLogin` of this server's OAuth, once a connection was tried."""
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -291,7 +300,7 @@ class McpSession:
         self._stop, self._gone = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self._own(ready), name=f"mcp:{self.name}")
         try:
-            await asyncio.wait_for(asyncio.shield(ready), self.config.timeout)
+            await self._until_ready(ready)
         except asyncio.TimeoutError:
             ready.cancel()
             self._task.cancel()  # its shutdown goes on in the background; close() awaits it
@@ -301,6 +310,22 @@ class McpSession:
             raise
         self.status = "ready"
         self.started_in = time.monotonic() - began
+
+    async def _until_ready(self, ready: asyncio.Future[None]) -> None:
+        """Wait for `ready` up to the server's `timeout`, not counting the time a person
+        spends authorizing in the browser (which has its own timeout)."""
+        deadline = time.monotonic() + self.config.timeout
+        while True:
+            try:
+                await asyncio.wait_for(asyncio.shield(ready), max(0.0, deadline - time.monotonic()))
+                return
+            except asyncio.TimeoutError:
+                waited, waiting = (
+                    self.oauth_login.person_time() if self.oauth_login is not None else (0.0, False)
+                )
+                if not waited and not waiting:
+                    raise
+                deadline = max(deadline, time.monotonic()) + max(waited, 1.0 if waiting else 0.0)
 
     def _fail(self, reason: str) -> None:
         self.status = "failed"
@@ -365,6 +390,12 @@ class McpSession:
             return f"command not found: {config.command}; {not_found_hint(config)}"
         if config.transport != "stdio" and _refused(exc):
             return f"nothing answers at {config.url}: start the server there, or fix its 'url'"
+        if config.transport != "stdio":
+            from agentkit.mcp.oauth import oauth_problem
+
+            problem = oauth_problem(self.name, _leaves(exc))
+            if problem is not None:
+                return problem
         return describe_exception(exc)
 
     def _client_for(self, stack: AsyncExitStack, on_end: Callable[[], None]) -> Any:
@@ -393,7 +424,7 @@ class McpSession:
 
             transport = sse_client(
                 config.url or "", headers=config.secret_headers(), timeout=config.timeout,
-                sse_read_timeout=config.tool_timeout + 60,
+                sse_read_timeout=config.tool_timeout + 60, auth=self._oauth(),
             )  # fmt: skip
         else:
             import httpx2
@@ -402,6 +433,7 @@ class McpSession:
             http = httpx2.AsyncClient(
                 headers=config.secret_headers(),
                 timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + 60),
+                auth=self._oauth(),
             )
             stack.push_async_callback(http.aclose)
             transport = streamable_http_client(config.url or "", http_client=http)
@@ -413,6 +445,16 @@ class McpSession:
             logging_callback=self._on_log,
             log_level=cast(Any, self.log_level),
         )
+
+    def _oauth(self) -> Any:
+        """The OAuth of a remote server (None where agentkit does not authorize)."""
+        from agentkit.mcp.oauth import oauth_auth
+
+        auth = oauth_auth(
+            self.name, self.config, interactive=self.interactive, open_browser=self.open_browser
+        )
+        self.oauth_login = auth[1] if auth is not None else None
+        return auth[0] if auth is not None else None
 
     async def _list_roots(self, context: Any) -> Any:
         from mcp import types
@@ -576,6 +618,9 @@ class McpSession:
             ) from None
 
     def _died(self) -> str:
+        failure = self.oauth_login.failure if self.oauth_login is not None else None
+        if failure is not None:  # the server asked for authorization again (a wider scope, say)
+            return f"MCP server {self.name!r} refused the call: {failure}"
         tail = self.stderr_tail(5)
         message = f"MCP server {self.name!r} stopped during the call"
         if tail:

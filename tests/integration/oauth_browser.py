@@ -1,0 +1,20 @@
+"""A stand-in for a person's browser in the OAuth tests: `python oauth_browser.py URL`.
+
+It opens the authorization URL and follows the redirects (the authorization server approves
+at once) back to agentkit's loopback listener, then appends the URL it was given to the file
+named by `OAUTH_TEST_BROWSER_LOG`, so a test can tell whether and how often a browser opened.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import httpx
+
+if __name__ == "__main__":
+    url = sys.argv[1]
+    with open(os.environ["OAUTH_TEST_BROWSER_LOG"], "a", encoding="utf-8") as log:
+        log.write(url + "\n")
+    response = httpx.get(url, follow_redirects=True, timeout=10)
+    sys.exit(0 if response.status_code < 500 else 1)
