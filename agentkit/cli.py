@@ -636,7 +636,7 @@ def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Op
         agent = build_agent(
             options,
             _TerminalApprover(err, render, approve_all=options.yes),
-            on_sampling=asks.approve_sampling,
+            on_sampling=asks.sampling,
             on_elicitation=asks.elicit,
         )
     except (AgentkitError, ValueError, TypeError) as exc:
@@ -783,7 +783,7 @@ def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening]
         options.workspace = Path(tempfile.mkdtemp(prefix="agentkit-workspace-"))
     asks = cli_asks.TerminalAsks(err, render.pause, approve_all=options.yes, read=terminal.ask_text)
     try:
-        agent = build_agent(options, approver, on_sampling=asks.approve_sampling, on_elicitation=asks.elicit)
+        agent = build_agent(options, approver, on_sampling=asks.sampling, on_elicitation=asks.elicit)
         session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
@@ -893,7 +893,7 @@ def _batch(
         agent = build_agent(
             options,
             approve_all if options.yes else None,
-            on_sampling=asks.approve_sampling,
+            on_sampling=asks.sampling,
             on_elicitation=asks.elicit,
         )
     except (AgentkitError, ValueError, TypeError) as exc:

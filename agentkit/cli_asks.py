@@ -2,8 +2,8 @@
 use the model, and what goes in a server's form (or may its page be opened).
 
 With `--yes`, or with no terminal to ask, no question is asked: sampling is approved only
-with `--yes`, and a form is accepted only when each of its required fields has a default
-(with the defaults); a URL request is declined.
+with `--yes` (without, servers are told to pass it), and a form is accepted only when each of
+its required fields has a default (with the defaults); a URL request is declined.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from rich.markup import escape
 
 from agentkit.defaults import DEFAULT_MCP_FORM_TRIES
 from agentkit.events import Event, McpElicitation, McpSampling
-from agentkit.mcp.asks import ElicitationAnswer, ElicitationRequest, FormField, McpAsks, SamplingRequest
+from agentkit.mcp.asks import (
+    ElicitationAnswer,
+    ElicitationRequest,
+    FormField,
+    McpAsks,
+    SamplingApprover,
+    SamplingRequest,
+)
 
 __all__ = [
     "ApiKeyOption",
@@ -67,17 +74,16 @@ class TerminalAsks:
         self.always: set[str] = set()  # servers allowed to sample without asking again
         self.lock = asyncio.Lock()
 
+    @property
+    def sampling(self) -> SamplingApprover | None:
+        """The approver to give the agent (`on_sampling`): None when no one can approve, with
+        no terminal and no `--yes`, so that servers are told how to get approval."""
+        return self.approve_sampling if self.approve_all or self.interactive else None
+
     async def approve_sampling(self, request: SamplingRequest) -> bool:
-        """Whether the server may use the model for this request."""
+        """Whether the server may use the model for this request (asked at the terminal)."""
         if self.approve_all or request.server in self.always:
             return True
-        if not self.interactive:
-            self.pause()
-            self.err.print(
-                f"[yellow]⚠[/] MCP server {escape(request.server)} asks for a model answer and there is no "
-                "terminal to approve it: pass --yes"
-            )
-            return False
         async with self.lock:
             self.pause()
             thinking = "thinking" if request.think else "no thinking"
@@ -270,11 +276,11 @@ def mcp_call_asks(
         backend,
         model=model,
         presets=lambda think: profile.thinking if think else profile.non_thinking,
-        on_sampling=terminal.approve_sampling,
+        on_sampling=terminal.sampling,
         on_elicitation=terminal.elicit,
         no_model=(
             f"agentkit mcp call has no model to sample with (MCP server {server!r} asked for one): give "
-            "--base-url URL (and --model NAME), or set AGENTKIT_BASE_URL"
+            "--base-url URL (and --model NAME), or set AGENTKIT_BASE_URL, and --yes to approve it"
         ),
         on_event=lambda event: _show(err, event),
     )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from rich.console import Console
 
-from agentkit.cli_asks import TerminalAsks, describe_ask
+from agentkit.cli_asks import TerminalAsks, describe_ask, mcp_call_asks
 from agentkit.events import McpElicitation, McpSampling
 from agentkit.mcp.asks import ElicitationRequest, SamplingRequest, form_fields
 from agentkit.messages import Usage, UserMessage
@@ -116,12 +116,12 @@ async def test_sampling_is_asked_once_per_server_with_always() -> None:
     assert await asks.approve_sampling(SUMMARY) is False
 
 
-async def test_sampling_with_no_terminal_is_refused_naming_yes_and_yes_approves_it() -> None:
-    asks, typist, screen = terminal([], interactive=False)
-    assert await asks.approve_sampling(SUMMARY) is False
-    assert "no terminal to approve it: pass --yes" in screen.getvalue()
-    asks, typist, _ = terminal([], approve_all=True)
-    assert await asks.approve_sampling(SUMMARY) is True and typist.questions == []
+async def test_with_no_terminal_sampling_has_no_approver_unless_yes() -> None:
+    asks, _, _ = terminal([], interactive=False)
+    assert asks.sampling is None  # servers are told to pass --yes
+    asks, typist, _ = terminal([], interactive=False, approve_all=True)
+    assert asks.sampling is not None
+    assert await asks.sampling(SUMMARY) is True and typist.questions == []
 
 
 def test_the_events_read_as_one_line_each() -> None:
@@ -135,3 +135,18 @@ def test_the_events_read_as_one_line_each() -> None:
     assert "not answered: no" in describe_ask(refused)
     filled = McpElicitation("notes", "form", "Book", "accept", ("name",), {"name": "Ann"})
     assert describe_ask(filled).endswith("[dim]· accepted (name=Ann)[/]")
+
+
+async def test_mcp_call_without_a_model_refuses_sampling_naming_base_url() -> None:
+    from mcp import types
+
+    asks = mcp_call_asks(
+        "asks", Console(file=io.StringIO()), yes=True, base_url=None, model=None, api_key=None, script=None
+    )
+    params = types.CreateMessageRequestParams(
+        messages=[types.SamplingMessage(role="user", content=types.TextContent(text="Hi"))], max_tokens=8
+    )
+    result = await asks.sample("asks", params)
+    assert isinstance(result, types.ErrorData)
+    assert "agentkit mcp call has no model to sample with (MCP server 'asks' asked for one)" in result.message
+    assert "give --base-url URL (and --model NAME)" in result.message

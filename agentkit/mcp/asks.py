@@ -421,7 +421,7 @@ class McpAsks:
             if self.on_sampling is None:
                 raise _Refused(
                     f"sampling needs approval and no one can approve it here (MCP server {server!r} asked "
-                    "for a model answer): pass --yes, or give the Agent on_sampling=..."
+                    "for a model answer): pass --yes on the command line, or on_sampling=... to the Agent"
                 )
             approved = bool(await self._answer(self.on_sampling(request)))
             if not approved:

@@ -172,8 +172,8 @@ async def test_sampling_without_an_approver_is_refused_with_the_fix() -> None:
     heard = Heard()
     result = await McpAsks(backend, on_event=heard).sample("notes", sampling_params())
     assert isinstance(result, types.ErrorData) and result.code == -1
-    assert "no one can approve it here" in result.message and "--yes" in result.message
-    assert "on_sampling" in result.message
+    assert "no one can approve it here" in result.message
+    assert "pass --yes on the command line, or on_sampling=... to the Agent" in result.message
     assert backend.requests == []
     (event,) = heard.events
     assert isinstance(event, McpSampling) and not event.approved and event.error == result.message
