@@ -150,3 +150,13 @@ async def test_mcp_call_without_a_model_refuses_sampling_naming_base_url() -> No
     assert isinstance(result, types.ErrorData)
     assert "agentkit mcp call has no model to sample with (MCP server 'asks' asked for one)" in result.message
     assert "give --base-url URL (and --model NAME)" in result.message
+
+
+def test_the_readme_states_the_defaults_the_code_uses() -> None:
+    from pathlib import Path
+
+    from agentkit.defaults import DEFAULT_MCP_ASK_TIMEOUT, DEFAULT_MCP_FORM_TRIES
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"A question waits {DEFAULT_MCP_ASK_TIMEOUT:g} s for an answer" in readme
+    assert f"asked again ({DEFAULT_MCP_FORM_TRIES} times, then the form is cancelled)" in readme
