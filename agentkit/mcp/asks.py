@@ -376,10 +376,11 @@ class McpAsks:
 
     def heard_by(self, on_event: Callable[[Event], None]) -> McpAsks:
         """The same answers, with their events told to `on_event` (a run's own servers)."""
-        copy = McpAsks.__new__(McpAsks)
-        copy.__dict__.update(self.__dict__)
-        copy.on_event = on_event
-        return copy
+        import copy
+
+        heard = copy.copy(self)
+        heard.on_event = on_event
+        return heard
 
     def _tell(self, event: Event) -> None:
         if self.on_event is not None:

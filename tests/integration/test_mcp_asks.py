@@ -117,21 +117,22 @@ async def test_a_run_serves_sampling_and_elicitation_and_records_them(
     assert kept[1]["content"] == {"name": "Ann", "seats": 4, "when": "dinner", "terrace": False}
 
 
-async def test_without_callbacks_sampling_is_refused_and_forms_take_their_defaults(tmp_path: Path) -> None:
+async def test_without_callbacks_sampling_is_refused_and_forms_take_their_defaults() -> None:
     turns = [call("asks__summarize", text=TEXT), call("asks__confirm"), "Done."]
-    agent = Agent(
-        backend=ScriptedBackend(turns),
-        mcp=McpConfig(servers={"asks": ServerConfig(command=sys.executable, args=[str(SERVER)])}),
-        transcripts=False,
-    )
+    per_run = ServerConfig(command=sys.executable, args=[str(SERVER)], per_run=True)  # the run's own copy
+    agent = Agent(backend=ScriptedBackend(turns), mcp=McpConfig(servers={"asks": per_run}), transcripts=False)
     events = [event async for event in agent.stream("Use the asks server.")]
     results = {e.call.name: e.result for e in events if isinstance(e, ToolCallFinished)}
     assert results["asks__summarize"].is_error
     assert "no one can approve it here" in results["asks__summarize"].content
-    assert json.loads(results["asks__confirm"].content) == {
-        "action": "accept",
-        "data": {"seats": 2, "ok": True},
-    }
+    confirmed = json.loads(results["asks__confirm"].content)
+    assert confirmed == {"action": "accept", "data": {"seats": 2, "ok": True}}
+    noted = [e for e in events if isinstance(e, (McpSampling, McpElicitation))]
+    assert [(type(e).__name__, e.server) for e in noted] == [
+        ("McpSampling", "asks"),
+        ("McpElicitation", "asks"),
+    ]
+    assert isinstance(noted[0], McpSampling) and not noted[0].approved
 
 
 # -- agentkit mcp call ---------------------------------------------------------------------------
