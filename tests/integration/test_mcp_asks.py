@@ -227,3 +227,37 @@ def test_a_form_and_a_page_at_a_real_terminal(tmp_path: Path) -> None:
     term.expect('{"action": "accept"}')
     assert term.finish() == 0
     assert opened.read_text().strip() == LOGIN
+
+
+def test_a_run_at_a_real_terminal_asks_before_sampling_and_shows_the_form(tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    turns = [call("asks__summarize", text=TEXT), "A short summary.", call("asks__book"), "Booked."]
+    script.write_text(json.dumps(turns))  # the sampling request takes the second turn
+    args = [
+        sys.executable, "-m", "agentkit.cli", "run", "Summarize, then book.", "--backend", "scripted",
+        "--script", str(script), "--mcp-config", str(config_file(tmp_path)),
+        "--runs-dir", str(tmp_path / "runs"),
+    ]  # fmt: skip
+    term = Terminal(args, tmp_path)
+    term.expect("MCP server asks asks the model (at most 64 tokens, no thinking): MCP servers may ask")
+    term.expect("Allow it? [y]es / [n]o / [a]lways for this server: ")
+    term.type("y\r")
+    term.expect("◆ MCP server asks asked the model: MCP servers may ask their client for a model's answer.")
+    term.expect("Fill in the form? [y]es / [n]o / [c]ancel: ")
+    term.type("y\r")
+    term.expect("Name *: ")
+    term.type("Bo\r")
+    term.expect("Seats (whole number, 1..8) [2]: ")
+    term.type("\r")
+    term.expect("When [dinner]: ")
+    term.type("\r")
+    term.expect("Terrace (y/n) [no]: ")
+    term.type("y\r")
+    term.expect(
+        "◆ MCP server asks asked: Book a table · accepted (name=Bo, seats=2, when=dinner, terrace=True)"
+    )
+    term.expect("Booked.")
+    assert term.finish() == 0, term.seen
+    (transcript,) = (tmp_path / "runs").glob("*.jsonl")
+    kinds = [r["type"] for r in read_transcript(transcript) if r["type"].startswith("mcp_")]
+    assert kinds == ["mcp_sampling", "mcp_elicitation"]
