@@ -5,7 +5,9 @@ A server's `sampling/createMessage` is served by the agent's own backend, once i
 (`on_sampling`, `--yes`, or a person at the terminal): its system prompt, text messages, max
 tokens, temperature and stop sequences make one model call, without thinking unless the
 request's `metadata` asks for it (`{"thinking": true}`). Images and audio are refused (Qwen3
-reads text). A server's `elicitation/create` goes to `on_elicitation` as an
+reads text); `modelPreferences` and `includeContext` are advisory and left aside (there is one
+model, and servers see no other server's context); sampling tools are not declared. A
+server's `elicitation/create` goes to `on_elicitation` as an
 `ElicitationRequest` whose form fields are read from the requested schema; with no one to ask,
 a form whose required fields all have defaults is accepted with them and any other request
 is declined. An accepted URL request opens the URL in the browser (`webbrowser`, which

@@ -261,3 +261,31 @@ def test_a_run_at_a_real_terminal_asks_before_sampling_and_shows_the_form(tmp_pa
     (transcript,) = (tmp_path / "runs").glob("*.jsonl")
     kinds = [r["type"] for r in read_transcript(transcript) if r["type"].startswith("mcp_")]
     assert kinds == ["mcp_sampling", "mcp_elicitation"]
+
+
+def test_a_chat_fills_in_a_form_at_its_prompt_keeping_the_case_typed(tmp_path: Path) -> None:
+    from ..test_cli_chat import CTRL_D, Chat, say
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([call("asks__book"), "Booked."]))
+    args = [
+        sys.executable, "-m", "agentkit.cli", "chat", "--backend", "scripted", "--script", str(script),
+        "--mcp-config", str(config_file(tmp_path)), "--runs-dir", str(tmp_path / "runs"),
+    ]  # fmt: skip
+    term = Chat(args, tmp_path, {"PROMPT_TOOLKIT_NO_CPR": "1", "XDG_STATE_HOME": str(tmp_path / "state")})
+    say(term, "Book a table.")
+    term.expect("Fill in the form? [y]es / [n]o / [c]ancel:")
+    term.type("y\r")
+    term.expect("Name *:")
+    term.type("Ann Lee\r")
+    term.expect("Seats (whole number, 1..8) [2]:")
+    term.type("4\r")
+    term.expect("When [dinner]:")
+    term.type("lunch\r")
+    term.expect("Terrace (y/n) [no]:")
+    term.type("\r")
+    term.expect("accepted (name=Ann Lee, seats=4, when=lunch, terrace=False)")
+    term.expect("Booked.")
+    term.expect("›")
+    term.type(CTRL_D)
+    assert term.finish() == 0, term.log + term.seen
