@@ -6,12 +6,12 @@ A server's `sampling/createMessage` is served by the agent's own backend, once i
 tokens, temperature and stop sequences make one model call, without thinking unless the
 request's `metadata` asks for it (`{"thinking": true}`). Images and audio are refused (Qwen3
 reads text); `modelPreferences` and `includeContext` are advisory and left aside (there is one
-model, and servers see no other server's context); sampling tools are not declared. A
-server's `elicitation/create` goes to `on_elicitation` as an
-`ElicitationRequest` whose form fields are read from the requested schema; with no one to ask,
-a form whose required fields all have defaults is accepted with them and any other request
-is declined. An accepted URL request opens the URL in the browser (`webbrowser`, which
-honours `BROWSER`).
+model, and servers see no other server's context); sampling tools are not declared.
+
+A server's `elicitation/create` goes to `on_elicitation` as an `ElicitationRequest` whose form
+fields are read from the requested schema; with no one to ask, a form whose required fields
+all have defaults is accepted with them and any other request is declined. An accepted URL
+request opens the URL in the browser (`webbrowser`, which honours `BROWSER`).
 
 The SDK calls the same callbacks for a server's own requests (protocol 2025-11-25 and before)
 and for the requests embedded in an `InputRequiredResult` (2026-07-28), so both are served
