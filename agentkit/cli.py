@@ -1202,6 +1202,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
         elif kind == "compacted":
             before, after = record.get("tokens_before") or 0, record.get("tokens_after") or 0
             out.print(f"[dim]⇣ context {before:,} → {after:,} tokens[/]")
+        elif kind in ("mcp_sampling", "mcp_elicitation"):
+            out.print(cli_asks.describe_record(record))
         elif kind == "server_status":
             state = "ready" if record.get("ok") else f"failed: {record.get('error')}"
             out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -28,6 +28,7 @@ from agentkit.mcp.asks import (
     SamplingApprover,
     SamplingRequest,
 )
+from agentkit.messages import Usage
 
 __all__ = [
     "ApiKeyOption",
@@ -36,6 +37,7 @@ __all__ = [
     "ScriptOption",
     "TerminalAsks",
     "describe_ask",
+    "describe_record",
     "mcp_call_asks",
 ]
 
@@ -209,6 +211,21 @@ def describe_ask(event: McpSampling | McpElicitation) -> str:
         outcome += f" ({escape(', '.join(f'{k}={v}' for k, v in event.content.items()))})"
     note = f" · {escape(event.error)}" if event.error else ""
     return f"[magenta]◆[/] {what} [dim]· {outcome}{note}[/]"
+
+
+def describe_record(record: Mapping[str, Any]) -> str:
+    """`describe_ask` of a transcript's `mcp_sampling` or `mcp_elicitation` line (for
+    `agentkit runs show`)."""
+    import dataclasses
+
+    kind = McpSampling if record.get("type") == "mcp_sampling" else McpElicitation
+    known = {f.name for f in dataclasses.fields(kind)}
+    body = {key: value for key, value in record.items() if key in known}
+    if kind is McpSampling and isinstance(body.get("usage"), dict):
+        body["usage"] = Usage(**body["usage"])
+    if kind is McpElicitation:
+        body["fields"] = tuple(body.get("fields") or ())
+    return describe_ask(kind(**body))
 
 
 # -- `agentkit mcp call`: a model for sampling, from options of its own ----------------------

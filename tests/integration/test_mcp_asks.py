@@ -261,6 +261,13 @@ def test_a_run_at_a_real_terminal_asks_before_sampling_and_shows_the_form(tmp_pa
     (transcript,) = (tmp_path / "runs").glob("*.jsonl")
     kinds = [r["type"] for r in read_transcript(transcript) if r["type"].startswith("mcp_")]
     assert kinds == ["mcp_sampling", "mcp_elicitation"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "agentkit.cli", "runs", "show", transcript.stem.rsplit("-", 1)[1],
+         "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "300"},
+    )  # fmt: skip
+    assert "◆ MCP server asks asked the model: MCP servers may ask" in shown.stdout
+    assert "◆ MCP server asks asked: Book a table · accepted (name=Bo, seats=2" in shown.stdout
 
 
 def test_a_chat_fills_in_a_form_at_its_prompt_keeping_the_case_typed(tmp_path: Path) -> None:
