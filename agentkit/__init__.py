@@ -32,6 +32,8 @@ _EXPORTS = {
     "ChatBackend": "agentkit.backends.chat",
     "ChatSession": "agentkit.chat",
     "CompletionsBackend": "agentkit.backends.completions",
+    "ElicitationAnswer": "agentkit.mcp.asks",
+    "ElicitationRequest": "agentkit.mcp.asks",
     "ConfigError": "agentkit.errors",
     "ContextOverflow": "agentkit.errors",
     "ContextPolicy": "agentkit.context",
@@ -43,6 +45,7 @@ _EXPORTS = {
     "RetryPolicy": "agentkit.backends.retry",
     "RunResult": "agentkit.result",
     "Sampling": "agentkit.thinking",
+    "SamplingRequest": "agentkit.mcp.asks",
     "SandboxPolicy": "agentkit.sandbox",
     "SandboxWarning": "agentkit.sandbox",
     "ScriptedBackend": "agentkit.backends.scripted",
@@ -97,6 +100,7 @@ if TYPE_CHECKING:
         ModelUnreachable,
     )
     from agentkit.loop import Limits
+    from agentkit.mcp.asks import ElicitationAnswer, ElicitationRequest, SamplingRequest
     from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
     from agentkit.qwen3.parser import parse_output
     from agentkit.qwen3.template import render_prompt

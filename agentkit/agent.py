@@ -40,6 +40,7 @@ from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
 
 if TYPE_CHECKING:
     from agentkit.batch import BatchProgress, BatchResult, TaskLike
+    from agentkit.mcp.asks import Elicitor, McpAsks, SamplingApprover
     from agentkit.mcp.config import McpConfig
     from agentkit.mcp.toolset import McpSource, McpToolset
 
@@ -108,6 +109,14 @@ class Agent:
             tool's default (Python, shell, file writes and destructive MCP tools ask).
         approve: Called with `(call, tool)` for each call whose policy is "ask" (may be
             async); True lets it run. Without it, such calls are refused.
+        on_sampling: Called with a `SamplingRequest` when an MCP server asks for a message
+            from the agent's model (may be async); True lets the model answer it (without
+            thinking unless the request's metadata says `"thinking": true`). Without it,
+            such requests are refused.
+        on_elicitation: Called with an `ElicitationRequest` when an MCP server asks the
+            person for something (may be async); returns an `ElicitationAnswer`. Without it,
+            a form whose required fields all have defaults is accepted with them, and other
+            requests are declined. An accepted URL request opens the page in the browser.
         max_output_chars: Tool results longer than this reach the model cut to head and
             tail (default: the model's context length in characters, about a quarter of
             the window); transcripts keep the whole text.
@@ -170,6 +179,8 @@ class Agent:
         workspace: str | Path | None = None,
         approval: Mapping[str, Approval] | None = None,
         approve: Approver | None = None,
+        on_sampling: SamplingApprover | None = None,
+        on_elicitation: Elicitor | None = None,
         max_output_chars: int | None = None,
         transcripts: str | Path | bool = True,
         allow_private_fetch: bool = False,
@@ -249,24 +260,35 @@ class Agent:
         self.deps = deps
         self._active = 0
         self.mcp: McpToolset | None = None
+        self._asks: McpAsks | None = None
         self._per_run_mcp: McpConfig | None = None  # servers each run starts for itself
         if mcp is None:
             from agentkit.mcp.config import default_mcp_config_path
 
             mcp = default_mcp_config_path()
         if mcp is not None and mcp is not False:
+            from agentkit.mcp.asks import McpAsks
             from agentkit.mcp.config import parse_mcp_config
             from agentkit.mcp.toolset import McpToolset, mcp_config
 
             if isinstance(mcp, Mapping):
                 mcp = parse_mcp_config(mcp, "Agent(mcp={...})")
             shared, own = mcp_config(mcp).split()
+            self._asks = McpAsks(
+                self.backend,
+                model=model,
+                presets=self.sampling_for,
+                on_sampling=on_sampling,
+                on_elicitation=on_elicitation,
+                on_event=self._noted,
+            )
             self.mcp = McpToolset(
                 shared,
                 strict=mcp_strict,
                 on_change=lambda _: self._sync_mcp_tools(),
                 roots=lambda: [w for run in self._listening for w in run.roots()],
                 on_log=self._heard,
+                asks=self._asks,
             )
             self._per_run_mcp = own if own.servers else None
         self._mcp_tools: list[str] = []
@@ -603,7 +625,11 @@ class Agent:
         from agentkit.mcp.toolset import McpToolset
 
         own = McpToolset(
-            self._per_run_mcp, strict=self.mcp.strict if self.mcp else False, roots=run.roots, on_log=run.log
+            self._per_run_mcp,
+            strict=self.mcp.strict if self.mcp else False,
+            roots=run.roots,
+            on_log=run.log,
+            asks=self._asks.heard_by(run.note) if self._asks is not None else None,
         )
         toolbox = self.toolbox.copy()
 
@@ -648,6 +674,12 @@ class Agent:
         """A shared MCP server's log message: every run going on hears it."""
         for run in self._listening:
             run.log(session, level, logger, data)
+
+    def _noted(self, event: Event) -> None:
+        """A shared MCP server's sampling or elicitation request was answered: every run going
+        on hears of it (as of its log messages)."""
+        for run in self._listening:
+            run.note(event)
 
     def _mcp_instructions(self, own: McpToolset | None) -> dict[str, str]:
         """The running MCP servers' instructions (from `initialize`), by server name."""
@@ -783,11 +815,12 @@ class Agent:
 
 class _RunMcp:
     """What a run offers its MCP servers (its workspace as their root) and what it hears from
-    them (their log messages, to yield as events)."""
+    them (their log messages, and what they asked of the model and the person), to yield as
+    events."""
 
     def __init__(self, scope: RunScope) -> None:
         self.scope = scope
-        self.logs: list[McpLog] = []
+        self.logs: list[Event] = []
 
     def roots(self) -> list[Path]:
         """The run's workspace, once it has one (none: the run has no root to offer)."""
@@ -796,8 +829,12 @@ class _RunMcp:
     def log(self, session: Any, level: str, logger: str | None, data: Any) -> None:
         self.logs.append(McpLog(session.name, level, logger, data))
 
-    def take(self) -> list[McpLog]:
-        """The log messages heard since the last call."""
+    def note(self, event: Event) -> None:
+        """A server's sampling or elicitation request was answered."""
+        self.logs.append(event)
+
+    def take(self) -> list[Event]:
+        """The events heard since the last call."""
         logs, self.logs = self.logs, []
         return logs
 

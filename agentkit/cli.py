@@ -26,6 +26,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.text import Text
 
+from agentkit import cli_asks
 from agentkit.cli_mcp import Opening
 from agentkit.cli_options import (
     PANEL_MODEL,
@@ -41,7 +42,9 @@ from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
     Compacted,
     Event,
+    McpElicitation,
     McpLog,
+    McpSampling,
     ModelRetry,
     OutputRejected,
     RunFailed,
@@ -197,6 +200,9 @@ class _Renderer:
                 )
                 where = f"{event.server}/{event.logger}" if event.logger else event.server
                 self.err.print(f"[dim]  {escape(where)} {event.level}: {escape(_clip(data, 300))}[/]")
+        elif isinstance(event, (McpSampling, McpElicitation)):
+            self._break()
+            self.err.print(cli_asks.describe_ask(event))
         elif isinstance(event, ServerStatus):
             self._break()
             if event.ok:
@@ -625,8 +631,14 @@ def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Op
     render = _Renderer(
         out, err, not options.hide_thinking, options.output_schema is not None, verbose=options.verbose
     )
+    asks = cli_asks.TerminalAsks(err, render.pause, approve_all=options.yes)
     try:
-        agent = build_agent(options, _TerminalApprover(err, render, approve_all=options.yes))
+        agent = build_agent(
+            options,
+            _TerminalApprover(err, render, approve_all=options.yes),
+            on_sampling=asks.sampling,
+            on_elicitation=asks.elicit,
+        )
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
     stopped: list[str] = []
@@ -769,8 +781,9 @@ def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening]
     approver = _TerminalApprover(err, render, approve_all=options.yes, ask=terminal.ask)
     if opening is not None and options.workspace is None:  # where attached files go, and the chat works
         options.workspace = Path(tempfile.mkdtemp(prefix="agentkit-workspace-"))
+    asks = cli_asks.TerminalAsks(err, render.pause, approve_all=options.yes, read=terminal.ask_text)
     try:
-        agent = build_agent(options, approver)
+        agent = build_agent(options, approver, on_sampling=asks.sampling, on_elicitation=asks.elicit)
         session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
@@ -875,8 +888,14 @@ def _batch(
     async def approve_all(call: Any, tool: Any) -> bool:
         return True
 
+    asks = cli_asks.TerminalAsks(err, approve_all=options.yes, interactive=False)
     try:
-        agent = build_agent(options, approve_all if options.yes else None)
+        agent = build_agent(
+            options,
+            approve_all if options.yes else None,
+            on_sampling=asks.sampling,
+            on_elicitation=asks.elicit,
+        )
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
     progress = BatchProgress()
@@ -1183,6 +1202,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
         elif kind == "compacted":
             before, after = record.get("tokens_before") or 0, record.get("tokens_after") or 0
             out.print(f"[dim]⇣ context {before:,} → {after:,} tokens[/]")
+        elif kind in ("mcp_sampling", "mcp_elicitation"):
+            out.print(cli_asks.describe_record(record))
         elif kind == "server_status":
             state = "ready" if record.get("ok") else f"failed: {record.get('error')}"
             out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")
@@ -1486,7 +1507,7 @@ McpConfigOption = Annotated[
 ]
 
 
-def _toolset(paths: Optional[list[Path]], only: Optional[str] = None) -> Any:
+def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any = None) -> Any:
     from agentkit.mcp.config import CONFIG_ENV_VAR, McpConfig, default_mcp_config_path, load_mcp_configs
     from agentkit.mcp.toolset import McpToolset
 
@@ -1508,7 +1529,7 @@ def _toolset(paths: Optional[list[Path]], only: Optional[str] = None) -> Any:
                     f"the servers are: {', '.join(config.servers) or 'none'}"
                 )
             config = McpConfig(servers={only: config.servers[only].model_copy(update={"disabled": False})})
-        return McpToolset(config)
+        return McpToolset(config, asks=asks)
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
 
@@ -1684,7 +1705,13 @@ def mcp_call(
     arguments: Annotated[str, typer.Argument(help="The arguments, a JSON object.")] = "{}",
     mcp_config: McpConfigOption = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Approve the call if the tool asks for approval.")
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Approve the call if the tool asks for approval, and the server's sampling requests; "
+            "its forms get their defaults.",
+        ),
     ] = False,
     json_out: Annotated[
         bool,
@@ -1698,6 +1725,10 @@ def mcp_call(
             "--out", metavar="DIR", help="Save images, audio and binary resources here.", show_default=False
         ),
     ] = None,
+    base_url: cli_asks.BaseUrlOption = None,
+    model: cli_asks.ModelOption = None,
+    api_key: cli_asks.ApiKeyOption = None,
+    script: cli_asks.ScriptOption = None,
 ) -> None:
     """Call one tool of one server, as the agent would, and print the result.
 
@@ -1706,6 +1737,11 @@ def mcp_call(
     result are saved as files in the current folder (or `--out DIR`) and the text names
     them; with `--json` the result is printed as the server sent it (base64 data included)
     and files are saved only with `--out`.
+
+    A server that asks for a model answer (sampling) gets one from the model at `--base-url`
+    once approved at the terminal (or by `--yes`); a form it asks for is filled in at the
+    terminal (with `--yes`, or with no terminal, its defaults are sent when every required
+    field has one, else it is declined).
 
     Exit codes: 0 the tool answered · 1 the tool answered with an error, or its server failed
     during the call · 2 bad input: arguments, config, server or tool name, or a server that
@@ -1726,8 +1762,14 @@ def mcp_call(
             f'the arguments must be a JSON object, not {type(parsed).__name__}; e.g. \'{{"city": "Paris"}}\'',
             2,
         )
-    toolset = _toolset(mcp_config, only=server)
     err = Console(stderr=True, highlight=False, emoji=False)
+    try:
+        asks = cli_asks.mcp_call_asks(
+            server, err, yes=yes, base_url=base_url, model=model, api_key=api_key, script=script
+        )
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    toolset = _toolset(mcp_config, only=server, asks=asks)
     approver = _TerminalApprover(err, _Renderer(Console(), err, False), approve_all=yes)
 
     async def progress(done: float, total: Optional[float], message: Optional[str]) -> None:
@@ -1755,6 +1797,8 @@ def mcp_call(
                 raise _fail(str(exc), 1) from None
         finally:
             await toolset.close()
+            if asks.backend is not None:
+                await asks.backend.aclose()
 
     try:
         result = asyncio.run(main())

@@ -163,17 +163,23 @@ class ChatTerminal:
     async def ask(self, question: str) -> str:
         """An answer to a tool-approval question, lowered; Ctrl-C stops the step (and
         refuses the call), Ctrl-D refuses it."""
+        answer = await self.ask_text(question)
+        return "n" if answer is None else answer.strip().lower()
+
+    async def ask_text(self, question: str) -> str | None:
+        """An answer as typed (a form's field); None for Ctrl-D, or Ctrl-C (which also
+        stops the step)."""
         if self._answers is None:
             self._sessions()
         try:
             answer: str = await self._answers.prompt_async(question, handle_sigint=False)
         except EOFError:
-            return "n"
+            return None
         except KeyboardInterrupt:
             if self._step is not None:
                 self._step.cancel()
-            return "n"
-        return answer.strip().lower()
+            return None
+        return answer
 
     # -- the session -----------------------------------------------------------------------
 

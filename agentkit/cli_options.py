@@ -286,7 +286,11 @@ def _declared(
     yes: Annotated[
         bool,
         typer.Option(
-            "--yes", "-y", help="Approve every tool call that would ask.", rich_help_panel=PANEL_TOOLS
+            "--yes",
+            "-y",
+            help="Approve every tool call that would ask, and MCP servers' sampling requests; MCP forms "
+            "get their defaults.",
+            rich_help_panel=PANEL_TOOLS,
         ),
     ] = False,
     allow: Annotated[

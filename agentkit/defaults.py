@@ -20,6 +20,8 @@ __all__ = [
     "DEFAULT_MAX_MALFORMED",
     "DEFAULT_MAX_REPEATS",
     "DEFAULT_MAX_STEPS",
+    "DEFAULT_MCP_ASK_TIMEOUT",
+    "DEFAULT_MCP_FORM_TRIES",
     "DEFAULT_OUTPUT_RESERVE",
     "DEFAULT_OUTPUT_RETRIES",
     "DEFAULT_REPLICA_ATTEMPTS",
@@ -145,3 +147,14 @@ OAUTH_LOGIN_TIMEOUT = 300.0
 perhaps with a second factor, and approve) before it gives up. The server's connect timeout
 does not run meanwhile. Change it per server (`"oauth": {"login_timeout": ...}`) or with
 `agentkit mcp login --timeout`."""
+
+DEFAULT_MCP_ASK_TIMEOUT = 300.0
+"""Seconds a person (or an `on_sampling` / `on_elicitation` callback) has to answer what an
+MCP server asks: whether its sampling request may use the model, or what to put in its form.
+Five minutes is time to read a form and look something up; a question left longer is
+answered "cancel" (elicitation) or refused (sampling). The server's tool call waits meanwhile,
+so a tool's own timeout (`tool_timeout`, the server's `toolTimeout`) bounds it too."""
+
+DEFAULT_MCP_FORM_TRIES = 3
+"""Times a form field is asked again at the terminal after an answer that does not fit it
+(not a number, not one of the choices, out of range) before the form is cancelled."""

@@ -6,7 +6,8 @@ A run yields `RunStarted`, a `ServerStatus` per MCP server it starts, then per s
 `ToolCallStarted` as soon as a call is complete, `TurnFinished` when the model's turn is
 complete, `ToolProgress` while calls report it, `ToolCallFinished` as each finishes,
 `StepFinished` (then `OutputRejected` when an answer does not match the run's output
-type and goes back to the model); and at last `RunFinished` or `RunFailed`.
+type and goes back to the model); and at last `RunFinished` or `RunFailed`. What MCP servers
+send or ask comes between them as it happens: `McpLog`, `McpSampling`, `McpElicitation`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Compacted",
     "Event",
+    "McpElicitation",
     "McpLog",
+    "McpSampling",
     "ModelRetry",
     "OutputRejected",
     "RunFailed",
@@ -180,6 +183,44 @@ class McpLog:
 
 
 @dataclass(frozen=True)
+class McpSampling:
+    """An MCP server asked for a message from the agent's model (`sampling/createMessage`).
+
+    `request` says what it asked in a few words; `approved` whether it was let through (by
+    `on_sampling`, `--yes` or a person); `usage` what the model call cost; `error` why there
+    is no answer (refused, no model, images, a failed model call), as the server was told.
+    """
+
+    server: str
+    request: str
+    approved: bool
+    think: bool
+    max_tokens: int
+    usage: Usage | None = None
+    answer: str | None = None
+    stop_reason: str | None = None
+    error: str | None = None
+    type: ClassVar[str] = "mcp_sampling"
+
+
+@dataclass(frozen=True)
+class McpElicitation:
+    """An MCP server asked the person for something (`elicitation/create`): a form's fields
+    (`mode` "form") or a visit to `url` ("url"); `action` is the answer ("accept",
+    "decline", "cancel") and `content` what the form held; `error` why no one could answer."""
+
+    server: str
+    mode: str
+    message: str
+    action: str
+    fields: tuple[str, ...] = ()
+    content: dict[str, Any] | None = None
+    url: str | None = None
+    error: str | None = None
+    type: ClassVar[str] = "mcp_elicitation"
+
+
+@dataclass(frozen=True)
 class ToolCallFinished:
     """A call's result is ready. `call` is a `ToolCallError` for an unreadable call."""
 
@@ -232,6 +273,8 @@ Event = Union[
     RunStarted,
     ServerStatus,
     McpLog,
+    McpSampling,
+    McpElicitation,
     Compacted,
     StepStarted,
     ModelRetry,

@@ -34,7 +34,9 @@ from agentkit.errors import ConfigError
 from agentkit.events import (
     Compacted,
     Event,
+    McpElicitation,
     McpLog,
+    McpSampling,
     ModelRetry,
     OutputRejected,
     RunFailed,
@@ -81,6 +83,8 @@ _DURABLE = (
     RunStarted,
     ServerStatus,
     McpLog,
+    McpSampling,
+    McpElicitation,
     Compacted,
     StepStarted,
     ModelRetry,

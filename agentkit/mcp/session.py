@@ -20,12 +20,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import AgentkitError
 from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import ServerConfig
+
+if TYPE_CHECKING:
+    from agentkit.mcp.asks import McpAsks
 
 if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport there
     from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found, unused-ignore]
@@ -245,6 +248,8 @@ class McpSession:
             declares no roots capability.
         on_log: Told of each log message the server sends (`notifications/message`).
         log_level: The least severe level the server is asked to send.
+        asks: Answers the server's sampling and elicitation requests; None declares
+            neither capability.
     """
 
     def __init__(
@@ -256,8 +261,10 @@ class McpSession:
         roots: Roots | None = None,
         on_log: LogHandler | None = None,
         log_level: str = DEFAULT_MCP_LOG_LEVEL,
+        asks: McpAsks | None = None,
     ) -> None:
         self.name = name
+        self.asks = asks
         self.config = config
         self.on_tools_changed = on_tools_changed
         self.roots = roots
@@ -444,6 +451,8 @@ class McpSession:
             list_roots_callback=self._list_roots if self.roots is not None else None,
             logging_callback=self._on_log,
             log_level=cast(Any, self.log_level),
+            sampling_callback=self.asks.sampling_callback(self.name) if self.asks is not None else None,
+            elicitation_callback=self.asks.elicitation_callback(self.name) if self.asks is not None else None,
         )
 
     def _oauth(self) -> Any:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import ConfigError
@@ -14,6 +14,9 @@ from agentkit.mcp.config import McpConfig, load_mcp_configs
 from agentkit.mcp.resources import ListResourcesTool, ReadResourceTool, resource_tools
 from agentkit.mcp.session import LogHandler, McpServerError, McpSession, Roots
 from agentkit.mcp.tools import McpTool
+
+if TYPE_CHECKING:
+    from agentkit.mcp.asks import McpAsks
 
 __all__ = ["McpSource", "McpToolset", "ServerReport", "ServerTool", "mcp_config"]
 
@@ -57,6 +60,8 @@ class McpToolset:
             None declares no roots capability.
         on_log: Told of each log message a server sends (`notifications/message`).
         log_level: The least severe level servers are asked to send.
+        asks: Answers the servers' sampling and elicitation requests; None declares
+            neither capability.
     """
 
     def __init__(
@@ -68,13 +73,20 @@ class McpToolset:
         roots: Roots | None = None,
         on_log: LogHandler | None = None,
         log_level: str = DEFAULT_MCP_LOG_LEVEL,
+        asks: McpAsks | None = None,
     ) -> None:
         self.config = mcp_config(source)
         self.strict = strict
         self.on_change = on_change
         self.sessions = {
             name: McpSession(
-                name, server, on_tools_changed=self._changed, roots=roots, on_log=on_log, log_level=log_level
+                name,
+                server,
+                on_tools_changed=self._changed,
+                roots=roots,
+                on_log=on_log,
+                log_level=log_level,
+                asks=asks,
             )
             for name, server in self.config.enabled().items()
         }
