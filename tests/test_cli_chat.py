@@ -116,10 +116,14 @@ def test_a_session_of_turns_commands_soft_switches_and_ctrl_c(tmp_path: Path) ->
         "assistant",
     ]
     reasons = [r["decision"]["reason"] for r in saved.records if r["type"] == "step_started"]
+    # The story's steps: policy off, and the earlier /no_think still holds.
     assert reasons == [
-        "auto: first step of the user turn", "auto: continuing after tool results",
-        "/no_think in the conversation", "/no_think in the conversation", "/think in the conversation",
-    ]  # fmt: skip  (the story's step: policy off, and the earlier /no_think still holds)
+        "auto: first step of the user turn",
+        "auto: continuing after tool results",
+        "/no_think in the conversation",
+        "/no_think in the conversation",
+        "/think in the conversation",
+    ]
     assert "run_interrupted" in [r["type"] for r in saved.records] and info.status == "answer"
     text = (tmp_path / "talk.md").read_text()
     assert "## User\n\n/no_think And twice that?" in text and text.rstrip().endswith("The end.")
