@@ -25,6 +25,8 @@ __all__ = [
     "DEFAULT_REPLICA_ATTEMPTS",
     "DEFAULT_RETRY_ATTEMPTS",
     "DEFAULT_RETRY_TIME",
+    "DEFAULT_SERVE_CANCEL_GRACE",
+    "DEFAULT_SERVE_CONCURRENCY",
     "DEFAULT_SET_ASIDE",
     "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
@@ -145,3 +147,14 @@ OAUTH_LOGIN_TIMEOUT = 300.0
 perhaps with a second factor, and approve) before it gives up. The server's connect timeout
 does not run meanwhile. Change it per server (`"oauth": {"login_timeout": ...}`) or with
 `agentkit mcp login --timeout`."""
+
+# Serving an agent over MCP (`agentkit mcp serve`)
+
+DEFAULT_SERVE_CONCURRENCY = 4
+"""Runs at once for the MCP clients of one `agentkit mcp serve`; further calls wait for a
+free slot (and say so in a progress notification). A client delegating to a local agent
+rarely sends more at once; four keep one local vLLM busy without slowing each run much."""
+
+DEFAULT_SERVE_CANCEL_GRACE = 15.0
+"""Seconds a cancelled run may take to stop (its transcript closed, its per-run MCP servers
+stopped: an MCP server gets 10 s to close) before the call gives up waiting for it."""
