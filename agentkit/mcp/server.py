@@ -272,10 +272,11 @@ class AgentServer:
         try:
             yield
         finally:
-            if not starting.done():
-                starting.cancel()
             with anyio.CancelScope(shield=True):
-                await asyncio.wait({starting})
+                await asyncio.wait({starting}, timeout=self.cancel_grace)  # a start cut short leaks
+                if not starting.done():
+                    starting.cancel()
+                    await asyncio.wait({starting})
                 await self.agent.aclose()
 
     async def serve_stdio(self) -> None:
