@@ -1,0 +1,96 @@
+"""`AgentServer` in process, with a scripted model and the SDK's client: what a call returns
+for an answer, a structured answer, a run that stops without one and a bad task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mcp_types
+import pytest
+from mcp import Client
+
+from agentkit import Agent, ScriptedBackend
+from agentkit.mcp.server import AgentServer
+
+
+def agent(turns: dict[str, list[str]], tmp_path: Path, **options: Any) -> Agent:
+    return Agent(backend=ScriptedBackend(turns), transcripts=tmp_path, mcp=False, **options)
+
+
+def call(name: str, **arguments: Any) -> str:
+    return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
+
+
+def text_of(result: mcp_types.CallToolResult) -> str:
+    return "".join(c.text for c in result.content if isinstance(c, mcp_types.TextContent))
+
+
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+async def test_the_answer_comes_back_with_the_runs_transcript(tmp_path: Path) -> None:
+    served = AgentServer(agent({"Add 2 and 3.": [call("add", a=2, b=3), "5"]}, tmp_path, tools=[add]))
+    async with Client(served.server) as client:
+        tools = (await client.list_tools()).tools
+        result = await client.call_tool("run_agent", {"task": "Add 2 and 3."})
+    assert "add" in (tools[0].description or "")
+    assert tools[0].output_schema is None  # no output type: text only
+    assert (text_of(result), result.is_error, result.structured_content) == ("5", False, None)
+    assert result.meta is not None and Path(result.meta["agentkit/transcript"]).parent == tmp_path
+
+
+async def test_an_agent_with_an_output_schema_returns_structured_content(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"]}
+    served = AgentServer(agent({"Sum?": ['{"sum": 5}']}, tmp_path, output_type=schema))
+    async with Client(served.server) as client:
+        tools = (await client.list_tools()).tools
+        result = await client.call_tool("run_agent", {"task": "Sum?"})
+    assert tools[0].output_schema == schema
+    assert result.structured_content == {"sum": 5}
+
+
+async def test_an_output_schema_that_is_not_an_object_is_wrapped_in_one(tmp_path: Path) -> None:
+    schema = {"type": "array", "items": {"type": "integer"}}
+    served = AgentServer(agent({"List?": ["[1, 2]"]}, tmp_path, output_type=schema))
+    async with Client(served.server) as client:
+        tools = (await client.list_tools()).tools
+        result = await client.call_tool("run_agent", {"task": "List?"})
+    assert tools[0].output_schema == {
+        "type": "object",
+        "properties": {"result": schema},
+        "required": ["result"],
+    }
+    assert result.structured_content == {"result": [1, 2]}
+
+
+async def test_a_run_that_stops_without_an_answer_is_an_error_saying_why(tmp_path: Path) -> None:
+    served = AgentServer(agent({"Loop.": [call("add", a=1, b=1)] * 2}, tmp_path, tools=[add], max_steps=2))
+    async with Client(served.server) as client:
+        result = await client.call_tool("run_agent", {"task": "Loop."})
+    assert result.is_error
+    assert "after 2 step(s)" in text_of(result) and "step limit" in text_of(result)
+
+
+async def test_an_empty_task_is_an_error_naming_the_problem(tmp_path: Path) -> None:
+    served = AgentServer(agent({}, tmp_path))
+    async with Client(served.server) as client:
+        result = await client.call_tool("run_agent", {"task": "  "})
+    assert result.is_error and "the task is empty" in text_of(result)
+
+
+async def test_the_tool_and_server_can_be_named(tmp_path: Path) -> None:
+    served = AgentServer(agent({}, tmp_path), name="qwen-agent", tool_name="ask_qwen")
+    async with Client(served.server) as client:
+        tools = (await client.list_tools()).tools
+        assert client.server_info is not None and client.server_info.name == "qwen-agent"
+        assert "ask_qwen" in (client.instructions or "")
+    assert [t.name for t in tools] == ["ask_qwen"]
+
+
+def test_concurrency_below_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="concurrency must be at least 1"):
+        AgentServer(agent({}, tmp_path), concurrency=0)
