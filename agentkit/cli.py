@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -1862,15 +1863,23 @@ def mcp_serve(
             err.print(f"[green]●[/] serving MCP at {url} [dim](tool {escape(tool_name)}; Ctrl-C stops it)[/]")
 
         async def main() -> None:
-            _on_signals([])
             if http is None:
+                _on_signals([])
                 if sys.stdin.isatty():
                     err.print(
                         "[dim]serving MCP on stdin and stdout: an MCP client starts this command (see the "
                         "README); Ctrl-C stops it[/]"
                     )
-                await server.serve_stdio()
+                try:
+                    await server.serve_stdio()
+                except asyncio.CancelledError:  # the agent's servers are stopped; the SDK's stdin
+                    sys.stderr.flush()  # reader thread would hold the exit until stdin closes
+                    os._exit(0)
             else:
+                loop = asyncio.get_running_loop()
+                for name in _SIGNALS:  # uvicorn stops taking requests, then the calls end
+                    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
+                        loop.add_signal_handler(getattr(signal, name), server.stop_http)
                 await server.serve_http(host, http, on_ready=ready, verbose=options.verbose)
 
         try:

@@ -47,6 +47,8 @@ __all__ = ["DEFAULT_TOOL_NAME", "LOOPBACK_HOSTS", "AgentServer", "ClientApprover
 DEFAULT_TOOL_NAME = "run_agent"
 CANCELLED = "cancelled by the MCP client"
 """The reason a cancelled run's transcript gives."""
+STOPPED = "the MCP server was stopped"
+"""The reason of a run stopped because the serving process stops (a signal)."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 log = logging.getLogger("agentkit.mcp.serve")
@@ -143,6 +145,8 @@ class AgentServer:
         self.cancel_grace = cancel_grace
         self._slots = asyncio.Semaphore(concurrency)
         self._waiting = 0
+        self._runs: set[asyncio.Task[CallToolResult]] = set()
+        self._http: Any = None  # the uvicorn server, while serve_http runs
         schema = _output_schema(agent)
         self._wraps_output = schema is not None and schema.get("type") != "object"
         if self._wraps_output:
@@ -206,6 +210,8 @@ class AgentServer:
                 run = asyncio.create_task(self._run(task, think, ctx), name=f"mcp-serve:{ctx.request_id}")
             finally:
                 _request.reset(token)
+            self._runs.add(run)
+            run.add_done_callback(self._runs.discard)
             try:
                 return await asyncio.shield(run)
             except BaseException:
@@ -280,14 +286,28 @@ class AgentServer:
                 await self.agent.aclose()
 
     async def serve_stdio(self) -> None:
-        """Serve on stdin and stdout until the client closes stdin."""
+        """Serve on stdin and stdout until the client closes stdin.
+
+        Cancelled (a signal), it stops the runs going on and the agent's MCP servers, then
+        raises `CancelledError` without waiting for the SDK's stdin reader: that is a thread
+        blocked in a read until the client writes or closes stdin, so the caller should exit
+        the process then."""
         async with self._agent_running():
-            await self.server.run_stdio_async()
+            serving = asyncio.create_task(self.server.run_stdio_async(), name="mcp-serve:stdio")
+            try:
+                await asyncio.shield(serving)
+            except asyncio.CancelledError:
+                serving.cancel()
+                for run in list(self._runs):
+                    run.cancel(STOPPED)
+                if self._runs:
+                    await asyncio.wait(set(self._runs), timeout=self.cancel_grace)
+                raise
 
     async def serve_http(
         self, host: str, port: int, *, on_ready: Callable[[str], None] | None = None, verbose: bool = False
     ) -> None:
-        """Serve streamable HTTP at `http://HOST:PORT/mcp` until cancelled.
+        """Serve streamable HTTP at `http://HOST:PORT/mcp` until `stop_http` (or cancelled).
 
         Args:
             host: The interface to listen on.
@@ -298,8 +318,16 @@ class AgentServer:
         import uvicorn
 
         app = self.server.streamable_http_app(host=host)
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=verbose, lifespan="on")
-        server = uvicorn.Server(config)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=verbose,
+            lifespan="on",
+            timeout_graceful_shutdown=int(self.cancel_grace),
+        )
+        server = self._http = uvicorn.Server(config)
 
         async def serve() -> None:
             with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind (and logs why)
@@ -323,9 +351,19 @@ class AgentServer:
                 shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
                 on_ready(f"http://{shown}:{bound[1]}/mcp")
             try:
-                await serving
-            finally:
+                await asyncio.shield(serving)
+            except asyncio.CancelledError:  # let uvicorn close its connections and lifespan first
                 server.should_exit = True
+                await asyncio.wait({serving}, timeout=self.cancel_grace)
+                raise
+            finally:
+                self._http = None
+
+    def stop_http(self) -> None:
+        """Make `serve_http` return: it stops taking requests, gives the calls going on
+        `cancel_grace` seconds, then stops the agent's MCP servers (for a signal handler)."""
+        if self._http is not None:
+            self._http.should_exit = True
 
 
 def _output_schema(agent: Agent) -> dict[str, Any] | None:
