@@ -23,13 +23,14 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool as ServerTool
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import Field
 
 from agentkit.defaults import DEFAULT_SERVE_CANCEL_GRACE, DEFAULT_SERVE_CONCURRENCY
 from agentkit.errors import AgentkitError, ConfigError
@@ -124,6 +125,7 @@ class AgentServer:
         concurrency: Runs at once; further calls wait for a slot.
         budget: The thinking budget of a call that asks to think.
         cancel_grace: Seconds a cancelled run may take to stop.
+        verbose: Log more (every request, at info level) to stderr.
     """
 
     def __init__(
@@ -143,8 +145,8 @@ class AgentServer:
         self.tool_name = tool_name
         self.budget = budget
         self.cancel_grace = cancel_grace
+        self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
-        self._waiting = 0
         self._runs: set[asyncio.Task[CallToolResult]] = set()
         self._http: Any = None  # the uvicorn server, while serve_http runs
         schema = _output_schema(agent)
@@ -170,14 +172,14 @@ class AgentServer:
 
     def _what(self) -> str:
         """What the agent is, in a sentence: its model, tools and MCP servers."""
-        model = self.agent.model or "the Qwen3 model its server serves"
+        model = f" ({self.agent.model})" if self.agent.model else ""
         tools = [t.name for t in self.agent.toolbox]
         servers = list(self.agent.mcp.config.servers) if self.agent.mcp is not None else []
         parts = [f"tools {', '.join(tools)}" if tools else ""]
         if servers:
             parts.append(f"the tools of the MCP servers {', '.join(servers)}")
         having = " and ".join(p for p in parts if p) or "no tools"
-        return f"an agent running {model} locally, with {having}"
+        return f"a local Qwen3 agent{model} with {having}"
 
     def _describe(self) -> str:
         limit = self.agent.limits.max_steps
@@ -196,14 +198,20 @@ class AgentServer:
             "the run."
         )
 
-    async def _call(self, task: str, ctx: Context[Any, Any], think: bool | None = None) -> CallToolResult:
-        """Run the task (see the tool's description)."""
+    async def _call(
+        self,
+        task: Annotated[str, Field(description="The task, with everything the agent needs to do it.")],
+        ctx: Context[Any, Any],
+        think: Annotated[
+            bool | None,
+            Field(
+                description="true: reason before each step; false: answer directly; omitted: agent decides."
+            ),
+        ] = None,
+    ) -> CallToolResult:
+        """Run the task (the tool's description is `_describe`'s)."""
         if self._slots.locked():
-            self._waiting += 1
-            try:
-                await ctx.report_progress(0, None, f"waiting: {self._waiting} call(s) before this one")
-            finally:
-                self._waiting -= 1
+            await ctx.report_progress(0, None, f"waiting for a free slot ({self.concurrency} runs at once)")
         async with self._slots:
             token = _request.set(ctx)
             try:
@@ -388,8 +396,9 @@ def _clip(text: str, limit: int) -> str:
 
 def log_to_stderr(verbose: bool) -> None:
     """Send agentkit's serve log to stderr (stdout is the protocol in stdio mode)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("agentkit mcp serve: %(message)s"))
-    log.addHandler(handler)
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("agentkit mcp serve: %(message)s"))
+        log.addHandler(handler)
     log.setLevel(logging.INFO if verbose else logging.WARNING)
     log.propagate = False

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import mcp_types
 import pytest
 from mcp import Client
 
 from agentkit import Agent, ScriptedBackend
+from agentkit.backends.scripted import Paced
 from agentkit.mcp.server import AgentServer
 
 
@@ -94,3 +96,26 @@ async def test_the_tool_and_server_can_be_named(tmp_path: Path) -> None:
 def test_concurrency_below_one_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="concurrency must be at least 1"):
         AgentServer(agent({}, tmp_path), concurrency=0)
+
+
+async def test_calls_past_the_concurrency_wait_for_a_slot_and_say_so(tmp_path: Path) -> None:
+    turns = {"first": [Paced("first done", 0.1)], "second": ["second done"]}
+    served = AgentServer(agent(turns, tmp_path), concurrency=1)
+    heard: dict[str, list[str | None]] = {"first": [], "second": []}
+    answers: dict[str, str] = {}
+
+    async def run(client: Client, task: str) -> None:
+        async def progress(value: float, total: float | None, message: str | None) -> None:
+            heard[task].append(message)
+
+        answers[task] = text_of(
+            await client.call_tool("run_agent", {"task": task}, progress_callback=progress)
+        )
+
+    async with Client(served.server) as client, anyio.create_task_group() as group:
+        group.start_soon(run, client, "first")
+        await anyio.sleep(0.05)  # the first run holds the one slot (it streams for about a second)
+        group.start_soon(run, client, "second")
+    assert answers == {"first": "first done", "second": "second done"}
+    assert heard["second"][0] == "waiting for a free slot (1 runs at once)"
+    assert not any("waiting" in (m or "") for m in heard["first"])
