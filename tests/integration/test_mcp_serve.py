@@ -124,13 +124,22 @@ class Setup:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("serve")
     (folder / "tools.py").write_text(TOOLS)
-    for name, path in (
-        ("mcp.json", folder / "child_server.py"),
-        ("raw.json", folder / "raw_child_server.py"),
-    ):
-        path.write_text(CHILD)
-        config = {"mcpServers": {"child": {"command": sys.executable, "args": [str(path)]}}}
-        (folder / name).write_text(json.dumps(config))
+    for name in ("child_server.py", "raw_child_server.py", "per_run_server.py"):
+        (folder / name).write_text(CHILD)
+
+    def server(name: str, **more: Any) -> dict[str, Any]:
+        return {"command": sys.executable, "args": [str(folder / name)], **more}
+
+    configs = {
+        "mcp.json": {"child": server("child_server.py")},
+        "raw.json": {"child": server("raw_child_server.py")},
+        "http.json": {
+            "child": server("child_server.py"),
+            "scratch": server("per_run_server.py", per_run=True),
+        },
+    }
+    for name, servers in configs.items():
+        (folder / name).write_text(json.dumps({"mcpServers": servers}))
     with FaultServer(reply=reply).in_thread() as model:
         yield Setup(model.base_url, folder)
 
@@ -173,18 +182,20 @@ async def over_stdio(setup: Setup) -> AsyncIterator[Client]:
 
 @pytest.fixture(scope="module")
 def http_url(setup: Setup) -> Iterator[str]:
-    """`agentkit mcp serve --http 0`: the URL it says it serves at."""
-    process = subprocess.Popen(setup.command("--http", "0"), stderr=subprocess.PIPE, text=True)
+    """`agentkit mcp serve --http 0` (its agent has a per-run MCP server too): the URL it says
+    it serves at."""
+    log = setup.folder / "http.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(setup.command("--http", "0", config="http.json"), stderr=stderr)
     try:
-        assert process.stderr is not None
         deadline = time.monotonic() + WAIT
-        line = ""
-        while time.monotonic() < deadline and "serving MCP at" not in line:
-            line = process.stderr.readline()
-            if not line and process.poll() is not None:
-                break
-        assert "serving MCP at" in line, f"no URL on stderr: {line!r}"
-        yield line.split("serving MCP at ")[1].split()[0]
+        while (
+            "serving MCP at" not in log.read_text() and process.poll() is None and time.monotonic() < deadline
+        ):
+            time.sleep(POLL)
+        said = log.read_text()
+        assert "serving MCP at" in said, f"no URL on stderr: {said!r}"
+        yield said.split("serving MCP at ")[1].split()[0]
     finally:
         process.terminate()
         process.wait(WAIT)
@@ -282,6 +293,33 @@ async def test_cancelling_a_call_stops_its_run_and_the_server_goes_on(client: Cl
     assert last["type"] == "run_interrupted" and last["reason"] == "cancelled by the MCP client"
     result = await client.call_tool("run_agent", {"task": "Do both steps again."})
     assert text_of(result) == ANSWER  # the server is healthy
+
+
+@in_module_loop
+async def test_cancelling_a_call_stops_the_mcp_servers_its_run_started(
+    over_http: Client, setup: Setup
+) -> None:
+    per_run = str(setup.folder / "per_run_server.py")
+    progress = Progress(wanted="calling wait")
+    with anyio.move_on_after(WAIT) as scope:
+        async with anyio.create_task_group() as group:
+
+            async def call() -> None:
+                await over_http.call_tool(
+                    "run_agent", {"task": f"[slow] {uuid.uuid4().hex}"}, progress_callback=progress
+                )
+
+            group.start_soon(call)
+            await progress.arrived.wait()
+            running = processes_with(per_run)
+            group.cancel_scope.cancel()
+    assert not scope.cancelled_caught, "the run never reached its wait call"
+    assert len(running) == 1, "the run's own MCP server was not running"
+    deadline = time.monotonic() + WAIT
+    while processes_with(per_run) and time.monotonic() < deadline:
+        await asyncio.sleep(POLL)
+    assert processes_with(per_run) == []
+    assert processes_with(str(setup.folder / "child_server.py"))  # the shared one goes on
 
 
 @in_module_loop
