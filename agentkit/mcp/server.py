@@ -381,7 +381,8 @@ def _output_schema(agent: Agent) -> dict[str, Any] | None:
 def _meta(result: RunResult | None) -> dict[str, Any] | None:
     if result is None:
         return None
-    return {"agentkit/run_id": result.run_id, "agentkit/transcript": result.transcript}
+    facts = {"agentkit/run_id": result.run_id, "agentkit/transcript": result.transcript}
+    return {key: value for key, value in facts.items() if value}
 
 
 def _error(message: str, result: RunResult | None) -> CallToolResult:

@@ -119,3 +119,16 @@ async def test_calls_past_the_concurrency_wait_for_a_slot_and_say_so(tmp_path: P
     assert answers == {"first": "first done", "second": "second done"}
     assert heard["second"][0] == "waiting for a free slot (1 runs at once)"
     assert not any("waiting" in (m or "") for m in heard["first"])
+
+
+@pytest.mark.parametrize(("think", "first"), [(True, "step 1: thinking"), (False, "step 1: writing")])
+async def test_the_think_flag_sets_the_runs_thinking(tmp_path: Path, think: bool, first: str) -> None:
+    served = AgentServer(agent({"Hi.": ["Hello."]}, tmp_path))
+    heard: list[str | None] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        heard.append(message)
+
+    async with Client(served.server) as client:
+        await client.call_tool("run_agent", {"task": "Hi.", "think": think}, progress_callback=progress)
+    assert heard[0] == first
