@@ -112,7 +112,10 @@ class _Progress:
 
     async def step(self, step: int, message: str, done: bool) -> None:
         value = step - (0.25 if done else 0.75)
-        await self.ctx.report_progress(value, self.max_steps, f"step {step}: {message}")
+        try:
+            await self.ctx.report_progress(value, self.max_steps, f"step {step}: {message}")
+        except Exception as exc:  # a client gone away: the run is cancelled, or goes on unheard
+            log.info("a progress notification was not sent: %s", exc)
 
 
 class AgentServer:
