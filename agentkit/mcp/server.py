@@ -34,7 +34,7 @@ from pydantic import Field
 
 from agentkit.defaults import DEFAULT_SERVE_CANCEL_GRACE, DEFAULT_SERVE_CONCURRENCY
 from agentkit.errors import AgentkitError, ConfigError
-from agentkit.events import RunFinished, StepStarted, TurnFinished
+from agentkit.events import RunFinished, StepStarted, ToolCallFinished, ToolProgress, TurnFinished
 from agentkit.messages import ToolCall
 from agentkit.output import output_spec
 from agentkit.result import STOP_REASONS, RunResult
@@ -104,14 +104,28 @@ def _can_elicit(ctx: Context[Any, Any]) -> bool:
 
 @dataclass
 class _Progress:
-    """A call's progress notifications: each step twice (started, turn written), the
-    value rising with each one (as the protocol asks) towards the step limit."""
+    """A call's progress notifications, the value rising with each (as the protocol asks)
+    towards the step limit: a step's start at n - 0.75, its turn written at n - 0.25, and its
+    tool calls' progress and ends after that, before the next step's start."""
 
     ctx: Context[Any, Any]
     max_steps: int
+    _notes: int = 0
+    _last: float = -1.0
 
-    async def step(self, step: int, message: str, done: bool) -> None:
-        value = step - (0.25 if done else 0.75)
+    async def started(self, step: int, message: str) -> None:
+        self._notes = 0
+        await self._send(step - 0.75, step, message)
+
+    async def turn(self, step: int, message: str) -> None:
+        await self._send(step - 0.25, step, message)
+
+    async def note(self, step: int, message: str) -> None:
+        self._notes += 1
+        await self._send(step - 0.25 + 0.45 * self._notes / (self._notes + 1), step, message)
+
+    async def _send(self, value: float, step: int, message: str) -> None:
+        value = self._last = max(value, self._last + 0.001)  # a call can end before its turn does
         try:
             await self.ctx.report_progress(value, self.max_steps, f"step {step}: {message}")
         except Exception as exc:  # a client gone away: the run is cancelled, or goes on unheard
@@ -241,11 +255,16 @@ class AgentServer:
         try:
             async for event in self.agent._stream_with(task, thinking=thinking):
                 if isinstance(event, StepStarted):
-                    await progress.step(event.step, "thinking" if event.decision.think else "writing", False)
+                    await progress.started(event.step, "thinking" if event.decision.think else "writing")
                 elif isinstance(event, TurnFinished):
                     calls = [c.name for c in event.calls if isinstance(c, ToolCall)]
-                    said = f"calling {', '.join(calls)}" if calls else "answered"
-                    await progress.step(event.step, said, True)
+                    await progress.turn(event.step, f"calling {', '.join(calls)}" if calls else "answered")
+                elif isinstance(event, ToolProgress):
+                    done = f"{event.progress:g}" + (f"/{event.total:g}" if event.total else "")
+                    await progress.note(event.step, f"{event.tool}: {event.message or done}")
+                elif isinstance(event, ToolCallFinished) and isinstance(event.call, ToolCall):
+                    outcome = "failed" if event.result.is_error else "done"
+                    await progress.note(event.step, f"{event.call.name} {outcome} in {event.duration:.1f} s")
                 elif isinstance(event, RunFinished):
                     result = event.result
         except AgentkitError as exc:

@@ -3,6 +3,7 @@ for an answer, a structured answer, a run that stops without one and a bad task.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from mcp import Client
 from agentkit import Agent, ScriptedBackend
 from agentkit.backends.scripted import Paced
 from agentkit.mcp.server import AgentServer
+from agentkit.tools.tool import ToolContext
 
 
 def agent(turns: dict[str, list[str]], tmp_path: Path, **options: Any) -> Agent:
@@ -132,3 +134,30 @@ async def test_the_think_flag_sets_the_runs_thinking(tmp_path: Path, think: bool
     async with Client(served.server) as client:
         await client.call_tool("run_agent", {"task": "Hi.", "think": think}, progress_callback=progress)
     assert heard[0] == first
+
+
+async def fetch(ctx: ToolContext) -> str:
+    """Fetch, reporting how far it got."""
+    ctx.progress(1, 2, "first half")
+    await asyncio.sleep(0.05)
+    ctx.progress(2, 2)
+    await asyncio.sleep(0.05)  # the loop stops listening for progress when the call ends
+    return "fetched"
+
+
+async def test_tool_progress_and_ends_are_reported_within_their_step(tmp_path: Path) -> None:
+    served = AgentServer(agent({"Get it.": [call("fetch"), "Got it."]}, tmp_path, tools=[fetch]))
+    heard: list[tuple[float, str | None]] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        heard.append((value, message))
+
+    async with Client(served.server) as client:
+        await client.call_tool("run_agent", {"task": "Get it.", "think": False}, progress_callback=progress)
+    messages = [m for _, m in heard]
+    assert messages[:2] == ["step 1: writing", "step 1: calling fetch"]
+    assert messages[2:4] == ["step 1: fetch: first half", "step 1: fetch: 2/2"]
+    assert messages[4].startswith("step 1: fetch done in ")
+    assert messages[5:] == ["step 2: writing", "step 2: answered"]
+    values = [v for v, _ in heard]
+    assert values == sorted(values) and len(set(values)) == len(values)
