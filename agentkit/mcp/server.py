@@ -76,12 +76,17 @@ class ClientApprover:
         ctx = _request.get()
         if ctx is not None and _can_elicit(ctx):
             arguments = json.dumps(call.arguments, ensure_ascii=False)
-            answer = await ctx.session.elicit_form(
-                f"The agent wants to run the tool {call.name} with {_clip(arguments, 2000)}. Allow it?",
-                {"type": "object", "properties": {}},
-                related_request_id=ctx.request_id,
-            )
-            log.warning("%s: the client %sed running it", call.name, answer.action)
+            try:
+                answer = await ctx.session.elicit_form(
+                    f"The agent wants to run the tool {call.name} with {_clip(arguments, 2000)}. Allow it?",
+                    {"type": "object", "properties": {}},
+                    related_request_id=ctx.request_id,
+                )
+            except Exception as exc:  # the client failed to answer: no one allowed it
+                log.warning("%s: asking the client to approve it failed (%s): refused", call.name, exc)
+                return False
+            said = {"accept": "allowed", "decline": "refused", "cancel": "dismissed"}.get(answer.action)
+            log.warning("%s: the client %s running it", call.name, said or answer.action)
             return bool(answer.action == "accept")
         log.warning(
             "%s needs approval and this client cannot be asked (no form elicitation on its protocol): "

@@ -13,9 +13,10 @@ import mcp_types
 import pytest
 from mcp import Client
 
-from agentkit import Agent, ScriptedBackend
+from agentkit import Agent, ScriptedBackend, tool
 from agentkit.backends.scripted import Paced
-from agentkit.mcp.server import AgentServer
+from agentkit.mcp.server import AgentServer, ClientApprover
+from agentkit.store import read_transcript
 from agentkit.tools.tool import ToolContext
 
 
@@ -161,3 +162,49 @@ async def test_tool_progress_and_ends_are_reported_within_their_step(tmp_path: P
     assert messages[5:] == ["step 2: writing", "step 2: answered"]
     values = [v for v, _ in heard]
     assert values == sorted(values) and len(set(values)) == len(values)
+
+
+@tool(approval="ask")
+def wipe() -> str:
+    """Wipe the scratch space (asks first)."""
+    return "wiped"
+
+
+@pytest.mark.parametrize(("action", "outcome"), [("accept", "wiped"), ("decline", "did not allow")])
+async def test_a_client_that_can_elicit_decides_on_approvals(
+    tmp_path: Path, action: str, outcome: str
+) -> None:
+    turns = {"Wipe it.": [call("wipe"), "Done."]}
+    served = AgentServer(agent(turns, tmp_path, tools=[wipe], approve=ClientApprover()))
+    asked: list[str] = []
+
+    async def elicit(context: Any, params: mcp_types.ElicitRequestParams) -> mcp_types.ElicitResult:
+        asked.append(params.message)
+        return mcp_types.ElicitResult(action=action, content={} if action == "accept" else None)  # type: ignore[arg-type]
+
+    async with Client(served.server, mode="legacy", elicitation_callback=elicit) as client:
+        result = await client.call_tool("run_agent", {"task": "Wipe it."})
+    assert text_of(result) == "Done."
+    assert len(asked) == 1 and "wipe" in asked[0]
+    transcript = Path(result.meta["agentkit/transcript"]) if result.meta else None
+    assert transcript is not None
+    finished = [r for r in read_transcript(transcript) if r["type"] == "tool_call_finished"]
+    assert outcome in finished[0]["result"]["content"]
+
+
+async def test_without_elicitation_a_call_needing_approval_is_refused_and_yes_approves_it(
+    tmp_path: Path,
+) -> None:
+    outcomes = []
+    for approver in (ClientApprover(), ClientApprover(approve_all=True)):
+        served = AgentServer(
+            agent({"Wipe it.": [call("wipe"), "Done."]}, tmp_path, tools=[wipe], approve=approver)
+        )
+        async with Client(served.server) as client:
+            result = await client.call_tool("run_agent", {"task": "Wipe it."})
+        transcript = Path(result.meta["agentkit/transcript"]) if result.meta else None
+        assert transcript is not None
+        finished = [r for r in read_transcript(transcript) if r["type"] == "tool_call_finished"]
+        outcomes.append(finished[0]["result"]["content"])
+    assert "did not allow" in outcomes[0]
+    assert outcomes[1] == "wiped"
