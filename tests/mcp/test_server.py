@@ -208,3 +208,12 @@ async def test_without_elicitation_a_call_needing_approval_is_refused_and_yes_ap
         outcomes.append(finished[0]["result"]["content"])
     assert "did not allow" in outcomes[0]
     assert outcomes[1] == "wiped"
+
+
+async def test_with_no_model_server_a_call_is_an_error_saying_how_to_start_one(tmp_path: Path) -> None:
+    served = AgentServer(Agent(base_url="http://127.0.0.1:9/v1", transcripts=tmp_path, mcp=False))
+    async with Client(served.server) as client:
+        result = await client.call_tool("run_agent", {"task": "Hi."})
+    assert result.is_error
+    assert "no model server answers at http://127.0.0.1:9/v1" in text_of(result)
+    assert "agentkit serve" in text_of(result)
