@@ -124,7 +124,7 @@ class Setup:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("serve")
     (folder / "tools.py").write_text(TOOLS)
-    for name in ("child_server.py", "raw_child_server.py", "per_run_server.py"):
+    for name in ("child_server.py", "raw_child_server.py", "http_child_server.py", "per_run_server.py"):
         (folder / name).write_text(CHILD)
 
     def server(name: str, **more: Any) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         "mcp.json": {"child": server("child_server.py")},
         "raw.json": {"child": server("raw_child_server.py")},
         "http.json": {
-            "child": server("child_server.py"),
+            "child": server("http_child_server.py"),
             "scratch": server("per_run_server.py", per_run=True),
         },
     }
@@ -320,7 +320,7 @@ async def test_cancelling_a_call_stops_the_mcp_servers_its_run_started(
     while processes_with(per_run) and time.monotonic() < deadline:
         await asyncio.sleep(POLL)
     assert processes_with(per_run) == []
-    assert processes_with(str(setup.folder / "child_server.py"))  # the shared one goes on
+    assert processes_with(str(setup.folder / "http_child_server.py"))  # the shared one goes on
 
 
 @in_module_loop
