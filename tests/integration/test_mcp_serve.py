@@ -124,7 +124,8 @@ class Setup:
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("serve")
     (folder / "tools.py").write_text(TOOLS)
-    for name in ("child_server.py", "raw_child_server.py", "http_child_server.py", "per_run_server.py"):
+    children = ("child_server.py", "raw_child_server.py", "http_child_server.py", "per_run_server.py")
+    for name in (*children, "term_stdio_server.py", "term_http_server.py"):
         (folder / name).write_text(CHILD)
 
     def server(name: str, **more: Any) -> dict[str, Any]:
@@ -133,6 +134,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     configs = {
         "mcp.json": {"child": server("child_server.py")},
         "raw.json": {"child": server("raw_child_server.py")},
+        "term_stdio.json": {"child": server("term_stdio_server.py")},
+        "term_http.json": {"child": server("term_http_server.py")},
         "http.json": {
             "child": server("http_child_server.py"),
             "scratch": server("per_run_server.py", per_run=True),
@@ -412,3 +415,29 @@ def test_stdout_carries_only_protocol_and_closing_stdin_stops_the_server_and_its
     while processes_with(raw_child) and time.monotonic() < deadline:
         time.sleep(POLL)
     assert processes_with(raw_child) == []
+
+
+@pytest.mark.parametrize("transport", ["stdio", "http"])
+def test_sigterm_stops_the_server_and_its_mcp_servers(setup: Setup, transport: str) -> None:
+    child = str(setup.folder / f"term_{transport}_server.py")
+    more = ("--http", "0") if transport == "http" else ()
+    process = subprocess.Popen(
+        setup.command(*more, config=f"term_{transport}.json"),
+        stdin=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while not processes_with(child) and time.monotonic() < deadline:
+            time.sleep(POLL)
+        started = processes_with(child)
+        process.terminate()
+        assert process.wait(WAIT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert started, "the agent's MCP server never started"
+    deadline = time.monotonic() + WAIT
+    while processes_with(child) and time.monotonic() < deadline:
+        time.sleep(POLL)
+    assert processes_with(child) == []
