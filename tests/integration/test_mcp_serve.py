@@ -339,14 +339,16 @@ async def test_a_tool_needing_approval_is_refused_when_the_client_cannot_be_aske
 
 
 @in_module_loop
-async def test_a_client_on_a_protocol_with_elicitation_is_asked_to_approve(setup: Setup) -> None:
+async def test_a_client_on_a_protocol_with_elicitation_is_asked_to_approve(
+    setup: Setup, http_url: str
+) -> None:
     asked: list[str] = []
 
     async def elicit(context: Any, params: mcp_types.ElicitRequestParams) -> mcp_types.ElicitResult:
         asked.append(params.message)
         return mcp_types.ElicitResult(action="accept", content={})
 
-    async with client_of(stdio(setup), mode="legacy", elicitation_callback=elicit) as client:
+    async with client_of(http_url, mode="legacy", elicitation_callback=elicit) as client:  # a second client
         result = await client.call_tool("run_agent", {"task": "[guarded] ask the client"})
     assert text_of(result) == "guarded is done"
     assert len(asked) == 1 and "guarded" in asked[0]
