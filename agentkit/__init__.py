@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Agent": "agentkit.agent",
+    "AgentServer": "agentkit.mcp.server",
     "AgentkitError": "agentkit.errors",
     "AssistantMessage": "agentkit.messages",
     "BatchProgress": "agentkit.batch",
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
     )
     from agentkit.loop import Limits
     from agentkit.mcp.asks import ElicitationAnswer, ElicitationRequest, SamplingRequest
+    from agentkit.mcp.server import AgentServer
     from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage
     from agentkit.qwen3.parser import parse_output
     from agentkit.qwen3.template import render_prompt

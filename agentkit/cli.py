@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -37,7 +38,13 @@ from agentkit.cli_options import (
     build_agent,
     tidy_help,
 )
-from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_BATCH_CONCURRENCY, OAUTH_LOGIN_TIMEOUT, RUNS_DIR_ENV
+from agentkit.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_BATCH_CONCURRENCY,
+    DEFAULT_SERVE_CONCURRENCY,
+    OAUTH_LOGIN_TIMEOUT,
+    RUNS_DIR_ENV,
+)
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
     Compacted,
@@ -1493,7 +1500,9 @@ def serve(
     )
 
 
-mcp_app = typer.Typer(help="Inspect and try MCP servers without a model.", no_args_is_help=True)
+mcp_app = typer.Typer(
+    help="Inspect and try MCP servers without a model, or serve an agent over MCP.", no_args_is_help=True
+)
 app.add_typer(mcp_app, name="mcp")
 
 McpConfigOption = Annotated[
@@ -1825,6 +1834,104 @@ def mcp_call(
         print(result_text(result, files))
     if result.is_error:
         raise typer.Exit(1)
+
+
+@mcp_app.command("serve")
+@agent_options
+def mcp_serve(
+    http: Annotated[
+        Optional[int],
+        typer.Option(
+            "--http",
+            metavar="PORT",
+            min=0,
+            help="Serve streamable HTTP at http://HOST:PORT/mcp (0: any free port) instead of stdio.",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option(
+            metavar="HOST",
+            help="Interface for --http; other than loopback: anyone who reaches it runs the agent.",
+        ),
+    ] = "127.0.0.1",
+    name: Annotated[
+        str, typer.Option(metavar="NAME", help="The server's name, as clients show it.")
+    ] = "agentkit",
+    tool_name: Annotated[
+        str, typer.Option(metavar="NAME", help="The name of the tool that runs a task.")
+    ] = "run_agent",
+    concurrency: Annotated[
+        int, typer.Option(metavar="N", min=1, help="Runs at once; more calls wait for a slot.")
+    ] = DEFAULT_SERVE_CONCURRENCY,
+    *,
+    options: RunOptions,
+) -> None:
+    """Serve the agent over MCP: one tool that takes a task and returns the answer.
+
+    MCP clients (Claude Desktop, Cursor, VS Code, another agentkit) then delegate tasks
+    to a local Qwen3 agent with the tools, MCP servers and built-ins the options give.
+    Each step is reported as progress; cancelling the call stops the run. Over stdio
+    (the default) stdout carries only the protocol; logs go to stderr.
+
+    Tools that need approval are refused unless `--yes` (or `--allow TOOL`), or the
+    client answers a form elicitation (protocols before 2026-07-28).
+    """
+    from agentkit.mcp.server import LOOPBACK_HOSTS, AgentServer, ClientApprover, log_to_stderr
+
+    err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+    if http is None and host != "127.0.0.1":
+        raise _fail("--host goes with --http PORT (stdio has no address)", 2)
+    if http is not None and host not in LOOPBACK_HOSTS:
+        err.print(
+            f"[yellow]⚠[/] serving on {escape(host)}: anyone who can reach it can run the agent and its "
+            "tools, with no authentication; prefer 127.0.0.1 (the default) or an SSH tunnel"
+        )
+    log_to_stderr(options.verbose)
+    with _served(options):
+        try:
+            agent = build_agent(options, ClientApprover(approve_all=options.yes))
+            server = AgentServer(
+                agent,
+                name=name,
+                tool_name=tool_name,
+                concurrency=concurrency,
+                budget=options.budget,
+                verbose=options.verbose,
+            )
+        except (AgentkitError, ValueError, TypeError) as exc:
+            raise _fail(str(exc), 2) from None
+
+        def ready(url: str) -> None:
+            err.print(f"[green]●[/] serving MCP at {url} [dim](tool {escape(tool_name)}; Ctrl-C stops it)[/]")
+
+        async def main() -> None:
+            if http is None:
+                _on_signals([])
+                if sys.stdin.isatty():
+                    err.print(
+                        "[dim]serving MCP on stdin and stdout: an MCP client starts this command (see the "
+                        "README); Ctrl-C stops it[/]"
+                    )
+                try:
+                    await server.serve_stdio()
+                except asyncio.CancelledError:  # the agent's servers are stopped; the SDK's stdin
+                    sys.stderr.flush()  # reader thread would hold the exit until stdin closes
+                    os._exit(0)
+            else:
+                loop = asyncio.get_running_loop()
+                for name in _SIGNALS:  # uvicorn stops taking requests, then the calls end
+                    with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows' loop
+                        loop.add_signal_handler(getattr(signal, name), server.stop_http)
+                await server.serve_http(host, http, on_ready=ready, verbose=options.verbose)
+
+        try:
+            asyncio.run(main())
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            return
+        except AgentkitError as exc:
+            raise _fail(str(exc), 2) from None
 
 
 def _no_such_tool(server: str, tool: str, names: list[str]) -> str:

@@ -27,6 +27,8 @@ __all__ = [
     "DEFAULT_REPLICA_ATTEMPTS",
     "DEFAULT_RETRY_ATTEMPTS",
     "DEFAULT_RETRY_TIME",
+    "DEFAULT_SERVE_CANCEL_GRACE",
+    "DEFAULT_SERVE_CONCURRENCY",
     "DEFAULT_SET_ASIDE",
     "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
@@ -158,3 +160,14 @@ so a tool's own timeout (`tool_timeout`, the server's `toolTimeout`) bounds it t
 DEFAULT_MCP_FORM_TRIES = 3
 """Times a form field is asked again at the terminal after an answer that does not fit it
 (not a number, not one of the choices, out of range) before the form is cancelled."""
+
+# Serving an agent over MCP (`agentkit mcp serve`)
+
+DEFAULT_SERVE_CONCURRENCY = 4
+"""Runs at once for the MCP clients of one `agentkit mcp serve`; further calls wait for a
+free slot (and say so in a progress notification). A client delegating to a local agent
+rarely sends more at once; four keep one local vLLM busy without slowing each run much."""
+
+DEFAULT_SERVE_CANCEL_GRACE = 15.0
+"""Seconds a cancelled run may take to stop (its transcript closed, its per-run MCP servers
+stopped: an MCP server gets 10 s to close) before the call gives up waiting for it."""
