@@ -413,7 +413,11 @@ class _Run:
                 if running or upcoming is not None:  # race the next item against the calls' results
                     upcoming = upcoming or asyncio.ensure_future(items.__anext__())
                     await asyncio.wait({upcoming, *running}, return_when=asyncio.FIRST_COMPLETED)
-                    for finished in calls.report_done():
+                    finished_now = calls.report_done()
+                    if finished_now:  # their progress first
+                        for event in calls.reported():
+                            yield event
+                    for finished in finished_now:
                         yield finished
                     if not upcoming.done():
                         continue
@@ -656,6 +660,8 @@ class _Calls:
                 if report in done:
                     yield report.result()
                     report = asyncio.ensure_future(self.progress.get())
+                for event in self.reported():  # sent just before a call ended: before its end
+                    yield event
                 for future in done & waiting:
                     waiting.discard(future)
                     call = by_future[future]
@@ -665,6 +671,13 @@ class _Calls:
                     yield ToolCallFinished(self.step, call, answer, took)
         finally:
             report.cancel()
+
+    def reported(self) -> list[ToolProgress]:
+        """The progress reports queued and not yet passed on."""
+        out = []
+        while not self.progress.empty():
+            out.append(self.progress.get_nowait())
+        return out
 
     def unreported(self) -> list[asyncio.Future[tuple[ToolMessage, float]]]:
         """The calls started and not yet answered."""

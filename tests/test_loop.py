@@ -19,9 +19,11 @@ from agentkit.events import (
     ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolProgress,
 )
 from agentkit.messages import AssistantMessage, ToolCall, ToolMessage, UserMessage
 from agentkit.thinking import StepContext
+from agentkit.tools import ToolContext
 
 
 def call(name: str, **arguments: Any) -> str:
@@ -423,3 +425,34 @@ async def test_an_error_ends_the_run_with_its_partial_result() -> None:
     assert partial is not None and partial.stop_reason == "error" and len(partial.steps) == 1
     assert partial.error and "ran out of turns" in partial.error
     assert events[-1].type == "run_failed" and events[-1].result is partial
+
+
+@tool
+async def fetch_quickly(ctx: ToolContext) -> str:
+    """Fetch, reporting twice and ending at once."""
+    ctx.progress(1, 2, "first half")
+    ctx.progress(2, 2, "last")
+    return "fetched"
+
+
+@tool
+def fetch_in_a_thread(ctx: ToolContext) -> str:
+    """The same, as a function run in a thread."""
+    ctx.progress(1, 2, "first half")
+    ctx.progress(2, 2, "last")
+    return "fetched"
+
+
+@pytest.mark.parametrize("name", ["fetch_quickly", "fetch_in_a_thread"])
+async def test_progress_sent_just_before_a_call_ends_comes_before_its_end(name: str) -> None:
+    agent = Agent(
+        backend=ScriptedBackend([call(name), "ok"]),
+        tools=[fetch_quickly, fetch_in_a_thread],
+        transcripts=False,
+    )
+    seen = [
+        e.message if isinstance(e, ToolProgress) else "done"
+        async for e in agent.stream("Fetch.")
+        if isinstance(e, ToolProgress | ToolCallFinished)
+    ]
+    assert seen == ["first half", "last", "done"]
