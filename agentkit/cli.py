@@ -57,6 +57,7 @@ from agentkit.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    ServerStarting,
     ServerStatus,
     StepFinished,
     StepStarted,
@@ -99,6 +100,7 @@ class _Renderer:
         # turn ends, and text written before tool calls goes to stderr with them.
         self.held: list[str] | None = None if out.is_terminal else []
         self.markdown = _MarkdownStream(out) if out.is_terminal else None
+        self.servers = _ServersLine(err)
 
     def _print_answer(self, text: str) -> None:
         """A whole answer at once: Markdown rendered in a terminal, as it is elsewhere."""
@@ -210,6 +212,11 @@ class _Renderer:
         elif isinstance(event, (McpSampling, McpElicitation)):
             self._break()
             self.err.print(cli_asks.describe_ask(event))
+        elif isinstance(event, ServerStarting):
+            self._break()
+            self.servers.starting(event)
+        elif isinstance(event, ServerStatus) and self.servers.expects(event):
+            self.servers.done(event)
         elif isinstance(event, ServerStatus):
             self._break()
             if event.ok:
@@ -303,6 +310,68 @@ class _MarkdownStream:
             self._draw(self.text)
         self._stop()
         self.text, self.drawn, self.gap = "", 0.0, False
+
+
+class _ServersLine:
+    """The MCP servers a run starts, on one line: in a terminal redrawn as each changes state
+    (`MCP: time ✓ 0.4s · git … · fetch ✗`); elsewhere printed once, when all have started or
+    failed. Why a server failed follows on a line of its own."""
+
+    def __init__(self, err: Console) -> None:
+        self.err = err
+        self.states: dict[str, ServerStatus | None] = {}
+        self.live: Any = None
+
+    def expects(self, event: ServerStatus) -> bool:
+        """Whether the event is the state of a server this line shows."""
+        return event.name in self.states
+
+    def starting(self, event: ServerStarting) -> None:
+        self.states[event.name] = None
+        self._draw()
+
+    def done(self, event: ServerStatus) -> None:
+        self.states[event.name] = event
+        if any(state is None for state in self.states.values()):
+            self._draw()
+            return
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        self.err.print(self._line())
+        for state in self.states.values():
+            if state is not None and not state.ok:
+                self.err.print(
+                    f"[yellow]⚠[/] {escape(state.error or state.name)} [dim](going on without it)[/]"
+                )
+        self.states = {}
+
+    def _draw(self) -> None:
+        if not self.err.is_terminal:
+            return
+        if self.live is None:
+            from rich.live import Live
+
+            self.live = Live(self._line(), console=self.err, auto_refresh=False, transient=True)
+            self.live.start(refresh=True)
+        else:
+            self.live.update(self._line(), refresh=True)
+
+    def _line(self) -> Text:
+        line = Text("MCP: ", style="cyan")
+        for n, (name, state) in enumerate(self.states.items()):
+            if n:
+                line.append(" · ", style="dim")
+            line.append(name)
+            if state is None:
+                line.append(" …", style="dim")
+            elif state.ok:
+                line.append(" ✓", style="green")
+                tools = len(state.tools)
+                line.append(f" {state.seconds:.1f}s ({tools} tool{'' if tools == 1 else 's'})", style="dim")
+            else:
+                line.append(" ✗", style="red")
+        return line
 
 
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])\s")

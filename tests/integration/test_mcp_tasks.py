@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +16,16 @@ from typing import Any
 import pytest
 
 from agentkit import Agent, ScriptedBackend
-from agentkit.events import McpLog, ToolCallFinished, ToolProgress
+from agentkit.events import (
+    McpLog,
+    RunStarted,
+    ServerStarting,
+    ServerStatus,
+    StepStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolProgress,
+)
 from agentkit.mcp.config import McpConfig, ServerConfig
 from agentkit.mcp.toolset import McpToolset
 from agentkit.tools.tool import ToolContext
@@ -130,3 +141,85 @@ async def test_a_run_shows_a_tasks_status_as_tool_progress_events(server: Server
     assert "task working: step 2 of 2" in progress
     finished = next(e for e in events if isinstance(e, ToolCallFinished))
     assert finished.result.content == "done after 2 steps"
+
+
+# -- log messages during a call ------------------------------------------------------------------
+
+
+async def test_log_messages_reach_the_stream_and_transcript_while_the_call_runs(
+    server: ServerConfig, tmp_path: Path
+) -> None:
+    agent = Agent(
+        backend=ScriptedBackend([call("t__noisy", seconds=2.0), "done"]),
+        mcp=McpConfig(servers={"t": server}),
+        transcripts=tmp_path,
+    )
+    heard: list[tuple[str, float]] = []
+    in_transcript_then = ""
+    async for event in agent.stream("Work."):
+        if isinstance(event, (ToolCallStarted, McpLog, ToolCallFinished)):
+            heard.append((type(event).__name__, time.monotonic()))
+        if isinstance(event, McpLog) and event.data == "starting the work":
+            assert agent.last_transcript is not None
+            in_transcript_then = agent.last_transcript.read_text()
+    kinds = [kind for kind, _ in heard]
+    assert kinds == ["ToolCallStarted", "McpLog", "McpLog", "ToolCallFinished"]
+    started, first_log, _, finished = (at for _, at in heard)
+    assert first_log - started < 1.0  # heard while the tool still works (2 s)
+    assert finished - first_log > 1.5
+    assert '"starting the work"' in in_transcript_then and "finished the work" not in in_transcript_then
+
+
+# -- servers starting --------------------------------------------------------------------------------
+
+
+async def test_a_run_tells_as_each_server_starts_and_as_each_is_up_or_failed(tmp_path: Path) -> None:
+    servers = {
+        "t": ServerConfig(command=sys.executable, args=[str(SERVER)]),
+        "gone": ServerConfig(command=str(tmp_path / "no-such-server")),
+    }
+    agent = Agent(backend=ScriptedBackend(["done"]), mcp=McpConfig(servers=servers), transcripts=False)
+    events = [e async for e in agent.stream("Hi.")]
+    order = [
+        (type(e).__name__, getattr(e, "name", None))
+        for e in events
+        if isinstance(e, (RunStarted, ServerStarting, ServerStatus, StepStarted))
+    ]
+    assert order == [
+        ("RunStarted", None),
+        ("ServerStarting", "t"),
+        ("ServerStarting", "gone"),
+        ("ServerStatus", "gone"),  # it failed at once; "t" took a while
+        ("ServerStatus", "t"),
+        ("StepStarted", None),
+    ]
+    statuses = {e.name: e for e in events if isinstance(e, ServerStatus)}
+    assert statuses["t"].ok and "t__long_job" in statuses["t"].tools
+    assert not statuses["gone"].ok and "command not found" in (statuses["gone"].error or "")
+
+
+def test_the_cli_shows_the_servers_starting_on_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "mcp.json"
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "t": {"command": sys.executable, "args": [str(SERVER)]},
+                    "gone": {"command": str(tmp_path / "no-such-server")},
+                }
+            }
+        )
+    )
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(["done"]))
+    ran = subprocess.run(
+        [sys.executable, "-m", "agentkit.cli", "run", "hi", "--backend", "scripted", "--script", str(script),
+         "--mcp-config", str(config), "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    lines = ran.stderr.splitlines()
+    line = next(x for x in lines if x.startswith("MCP: "))
+    assert re.fullmatch(r"MCP: t ✓ \d+\.\ds \(4 tools\) · gone ✗", line), line
+    assert any(x.startswith("⚠") and "command not found" in x for x in lines[lines.index(line) :])
+    assert not [x for x in lines if x.startswith("● MCP server")]  # the one line, not one per server
