@@ -1586,7 +1586,13 @@ McpConfigOption = Annotated[
 
 
 def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any = None) -> Any:
-    from agentkit.mcp.config import CONFIG_ENV_VAR, McpConfig, default_mcp_config_path, load_mcp_configs
+    from agentkit.mcp.config import (
+        CONFIG_ENV_VAR,
+        McpConfig,
+        McpConfigWarning,
+        default_mcp_config_path,
+        load_mcp_configs,
+    )
     from agentkit.mcp.toolset import McpToolset
 
     if not paths:
@@ -1599,7 +1605,11 @@ def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any 
             )
         paths = [default]
     try:
-        config = load_mcp_configs(paths)
+        with warnings.catch_warnings(record=True) as noted:
+            warnings.simplefilter("always", McpConfigWarning)
+            config = load_mcp_configs(paths)
+        for note in noted:
+            typer.echo(f"warning: {note.message}", err=True)
         if only is not None:
             if only not in config.servers:
                 raise ConfigError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 from rich.console import Console
 
@@ -62,3 +64,16 @@ def test_a_status_without_a_start_is_printed_on_its_own() -> None:
     render, err = renderer(terminal=False)
     render(EVENTS[3])
     assert err.getvalue().strip() == "● MCP server time: 2 tools (0.4s)"
+
+
+def test_mcp_list_warns_of_a_command_with_a_remote_type(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"servers": {"x": {"type": "http", "command": str(tmp_path / "none")}}}))
+    done = CliRunner().invoke(app, ["mcp", "list", "--mcp-config", str(config)])
+    said = " ".join(done.output.split())
+    assert f"warning: {config}: server 'x': has 'type': 'http' and a 'command'" in said
+    assert "ignores 'type'" in said
