@@ -26,7 +26,7 @@ from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import AgentkitError
 from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import ServerConfig
-from agentkit.mcp.tasks import TaskCallError, follow_calls, tasks_extension
+from agentkit.mcp.tasks import TaskCallError, call_as_task, follow_calls, needs_task, tasks_extension
 
 if TYPE_CHECKING:
     from agentkit.mcp.asks import McpAsks
@@ -584,6 +584,12 @@ class McpSession:
 
         client = await self._ready_client()
         try:
+            spec = next((tool for tool in self.tools if tool.name == name), None)
+            if needs_task(client.protocol_version, spec):
+                return await call_as_task(
+                    client.session, name, arguments, progress=progress,
+                    timeout=self.config.tool_timeout, poll_timeout=self.config.timeout,
+                )  # fmt: skip
             async with follow_calls(progress, self.config.tool_timeout, poll_timeout=self.config.timeout):
                 return await client.call_tool(
                     name,

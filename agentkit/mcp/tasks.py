@@ -11,6 +11,11 @@ runs out of it, or whose run is cancelled, is cancelled on the server with `task
 The SDK's client resolves such results through an extension's claim (`ResultClaim`), in the
 task that made the call; `follow_calls` passes that task's progress callback and deadline to
 the claim.
+
+On protocol 2025-11-25 tasks are core protocol and the client asks for them: a tool whose
+`execution.taskSupport` is "required" is called with a `task` param (`call_as_task`), its
+task polled with `tasks/get` and its result fetched with `tasks/result`, under the same
+budget and cancellation. A tool for which a task is "optional" is called plainly.
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ from typing import Any, Literal
 from agentkit.defaults import DEFAULT_MCP_TASK_POLL, MCP_TASK_POLL_FLOOR
 from agentkit.mcp.config import DEFAULT_TOOL_TIMEOUT
 
-__all__ = ["TASKS_EXTENSION", "TaskCallError", "follow_calls", "tasks_extension"]
+__all__ = [
+    "TASKS_EXTENSION",
+    "TaskCallError",
+    "call_as_task",
+    "follow_calls",
+    "needs_task",
+    "tasks_extension",
+]
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 """The Tasks extension's identifier, declared in the client's capabilities."""
@@ -135,23 +147,79 @@ async def _resolve(handle: Any, context: Any) -> Any:
     return await _Follower(context.session, context.tool_name, handle.task_id, call).follow(handle)
 
 
+def needs_task(protocol_version: str | None, tool: Any) -> bool:
+    """Whether a call of `tool` must ask for a task: on a 2025-11-25 connection, when the tool's
+    `execution.taskSupport` is "required". An "optional" tool is called plainly (its progress
+    notifications stream as a plain call's do, within the same timeout, with no polling); on
+    2026-07-28 the server decides, and a task handle it answers with is followed all the same."""
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+    if protocol_version is None or protocol_version in MODERN_PROTOCOL_VERSIONS:
+        return False
+    execution = getattr(tool, "execution", None)
+    return getattr(execution, "task_support", None) == "required"
+
+
+async def call_as_task(
+    session: Any,
+    name: str,
+    arguments: dict[str, Any],
+    *,
+    progress: Progress | None,
+    timeout: float,
+    poll_timeout: float,
+) -> Any:
+    """Call a tool as a task on a 2025-11-25 connection (where tasks are core protocol and
+    the client asks for one): `tools/call` with a `task` param answers a `CreateTaskResult`;
+    the task is polled with `tasks/get` and its result fetched with `tasks/result`.
+
+    The SDK validates a 2025-11-25 `tools/call` answer as a `CallToolResult`, so this one
+    request goes through the session's raw request sending.
+
+    Raises:
+        TaskCallError: The task failed, was cancelled by the server, or ran out of `timeout`
+            (it is cancelled on the server then, and when the caller is cancelled).
+        MCPError: The server refused the call.
+    """
+    call = _Call(progress, time.monotonic() + timeout, poll_timeout)
+    data: dict[str, Any] = {
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments, "task": {"ttl": int(timeout * 1000)}},
+    }
+    opts: dict[str, Any] = {}
+    session._stamp(data, opts)  # the protocol version header, as the SDK's own requests have
+    opts["timeout"] = min(timeout, poll_timeout)
+    if progress is not None:
+        opts["on_progress"] = progress
+    created = await session._dispatcher.send_raw_request("tools/call", data["params"], opts)
+    task = created.get("task")
+    if not isinstance(task, dict) or not isinstance(task.get("taskId"), str):
+        from mcp_types import CallToolResult
+
+        return CallToolResult.model_validate(created, by_name=False)  # it answered without a task
+    return await _Follower(session, name, task["taskId"], call, legacy=True).follow_state(task)
+
+
 class _Follower:
-    def __init__(self, session: Any, tool: str, task_id: str, call: _Call) -> None:
+    def __init__(self, session: Any, tool: str, task_id: str, call: _Call, *, legacy: bool = False) -> None:
         self.session = session
         self.tool = tool
         self.task_id = task_id
         self.call = call
+        self.legacy = legacy  # 2025-11-25: the result is fetched with tasks/result
         self.updates = 0
         self.shown: tuple[str, str | None] | None = None
 
     async def follow(self, handle: Any) -> Any:
-        state: dict[str, Any] = handle.model_dump(by_alias=True, mode="json")
+        return await self.follow_state(handle.model_dump(by_alias=True, mode="json"))
+
+    async def follow_state(self, state: dict[str, Any]) -> Any:
         try:
             while True:
                 await self._report(state)
                 status = state.get("status")
                 if status in _TERMINAL:
-                    return self._outcome(state)
+                    return await self._outcome(state)
                 left = self.call.deadline - time.monotonic()
                 if left <= 0:
                     await self._cancel()
@@ -167,7 +235,7 @@ class _Follower:
             raise
 
     def _interval(self, state: dict[str, Any]) -> float:
-        suggested = state.get("pollIntervalMs")
+        suggested = state.get("pollInterval" if self.legacy else "pollIntervalMs")
         seconds = suggested / 1000 if isinstance(suggested, (int, float)) else DEFAULT_MCP_TASK_POLL
         return max(seconds, MCP_TASK_POLL_FLOOR)
 
@@ -199,10 +267,20 @@ class _Follower:
         text = f"task {status}" + (f": {shown[1]}" if shown[1] else "")
         await self.call.progress(float(self.updates), None, text)
 
-    def _outcome(self, state: dict[str, Any]) -> Any:
+    async def _outcome(self, state: dict[str, Any]) -> Any:
+        from mcp.shared.exceptions import MCPError
         from mcp_types import CallToolResult
 
         status = state["status"]
+        if self.legacy and status in ("completed", "failed"):
+            left = max(self.call.deadline - time.monotonic(), MCP_TASK_POLL_FLOOR)
+            try:
+                result = await self._send("tasks/result", min(left, self.call.poll_timeout))
+            except MCPError as exc:
+                why = f"{exc.error.message} (MCP error {exc.error.code})"
+                message = f"task {self.task_id} ({self.tool}) failed: {why}"
+                raise TaskCallError(message, self.task_id) from None
+            return CallToolResult.model_validate(result, by_name=False)
         if status == "completed":
             return CallToolResult.model_validate(state.get("result") or {"content": []}, by_name=False)
         if status == "failed":

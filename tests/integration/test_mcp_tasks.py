@@ -33,6 +33,8 @@ from agentkit.tools.tool import ToolContext
 from .conftest import http_server
 
 SERVER = Path(__file__).with_name("mcp_tasks_server.py")
+LEGACY = Path(__file__).with_name("mcp_legacy_tasks_server.py")
+"""A server of protocol 2025-11-25, where the client asks for tasks (`taskSupport`)."""
 WAIT = 10.0
 """Seconds a test waits for the server to react (to a cancellation)."""
 
@@ -43,12 +45,25 @@ def http_url() -> Iterator[str]:
         yield url
 
 
+def config_for(kind: str, request: pytest.FixtureRequest) -> ServerConfig:
+    if kind == "stdio":
+        return ServerConfig(command=sys.executable, args=[str(SERVER)])
+    if kind == "http":
+        return ServerConfig(url=request.getfixturevalue("http_url"))  # the shared HTTP server
+    return ServerConfig(command=sys.executable, args=[str(LEGACY)])
+
+
 @pytest.fixture(params=["stdio", "http"])
 def server(request: pytest.FixtureRequest) -> ServerConfig:
-    """The tasks server's config, over each transport (the HTTP server is shared)."""
-    if request.param == "stdio":
-        return ServerConfig(command=sys.executable, args=[str(SERVER)])
-    return ServerConfig(url=request.getfixturevalue("http_url"))
+    """The tasks server's config, over each transport."""
+    return config_for(request.param, request)
+
+
+@pytest.fixture(params=["stdio", "http", "2025-11-25"])
+def task_server(request: pytest.FixtureRequest) -> ServerConfig:
+    """A server with task tools: the Tasks extension over each transport, and a 2025-11-25 one
+    whose tools say `taskSupport: "required"`."""
+    return config_for(request.param, request)
 
 
 def call(name: str, **arguments: Any) -> str:
@@ -75,8 +90,10 @@ async def wait_for_text(path: Path, text: str, within: float = WAIT) -> str:
 # -- tasks -------------------------------------------------------------------------------------
 
 
-async def test_a_task_is_followed_to_its_result_with_its_status_as_progress(server: ServerConfig) -> None:
-    async with McpToolset(McpConfig(servers={"t": server})) as toolset:
+async def test_a_task_is_followed_to_its_result_with_its_status_as_progress(
+    task_server: ServerConfig,
+) -> None:
+    async with McpToolset(McpConfig(servers={"t": task_server})) as toolset:
         result, messages = await run_tool(toolset, "t__long_job", seconds=1.2, steps=3)
     assert not result.is_error and result.content == "done after 3 steps"
     steps = [m for m in messages if m and "step" in m]
@@ -84,8 +101,8 @@ async def test_a_task_is_followed_to_its_result_with_its_status_as_progress(serv
     assert messages[-1] == "task completed: finished"
 
 
-async def test_a_failed_task_is_an_error_naming_the_servers_reason(server: ServerConfig) -> None:
-    async with McpToolset(McpConfig(servers={"t": server})) as toolset:
+async def test_a_failed_task_is_an_error_naming_the_servers_reason(task_server: ServerConfig) -> None:
+    async with McpToolset(McpConfig(servers={"t": task_server})) as toolset:
         result, messages = await run_tool(toolset, "t__failing_job")
     assert result.is_error
     assert "failed: the disk is full (MCP error -32603)" in result.content
@@ -93,10 +110,10 @@ async def test_a_failed_task_is_an_error_naming_the_servers_reason(server: Serve
 
 
 async def test_a_task_that_runs_out_of_time_is_cancelled_on_the_server(
-    server: ServerConfig, tmp_path: Path
+    task_server: ServerConfig, tmp_path: Path
 ) -> None:
     side = tmp_path / "side"
-    config = McpConfig(servers={"t": server.model_copy(update={"tool_timeout": 1.0})})
+    config = McpConfig(servers={"t": task_server.model_copy(update={"tool_timeout": 1.0})})
     async with McpToolset(config) as toolset:
         began = time.monotonic()
         result, _ = await run_tool(toolset, "t__endless_job", path=str(side))
@@ -106,11 +123,13 @@ async def test_a_task_that_runs_out_of_time_is_cancelled_on_the_server(
     assert await wait_for_text(side, "cancelled") == "cancelled"
 
 
-async def test_a_cancelled_run_cancels_its_task_on_the_server(server: ServerConfig, tmp_path: Path) -> None:
+async def test_a_cancelled_run_cancels_its_task_on_the_server(
+    task_server: ServerConfig, tmp_path: Path
+) -> None:
     side = tmp_path / "side"
     agent = Agent(
         backend=ScriptedBackend([call("t__endless_job", path=str(side)), "done"]),
-        mcp=McpConfig(servers={"t": server}),
+        mcp=McpConfig(servers={"t": task_server}),
         transcripts=False,
     )
     async with agent:
@@ -130,10 +149,10 @@ async def test_a_cancelled_run_cancels_its_task_on_the_server(server: ServerConf
         assert await wait_for_text(side, "cancelled") == "cancelled"
 
 
-async def test_a_run_shows_a_tasks_status_as_tool_progress_events(server: ServerConfig) -> None:
+async def test_a_run_shows_a_tasks_status_as_tool_progress_events(task_server: ServerConfig) -> None:
     agent = Agent(
         backend=ScriptedBackend([call("t__long_job", seconds=0.6, steps=2), "done"]),
-        mcp=McpConfig(servers={"t": server}),
+        mcp=McpConfig(servers={"t": task_server}),
         transcripts=False,
     )
     events = [e async for e in agent.stream("Work.")]
@@ -141,6 +160,13 @@ async def test_a_run_shows_a_tasks_status_as_tool_progress_events(server: Server
     assert "task working: step 2 of 2" in progress
     finished = next(e for e in events if isinstance(e, ToolCallFinished))
     assert finished.result.content == "done after 2 steps"
+
+
+async def test_a_tool_for_which_a_task_is_optional_is_called_plainly() -> None:
+    config = McpConfig(servers={"t": ServerConfig(command=sys.executable, args=[str(LEGACY)])})
+    async with McpToolset(config) as toolset:
+        result, messages = await run_tool(toolset, "t__either")
+    assert result.content == "answered plainly" and messages == []
 
 
 # -- log messages during a call ------------------------------------------------------------------
