@@ -110,8 +110,9 @@ class _Renderer:
             self.out.print(Text(text))
 
     def pause(self) -> None:
-        """End any line in progress (before a question on the terminal)."""
+        """End any line in progress (before a question on the terminal, or when a run stops)."""
         self._break()
+        self.servers.stop()
 
     def _break(self) -> None:
         if self.markdown is not None and self.open_line is self.out:
@@ -335,15 +336,25 @@ class _ServersLine:
         if any(state is None for state in self.states.values()):
             self._draw()
             return
+        states = self.states
         if self.live is not None:
-            self.live.stop()
-            self.live = None
-        self.err.print(self._line())
-        for state in self.states.values():
+            self.stop()  # the live line gives way to the same line, printed
+        else:
+            self.err.print(self._line())
+            self.states = {}
+        for state in states.values():
             if state is not None and not state.ok:
                 self.err.print(
                     f"[yellow]⚠[/] {escape(state.error or state.name)} [dim](going on without it)[/]"
                 )
+
+    def stop(self) -> None:
+        """End the live line, printing it as it stands (also when the run stops while servers
+        are starting)."""
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+            self.err.print(self._line())
         self.states = {}
 
     def _draw(self) -> None:

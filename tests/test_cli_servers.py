@@ -77,3 +77,13 @@ def test_mcp_list_warns_of_a_command_with_a_remote_type(tmp_path: Path) -> None:
     said = " ".join(done.output.split())
     assert f"warning: {config}: server 'x': has 'type': 'http' and a 'command'" in said
     assert "ignores 'type'" in said
+
+
+def test_a_run_stopped_while_servers_start_leaves_the_line_as_it_stood() -> None:
+    render, err = renderer(terminal=True)
+    render(EVENTS[0])
+    render(EVENTS[1])
+    render(EVENTS[3])
+    render.pause()  # the CLI's stop (Ctrl-C, SIGTERM, an error)
+    assert render.servers.live is None
+    assert err.getvalue().rstrip().endswith("MCP: time ✓ 0.4s (2 tools) · git …")
