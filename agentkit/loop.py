@@ -706,6 +706,10 @@ class _Calls:
                     report = asyncio.ensure_future(self.progress.get())
                 for event in self.reported():  # sent just before a call ended: before its end
                     yield event
+                if heard is not None and not heard.empty() and done & waiting:
+                    for noticed in _drain(heard):  # heard just before a call ended: likewise
+                        self.run.relayed = noticed
+                        yield noticed
                 for future in done & waiting:
                     waiting.discard(future)
                     call = by_future[future]
