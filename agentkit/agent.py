@@ -25,7 +25,7 @@ from agentkit.defaults import (
     RUNS_DIR_ENV,
 )
 from agentkit.errors import AgentkitError, ConfigError
-from agentkit.events import Event, McpLog, RunFailed, RunFinished, ServerStatus
+from agentkit.events import Event, McpLog, RunFailed, RunFinished, ServerStarting, ServerStatus
 from agentkit.loop import Limits, Resume, collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.output import OutputSpec, OutputType, answer_instruction, output_spec
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from agentkit.batch import BatchProgress, BatchResult, TaskLike
     from agentkit.mcp.asks import Elicitor, McpAsks, SamplingApprover
     from agentkit.mcp.config import McpConfig
-    from agentkit.mcp.toolset import McpSource, McpToolset
+    from agentkit.mcp.toolset import McpSource, McpToolset, ServerReport
 
 WORKSPACE_BUILTINS = {"files", "python", "shell"}
 
@@ -560,15 +560,12 @@ class Agent:
             fallback_window=self._window,
             resume=resume,
             output=output,
+            heard=listening.heard,
         )
         where = str(transcript.path) if transcript is not None else None
         self._active += 1
         try:
             async for event in events:
-                for log in listening.take():
-                    if transcript is not None:
-                        transcript.write(log)
-                    yield log
                 if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
                     event.result.transcript = where
                 if transcript is not None:
@@ -621,7 +618,7 @@ class Agent:
         """A run's toolbox, what its setup starts, and its own MCP servers (per-run ones),
         if any: the agent's toolbox and shared servers alone when it has none."""
         if self._per_run_mcp is None:
-            return self.toolbox, self._start_mcp, None
+            return self.toolbox, lambda: self._start_mcp(run), None
         from agentkit.mcp.toolset import McpToolset
 
         own = McpToolset(
@@ -634,11 +631,11 @@ class Agent:
         toolbox = self.toolbox.copy()
 
         async def setup() -> list[Event]:
-            events = await self._start_mcp()
+            events = await self._start_mcp(run)
             for item in self.toolbox:  # the shared servers' tools, now that they are up
                 if item.name not in toolbox:
                     toolbox.add(item)
-            reports = await own.start()
+            await own.start(run.watch)
             for item in own.tools():
                 if item.name in toolbox:
                     raise ConfigError(
@@ -646,14 +643,14 @@ class Agent:
                         "another tool of this agent; rename the server in the MCP config"
                     )
                 toolbox.add(item)
-            events += [ServerStatus(r.name, r.target, r.ok, r.tools, r.seconds, r.error) for r in reports]
             return events
 
         return toolbox, setup, own
 
-    async def _start_mcp(self) -> list[Event]:
-        """Start the MCP servers if they are not running; their status as events. Runs that
-        start together start them once (the others wait for that start)."""
+    async def _start_mcp(self, run: _RunMcp | None = None) -> list[Event]:
+        """Start the MCP servers if they are not running, telling `run` (as events) as each
+        begins to start and as each is up or has failed. Runs that start together start them
+        once (the others wait for that start, and hear nothing of it)."""
         if self.mcp is None or self._mcp_running:
             return []
         loop = asyncio.get_running_loop()
@@ -665,10 +662,10 @@ class Agent:
             check = getattr(self.backend, "check", None)
             if check is not None:
                 await check()  # no model server: say so now, not after the MCP servers start
-            await self.mcp.start()
+            await self.mcp.start(run.watch if run is not None else None)
             self._mcp_running = True
         self._sync_mcp_tools()
-        return list(self.server_status())
+        return []
 
     def _heard(self, session: Any, level: str, logger: str | None, data: Any) -> None:
         """A shared MCP server's log message: every run going on hears it."""
@@ -815,28 +812,37 @@ class Agent:
 
 class _RunMcp:
     """What a run offers its MCP servers (its workspace as their root) and what it hears from
-    them (their log messages, and what they asked of the model and the person), to yield as
-    events."""
+    them (their log messages, their starts, and what they asked of the model and the person),
+    to yield as events as it hears them."""
 
     def __init__(self, scope: RunScope) -> None:
         self.scope = scope
-        self.logs: list[Event] = []
+        self.heard: asyncio.Queue[Event] = asyncio.Queue()
 
     def roots(self) -> list[Path]:
         """The run's workspace, once it has one (none: the run has no root to offer)."""
         return [self.scope.workspace] if self.scope.has_workspace else []
 
-    def log(self, session: Any, level: str, logger: str | None, data: Any) -> None:
-        self.logs.append(McpLog(session.name, level, logger, data))
+    def hear(self, event: Event) -> None:
+        """An event for the run's stream (the loop yields it as soon as it can)."""
+        self.heard.put_nowait(event)
 
     def note(self, event: Event) -> None:
         """A server's sampling or elicitation request was answered."""
-        self.logs.append(event)
+        self.hear(event)
 
-    def take(self) -> list[Event]:
-        """The events heard since the last call."""
-        logs, self.logs = self.logs, []
-        return logs
+    def log(self, session: Any, level: str, logger: str | None, data: Any) -> None:
+        self.hear(McpLog(session.name, level, logger, data))
+
+    def watch(self, session: Any, report: ServerReport | None) -> None:
+        if report is None:
+            self.hear(ServerStarting(session.name, session.config.describe()))
+        else:
+            self.hear(
+                ServerStatus(
+                    report.name, report.target, report.ok, report.tools, report.seconds, report.error
+                )
+            )
 
 
 def _join_instructions(messages: list[Message], instructions: Mapping[str, str]) -> None:

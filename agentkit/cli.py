@@ -57,6 +57,7 @@ from agentkit.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    ServerStarting,
     ServerStatus,
     StepFinished,
     StepStarted,
@@ -99,6 +100,7 @@ class _Renderer:
         # turn ends, and text written before tool calls goes to stderr with them.
         self.held: list[str] | None = None if out.is_terminal else []
         self.markdown = _MarkdownStream(out) if out.is_terminal else None
+        self.servers = _ServersLine(err)
 
     def _print_answer(self, text: str) -> None:
         """A whole answer at once: Markdown rendered in a terminal, as it is elsewhere."""
@@ -108,8 +110,9 @@ class _Renderer:
             self.out.print(Text(text))
 
     def pause(self) -> None:
-        """End any line in progress (before a question on the terminal)."""
+        """End any line in progress (before a question on the terminal, or when a run stops)."""
         self._break()
+        self.servers.stop()
 
     def _break(self) -> None:
         if self.markdown is not None and self.open_line is self.out:
@@ -210,6 +213,11 @@ class _Renderer:
         elif isinstance(event, (McpSampling, McpElicitation)):
             self._break()
             self.err.print(cli_asks.describe_ask(event))
+        elif isinstance(event, ServerStarting):
+            self._break()
+            self.servers.starting(event)
+        elif isinstance(event, ServerStatus) and self.servers.expects(event):
+            self.servers.done(event)
         elif isinstance(event, ServerStatus):
             self._break()
             if event.ok:
@@ -303,6 +311,78 @@ class _MarkdownStream:
             self._draw(self.text)
         self._stop()
         self.text, self.drawn, self.gap = "", 0.0, False
+
+
+class _ServersLine:
+    """The MCP servers a run starts, on one line: in a terminal redrawn as each changes state
+    (`MCP: time ✓ 0.4s · git … · fetch ✗`); elsewhere printed once, when all have started or
+    failed. Why a server failed follows on a line of its own."""
+
+    def __init__(self, err: Console) -> None:
+        self.err = err
+        self.states: dict[str, ServerStatus | None] = {}
+        self.live: Any = None
+
+    def expects(self, event: ServerStatus) -> bool:
+        """Whether the event is the state of a server this line shows."""
+        return event.name in self.states
+
+    def starting(self, event: ServerStarting) -> None:
+        self.states[event.name] = None
+        self._draw()
+
+    def done(self, event: ServerStatus) -> None:
+        self.states[event.name] = event
+        if any(state is None for state in self.states.values()):
+            self._draw()
+            return
+        states = self.states
+        if self.live is not None:
+            self.stop()  # the live line gives way to the same line, printed
+        else:
+            self.err.print(self._line())
+            self.states = {}
+        for state in states.values():
+            if state is not None and not state.ok:
+                self.err.print(
+                    f"[yellow]⚠[/] {escape(state.error or state.name)} [dim](going on without it)[/]"
+                )
+
+    def stop(self) -> None:
+        """End the live line, printing it as it stands (also when the run stops while servers
+        are starting)."""
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+            self.err.print(self._line())
+        self.states = {}
+
+    def _draw(self) -> None:
+        if not self.err.is_terminal:
+            return
+        if self.live is None:
+            from rich.live import Live
+
+            self.live = Live(self._line(), console=self.err, auto_refresh=False, transient=True)
+            self.live.start(refresh=True)
+        else:
+            self.live.update(self._line(), refresh=True)
+
+    def _line(self) -> Text:
+        line = Text("MCP: ", style="cyan")
+        for n, (name, state) in enumerate(self.states.items()):
+            if n:
+                line.append(" · ", style="dim")
+            line.append(name)
+            if state is None:
+                line.append(" …", style="dim")
+            elif state.ok:
+                line.append(" ✓", style="green")
+                tools = len(state.tools)
+                line.append(f" {state.seconds:.1f}s ({tools} tool{'' if tools == 1 else 's'})", style="dim")
+            else:
+                line.append(" ✗", style="red")
+        return line
 
 
 _LIST_ITEM = re.compile(r"\s*(?:[-*+]|\d+[.)])\s")
@@ -1517,7 +1597,13 @@ McpConfigOption = Annotated[
 
 
 def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any = None) -> Any:
-    from agentkit.mcp.config import CONFIG_ENV_VAR, McpConfig, default_mcp_config_path, load_mcp_configs
+    from agentkit.mcp.config import (
+        CONFIG_ENV_VAR,
+        McpConfig,
+        McpConfigWarning,
+        default_mcp_config_path,
+        load_mcp_configs,
+    )
     from agentkit.mcp.toolset import McpToolset
 
     if not paths:
@@ -1530,7 +1616,11 @@ def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any 
             )
         paths = [default]
     try:
-        config = load_mcp_configs(paths)
+        with warnings.catch_warnings(record=True) as noted:
+            warnings.simplefilter("always", McpConfigWarning)
+            config = load_mcp_configs(paths)
+        for note in noted:
+            typer.echo(f"warning: {note.message}", err=True)
         if only is not None:
             if only not in config.servers:
                 raise ConfigError(

@@ -650,8 +650,11 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
         Think.off: Never(),
         Think.auto: Auto(options.budget),
     }
+    from agentkit.mcp.config import McpConfigWarning
+
     with warnings.catch_warnings(record=True) as noted:  # a model's one thinking mode: a note
         warnings.simplefilter("always", ThinkingModeWarning)
+        warnings.simplefilter("always", McpConfigWarning)
         agent = Agent(
             model=options.model,
             base_url=options.base_urls or options.base_url,
@@ -685,6 +688,8 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
     for note in noted:
         if issubclass(note.category, ThinkingModeWarning):
             typer.echo(f"note: {note.message}", err=True)
+        elif issubclass(note.category, McpConfigWarning):
+            typer.echo(f"warning: {note.message}", err=True)
         else:
             warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
     return agent

@@ -161,6 +161,14 @@ DEFAULT_MCP_FORM_TRIES = 3
 """Times a form field is asked again at the terminal after an answer that does not fit it
 (not a number, not one of the choices, out of range) before the form is cancelled."""
 
+DEFAULT_MCP_TASK_POLL = 1.0
+"""Seconds between polls of an MCP task (`tasks/get`) when its server suggests no interval;
+a server's `pollIntervalMs` is honoured. The whole task is bounded by the server's
+`tool_timeout`, as a plain call is."""
+
+MCP_TASK_POLL_FLOOR = 0.05
+"""The shortest wait between polls of an MCP task, whatever its server suggests."""
+
 # Serving an agent over MCP (`agentkit mcp serve`)
 
 DEFAULT_SERVE_CONCURRENCY = 4

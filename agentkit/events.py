@@ -1,13 +1,15 @@
 """The typed events a run emits, in order: what the CLI renders and transcripts record.
 
-A run yields `RunStarted`, a `ServerStatus` per MCP server it starts, then per step
+A run yields `RunStarted`, a `ServerStarting` per MCP server it starts and a `ServerStatus`
+as each is up or has failed, then per step
 `Compacted` when history had to shrink to fit the window, `StepStarted`, `ThinkingDelta`s and
 `TextDelta`s as the model writes (`ModelRetry` when a request failed and is sent again),
 `ToolCallStarted` as soon as a call is complete, `TurnFinished` when the model's turn is
 complete, `ToolProgress` while calls report it, `ToolCallFinished` as each finishes,
 `StepFinished` (then `OutputRejected` when an answer does not match the run's output
 type and goes back to the model); and at last `RunFinished` or `RunFailed`. What MCP servers
-send or ask comes between them as it happens: `McpLog`, `McpSampling`, `McpElicitation`.
+send or ask comes between them as it happens, also while a tool call runs: `McpLog`,
+`McpSampling`, `McpElicitation`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "RunFailed",
     "RunFinished",
     "RunStarted",
+    "ServerStarting",
     "ServerStatus",
     "StepFinished",
     "StepStarted",
@@ -159,6 +162,15 @@ class ToolProgress:
 
 
 @dataclass(frozen=True)
+class ServerStarting:
+    """An MCP server is starting; a `ServerStatus` follows when it is up or has failed."""
+
+    name: str
+    target: str
+    type: ClassVar[str] = "server_starting"
+
+
+@dataclass(frozen=True)
 class ServerStatus:
     """An MCP server started, or failed to (the run goes on without it)."""
 
@@ -271,6 +283,7 @@ class RunFailed:
 
 Event = Union[
     RunStarted,
+    ServerStarting,
     ServerStatus,
     McpLog,
     McpSampling,

@@ -160,6 +160,7 @@ async def run_loop(
     fallback_window: int | None = None,
     resume: Resume | None = None,
     output: OutputSpec | None = None,
+    heard: asyncio.Queue[Event] | None = None,
 ) -> AsyncGenerator[Event, None]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
@@ -170,7 +171,9 @@ async def run_loop(
     when the server does not say its own). `resume` takes up a run where it stopped.
     `output` is the answer's type: an answer that does not match it goes back to the model
     with the error (at most `limits.max_output_retries` times); the result's `output` is
-    the validated object.
+    the validated object. `heard` holds events from outside the loop (MCP servers' log
+    messages and starts): they are yielded between the loop's own events, and as they come
+    while tool calls run and while `setup` works.
 
     Raises what the backend raises once its retries are spent (an unreachable server, an
     HTTP error); a `RunFailed` event with the partial result comes first, and the error's
@@ -190,9 +193,13 @@ async def run_loop(
         resume=resume,
         run_id=run_id or uuid.uuid4().hex[:12],
         output=output,
+        heard=heard,
     )
     try:
         async for event in run.events(model, setup):
+            if heard is not None and not heard.empty() and event is not run.relayed:
+                for noted in _drain(heard):  # heard before this event
+                    yield noted
             yield event
     finally:
         end_run(backend, run.memo)
@@ -220,7 +227,10 @@ class _Run:
         resume: Resume | None,
         run_id: str,
         output: OutputSpec | None = None,
+        heard: asyncio.Queue[Event] | None = None,
     ) -> None:
+        self.heard = heard
+        self.relayed: Event | None = None  # the last event heard that the run passed on itself
         self.backend = backend
         self.toolbox = toolbox
         self.messages = messages
@@ -291,6 +301,33 @@ class _Run:
         self.messages.append(UserMessage(reply))
         return [OutputRejected(step, error, reply)]
 
+    async def _meanwhile(self, work: Awaitable[Sequence[Event]]) -> AsyncIterator[Event]:
+        """The events heard while `work` runs, as they come, then the events `work` returns."""
+        heard = self.heard
+        if heard is None:
+            for event in await work:
+                yield event
+            return
+        running = asyncio.ensure_future(work)
+        noted: asyncio.Future[Event] = _never()
+        try:
+            while not running.done():
+                noted = asyncio.ensure_future(heard.get())
+                await asyncio.wait({running, noted}, return_when=asyncio.FIRST_COMPLETED)
+                if noted.done():
+                    self.relayed = noted.result()
+                    yield self.relayed
+            for event in _drain(heard):
+                self.relayed = event
+                yield event
+            for event in running.result():
+                yield event
+        finally:
+            noted.cancel()
+            if not running.done():
+                running.cancel()
+                await asyncio.wait({running})
+
     async def events(
         self, model: str | None, setup: Callable[[], Awaitable[Sequence[Event]]] | None
     ) -> AsyncIterator[Event]:
@@ -305,7 +342,7 @@ class _Run:
         output: Any = ""
         try:
             if setup is not None:
-                for event in await setup():
+                async for event in self._meanwhile(setup()):
                     yield event
             if self.answered_last():  # it had answered when it stopped
                 for event in self.judge(len(self.steps), self.steps[-1].message):
@@ -636,10 +673,9 @@ class _Calls:
         event = ToolProgress(self.step, context.call_id, context.tool_name, done, total, message)
         self.progress.put_nowait(event)
 
-    async def finish(
-        self, calls: Sequence[ToolCall | ToolCallError]
-    ) -> AsyncIterator[ToolProgress | ToolCallFinished]:
-        """Each answer as soon as it is ready (unreadable calls first), and progress meanwhile."""
+    async def finish(self, calls: Sequence[ToolCall | ToolCallError]) -> AsyncIterator[Event]:
+        """Each answer as soon as it is ready (unreadable calls first), and progress and what
+        the run hears meanwhile."""
         by_future: dict[asyncio.Future[Any], ToolCall] = {}
         for call in calls:
             if isinstance(call, ToolCallError):
@@ -650,18 +686,30 @@ class _Calls:
                 by_future[self.pending[call.id]] = call
         waiting: set[asyncio.Future[Any]] = set(by_future)
         report = asyncio.ensure_future(self.progress.get())
+        heard = self.run.heard
+        noted: asyncio.Future[Event] = asyncio.ensure_future(heard.get()) if heard else _never()
         try:
             while waiting:
                 done, _ = await asyncio.wait(
-                    {*waiting, report}, timeout=self.run.deadline.left(), return_when=asyncio.FIRST_COMPLETED
+                    {*waiting, report, noted},
+                    timeout=self.run.deadline.left(),
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
                 if not done:
                     raise asyncio.TimeoutError
+                if noted in done and heard is not None:
+                    self.run.relayed = noted.result()
+                    yield self.run.relayed
+                    noted = asyncio.ensure_future(heard.get())
                 if report in done:
                     yield report.result()
                     report = asyncio.ensure_future(self.progress.get())
                 for event in self.reported():  # sent just before a call ended: before its end
                     yield event
+                if heard is not None and not heard.empty() and done & waiting:
+                    for noticed in _drain(heard):  # heard just before a call ended: likewise
+                        self.run.relayed = noticed
+                        yield noticed
                 for future in done & waiting:
                     waiting.discard(future)
                     call = by_future[future]
@@ -671,6 +719,7 @@ class _Calls:
                     yield ToolCallFinished(self.step, call, answer, took)
         finally:
             report.cancel()
+            noted.cancel()
 
     def reported(self) -> list[ToolProgress]:
         """The progress reports queued and not yet passed on."""
@@ -725,6 +774,18 @@ async def _timed(call: Awaitable[ToolMessage]) -> tuple[ToolMessage, float]:
     started = time.monotonic()
     result = await call
     return result, time.monotonic() - started
+
+
+def _never() -> asyncio.Future[Any]:
+    """A future that never completes (cancelled when no longer waited for)."""
+    return asyncio.get_running_loop().create_future()
+
+
+def _drain(queue: asyncio.Queue[Event]) -> list[Event]:
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
 
 
 async def _bounded(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncGenerator[Any, None]:

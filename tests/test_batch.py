@@ -194,7 +194,7 @@ async def test_the_mcp_servers_start_once_for_the_whole_batch() -> None:
         starts = stops = 0
         reports: tuple[Any, ...] = ()
 
-        async def start(self) -> list[Any]:
+        async def start(self, watch: Any = None) -> list[Any]:
             self.starts += 1
             await asyncio.sleep(0.01)
             return []

@@ -456,3 +456,45 @@ async def test_progress_sent_just_before_a_call_ends_comes_before_its_end(name: 
         if isinstance(e, ToolProgress | ToolCallFinished)
     ]
     assert seen == ["first half", "last", "done"]
+
+
+async def test_events_heard_from_outside_come_as_they_happen_also_while_a_call_runs() -> None:
+    from agentkit.events import McpLog, ServerStatus
+    from agentkit.loop import run_loop
+    from agentkit.thinking import Never, Sampling
+    from agentkit.tools.toolbox import Toolbox
+
+    heard: asyncio.Queue[Any] = asyncio.Queue()
+
+    @tool
+    async def work() -> str:
+        """Works a while, heard from before and at the end."""
+        heard.put_nowait(McpLog("s", "info", None, "begun"))
+        await asyncio.sleep(0.5)
+        heard.put_nowait(McpLog("s", "info", None, "ending"))  # just before it returns
+        return "worked"
+
+    async def setup() -> list[Any]:
+        heard.put_nowait(McpLog("s", "info", None, "starting"))
+        await asyncio.sleep(0.2)
+        return [ServerStatus("s", "srv", True, (), 0.2, None)]
+
+    events = run_loop(
+        backend=ScriptedBackend([call("work"), "done"]),
+        toolbox=Toolbox([work]),
+        messages=[UserMessage("Work.")],
+        policy=Never().decide,
+        sampling=lambda think: Sampling(),
+        setup=setup,
+        heard=heard,
+    )
+    seen: list[tuple[str, float]] = []
+    async for event in events:
+        label = event.data if isinstance(event, McpLog) else type(event).__name__
+        seen.append((label, time.monotonic()))
+    order = [label for label, _ in seen]
+    assert order[:3] == ["RunStarted", "starting", "ServerStatus"]
+    at = dict(seen)
+    assert at["ServerStatus"] - at["starting"] > 0.15  # heard while setup still worked
+    assert order.index("begun") < order.index("ending") < order.index("ToolCallFinished")
+    assert at["ToolCallFinished"] - at["begun"] > 0.4  # heard while the call still ran

@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_TOOL_TIMEOUT",
     "McpConfig",
+    "McpConfigWarning",
     "OAuthConfig",
     "ServerConfig",
     "default_mcp_config_path",
@@ -55,6 +56,12 @@ DEFAULT_TOOL_TIMEOUT = 120.0
 """Seconds an MCP tool call may take."""
 
 Transport = Literal["stdio", "streamable-http", "sse"]
+
+
+class McpConfigWarning(UserWarning):
+    """A server's config means something other than it seems to; the message says what is
+    used and how to say it plainly."""
+
 
 _TRANSPORT_NAMES = {
     "stdio": "stdio",
@@ -205,7 +212,10 @@ class ServerConfig(BaseModel):
             if close:
                 raise ValueError(f"unknown key {key!r}; did you mean {close[0]!r}?")
         if self.command and self.url:
-            raise ValueError("has both 'command' and 'url': a server is local (command) or remote (url)")
+            raise ValueError(
+                "has both 'command' and 'url': a server is local (command) or remote (url); keep "
+                "'command' (and 'args') to start it here, or 'url' to connect to one running there"
+            )
         if not self.command and not self.url:
             raise ValueError("needs 'command' (a local server over stdio) or 'url' (a remote server)")
         if self.url and not re.match(r"^https?://", self.url):
@@ -538,7 +548,22 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
         except pydantic.ValidationError as exc:
             raise ConfigError(_redact(_explain(source, name, exc), values)) from None
         servers[name] = server._with_variables(expanded, shown, values)
+        _warn_remote_type(server, written, where)
     return McpConfig(servers=servers)
+
+
+def _warn_remote_type(server: ServerConfig, written: Mapping[str, Any], where: str) -> None:
+    """A `command` with a remote `type` (VS Code's `"type": "http"`): the command wins; say so."""
+    if server.command and server.type in ("streamable-http", "sse"):
+        import warnings
+
+        warnings.warn(
+            f"{where}: has 'type': {written.get('type')!r} and a 'command'; agentkit starts it with its "
+            "command over stdio and ignores 'type'. To connect to a server running over HTTP, replace "
+            "'command' and 'args' with its 'url'; to start it here, remove 'type' (or make it 'stdio')",
+            McpConfigWarning,
+            stacklevel=3,
+        )
 
 
 def default_mcp_config_path() -> Path | None:

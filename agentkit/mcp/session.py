@@ -26,6 +26,7 @@ from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import AgentkitError
 from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import ServerConfig
+from agentkit.mcp.tasks import TaskCallError, call_as_task, follow_calls, needs_task, tasks_extension
 
 if TYPE_CHECKING:
     from agentkit.mcp.asks import McpAsks
@@ -453,6 +454,7 @@ class McpSession:
             log_level=cast(Any, self.log_level),
             sampling_callback=self.asks.sampling_callback(self.name) if self.asks is not None else None,
             elicitation_callback=self.asks.elicitation_callback(self.name) if self.asks is not None else None,
+            extensions=[tasks_extension()],
         )
 
     def _oauth(self) -> Any:
@@ -582,12 +584,26 @@ class McpSession:
 
         client = await self._ready_client()
         try:
-            return await client.call_tool(
-                name,
-                arguments,
-                read_timeout_seconds=self.config.tool_timeout,
-                progress_callback=progress,
-            )
+            spec = next((tool for tool in self.tools if tool.name == name), None)
+            if needs_task(client.protocol_version, spec):
+                return await call_as_task(
+                    client.session, name, arguments, progress=progress,
+                    timeout=self.config.tool_timeout, poll_timeout=self.config.timeout,
+                )  # fmt: skip
+            async with follow_calls(progress, self.config.tool_timeout, poll_timeout=self.config.timeout):
+                return await client.call_tool(
+                    name,
+                    arguments,
+                    read_timeout_seconds=self.config.tool_timeout,
+                    progress_callback=progress,
+                )
+        except TaskCallError as exc:
+            if exc.timed_out:
+                raise McpServerError(
+                    f"{name} on MCP server {self.name!r} did not finish within "
+                    f"{self.config.tool_timeout:g} s and was cancelled (task {exc.task_id})"
+                ) from None
+            raise McpServerError(f"MCP server {self.name!r}: {self.config.redact(str(exc))}") from None
         except MCPError as exc:
             if exc.code == REQUEST_TIMEOUT:
                 raise McpServerError(

@@ -26,6 +26,9 @@ McpSource = Union[str, Path, McpConfig, Sequence[Union[str, Path]]]
 ServerTool = Union[McpTool, ListResourcesTool, ReadResourceTool]
 """A tool a server gives the model: one of its own, or one reading its resources."""
 
+StartWatcher = Callable[[McpSession, "ServerReport | None"], None]
+"""Told as each server begins to start (no report yet) and as it is up or has failed (its report)."""
+
 
 @dataclass(frozen=True)
 class ServerReport:
@@ -92,32 +95,52 @@ class McpToolset:
         }
         self.reports: list[ServerReport] = []
 
-    async def start(self) -> list[ServerReport]:
+    async def start(self, watch: StartWatcher | None = None) -> list[ServerReport]:
         """Start every server at once; report each. In strict mode a failure raises (and
-        the servers that did start are stopped)."""
+        the servers that did start are stopped).
+
+        Args:
+            watch: Told as each server begins to start and as each is up or has failed, in
+                the order that happens (the returned reports are in config order).
+        """
+
+        async def start(session: McpSession) -> ServerReport:
+            if watch is not None:
+                watch(session, None)
+            try:
+                await session.start()
+            except McpServerError as exc:
+                report = self._report(session, exc)
+            else:
+                report = self._report(session, None)
+            if watch is not None:
+                watch(session, report)
+            return report
+
         results = await asyncio.gather(
-            *(session.start() for session in self.sessions.values()), return_exceptions=True
+            *(start(session) for session in self.sessions.values()), return_exceptions=True
         )
         self.reports = []
-        for session, result in zip(self.sessions.values(), results, strict=True):
-            if isinstance(result, BaseException) and not isinstance(result, McpServerError):
+        for result in results:
+            if isinstance(result, BaseException):
                 raise result
-            self.reports.append(
-                ServerReport(
-                    session.name,
-                    session.config.describe(),
-                    result is None,
-                    tuple(t.name for t in self._tools_of(session)) if result is None else (),
-                    session.started_in or 0.0,
-                    str(result) if result is not None else None,
-                )
-            )
+            self.reports.append(result)
         failed = [r for r in self.reports if not r.ok]
         if failed and self.strict:
             await self.close()
             raise McpServerError("\n".join(r.error or r.name for r in failed))
         self.tools()  # refuse name collisions now, not at the first call
         return self.reports
+
+    def _report(self, session: McpSession, error: McpServerError | None) -> ServerReport:
+        return ServerReport(
+            session.name,
+            session.config.describe(),
+            error is None,
+            tuple(t.name for t in self._tools_of(session)) if error is None else (),
+            session.started_in or 0.0,
+            str(error) if error is not None else None,
+        )
 
     def _tools_of(self, session: McpSession) -> list[ServerTool]:
         return [*(McpTool(session, spec) for spec in session.tools), *resource_tools(session)]

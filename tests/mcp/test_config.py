@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from agentkit.errors import ConfigError
 from agentkit.mcp.config import (
     CONFIG_ENV_VAR,
+    McpConfigWarning,
     default_mcp_config_path,
     load_mcp_config,
     load_mcp_configs,
@@ -392,3 +394,22 @@ def test_a_missing_env_file_is_named(tmp_path: Path) -> None:
     path = write(tmp_path, {"servers": {"a": {"command": "x", "envFile": "absent.env"}}})
     with pytest.raises(ConfigError, match=r"server 'a': key 'envFile': cannot read .*absent\.env"):
         load_mcp_config(path)
+
+
+@pytest.mark.parametrize("kind", ["http", "sse", "streamable-http"])
+def test_a_command_with_a_remote_type_warns_that_the_command_is_used_and_how_to_fix_it(kind: str) -> None:
+    with pytest.warns(McpConfigWarning) as noted:
+        config = parse_mcp_config({"servers": {"x": {"type": kind, "command": "srv"}}}, "mcp.json")
+    assert config.servers["x"].transport == "stdio"
+    message = str(noted[0].message)
+    assert message.startswith(f"mcp.json: server 'x': has 'type': {kind!r} and a 'command'")
+    assert (
+        "starts it with its command over stdio" in message
+        and "replace 'command' and 'args' with its 'url'" in message
+    )
+
+
+def test_a_command_with_stdio_type_does_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_mcp_config({"servers": {"x": {"type": "stdio", "command": "srv"}}}, "mcp.json")
