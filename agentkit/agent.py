@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -341,7 +342,7 @@ class Agent:
         *,
         history: Sequence[Message | Mapping[str, Any]] | None = None,
         output_type: OutputType | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run the task and yield every event as it happens.
 
         Args:
@@ -359,8 +360,11 @@ class Agent:
         check_task(task)
         output = _spec(output_type) if output_type is not None else self._output
         messages = self.conversation(task, history, output)
-        async for event in self._drive(messages, task, uuid.uuid4().hex[:12], output=output):
-            yield event
+        async with contextlib.aclosing(
+            self._drive(messages, task, uuid.uuid4().hex[:12], output=output)
+        ) as inner:
+            async for event in inner:
+                yield event
 
     async def _stream_with(
         self,
@@ -374,7 +378,7 @@ class Agent:
         sampling: Sampling | None = None,
         tag: Mapping[str, Any] | None = None,
         resume_from: SavedRun | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """`stream` with some of the agent's settings changed for this run alone (a batch's
         per-task options); the agent itself is not changed, so other runs go on as they were.
 
@@ -407,12 +411,13 @@ class Agent:
             messages = self.conversation(task, history, self._output)
             run_id = uuid.uuid4().hex[:12]
             events = self._drive(messages, task, run_id, output=self._output, tag=tag, **options)
-        async for event in events:
-            yield event
+        async with contextlib.aclosing(events) as inner:
+            async for event in inner:
+                yield event
 
     async def resume_stream(
         self, run_id: str, *, output_type: OutputType | None = None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Take up a run that stopped (killed, interrupted, failed, or at a limit) from its
         last finished step, and yield its events. Finished tool calls are not run again;
         a call that started and never finished is answered to the model as interrupted.
@@ -427,12 +432,15 @@ class Agent:
         """
         if self.transcripts is None:
             raise ConfigError("this agent keeps no transcripts (transcripts=False), so it cannot resume runs")
-        async for event in self._resumed(load_run(find_run(run_id, self.transcripts)), output_type):
-            yield event
+        async with contextlib.aclosing(
+            self._resumed(load_run(find_run(run_id, self.transcripts)), output_type)
+        ) as inner:
+            async for event in inner:
+                yield event
 
     async def _resumed(
         self, saved: SavedRun, output_type: OutputType | None, **options: Any
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Go on with a saved run (`options`: `_drive`'s per-run policy, limits, sampling)."""
         if saved.status == "answer":
             raise ConfigError(
@@ -449,17 +457,20 @@ class Agent:
             if output_type is not None
             else self._output or (_spec(saved_schema) if isinstance(saved_schema, dict) else None)
         )
-        async for event in self._drive(
-            saved.messages,
-            saved.task,
-            saved.run_id,
-            resume=saved.resume,
-            path=saved.path,
-            workspace=Path(workspace) if workspace and self.workspace is None else None,
-            output=output,
-            **options,
-        ):
-            yield event
+        async with contextlib.aclosing(
+            self._drive(
+                saved.messages,
+                saved.task,
+                saved.run_id,
+                resume=saved.resume,
+                path=saved.path,
+                workspace=Path(workspace) if workspace and self.workspace is None else None,
+                output=output,
+                **options,
+            )
+        ) as inner:
+            async for event in inner:
+                yield event
 
     def check_tools_of(self, saved: SavedRun) -> None:
         """Refuse to go on with a saved run whose tools this agent lacks (MCP tools aside:
@@ -500,7 +511,7 @@ class Agent:
         limits: Limits | None = None,
         sampling: Callable[[bool], Sampling] | None = None,
         tag: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run the loop over `messages`, writing the transcript as it goes (with this run's
         own `policy`, `limits` or `sampling`, where given: a batch task's options; `tag`:
         more facts for the transcript's first line).
@@ -741,7 +752,7 @@ class Agent:
         results: str | Path | None = None,
         retry_failed: bool = False,
         progress: BatchProgress | None = None,
-    ) -> AsyncIterator[BatchResult]:
+    ) -> AsyncGenerator[BatchResult, None]:
         """Run many tasks, `concurrency` at a time, and yield each one's result as it
         finishes; a failed task is a result with its error, and the batch goes on. The MCP
         servers start once for the whole batch. See `agentkit.batch` for task ids.
@@ -762,15 +773,18 @@ class Agent:
         """
         from agentkit.batch import run_batch
 
-        async for result in run_batch(
-            self,
-            tasks,
-            concurrency=concurrency,
-            results=results,
-            retry_failed=retry_failed,
-            progress=progress,
-        ):
-            yield result
+        async with contextlib.aclosing(
+            run_batch(
+                self,
+                tasks,
+                concurrency=concurrency,
+                results=results,
+                retry_failed=retry_failed,
+                progress=progress,
+            )
+        ) as inner:
+            async for result in inner:
+                yield result
 
     def batch_sync(
         self,

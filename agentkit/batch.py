@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, Union
@@ -435,7 +435,7 @@ async def run_batch(
     results: str | Path | None = None,
     retry_failed: bool = False,
     progress: BatchProgress | None = None,
-) -> AsyncIterator[BatchResult]:
+) -> AsyncGenerator[BatchResult, None]:
     """Run the tasks on the agent, `concurrency` at a time; yield each task's result as it
     finishes (in the order they finish). A task's `output_file` is written before its result.
 
@@ -476,8 +476,13 @@ async def run_batch(
             workers = min(concurrency, len(pending))
             batch = str(Path(results).resolve()) if results is not None else None
             runs = _Runs(batch, stopped)
-            async for result in _run_all(agent, pending, workers, store, progress, folder, runs):
-                yield result
+            # Closed here, not when collected: a batch closed early has stopped its runs
+            # (and their transcripts say so) by the time aclose() returns.
+            async with contextlib.aclosing(
+                _run_all(agent, pending, workers, store, progress, folder, runs)
+            ) as all_:
+                async for result in all_:
+                    yield result
         finally:
             if entered:
                 await agent.aclose()
@@ -494,7 +499,7 @@ async def _run_all(
     progress: BatchProgress,
     folder: Path,
     runs: _Runs,
-) -> AsyncIterator[BatchResult]:
+) -> AsyncGenerator[BatchResult, None]:
     finished: asyncio.Queue[BatchResult | Exception] = asyncio.Queue()
     waiting = iter(tasks)
 

@@ -12,9 +12,10 @@ follows the latest one in the conversation, turn over turn, as the Qwen3 model c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 
 from agentkit.agent import Agent, check_task
@@ -117,7 +118,9 @@ class ChatSession:
     def thinking(self, policy: PolicyLike) -> None:
         self.agent.thinking = policy
 
-    async def send(self, text: str, *, history: Sequence[Message] | None = None) -> AsyncIterator[Event]:
+    async def send(
+        self, text: str, *, history: Sequence[Message] | None = None
+    ) -> AsyncGenerator[Event, None]:
         """One user turn: yield its events until the model answers or the turn stops.
 
         `history`: messages to put before this one (an MCP prompt's conversation); they
@@ -135,19 +138,23 @@ class ChatSession:
         new = len(working) - 1 - len(extra)
         if not self.messages:  # the first turn: the system prompt the agent put first is history
             self.messages, self._task, new = working[:-1], text, len(working) - 1
-        async for event in self._turn(working, new, None):
-            yield event
+        async with contextlib.aclosing(self._turn(working, new, None)) as inner:
+            async for event in inner:
+                yield event
 
-    async def finish(self) -> AsyncIterator[Event]:
+    async def finish(self) -> AsyncGenerator[Event, None]:
         """Go on with a `pending` turn (see `resume`) and yield its events."""
         if not self.pending:
             raise ConfigError("no turn of this chat is waiting to be finished")
         self.pending = False
         working = list(self.messages)
-        async for event in self._turn(working, len(working), self._resume):
-            yield event
+        async with contextlib.aclosing(self._turn(working, len(working), self._resume)) as inner:
+            async for event in inner:
+                yield event
 
-    async def _turn(self, working: list[Message], new: int, resume: Resume | None) -> AsyncIterator[Event]:
+    async def _turn(
+        self, working: list[Message], new: int, resume: Resume | None
+    ) -> AsyncGenerator[Event, None]:
         """Run the loop on `working`; on the way out, whatever the way, keep its messages
         from index `new` through the last finished step."""
         done = len(working) if resume is None else new  # a new turn keeps its user message
@@ -162,14 +169,15 @@ class ChatSession:
                 chat=True,
                 output=self.agent._output,  # the agent's output type, if it has one, for every answer
             )
-            async for event in events:
-                if self.transcript is None and self.agent.transcripts is not None:
-                    self.transcript = self.agent.last_transcript
-                if isinstance(event, StepFinished):
-                    done = len(working)
-                elif isinstance(event, RunFinished):
-                    self.last_result = event.result
-                yield event
+            async with contextlib.aclosing(events) as inner:
+                async for event in inner:
+                    if self.transcript is None and self.agent.transcripts is not None:
+                        self.transcript = self.agent.last_transcript
+                    if isinstance(event, StepFinished):
+                        done = len(working)
+                    elif isinstance(event, RunFinished):
+                        self.last_result = event.result
+                    yield event
         finally:
             self.messages.extend(working[new:done])
 

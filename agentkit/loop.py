@@ -14,6 +14,7 @@ call that finished before a run was resumed, answer the same call asked again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import time
@@ -196,11 +197,12 @@ async def run_loop(
         heard=heard,
     )
     try:
-        async for event in run.events(model, setup):
-            if heard is not None and not heard.empty() and event is not run.relayed:
-                for noted in _drain(heard):  # heard before this event
-                    yield noted
-            yield event
+        async with contextlib.aclosing(run.events(model, setup)) as inner:
+            async for event in inner:
+                if heard is not None and not heard.empty() and event is not run.relayed:
+                    for noted in _drain(heard):  # heard before this event
+                        yield noted
+                yield event
     finally:
         end_run(backend, run.memo)
 
@@ -301,7 +303,7 @@ class _Run:
         self.messages.append(UserMessage(reply))
         return [OutputRejected(step, error, reply)]
 
-    async def _meanwhile(self, work: Awaitable[Sequence[Event]]) -> AsyncIterator[Event]:
+    async def _meanwhile(self, work: Awaitable[Sequence[Event]]) -> AsyncGenerator[Event, None]:
         """The events heard while `work` runs, as they come, then the events `work` returns."""
         heard = self.heard
         if heard is None:
@@ -330,7 +332,7 @@ class _Run:
 
     async def events(
         self, model: str | None, setup: Callable[[], Awaitable[Sequence[Event]]] | None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         task = next((m.content for m in reversed(self.messages) if isinstance(m, UserMessage)), "")
         workspace = str(self.scope.workspace) if self.scope.has_workspace else None
         first = len(self.steps) + 1
@@ -342,16 +344,18 @@ class _Run:
         output: Any = ""
         try:
             if setup is not None:
-                async for event in self._meanwhile(setup()):
-                    yield event
+                async with contextlib.aclosing(self._meanwhile(setup())) as inner:
+                    async for event in inner:
+                        yield event
             if self.answered_last():  # it had answered when it stopped
                 for event in self.judge(len(self.steps), self.steps[-1].message):
                     yield event
                 if self.ended is not None:
                     first = self.limits.max_steps + 1
             for step in range(first, self.limits.max_steps + 1):
-                async for event in self.step(step):
-                    yield event
+                async with contextlib.aclosing(self.step(step)) as inner:
+                    async for event in inner:
+                        yield event
                 if self.ended is not None:
                     break
             if self.ended is not None:
@@ -366,7 +370,7 @@ class _Run:
             raise
         yield RunFinished(self.result(stop, output, self.error))
 
-    async def step(self, step: int) -> AsyncIterator[Event]:
+    async def step(self, step: int) -> AsyncGenerator[Event, None]:
         """One step; sets `ended` when the run ends with it."""
         started = time.monotonic()
         carried = self.resume if step == len(self.resume.steps) + 1 else None
@@ -389,17 +393,19 @@ class _Run:
                         output_schema=self.output.schema if self.output is not None else None,
                     )
                     if self.budget is not None:
-                        async for fitted in self.fit(step, request, forced=overflowed):
-                            if isinstance(fitted, ModelRequest):
-                                request = fitted
-                            else:
-                                yield fitted
+                        async with contextlib.aclosing(self.fit(step, request, forced=overflowed)) as inner:
+                            async for fitted in inner:
+                                if isinstance(fitted, ModelRequest):
+                                    request = fitted
+                                else:
+                                    yield fitted
                     try:
-                        async for event in self.model_turn(step, request, calls):
-                            if isinstance(event, Turn):
-                                turn = event
-                            else:
-                                yield event
+                        async with contextlib.aclosing(self.model_turn(step, request, calls)) as inner:
+                            async for event in inner:
+                                if isinstance(event, Turn):
+                                    turn = event
+                                else:
+                                    yield event
                     except ContextOverflow:
                         if overflowed or self.budget is None:
                             raise
@@ -420,8 +426,9 @@ class _Run:
                 return
             for event in calls.start_rest(turn.calls):
                 yield event
-            async for event in calls.finish(turn.calls):
-                yield event
+            async with contextlib.aclosing(calls.finish(turn.calls)) as inner:
+                async for event in inner:
+                    yield event
             results = calls.answers(turn.calls)
         finally:
             await calls.aclose()
@@ -438,7 +445,7 @@ class _Run:
 
     async def model_turn(
         self, step: int, request: ModelRequest, calls: _Calls
-    ) -> AsyncIterator[Event | Turn]:
+    ) -> AsyncGenerator[Event | Turn, None]:
         """Stream one model call: deltas and retries as events, calls started as they come,
         and each call's result as soon as it is ready, while the model may still write (so
         that a run stopped then keeps it)."""
@@ -493,7 +500,7 @@ class _Run:
 
     async def fit(
         self, step: int, request: ModelRequest, *, forced: bool
-    ) -> AsyncIterator[Event | ModelRequest]:
+    ) -> AsyncGenerator[Event | ModelRequest, None]:
         """Compact history if the request would not fit the window; yield the request to
         send, with the output tokens the window leaves."""
         budget = self.budget
@@ -673,7 +680,7 @@ class _Calls:
         event = ToolProgress(self.step, context.call_id, context.tool_name, done, total, message)
         self.progress.put_nowait(event)
 
-    async def finish(self, calls: Sequence[ToolCall | ToolCallError]) -> AsyncIterator[Event]:
+    async def finish(self, calls: Sequence[ToolCall | ToolCallError]) -> AsyncGenerator[Event, None]:
         """Each answer as soon as it is ready (unreadable calls first), and progress and what
         the run hears meanwhile."""
         by_future: dict[asyncio.Future[Any], ToolCall] = {}

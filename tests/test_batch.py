@@ -334,6 +334,26 @@ async def test_a_restart_goes_on_with_runs_the_stop_cut_short(tmp_path: Path) ->
     assert sorted(r["task"] for r in lines(results)) == tasks
 
 
+async def test_a_batch_closed_early_has_stopped_its_runs_when_aclose_returns(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+
+    async def turn(request: ModelRequest) -> str:
+        await asyncio.sleep(0.05)
+        return CALL if task_of(request) == "slow" else "done"
+
+    batch = Agent(backend=ScriptedBackend(turn), tools=[step], transcripts=runs).batch(
+        ["quick", "slow"], concurrency=2, results=tmp_path / "results.jsonl"
+    )
+    first = await batch.__anext__()
+    assert first.task == "quick"
+    await batch.aclose()
+    slow_run = next(p for p in runs.iterdir() if read_transcript(p)[0]["task"] == "slow")
+    records = read_transcript(slow_run)
+    assert records[-1]["type"] == "run_interrupted"  # written before aclose returned
+    await asyncio.sleep(0.2)
+    assert read_transcript(slow_run) == records  # and nothing after it
+
+
 async def test_a_changed_task_text_starts_afresh_instead_of_going_on(tmp_path: Path) -> None:
     results, runs = tmp_path / "results.jsonl", tmp_path / "runs"
     backend, _ = answering(delay=0.05, steps=4)

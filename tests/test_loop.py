@@ -498,3 +498,25 @@ async def test_events_heard_from_outside_come_as_they_happen_also_while_a_call_r
     assert at["ServerStatus"] - at["starting"] > 0.15  # heard while setup still worked
     assert order.index("begun") < order.index("ending") < order.index("ToolCallFinished")
     assert at["ToolCallFinished"] - at["begun"] > 0.4  # heard while the call still ran
+
+
+async def test_closing_a_run_s_stream_stops_its_tool_calls_before_aclose_returns() -> None:
+    stopped: list[str] = []
+
+    @tool
+    async def linger() -> str:
+        """Wait a long time."""
+        try:
+            await asyncio.sleep(30)
+        finally:
+            stopped.append("linger")
+        return "never"
+
+    agent = Agent(backend=ScriptedBackend([call("linger"), "ok"]), tools=[linger], transcripts=False)
+    events = agent.stream("Wait.")
+    async for event in events:
+        if isinstance(event, ToolCallStarted):
+            break
+    await asyncio.sleep(0.05)  # the call is running
+    await events.aclose()
+    assert stopped == ["linger"]
