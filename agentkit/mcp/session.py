@@ -580,7 +580,6 @@ class McpSession:
                 for later calls), timed out, or answered with a protocol error.
         """
         from mcp.shared.exceptions import MCPError
-        from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         client = await self._ready_client()
         try:
@@ -605,17 +604,8 @@ class McpSession:
                 ) from None
             raise McpServerError(f"MCP server {self.name!r}: {self.config.redact(str(exc))}") from None
         except MCPError as exc:
-            if exc.code == REQUEST_TIMEOUT:
-                raise McpServerError(
-                    f"{name} on MCP server {self.name!r} did not finish within "
-                    f"{self.config.tool_timeout:g} s and was cancelled"
-                ) from None
-            if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
-                raise McpServerError(self._died()) from None
-            raise McpServerError(
-                f"MCP server {self.name!r} refused {name}: {self.config.redact(exc.message)} "
-                f"(MCP error {exc.code})"
-            ) from None
+            late = f"{name} on MCP server {self.name!r} did not finish within {self.config.tool_timeout:g} s"
+            raise self._failed(exc, name, late + " and was cancelled") from None
 
     async def request(self, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
         """Send a request other than a tool call (`send` is given the SDK's `Client`), within
@@ -625,22 +615,25 @@ class McpSession:
             McpServerError: As `call_tool` does.
         """
         from mcp.shared.exceptions import MCPError
-        from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         client = await self._ready_client()
         try:
             return await send(client)
         except MCPError as exc:
-            if exc.code == REQUEST_TIMEOUT:
-                raise McpServerError(
-                    f"MCP server {self.name!r} did not answer {what} within {self.config.timeout:g} s"
-                ) from None
-            if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
-                raise McpServerError(self._died()) from None
-            raise McpServerError(
-                f"MCP server {self.name!r} refused {what}: {self.config.redact(exc.message)} "
-                f"(MCP error {exc.code})"
-            ) from None
+            late = f"MCP server {self.name!r} did not answer {what} within {self.config.timeout:g} s"
+            raise self._failed(exc, what, late) from None
+
+    def _failed(self, exc: Any, what: str, late: str) -> McpServerError:
+        """The error for a request the server answered with an MCP error (`late`: what to
+        say when it timed out)."""
+        from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
+
+        if exc.code == REQUEST_TIMEOUT:
+            return McpServerError(late)
+        if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
+            return McpServerError(self._died())
+        reason = self.config.redact(exc.message)
+        return McpServerError(f"MCP server {self.name!r} refused {what}: {reason} (MCP error {exc.code})")
 
     def _died(self) -> str:
         failure = self.oauth_login.failure if self.oauth_login is not None else None
