@@ -109,7 +109,8 @@ class Agent:
         approval: Policy per tool name or glob pattern, "auto", "ask" or "deny", over each
             tool's default (Python, shell, file writes and destructive MCP tools ask).
         approve: Called with `(call, tool)` for each call whose policy is "ask" (may be
-            async); True lets it run. Without it, such calls are refused.
+            async); True lets it run, False refuses it, None says no one could be asked.
+            Without it, such calls are refused.
         on_sampling: Called with a `SamplingRequest` when an MCP server asks for a message
             from the agent's model (may be async); True lets the model answer it (without
             thinking unless the request's metadata says `"thinking": true`). Without it,

@@ -70,7 +70,7 @@ class ClientApprover:
     def __init__(self, approve_all: bool = False) -> None:
         self.approve_all = approve_all
 
-    async def __call__(self, call: ToolCall, tool: Any) -> bool:
+    async def __call__(self, call: ToolCall, tool: Any) -> bool | None:
         if self.approve_all:
             return True
         ctx = _request.get()
@@ -94,7 +94,7 @@ class ClientApprover:
             call.name,
             call.name,
         )
-        return False
+        return None  # no one could be asked (the model hears so)
 
 
 def _can_elicit(ctx: Context[Any, Any]) -> bool:

@@ -22,8 +22,9 @@ from agentkit.tools.tool import Approval, Tool, ToolContext, ToolError, ToolResu
 
 __all__ = ["DEFAULT_TOOL_TIMEOUT", "Approver", "Toolbox", "cap_output"]
 
-Approver = Callable[[ToolCall, Tool], Union[bool, Awaitable[bool]]]
-"""Decides a call whose policy is "ask": True lets it run."""
+Approver = Callable[[ToolCall, Tool], Union[bool, Awaitable[Union[bool, None]], None]]
+"""Decides a call whose policy is "ask": True lets it run, False refuses it, None: no one
+could be asked."""
 
 DEFAULT_TOOL_TIMEOUT = 120.0
 """Seconds a tool call may run before it is stopped and answered with an error."""
@@ -38,8 +39,9 @@ class Toolbox:
         max_concurrency: How many calls of one run may run at once (None: all).
         approval: Policy per tool name or glob pattern ("auto", "ask", "deny"), over each
             tool's own default (e.g. `{"run_python": "auto", "notes__*": "ask"}`).
-        approver: Asked about each call whose policy is "ask"; without one such calls are
-            refused.
+        approver: Asked about each call whose policy is "ask": True lets it run, False
+            refuses it, None says no one could be asked (refused too, and the model is told
+            so); without one such calls are refused.
         max_output_chars: Results longer than this are cut to their head and tail (None:
             no cap); the whole text stays in `ToolMessage.full_content`.
     """
@@ -193,10 +195,11 @@ class Toolbox:
                 answer = await answer
             if answer:
                 return None
-            return (
-                f"the user did not allow this call to {call.name}. "
-                "Do not repeat it; go on without it or ask the user."
-            )
+            if answer is not None:
+                return (
+                    f"the user did not allow this call to {call.name}. "
+                    "Do not repeat it; go on without it or ask the user."
+                )
         if policy == "ask":
             return f"{call.name} needs the user's approval and no one can approve it here. Go on without it."
         return f"{call.name} is not allowed in this session. Go on without it."

@@ -335,7 +335,7 @@ async def test_a_tool_needing_approval_is_refused_when_the_client_cannot_be_aske
     finished = [
         r for r in read_transcript(setup.transcript_of("no one to ask")) if r["type"] == "tool_call_finished"
     ]
-    assert "did not allow" in finished[0]["result"]["content"]
+    assert "no one can approve it here" in finished[0]["result"]["content"]
 
 
 @in_module_loop
