@@ -2025,10 +2025,10 @@ def mcp_serve(
 
 
 def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
-    import difflib
+    from agentkit.mcp.config import closest
 
-    close = difflib.get_close_matches(tool, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = closest(tool, names)
+    hint = f" Did you mean {close!r}?" if close else ""
     return f"MCP server {server!r} has no tool {tool!r}.{hint} Its tools: {', '.join(names) or 'none'}"
 
 
@@ -2104,6 +2104,17 @@ def _root(
 
 def main() -> None:
     """Entry point of the `agentkit` console script."""
+    from agentkit.mcp.config import McpConfigWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, McpConfigWarning):  # found once servers run: as the config's own
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
     app()
 
 
