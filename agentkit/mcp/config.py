@@ -18,8 +18,9 @@ where the person ran agentkit.
 Code's own variables: `${workspaceFolder}` (the folder holding `.vscode/` for a
 `.vscode/mcp.json`, else the config file's folder; the current folder for a config given as
 data), `${workspaceFolderBasename}` (that folder's name), `${userHome}` and `${pathSeparator}`
-(or `${/}`). A variable that is not set is an error for an enabled server; a disabled one is
-not expanded or checked beyond being skipped.
+(or `${/}`). An enabled server with a variable that is not set fails to start, saying which
+(`ServerConfig.problem`), and the others start; a disabled one is not expanded or checked
+beyond being skipped.
 
 Secrets: the values of `env` and `headers`, `oauth.client_secret`, and the value of a
 `${VAR}` whose name looks like a secret's (it holds TOKEN, KEY, SECRET, PASS, AUTH,
@@ -231,6 +232,7 @@ class ServerConfig(BaseModel):
     # validated, the value with each `${VAR}` as `***`); and the values those `${VAR}`s had.
     _shown: dict[str, tuple[Any, Any]] = PrivateAttr(default_factory=dict)
     _variables: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _problem: str | None = PrivateAttr(default=None)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -263,6 +265,11 @@ class ServerConfig(BaseModel):
                 "'oauth' is for remote servers ('url'); a local server gets its secrets in 'env'"
             )
         return self
+
+    @property
+    def problem(self) -> str | None:
+        """Why this server cannot start whatever happens (a `${VAR}` in it is not set), or None."""
+        return self._problem
 
     @property
     def transport(self) -> Transport:
@@ -385,6 +392,10 @@ _MAX_DEPTH = 100
 """How deep objects and lists may nest in a server entry (deeper would exhaust the stack)."""
 
 
+class _NotSet(ConfigError):
+    """A `${VAR}` with no value and no default."""
+
+
 def _predefined(base: Path | None) -> dict[str, str]:
     """The values of VS Code's variables for a config file in folder `base`."""
     folder = Path.cwd() if base is None else (base.parent if base.name == ".vscode" else base)
@@ -429,7 +440,7 @@ def _expand(
             elif default is not None:
                 found = default
             elif strict:
-                raise ConfigError(
+                raise _NotSet(
                     f"{where}: ${{{name}}} is not set; set the environment variable {name} "
                     f"or write ${{{name}:-default}}"
                 )
@@ -629,7 +640,12 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
             servers[name] = _skipped(written, where, predefined)
             continue
         values: list[str] = []
-        expanded, shown = _expand(written, where, values, predefined)
+        try:
+            expanded, shown = _expand(written, where, values, predefined)
+        except _NotSet as exc:  # this server cannot start; the others can
+            servers[name] = _skipped(written, where, predefined).model_copy(update={"disabled": False})
+            servers[name]._problem = str(exc)
+            continue
         _no_inputs(shown, where)
         expanded = _with_env_file(expanded, written, Path(base) if base is not None else None, where)
         shown.pop("envFile", None)
@@ -648,8 +664,9 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
 
 
 def _skipped(written: Mapping[str, Any], where: str, predefined: Mapping[str, str]) -> ServerConfig:
-    """A disabled server: what it would run, as far as it can be told, and no more (an
-    unset variable, or a mistake in it, does not keep the others from starting)."""
+    """A server that will not start (disabled, or with an unset variable): what it would run,
+    as far as it can be told, and no more (a mistake in it does not keep the others from
+    starting)."""
     values: list[str] = []
     expanded, shown = _expand(written, where, values, predefined, strict=False)
     expanded.pop("envFile", None)
@@ -657,7 +674,9 @@ def _skipped(written: Mapping[str, Any], where: str, predefined: Mapping[str, st
         server = ServerConfig.model_validate(expanded)
     except pydantic.ValidationError:
         # What it would run, or where it is, as written: enough to list it as disabled.
-        target = next((shown[key] for key in ("command", "url") if isinstance(shown.get(key), str)), "?")
+        target = next(
+            (shown[key] for key in ("command", "url") if isinstance(shown.get(key), str) and shown[key]), "?"
+        )
         args = shown.get("args") if shown.get("command") == target else None
         listed = [str(arg) for arg in args] if isinstance(args, list) else []
         return ServerConfig.model_validate({"command": target, "args": listed, "disabled": True})

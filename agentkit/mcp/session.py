@@ -322,6 +322,8 @@ class McpSession:
             McpServerError: It could not; the message has the command or URL, the error and
                 the last lines the server wrote to stderr. Nothing is left running.
         """
+        if self.config.problem is not None:
+            self._fail(self.config.problem)
         self.status = "starting"
         began = time.monotonic()
         loop = asyncio.get_running_loop()

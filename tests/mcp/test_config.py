@@ -108,7 +108,6 @@ def test_secrets_never_show_in_reprs(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ({"url": "ftp://x"}, "'url' must start with http:// or https://"),
         ({"url": "http://x", "type": "websocket"}, "unknown transport 'websocket'"),
         ({"command": "a", "timeout": 0}, "key 'timeout': Input should be greater than 0"),
-        ({"command": "${NOT_SET_ANYWHERE}"}, "${NOT_SET_ANYWHERE} is not set; set the environment variable"),
         ("npx", "server 'bad': expected an object, got str"),
     ],
 )
@@ -459,13 +458,31 @@ def test_a_disabled_server_is_not_expanded_and_does_not_block_the_others(
     config = load_mcp_config(path)
     assert list(config.enabled()) == ["local"]
     assert config.servers["remote"].disabled and config.servers["off"].disabled
-    bad = write(
-        tmp_path,
-        {"mcpServers": {"on": {"url": "https://h/mcp", "headers": {"A": "${UNSET_TOKEN}"}}}},
-        "b.json",
+    assert all(server.problem is None for server in config.servers.values())
+
+
+async def test_an_enabled_server_with_an_unset_variable_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentkit.mcp.session import McpServerError, McpSession
+
+    monkeypatch.delenv("UNSET_TOKEN", raising=False)
+    entries = {
+        "on": {"url": "https://h.example/mcp", "headers": {"A": "${UNSET_TOKEN}"}},
+        "local": {"command": "srv"},
+    }
+    path = write(tmp_path, {"mcpServers": entries})
+    config = load_mcp_config(path)
+    problem = config.servers["on"].problem
+    assert problem == (
+        f"{path}: server 'on', key 'headers', key 'A': ${{UNSET_TOKEN}} is not set; set the environment "
+        "variable UNSET_TOKEN or write ${UNSET_TOKEN:-default}"
     )
-    with pytest.raises(ConfigError, match=r"UNSET_TOKEN\} is not set"):
-        load_mcp_config(bad)
+    assert config.servers["local"].problem is None and list(config.enabled()) == ["on", "local"]
+    session = McpSession("on", config.servers["on"])
+    with pytest.raises(McpServerError) as info:
+        await session.start()
+    assert problem in str(info.value) and session.status == "failed" and session.error == problem
 
 
 def test_vscode_workspace_variables(tmp_path: Path) -> None:
