@@ -1623,9 +1623,13 @@ def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any 
             typer.echo(f"warning: {note.message}", err=True)
         if only is not None:
             if only not in config.servers:
+                from agentkit.mcp.config import closest
+
+                close = closest(only, config.servers)
                 raise ConfigError(
-                    f"no MCP server named {only!r} in {', '.join(map(str, paths))}; "
-                    f"the servers are: {', '.join(config.servers) or 'none'}"
+                    f"no MCP server named {only!r} in {', '.join(map(str, paths))}"
+                    + (f"; did you mean {close!r}?" if close else "")
+                    + f"; the servers are: {', '.join(config.servers) or 'none'}"
                 )
             config = McpConfig(servers={only: config.servers[only].model_copy(update={"disabled": False})})
         return McpToolset(config, asks=asks)
@@ -1746,6 +1750,19 @@ def _server_config(paths: Optional[list[Path]], name: str) -> Any:
     return _toolset(paths, only=name).config.servers[name]
 
 
+def _remote_server_config(paths: Optional[list[Path]], name: str) -> Any:
+    """A remote server of the config, for `mcp login` and `mcp logout`; a local one is bad
+    usage (exit 2)."""
+    config = _server_config(paths, name)
+    if not config.url:
+        raise _fail(
+            f"MCP server {name!r} is a local server (it runs {config.describe()}): OAuth is for remote "
+            "servers ('url'), and agentkit keeps no tokens for a local one; give it its secrets in 'env'",
+            2,
+        )
+    return config
+
+
 @mcp_app.command("login")
 def mcp_login(
     server: Annotated[str, typer.Argument(help="The server's name in the config.")],
@@ -1765,7 +1782,7 @@ def mcp_login(
     """
     from agentkit.mcp.oauth import login, token_path
 
-    config = _server_config(mcp_config, server)
+    config = _remote_server_config(mcp_config, server)
     try:
         asked = asyncio.run(login(server, config, timeout=timeout))
     except AgentkitError as exc:
@@ -1787,9 +1804,7 @@ def mcp_logout(
     """Forget the OAuth tokens and client registration kept for a remote server."""
     from agentkit.mcp.oauth import logout, token_path
 
-    config = _server_config(mcp_config, server)
-    if not config.url:
-        raise _fail(f"MCP server {server!r} is a local server: agentkit keeps no OAuth tokens for it", 2)
+    config = _remote_server_config(mcp_config, server)
     console = Console(highlight=False, emoji=False, soft_wrap=True)
     if logout(config):
         console.print(f"forgot the tokens of {escape(server)} ({escape(str(token_path(config.url)))})")
@@ -1868,6 +1883,16 @@ def mcp_call(
         )
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
+    refusals: list[str] = []  # the asks not answered, each already shown with its reason
+    shown = asks.on_event
+
+    def noting(event: Any) -> None:
+        if getattr(event, "error", None):
+            refusals.append(event.error)
+        if shown is not None:
+            shown(event)
+
+    asks.on_event = noting
     toolset = _toolset(mcp_config, only=server, asks=asks)
     approver = _TerminalApprover(err, _Renderer(Console(), err, False), approve_all=yes)
 
@@ -1893,7 +1918,10 @@ def mcp_call(
             try:
                 return await found.server.call_tool(tool, parsed, progress=progress)
             except McpServerError as exc:
-                raise _fail(str(exc), 1) from None
+                message = str(exc)
+                for refusal in refusals:
+                    message = message.replace(refusal, "its request was not answered (the reason is above)")
+                raise _fail(message, 1) from None
         finally:
             await toolset.close()
             if asks.backend is not None:
@@ -2025,10 +2053,10 @@ def mcp_serve(
 
 
 def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
-    import difflib
+    from agentkit.mcp.config import closest
 
-    close = difflib.get_close_matches(tool, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    close = closest(tool, names)
+    hint = f" Did you mean {close!r}?" if close else ""
     return f"MCP server {server!r} has no tool {tool!r}.{hint} Its tools: {', '.join(names) or 'none'}"
 
 
@@ -2104,6 +2132,17 @@ def _root(
 
 def main() -> None:
     """Entry point of the `agentkit` console script."""
+    from agentkit.mcp.config import McpConfigWarning
+
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, McpConfigWarning):  # found once servers run: as the config's own
+            typer.echo(f"warning: {message}", err=True)
+        else:
+            shown(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
     app()
 
 

@@ -297,7 +297,8 @@ def mcp_call_asks(
         on_elicitation=terminal.elicit,
         no_model=(
             f"agentkit mcp call has no model to sample with (MCP server {server!r} asked for one): give "
-            "--base-url URL (and --model NAME), or set AGENTKIT_BASE_URL, and --yes to approve it"
+            "--base-url URL (and --model NAME), or set AGENTKIT_BASE_URL, or --script FILE (a JSON list "
+            "of the model's answers), and --yes to approve it"
         ),
         on_event=lambda event: _show(err, event),
     )

@@ -150,6 +150,7 @@ async def test_mcp_call_without_a_model_refuses_sampling_naming_base_url() -> No
     assert isinstance(result, types.ErrorData)
     assert "agentkit mcp call has no model to sample with (MCP server 'asks' asked for one)" in result.message
     assert "give --base-url URL (and --model NAME)" in result.message
+    assert "or --script FILE (a JSON list of the model's answers)" in result.message
 
 
 def test_the_readme_states_the_defaults_the_code_uses() -> None:

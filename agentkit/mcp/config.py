@@ -14,10 +14,19 @@ Relative paths written in a file resolve against the file's folder: `cwd`, a `co
 a path separator (`./server.py`, `bin/server`), and an argument naming a file that exists
 there (`server.py`). A value that came from a `${VAR}` is left as it is: it is relative to
 where the person ran agentkit.
-`${VAR}` and `${VAR:-default}` are expanded from the environment in every string. Values of
-`env` and `headers` are secrets, and so is whatever a `${VAR}` stood for (in `args` or `url`,
-say): the process and the server get the real values, while reprs, logs, events and
-transcripts show `***` in their place.
+`${VAR}` and `${VAR:-default}` are expanded from the environment in every string, after VS
+Code's own variables: `${workspaceFolder}` (the folder holding `.vscode/` for a
+`.vscode/mcp.json`, else the config file's folder; the current folder for a config given as
+data), `${workspaceFolderBasename}` (that folder's name), `${userHome}` and `${pathSeparator}`
+(or `${/}`). An enabled server with a variable that is not set fails to start, saying which
+(`ServerConfig.problem`), and the others start; a disabled one is not expanded or checked
+beyond being skipped.
+
+Secrets: the values of `env` and `headers`, `oauth.client_secret`, and the value of a
+`${VAR}` whose name looks like a secret's (it holds TOKEN, KEY, SECRET, PASS, AUTH,
+CREDENTIAL, COOKIE, SESSION, PRIVATE or BEARER, or is a PAT). The process and the server get
+the real values, while reprs, logs, events, transcripts and quoted stderr show `***` in their
+place. Other variables (paths, ports, repository names) are shown as they were expanded.
 """
 
 from __future__ import annotations
@@ -74,6 +83,14 @@ _TRANSPORT_NAMES = {
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
+_PREDEFINED = re.compile(r"\$\{(workspaceFolder|workspaceFolderBasename|userHome|pathSeparator|/)\}")
+"""VS Code's own variables that mean something outside VS Code, expanded before `${VAR}`s."""
+
+_SECRET_NAME = re.compile(
+    r"TOKEN|KEY|SECRET|PASS|AUTH|CREDENTIAL|COOKIE|SESSION|PRIVATE|BEARER|(^|_)PAT($|_)", re.I
+)
+"""A `${VAR}` whose name matches holds a secret: its value is hidden wherever it is shown."""
+
 REDACTED = "***"
 """What a secret is shown as."""
 
@@ -81,6 +98,28 @@ _SHORTEST_REDACTED = 4
 """Secrets shorter than this are not looked for in free text (a server's stderr, an error
 message): they are not credentials, and hiding every "1" or "on" would garble the text. The
 displays agentkit builds itself (`describe()`, reprs) hide them whatever their length."""
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice most like `word`, or None when none is near: difflib's ratio, ties (and near
+    ties) going to the choice that shares the longest start and the most `_`/`-`/`/` words
+    with it (`get_time` is `get_current_time`, not `convert_time`)."""
+
+    def words(text: str) -> set[str]:
+        return set(re.split(r"[_\-/.\s]+", text.lower())) - {""}
+
+    def score(choice: str) -> tuple[float, int]:
+        ratio = difflib.SequenceMatcher(None, word.lower(), choice.lower()).ratio()
+        shared = len(words(word) & words(choice)) / max(len(words(word) | words(choice)), 1)
+        prefix = len(os.path.commonprefix([word.lower(), choice.lower()]))  # noqa: RUF071 (text, not paths)
+        return round(ratio + shared / 2, 2), prefix
+
+    near = [
+        choice
+        for choice in choices
+        if difflib.SequenceMatcher(None, word.lower(), choice.lower()).ratio() >= 0.6
+    ]
+    return max(near, key=score) if near else None
 
 
 def _redact(text: str, secrets: Iterable[str]) -> str:
@@ -193,6 +232,7 @@ class ServerConfig(BaseModel):
     # validated, the value with each `${VAR}` as `***`); and the values those `${VAR}`s had.
     _shown: dict[str, tuple[Any, Any]] = PrivateAttr(default_factory=dict)
     _variables: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _problem: str | None = PrivateAttr(default=None)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -227,6 +267,11 @@ class ServerConfig(BaseModel):
         return self
 
     @property
+    def problem(self) -> str | None:
+        """Why this server cannot start whatever happens (a `${VAR}` in it is not set), or None."""
+        return self._problem
+
+    @property
     def transport(self) -> Transport:
         if self.command:
             return "stdio"
@@ -253,6 +298,24 @@ class ServerConfig(BaseModel):
         if self.include_tools is not None and name not in self.include_tools:
             return False
         return name not in self.exclude_tools
+
+    def unmatched_tools(self, tools: Iterable[str]) -> str | None:
+        """What is wrong with `include_tools` and `exclude_tools` given the server's `tools`:
+        the names that match none of them, with the closest tool and the tools it has."""
+        names = list(tools)
+        problems = []
+        for key, wanted in (
+            ("include_tools", self.include_tools or []),
+            ("exclude_tools", self.exclude_tools),
+        ):
+            for name in wanted:
+                if name not in names:
+                    close = closest(name, names)
+                    hint = f" (did you mean {close!r}?)" if close else ""
+                    problems.append(f"{key} names {name!r}, which is not one of its tools{hint}")
+        if not problems:
+            return None
+        return "; ".join(problems) + f"; its tools: {', '.join(names) or 'none'}"
 
     def describe(self) -> str:
         """Where the server is, without secrets: the command line or the URL."""
@@ -329,16 +392,46 @@ _MAX_DEPTH = 100
 """How deep objects and lists may nest in a server entry (deeper would exhaust the stack)."""
 
 
-def _expand(value: Any, where: str, values: list[str], depth: int = 0) -> tuple[Any, Any]:
-    """`${VAR}` and `${VAR:-default}` in every string of a JSON value.
+class _NotSet(ConfigError):
+    """A `${VAR}` with no value and no default."""
+
+
+def _predefined(base: Path | None) -> dict[str, str]:
+    """The values of VS Code's variables for a config file in folder `base`."""
+    folder = Path.cwd() if base is None else (base.parent if base.name == ".vscode" else base)
+    return {
+        "workspaceFolder": str(folder),
+        "workspaceFolderBasename": folder.name,
+        "userHome": str(Path.home()),
+        "pathSeparator": os.sep,
+        "/": os.sep,
+    }
+
+
+def _expand(
+    value: Any,
+    where: str,
+    values: list[str],
+    predefined: Mapping[str, str],
+    *,
+    strict: bool = True,
+    depth: int = 0,
+) -> tuple[Any, Any]:
+    """VS Code's variables (`predefined`), then `${VAR}` and `${VAR:-default}`, in every
+    string of a JSON value.
+
+    Args:
+        strict: An unset `${VAR}` without a default is an error; False: it is left as written.
 
     Returns:
-        The value expanded, and the value as shown: each `${VAR}` as `***`. What the
-        `${VAR}`s stood for is appended to `values`.
+        The value expanded, and the value as shown: each secret `${VAR}` as `***`. What the
+        secret `${VAR}`s stood for is appended to `values`.
     """
     if depth > _MAX_DEPTH:
         raise ConfigError(f"{where}: objects and lists nest more than {_MAX_DEPTH} deep; flatten it")
     if isinstance(value, str):
+        value = _PREDEFINED.sub(lambda match: predefined[match.group(1)], value)
+        shown: list[str] = []
 
         def lookup(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
@@ -346,21 +439,30 @@ def _expand(value: Any, where: str, values: list[str], depth: int = 0) -> tuple[
                 found = os.environ[name]
             elif default is not None:
                 found = default
-            else:
-                raise ConfigError(
+            elif strict:
+                raise _NotSet(
                     f"{where}: ${{{name}}} is not set; set the environment variable {name} "
                     f"or write ${{{name}:-default}}"
                 )
-            values.append(found)
+            else:
+                found = match.group(0)
+            if _SECRET_NAME.search(name):
+                values.append(found)
+                shown.append(REDACTED)
+            else:
+                shown.append(found)
             return found
 
-        return _VAR.sub(lookup, value), _VAR.sub(REDACTED, value)
+        expanded = _VAR.sub(lookup, value)
+        answers = iter(shown)
+        return expanded, _VAR.sub(lambda _: next(answers), value)
     if isinstance(value, list):
-        items = [_expand(item, where, values, depth + 1) for item in value]
+        items = [_expand(item, where, values, predefined, strict=strict, depth=depth + 1) for item in value]
         return [expanded for expanded, _ in items], [shown for _, shown in items]
     if isinstance(value, dict):
         pairs = {
-            key: _expand(item, f"{where}, key {key!r}", values, depth + 1) for key, item in value.items()
+            key: _expand(item, f"{where}, key {key!r}", values, predefined, strict=strict, depth=depth + 1)
+            for key, item in value.items()
         }
         return {key: pair[0] for key, pair in pairs.items()}, {key: pair[1] for key, pair in pairs.items()}
     return value, value
@@ -526,6 +628,7 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
         ConfigError: As for `load_mcp_config`, naming `source` as the file.
     """
     servers: dict[str, ServerConfig] = {}
+    predefined = _predefined(Path(base) if base is not None else None)
     for name, entry in _servers_of(data, source).items():
         if not isinstance(name, str):
             raise ConfigError(f"{source}: server name {name!r} is not a string")
@@ -533,8 +636,16 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
             raise ConfigError(f"{source}: server {name!r}: expected an object, got {type(entry).__name__}")
         where = f"{source}: server {name!r}"
         written = _normalize(entry, where)
+        if written.get("disabled") is True:
+            servers[name] = _skipped(written, where, predefined)
+            continue
         values: list[str] = []
-        expanded, shown = _expand(written, where, values)
+        try:
+            expanded, shown = _expand(written, where, values, predefined)
+        except _NotSet as exc:  # this server cannot start; the others can
+            servers[name] = _skipped(written, where, predefined).model_copy(update={"disabled": False})
+            servers[name]._problem = str(exc)
+            continue
         _no_inputs(shown, where)
         expanded = _with_env_file(expanded, written, Path(base) if base is not None else None, where)
         shown.pop("envFile", None)
@@ -550,6 +661,26 @@ def parse_mcp_config(data: Any, source: str = "MCP config", *, base: str | Path 
         servers[name] = server._with_variables(expanded, shown, values)
         _warn_remote_type(server, written, where)
     return McpConfig(servers=servers)
+
+
+def _skipped(written: Mapping[str, Any], where: str, predefined: Mapping[str, str]) -> ServerConfig:
+    """A server that will not start (disabled, or with an unset variable): what it would run,
+    as far as it can be told, and no more (a mistake in it does not keep the others from
+    starting)."""
+    values: list[str] = []
+    expanded, shown = _expand(written, where, values, predefined, strict=False)
+    expanded.pop("envFile", None)
+    try:
+        server = ServerConfig.model_validate(expanded)
+    except pydantic.ValidationError:
+        # What it would run, or where it is, as written: enough to list it as disabled.
+        target = next(
+            (shown[key] for key in ("command", "url") if isinstance(shown.get(key), str) and shown[key]), "?"
+        )
+        args = shown.get("args") if shown.get("command") == target else None
+        listed = [str(arg) for arg in args] if isinstance(args, list) else []
+        return ServerConfig.model_validate({"command": target, "args": listed, "disabled": True})
+    return server._with_variables(expanded, shown, values)
 
 
 def _warn_remote_type(server: ServerConfig, written: Mapping[str, Any], where: str) -> None:

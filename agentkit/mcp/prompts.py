@@ -49,13 +49,17 @@ def parse_arguments(items: list[str]) -> dict[str, str]:
     """`-a key=value` items as a dict.
 
     Raises:
-        ConfigError: An item has no `=`.
+        ConfigError: An item has no `=`, or gives a name given before.
     """
     out: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"-a {item}: give a prompt argument as NAME=VALUE, e.g. -a topic=MCP")
+        if key in out:
+            raise ConfigError(
+                f"-a {item}: the argument {key!r} is given twice (-a {key}={out[key]} before); give it once"
+            )
         out[key] = value
     return out
 
@@ -95,10 +99,10 @@ def _find(session: McpSession, name: str, reference: str) -> Any:
     prompts = {p.name: p for p in session.catalog.prompts}
     found = prompts.get(name)
     if found is None:
-        import difflib
+        from agentkit.mcp.config import closest
 
-        close = difflib.get_close_matches(name, list(prompts), n=1)
-        hint = f" Did you mean {session.name}/{close[0]}?" if close else ""
+        close = closest(name, prompts)
+        hint = f" Did you mean {session.name}/{close}?" if close else ""
         raise ConfigError(
             f"--prompt {reference}: MCP server {session.name!r} has no prompt {name!r}.{hint} "
             f"Its prompts: {', '.join(prompts) or 'none'} (agentkit mcp prompts {session.name} shows them)"
@@ -136,9 +140,17 @@ async def get_prompt(
     unknown = [key for key in given if key not in known]
     missing = missing_arguments(prompt, given)
     if unknown or missing:
-        problem = (
-            f"it needs {', '.join(missing)}" if missing else f"it takes no argument {', '.join(unknown)}"
-        )
+        from agentkit.mcp.config import closest
+
+        problems = []
+        for key in unknown:
+            close = closest(key, known)
+            problems.append(
+                f"it takes no argument {key!r}" + (f" (did you mean {close!r}?)" if close else "")
+            )
+        if missing:
+            problems.append(f"it needs {', '.join(missing)}")
+        problem = "; ".join(problems)
         example = " ".join(f"-a {a}=VALUE" for a in (missing or [])) or "-a NAME=VALUE"
         raise ConfigError(
             f"--prompt {reference}: {problem}; its arguments: {describe_arguments(prompt) or 'none'}. "

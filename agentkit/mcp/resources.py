@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +266,10 @@ def _content_body(content: Any, saved: SavedFile | None) -> str:
 # -- attachments --------------------------------------------------------------------------------
 
 
+_PLACEHOLDER = re.compile(r"\{[+#./;?&]?([^{}]*)\}")
+"""An RFC 6570 expression left in a URI (`{n}`, `{+path}`): a template not filled in."""
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A resource to read before a run and put in its task.
@@ -285,10 +290,19 @@ class Attachment:
             ConfigError: It is not in that shape.
         """
         server, sep, uri = text.partition(":")
-        if not sep or not server or not uri:
+        if not sep or not server or not uri or uri.startswith("//"):
+            forgot = f" ({text} is a URI with no server before it)" if uri.startswith("//") else ""
             raise ConfigError(
-                f"--attach {text}: give it as SERVER:URI, e.g. --attach docs:file:///notes.md "
-                "(agentkit mcp resources lists each server's resources)"
+                f"--attach {text}: give it as SERVER:URI, e.g. --attach {'SERVER:' + text if forgot else 'docs:file:///notes.md'}"
+                f"{forgot} (agentkit mcp resources lists each server's resources)"
+            )
+        placeholder = _PLACEHOLDER.search(uri)
+        if placeholder:
+            raise ConfigError(
+                f"--attach {text}: {placeholder.group(0)} is a placeholder of the server's URI template; "
+                f"put the {placeholder.group(1)} you want in its place, e.g. "
+                f"--attach {server}:{uri.replace(placeholder.group(0), 'VALUE', 1)} "
+                f"(agentkit mcp resources {server} lists its templates)"
             )
         return cls(server, uri)
 

@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import AgentkitError
 from agentkit.mcp.catalog import Catalog
-from agentkit.mcp.config import ServerConfig
+from agentkit.mcp.config import McpConfigWarning, ServerConfig
 from agentkit.mcp.tasks import TaskCallError, call_as_task, follow_calls, needs_task, tasks_extension
 
 if TYPE_CHECKING:
@@ -140,6 +141,25 @@ def _npx_package(args: list[str]) -> str | None:
             return arg
         index += 2 if arg in takes_value else 1
     return None
+
+
+_NPM_PACKAGES = {
+    "mcp-server-filesystem": "@modelcontextprotocol/server-filesystem",
+    "mcp-server-everything": "@modelcontextprotocol/server-everything",
+}
+"""The npm packages of the servers agentkit's configs run by their program's name."""
+
+
+def npm_prefix_hint(args: list[str]) -> str | None:
+    """For `npx --prefix FOLDER PROGRAM`: the `npm install` to run when FOLDER has no PROGRAM."""
+    if "--prefix" not in args or args.index("--prefix") + 1 >= len(args):
+        return None
+    prefix = os.path.abspath(os.path.expanduser(args[args.index("--prefix") + 1]))
+    program = _npx_package(args)
+    if not program or os.path.exists(os.path.join(prefix, "node_modules", ".bin", program)):
+        return None
+    package = _NPM_PACKAGES.get(program, program)
+    return f"{prefix} has no install of {program}: run `npm install --prefix {prefix} {package}`"
 
 
 def condense_npm_errors(lines: list[str], args: list[str]) -> list[str]:
@@ -283,6 +303,7 @@ class McpSession:
         self._stop: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
         self._stderr: TextIO | None = None
+        self._warned_tools = False  # about include_tools/exclude_tools names it lacks
         self._lock: asyncio.Lock | None = None
         self.interactive: bool | None = None
         """Whether a person may authorize this server in a browser if it asks for OAuth (None:
@@ -301,6 +322,8 @@ class McpSession:
             McpServerError: It could not; the message has the command or URL, the error and
                 the last lines the server wrote to stderr. Nothing is left running.
         """
+        if self.config.problem is not None:
+            self._fail(self.config.problem)
         self.status = "starting"
         began = time.monotonic()
         loop = asyncio.get_running_loop()
@@ -345,6 +368,9 @@ class McpSession:
         tail = self.stderr_tail()
         if os.path.basename(self.config.command or "") in ("npx", "npm", "npx.cmd", "npm.cmd"):
             tail = condense_npm_errors(tail, list(self.config.args))
+            hint = npm_prefix_hint(list(self.config.args))
+            if hint is not None:
+                message += f"; {hint}"
         if tail:
             message += "\n  its stderr ends with:\n    " + "\n    ".join(tail)
         return message
@@ -511,7 +537,12 @@ class McpSession:
             tools += page.tools
             cursor = page.next_cursor
             if not cursor:
-                return [t for t in tools if self.config.wants_tool(t.name)]
+                break
+        unmatched = self.config.unmatched_tools(t.name for t in tools)
+        if unmatched is not None and not self._warned_tools:
+            self._warned_tools = True
+            warnings.warn(f"MCP server {self.name!r}: {unmatched}", McpConfigWarning, stacklevel=2)
+        return [t for t in tools if self.config.wants_tool(t.name)]
 
     async def _on_message(self, message: Any) -> None:
         from mcp import types

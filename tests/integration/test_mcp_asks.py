@@ -184,6 +184,17 @@ def test_mcp_call_without_yes_and_a_terminal_refuses_sampling_naming_yes(tmp_pat
     )
 
 
+def test_mcp_call_without_a_model_tells_the_refusal_once(tmp_path: Path) -> None:
+    done = mcp_call(tmp_path, "summarize", {"text": TEXT}, "--yes")
+    assert done.returncode == 1
+    assert done.stderr.count("agentkit mcp call has no model to sample with") == 1, done.stderr
+    assert "--script FILE" in done.stderr
+    assert (
+        "agentkit: MCP server 'asks' refused summarize: its request was not answered (the reason is above)"
+        in (done.stderr)
+    )
+
+
 def test_mcp_call_with_no_terminal_sends_a_forms_defaults(tmp_path: Path) -> None:
     confirmed = mcp_call(tmp_path, "confirm", {})
     assert json.loads(confirmed.stdout) == {"action": "accept", "data": {"seats": 2, "ok": True}}

@@ -13,6 +13,7 @@ from agentkit.errors import ConfigError
 from agentkit.mcp.config import (
     CONFIG_ENV_VAR,
     McpConfigWarning,
+    closest,
     default_mcp_config_path,
     load_mcp_config,
     load_mcp_configs,
@@ -107,7 +108,6 @@ def test_secrets_never_show_in_reprs(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ({"url": "ftp://x"}, "'url' must start with http:// or https://"),
         ({"url": "http://x", "type": "websocket"}, "unknown transport 'websocket'"),
         ({"command": "a", "timeout": 0}, "key 'timeout': Input should be greater than 0"),
-        ({"command": "${NOT_SET_ANYWHERE}"}, "${NOT_SET_ANYWHERE} is not set; set the environment variable"),
         ("npx", "server 'bad': expected an object, got str"),
     ],
 )
@@ -197,11 +197,11 @@ def test_variables_in_args_and_url_reach_the_server_but_show_as_stars(
     local, remote = config.servers["local"], config.servers["remote"]
     assert local.args == ["--token", "sk-arg-secret", "--url=https://x/?key=k3y-secret", "--port", "81"]
     assert remote.url == "https://host/mcp?key=k3y-secret&v=1"
-    assert local.describe() == "srv --token *** --url=https://x/?key=*** --port ***"
+    assert local.describe() == "srv --token *** --url=https://x/?key=*** --port 81"
     assert remote.describe() == "https://host/mcp?key=***&v=1 (streamable-http)"
     text = repr(config) + str(config) + repr(local) + str(remote)
     assert "sk-arg-secret" not in text and "k3y-secret" not in text
-    assert "args=['--token', '***', '--url=https://x/?key=***', '--port', '***']" in text
+    assert "args=['--token', '***', '--url=https://x/?key=***', '--port', '81']" in text
     assert "url='https://host/mcp?key=***&v=1'" in text and "description='uses ***'" in text
 
 
@@ -221,7 +221,7 @@ def test_redact_hides_variables_env_and_header_values_in_free_text(monkeypatch: 
             "mcpServers": {
                 "a": {
                     "command": "srv",
-                    "args": ["--token=${API_TOKEN}", "${SHORT:-on}"],
+                    "args": ["--token=${API_TOKEN}", "${SHORT_KEY:-on}"],
                     "env": {"E": "env-value"},
                 },
                 "b": {"url": "http://h/mcp", "headers": {"Authorization": "Bearer lit-secret"}},
@@ -413,3 +413,142 @@ def test_a_command_with_stdio_type_does_not_warn() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         parse_mcp_config({"servers": {"x": {"type": "stdio", "command": "srv"}}}, "mcp.json")
+
+
+def test_variables_with_secret_names_are_hidden_and_others_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_PAT", "ghp-secret-1")
+    monkeypatch.setenv("DB_PASSWORD", "pw-secret-2")
+    monkeypatch.setenv("REPO", "/home/me/project")
+    monkeypatch.setenv("NOTES_PORT", "8931")
+    config = parse_mcp_config(
+        {
+            "mcpServers": {
+                "git": {"command": "mcp-server-git", "args": ["--repository", "${REPO}", "${GITHUB_PAT}"]},
+                "db": {"command": "db", "args": ["--password=${DB_PASSWORD}"]},
+                "notes": {"url": "http://127.0.0.1:${NOTES_PORT}/mcp"},
+            }
+        }
+    )
+    git, db, notes = config.servers["git"], config.servers["db"], config.servers["notes"]
+    assert git.describe() == "mcp-server-git --repository /home/me/project ***"
+    assert db.describe() == "db --password=***"
+    assert notes.describe() == "http://127.0.0.1:8931/mcp (streamable-http)"
+    assert git.redact("lstat '/home/me/project/x' with ghp-secret-1") == "lstat '/home/me/project/x' with ***"
+    assert "pw-secret-2" not in repr(db) and "/home/me/project" in repr(git)
+
+
+def test_a_disabled_server_is_not_expanded_and_does_not_block_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("UNSET_TOKEN", raising=False)
+    path = write(
+        tmp_path,
+        {
+            "mcpServers": {
+                "remote": {
+                    "url": "${UNSET_URL}",
+                    "headers": {"Authorization": "${UNSET_TOKEN}"},
+                    "disabled": True,
+                },
+                "off": {"command": "x", "envFile": "missing.env", "args": ["${input:k}"], "enabled": False},
+                "local": {"command": "srv"},
+            }
+        },
+    )
+    config = load_mcp_config(path)
+    assert list(config.enabled()) == ["local"]
+    assert config.servers["remote"].disabled and config.servers["off"].disabled
+    assert all(server.problem is None for server in config.servers.values())
+
+
+async def test_an_enabled_server_with_an_unset_variable_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentkit.mcp.session import McpServerError, McpSession
+
+    monkeypatch.delenv("UNSET_TOKEN", raising=False)
+    entries = {
+        "on": {"url": "https://h.example/mcp", "headers": {"A": "${UNSET_TOKEN}"}},
+        "local": {"command": "srv"},
+    }
+    path = write(tmp_path, {"mcpServers": entries})
+    config = load_mcp_config(path)
+    problem = config.servers["on"].problem
+    assert problem == (
+        f"{path}: server 'on', key 'headers', key 'A': ${{UNSET_TOKEN}} is not set; set the environment "
+        "variable UNSET_TOKEN or write ${UNSET_TOKEN:-default}"
+    )
+    assert config.servers["local"].problem is None and list(config.enabled()) == ["on", "local"]
+    session = McpSession("on", config.servers["on"])
+    with pytest.raises(McpServerError) as info:
+        await session.start()
+    assert problem in str(info.value) and session.status == "failed" and session.error == problem
+
+
+def test_vscode_workspace_variables(tmp_path: Path) -> None:
+    (tmp_path / ".vscode").mkdir()
+    (tmp_path / ".env").write_text("LEVEL=debug\n")
+    entry = {
+        "type": "stdio",
+        "command": "srv",
+        "envFile": "${workspaceFolder}/.env",
+        "args": ["${workspaceFolderBasename}", "${userHome}${pathSeparator}x", "a${/}b"],
+    }
+    server = write(tmp_path / ".vscode", {"servers": {"a": entry}})
+    loaded = load_mcp_config(server).servers["a"]
+    assert loaded.secret_env() == {"LEVEL": "debug"}
+    assert loaded.args == [tmp_path.name, str(Path.home()) + "/x", "a/b"]
+    plain = load_mcp_config(
+        write(tmp_path, {"mcpServers": {"a": {"command": "srv", "args": ["${workspaceFolder}"]}}})
+    )
+    assert plain.servers["a"].args == [str(tmp_path)]
+
+
+def test_the_shipped_filesystem_config_finds_the_repositorys_npm_install_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AGENTKIT_NPM_PREFIX", raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    server = load_mcp_config(root / "mcp_configs" / "filesystem.json").servers["filesystem"]
+    prefix = server.args[server.args.index("--prefix") + 1]
+    assert Path(prefix).resolve() == root / ".mcp-npm"
+
+
+@pytest.mark.parametrize(
+    ("include", "exclude", "expected"),
+    [
+        (
+            ["get_time"],
+            [],
+            "include_tools names 'get_time', which is not one of its tools "
+            "(did you mean 'get_current_time'?)",
+        ),
+        (None, ["nothing_like"], "exclude_tools names 'nothing_like', which is not one of its tools"),
+    ],
+)
+def test_tool_filters_naming_no_tool_are_reported(
+    include: list[str] | None, exclude: list[str], expected: str
+) -> None:
+    server = parse_mcp_config(
+        {"mcpServers": {"t": {"command": "x", "include_tools": include, "exclude_tools": exclude}}}
+    ).servers["t"]
+    assert server.unmatched_tools(["convert_time", "get_current_time"]) == (
+        f"{expected}; its tools: convert_time, get_current_time"
+    )
+    assert (
+        server.model_copy(update={"include_tools": None, "exclude_tools": []}).unmatched_tools(["a"]) is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("word", "choices", "expected"),
+    [
+        ("get_time", ["convert_time", "get_current_time"], "get_current_time"),
+        ("convert_tim", ["convert_time", "get_current_time"], "convert_time"),
+        ("doc", ["docs", "git"], "docs"),
+        ("zzz", ["docs", "git"], None),
+    ],
+)
+def test_closest_prefers_shared_words_and_start(word: str, choices: list[str], expected: str | None) -> None:
+    assert closest(word, choices) == expected

@@ -338,14 +338,18 @@ def write_config(tmp_path: Path) -> Path:
     return path
 
 
-def test_login_refuses_a_local_server_saying_why(tmp_path: Path) -> None:
+def test_login_and_logout_refuse_a_local_server_alike_as_bad_usage(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from agentkit.cli import app
 
-    result = CliRunner().invoke(app, ["mcp", "login", "local", "--mcp-config", str(write_config(tmp_path))])
-    assert result.exit_code == 1
-    assert "'local' is a local server" in result.stderr
+    login, logout = (
+        CliRunner().invoke(app, ["mcp", command, "local", "--mcp-config", str(write_config(tmp_path))])
+        for command in ("login", "logout")
+    )
+    assert login.exit_code == logout.exit_code == 2
+    assert login.stderr == logout.stderr
+    assert "MCP server 'local' is a local server (it runs srv): OAuth is for remote servers" in login.stderr
 
 
 def test_logout_says_whether_there_was_anything_to_forget(tmp_path: Path) -> None:

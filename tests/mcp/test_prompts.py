@@ -17,7 +17,7 @@ from mcp.types import (
 )
 
 from agentkit.errors import ConfigError
-from agentkit.mcp.prompts import parse_arguments, prompt_start, split_name
+from agentkit.mcp.prompts import get_prompt, parse_arguments, prompt_start, split_name
 from agentkit.messages import AssistantMessage, UserMessage
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
@@ -88,6 +88,30 @@ def test_arguments_and_names_in_their_shapes() -> None:
     }
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         parse_arguments(["topic"])
+    with pytest.raises(
+        ConfigError, match=r"-a style=b: the argument 'style' is given twice \(-a style=a before\)"
+    ):
+        parse_arguments(["style=a", "topic=x", "style=b"])
     assert split_name("docs/summarize") == ("docs", "summarize")
     with pytest.raises(ConfigError, match="SERVER/NAME"):
         split_name("summarize")
+
+
+async def test_an_unknown_argument_is_named_with_the_missing_one(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from mcp.types import Prompt, PromptArgument
+
+    prompt = Prompt(
+        name="summarize",
+        arguments=[PromptArgument(name="topic", required=True), PromptArgument(name="style")],
+    )
+    session = SimpleNamespace(
+        name="docs", status="ready", error=None, catalog=SimpleNamespace(prompts=[prompt])
+    )
+    toolset = SimpleNamespace(sessions={"docs": session})
+    with pytest.raises(ConfigError) as info:
+        await get_prompt(toolset, "docs/summarize", {"topc": "MCP"}, workspace=tmp_path)  # type: ignore[arg-type]
+    assert "it takes no argument 'topc' (did you mean 'topic'?); it needs topic" in str(info.value)
+    with pytest.raises(ConfigError, match="Did you mean docs/summarize"):
+        await get_prompt(toolset, "docs/summarise", {}, workspace=tmp_path)  # type: ignore[arg-type]

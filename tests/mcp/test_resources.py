@@ -141,6 +141,23 @@ def test_attach_references_split_at_the_first_colon() -> None:
             Attachment.parse(bad)
 
 
+def test_a_uri_without_its_server_is_told_to_put_the_server_first() -> None:
+    with pytest.raises(ConfigError) as info:
+        Attachment.parse("file:///a.md")
+    assert "give it as SERVER:URI, e.g. --attach SERVER:file:///a.md" in str(info.value)
+    assert "file:///a.md is a URI with no server before it" in str(info.value)
+
+
+def test_a_template_not_filled_in_names_its_placeholder() -> None:
+    with pytest.raises(ConfigError) as info:
+        Attachment.parse("docs:docs://page/{n}")
+    assert "{n} is a placeholder of the server's URI template; put the n you want in its place" in str(
+        info.value
+    )
+    assert "--attach docs:docs://page/VALUE" in str(info.value)
+    assert Attachment.parse("docs:docs://page/7") == Attachment("docs", "docs://page/7")
+
+
 def test_an_unknown_server_is_named_with_the_running_ones() -> None:
     toolset = SimpleNamespace(sessions={"docs": session(Catalog())})
     with pytest.raises(ConfigError, match=r"'wiki' is not in the MCP config; the running servers: docs"):

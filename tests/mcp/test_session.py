@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from agentkit.mcp.config import ServerConfig
-from agentkit.mcp.session import PASSED_ENV, condense_npm_errors, not_found_hint, server_command, server_env
+from agentkit.mcp.session import (
+    PASSED_ENV,
+    condense_npm_errors,
+    not_found_hint,
+    npm_prefix_hint,
+    server_command,
+    server_env,
+)
 
 
 def test_proxy_and_certificate_variables_are_passed_in_both_cases(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,3 +114,15 @@ def test_a_command_not_on_path_is_found_beside_agentkits_interpreter(
     assert server_command(ServerConfig(command="mcp-server-elsewhere")) == "mcp-server-elsewhere"
     monkeypatch.setenv("PATH", str(tmp_path))  # on PATH: started by its name, as written
     assert server_command(ServerConfig(command="mcp-server-agentkit-test")) == "mcp-server-agentkit-test"
+
+
+def test_an_npx_prefix_without_the_install_says_what_to_install(tmp_path: Path) -> None:
+    args = ["--offline", "--prefix", str(tmp_path / ".mcp-npm"), "mcp-server-filesystem", "."]
+    assert npm_prefix_hint(args) == (
+        f"{tmp_path / '.mcp-npm'} has no install of mcp-server-filesystem: run "
+        f"`npm install --prefix {tmp_path / '.mcp-npm'} @modelcontextprotocol/server-filesystem`"
+    )
+    (tmp_path / ".mcp-npm" / "node_modules" / ".bin").mkdir(parents=True)
+    (tmp_path / ".mcp-npm" / "node_modules" / ".bin" / "mcp-server-filesystem").touch()
+    assert npm_prefix_hint(args) is None
+    assert npm_prefix_hint(["-y", "pkg"]) is None
