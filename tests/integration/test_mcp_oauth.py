@@ -277,21 +277,30 @@ async def test_an_sse_server_is_authorized_the_same_way(
     assert len(setup.browser_visits()) == 1
 
 
-async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
-    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def preregister(server_url: str, client_id: str, secret: str, scope: str) -> int:
+    """Register a client with a secret at the authorization server, as an administrator
+    would; the loopback port of its redirect URI."""
     port = free_port()
     client = {
-        "client_id": "agentkit-registered",
-        "client_secret": "registered-secret-value",
+        "client_id": client_id,
+        "client_secret": secret,
         "redirect_uris": [f"http://127.0.0.1:{port}/callback"],
         "token_endpoint_auth_method": "client_secret_basic",
         "grant_types": ["authorization_code", "refresh_token"],
-        "scope": "notes:read notes:write",
+        "scope": scope,
     }
     async with httpx.AsyncClient() as http:
         answer = await http.post(server_url.removesuffix("/mcp") + "/test/clients", json=client, timeout=10)
     assert answer.status_code == 201
+    return port
+
+
+async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = await preregister(
+        server_url, "agentkit-registered", "registered-secret-value", "notes:read notes:write"
+    )
     monkeypatch.setenv("NOTES_SECRET", "registered-secret-value")
     oauth = {"client_id": "agentkit-registered", "client_secret": "${NOTES_SECRET}", "redirect_port": port}
     setup = setup_for(server_url, tmp_path, oauth=oauth)
@@ -305,18 +314,7 @@ async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
 async def test_a_refused_token_request_is_what_the_browser_page_says_too(
     server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = free_port()
-    client = {
-        "client_id": "agentkit-wrong-secret",
-        "client_secret": "the-right-secret",
-        "redirect_uris": [f"http://127.0.0.1:{port}/callback"],
-        "token_endpoint_auth_method": "client_secret_basic",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "scope": "notes:read",
-    }
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(server_url.removesuffix("/mcp") + "/test/clients", json=client, timeout=10)
-    assert answer.status_code == 201
+    port = await preregister(server_url, "agentkit-wrong-secret", "the-right-secret", "notes:read")
     oauth = {"client_id": "agentkit-wrong-secret", "client_secret": "a-wrong-secret", "redirect_port": port}
     setup = setup_for(server_url, tmp_path, oauth=oauth)
     with pytest.raises(McpServerError, match="refused the token request"):
