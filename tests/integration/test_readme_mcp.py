@@ -110,3 +110,14 @@ def test_the_sampling_and_elicitation_python_example_runs_as_written(tmp_path: P
         "model_answer": "MCP connects models to tools and data.",
     }
     assert json.loads(results[1]) == {"action": "accept", "feedback": {"rating": 5, "comment": ""}}
+
+
+def test_the_sampling_and_elicitation_commands_run_as_written(tmp_path: Path) -> None:
+    ask_model, feedback, _ = commands("The example server (`mcp_configs/docs.json`) has a tool of each")
+    with FaultServer(calls=0, answer="A protocol for tools.").in_thread() as model:
+        done = run([arg.replace(DEFAULT_URL, model.base_url) for arg in ask_model], ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"question": "What is MCP?", "model_answer": "A protocol for tools."}
+    declined = run(feedback, ROOT)  # no terminal here: a form without defaults for all is declined
+    assert declined.returncode == 0, declined.stderr
+    assert json.loads(declined.stdout) == {"action": "decline", "feedback": None}
