@@ -16,6 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from agentkit.cli import app
 from tools.docs_mcp_server import ANSWER_STYLE, PAGES
 
 from ..fault_server import FaultServer, Reply, State
@@ -24,6 +29,7 @@ ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
 DEFAULT_URL = "http://127.0.0.1:8000/v1"
 TIMEOUT = 120
+runner = CliRunner()
 
 
 def block(after: str, language: str) -> str:
@@ -36,9 +42,15 @@ def block(after: str, language: str) -> str:
 
 
 def commands(after: str) -> list[list[str]]:
-    """The agentkit commands of the bash block after `after`, as arguments to run."""
+    """The agentkit commands of the bash block after `after`, as arguments after `agentkit`."""
     lines = [line.split("  #")[0].strip() for line in block(after, "bash").splitlines()]
-    return [[sys.executable, "-m", "agentkit.cli", *shlex.split(line)[1:]] for line in lines if line]
+    return [shlex.split(line)[1:] for line in lines if line]
+
+
+def agentkit(args: list[str], monkeypatch: pytest.MonkeyPatch) -> Result:
+    """`agentkit ARGS` run from the clone's root, in this process (no terminal)."""
+    monkeypatch.chdir(ROOT)
+    return runner.invoke(app, args, env={"NO_COLOR": "1", "COLUMNS": "300"})
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -55,21 +67,23 @@ def clone(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_the_resources_and_prompts_commands_run_as_written(tmp_path: Path) -> None:
+def test_the_resources_and_prompts_commands_run_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     resources, prompts, attach, prompt = commands("People see what servers")
-    listed = run(resources, ROOT)
-    assert listed.returncode == 0, listed.stderr
+    listed = agentkit(resources, monkeypatch)
+    assert listed.exit_code == 0, listed.stderr
     for uri in ("docs:docs://pages/mcp.md", "docs:docs://pages/agents.md", "docs:docs://search/{word}"):
         assert uri in listed.stdout
-    shown = run(prompts, ROOT)
-    assert shown.returncode == 0, shown.stderr
+    shown = agentkit(prompts, monkeypatch)
+    assert shown.exit_code == 0, shown.stderr
     assert "docs/summarize" in shown.stdout and "topic (required), style" in shown.stdout
 
     with FaultServer(calls=0, answer="A summary.").in_thread() as model:
         model_args = ["--base-url", model.base_url, "--runs-dir", str(tmp_path / "runs")]
         for args in (attach, prompt):
-            done = run([*args, *model_args], ROOT)
-            assert done.returncode == 0, done.stderr
+            done = agentkit([*args, *model_args], monkeypatch)
+            assert done.exit_code == 0, done.stderr
             assert "A summary." in done.stdout
         first, second = (body["prompt"] for body in model.bodies("/completions"))
     assert PAGES["mcp.md"].splitlines()[-1] in first and PAGES["agents.md"].splitlines()[-1] in first
@@ -112,12 +126,12 @@ def test_the_sampling_and_elicitation_python_example_runs_as_written(tmp_path: P
     assert json.loads(results[1]) == {"action": "accept", "feedback": {"rating": 5, "comment": ""}}
 
 
-def test_the_sampling_and_elicitation_commands_run_as_written(tmp_path: Path) -> None:
+def test_the_sampling_and_elicitation_commands_run_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
     ask_model, feedback, _ = commands("The example server (`mcp_configs/docs.json`) has a tool of each")
     with FaultServer(calls=0, answer="A protocol for tools.").in_thread() as model:
-        done = run([arg.replace(DEFAULT_URL, model.base_url) for arg in ask_model], ROOT)
-    assert done.returncode == 0, done.stderr
+        done = agentkit([arg.replace(DEFAULT_URL, model.base_url) for arg in ask_model], monkeypatch)
+    assert done.exit_code == 0, done.stderr
     assert json.loads(done.stdout) == {"question": "What is MCP?", "model_answer": "A protocol for tools."}
-    declined = run(feedback, ROOT)  # no terminal here: a form without defaults for all is declined
-    assert declined.returncode == 0, declined.stderr
+    declined = agentkit(feedback, monkeypatch)  # no terminal: a form lacking defaults is declined
+    assert declined.exit_code == 0, declined.stderr
     assert json.loads(declined.stdout) == {"action": "decline", "feedback": None}
