@@ -446,10 +446,12 @@ class _TerminalApprover:
             for key, value in call.arguments.items():
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 self.err.print(f"  [cyan]{escape(key)}[/]: {escape(_clip(text, 2000))}")
-            answer = await self.ask("Allow it? [y]es / [n]o / [a]lways for this tool: ")
-        if answer.startswith("a"):
+            question = "Allow it? [y]es / [n]o / [a]lways for this tool: "
+            choices = ("yes", "no", "always")
+            answer = await cli_asks.read_choice(self.ask, self.err, question, choices, refusal="no")
+        if answer == "always":
             self.always.add(call.name)
-        return answer.startswith(("y", "a"))
+        return answer in ("yes", "always")
 
 
 async def _ask(prompt: str) -> str:

@@ -39,6 +39,7 @@ __all__ = [
     "describe_ask",
     "describe_record",
     "mcp_call_asks",
+    "read_choice",
 ]
 
 Reader = Callable[[str], Awaitable[Optional[str]]]
@@ -54,7 +55,8 @@ class TerminalAsks:
         approve_all: `--yes`: sampling is approved and forms take their defaults, unasked.
         interactive: Whether there is a person to ask (default: stdin is a terminal).
         read: Reads an answer (default: a line of stdin, in a daemon thread).
-        tries: Answers that do not fit a field before the form is cancelled.
+        tries: Answers not understood (a form field's, or a yes/no question's) before the
+            form is cancelled or the question taken as no.
     """
 
     def __init__(
@@ -93,10 +95,13 @@ class TerminalAsks:
                 f"[bold yellow]?[/] MCP server [bold]{escape(request.server)}[/] asks the model "
                 f"[dim](at most {request.max_tokens} tokens, {thinking})[/]: {escape(request.summary)}"
             )
-            answer = (await self.read("Allow it? [y]es / [n]o / [a]lways for this server: ") or "n").lower()
-        if answer.startswith("a"):
+            question = "Allow it? [y]es / [n]o / [a]lways for this server: "
+            answer = await read_choice(
+                self.read, self.err, question, ("yes", "no", "always"), refusal="no", tries=self.tries
+            )
+        if answer == "always":
             self.always.add(request.server)
-        return answer.startswith(("y", "a"))
+        return answer in ("yes", "always")
 
     async def elicit(self, request: ElicitationRequest) -> ElicitationAnswer:
         """The person's answer to a server's form or URL request."""
@@ -112,10 +117,12 @@ class TerminalAsks:
                 question = "Open it in your browser? [y]es / [n]o / [c]ancel: "
             else:
                 question = "Fill in the form? [y]es / [n]o / [c]ancel: "
-            answer = (await self.read(question) or "c").strip().lower()
-            if answer.startswith("n"):
+            answer = await read_choice(
+                self.read, self.err, question, ("yes", "no", "cancel"), refusal="cancel", tries=self.tries
+            )
+            if answer == "no":
                 return ElicitationAnswer("decline")
-            if not answer.startswith("y"):
+            if answer != "yes":
                 return ElicitationAnswer("cancel")
             if request.mode == "url":
                 return ElicitationAnswer("accept")
@@ -150,6 +157,35 @@ class TerminalAsks:
 
 
 _CANCELLED = object()
+
+
+async def read_choice(
+    read: Reader | Callable[[str], Awaitable[str]],
+    err: Console,
+    question: str,
+    choices: tuple[str, ...],
+    *,
+    refusal: str,
+    tries: int = DEFAULT_MCP_FORM_TRIES,
+) -> str:
+    """The person's choice among `choices` (words with different first letters).
+
+    An answer is a choice or its start ("y", "ye", "yes", any case). One that is not is asked
+    again, saying which answers are accepted; an empty answer, the end of input, or `tries`
+    answers not understood are `refusal` (no, cancel): what is not understood never allows.
+    """
+    accepted = ", ".join(f"{choice[0]} ({choice})" for choice in choices)
+    for _ in range(tries):
+        text = await read(question)
+        answer = (text or "").strip().lower()
+        if not answer:
+            return refusal
+        chosen = next((choice for choice in choices if choice.startswith(answer)), None)
+        if chosen is not None:
+            return chosen
+        err.print(f"  [red]✗[/] {escape(repr(text))} is not an answer here; type one of {accepted}")
+    err.print(f"  [yellow]⚠[/] no answer was understood, so it is {refusal}")
+    return refusal
 
 
 def _hint(item: FormField) -> str:

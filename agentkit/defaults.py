@@ -159,7 +159,9 @@ so a tool's own timeout (`tool_timeout`, the server's `toolTimeout`) bounds it t
 
 DEFAULT_MCP_FORM_TRIES = 3
 """Times a form field is asked again at the terminal after an answer that does not fit it
-(not a number, not one of the choices, out of range) before the form is cancelled."""
+(not a number, not one of the choices, out of range) before the form is cancelled; and times
+a yes/no question (a form, a sampling request, a tool's approval) is asked again after an
+answer not understood before it is taken as no."""
 
 DEFAULT_MCP_TASK_POLL = 1.0
 """Seconds between polls of an MCP task (`tasks/get`) when its server suggests no interval;

@@ -115,6 +115,17 @@ def test_always_approves_the_tool_for_the_rest_of_the_run(tmp_path: Path) -> Non
     assert (tmp_path / "ws" / "second.txt").exists()
 
 
+def test_an_answer_not_understood_is_asked_again_naming_the_answers(tmp_path: Path) -> None:
+    term = Terminal(run_args(tmp_path, [WRITE, "Done."]), tmp_path)
+    term.expect("Allow it? [y]es / [n]o / [a]lways for this tool:")
+    term.type("sure\n")  # once taken for no
+    term.expect("'sure' is not an answer here; type one of y (yes), n (no), a (always)")
+    term.expect("Allow it?")
+    term.type("yes\n")
+    assert term.finish() == 0, term.seen
+    assert (tmp_path / "ws" / "hello.txt").exists()
+
+
 def test_yes_approves_without_asking_and_no_terminal_means_no(tmp_path: Path) -> None:
     done = subprocess.run(
         run_args(tmp_path, [WRITE, "Done."], "--yes"),

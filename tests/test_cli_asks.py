@@ -116,6 +116,22 @@ async def test_sampling_is_asked_once_per_server_with_always() -> None:
     assert await asks.approve_sampling(SUMMARY) is False
 
 
+async def test_a_yes_no_question_asks_again_after_an_answer_not_understood() -> None:
+    asks, typist, screen = terminal(["Ann", "Yes", "Ann"])
+    answer = await asks.elicit(ElicitationRequest("notes", "Confirm", "form", FORM[:1]))
+    assert (answer.action, answer.content) == ("accept", {"name": "Ann"})
+    assert typist.questions[:2] == ["Fill in the form? [y]es / [n]o / [c]ancel: "] * 2
+    assert "'Ann' is not an answer here; type one of y (yes), n (no), c (cancel)" in screen.getvalue()
+    asks, typist, screen = terminal(["sure", "al"])
+    assert await asks.approve_sampling(SUMMARY) is True and asks.always == {"notes"}
+    assert "'sure' is not an answer here; type one of y (yes), n (no), a (always)" in screen.getvalue()
+    asks, typist, screen = terminal(["sure", "ok", "fine"], tries=3)
+    assert await asks.approve_sampling(SUMMARY) is False and len(typist.questions) == 3
+    assert "no answer was understood, so it is no" in screen.getvalue()
+    asks, _, _ = terminal(["", "y"])
+    assert (await asks.elicit(BOOKING)).action == "cancel"  # an empty answer is the refusal
+
+
 async def test_with_no_terminal_sampling_has_no_approver_unless_yes() -> None:
     asks, _, _ = terminal([], interactive=False)
     assert asks.sampling is None  # servers are told to pass --yes

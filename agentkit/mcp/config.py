@@ -206,6 +206,11 @@ class ServerConfig(BaseModel):
         resources: Offer the model the server's resources as tools (`server__list_resources`,
             `server__read_resource`) when it has any; False: not (an agentkit key). Resources
             can still be attached to a task (`--attach`).
+        protocol: The MCP protocol to speak (an agentkit key): "auto" (the newest both sides
+            speak, 2026-07-28 with servers built on the MCP SDK 2.x), "legacy" (the initialize
+            handshake, 2025-11-25 and before: for a server that sends its own requests
+            mid-call, `ctx.elicit(...)` or `ctx.session.create_message(...)`), or a version:
+            a handshake-era one (such as "2025-11-25") means "legacy", a later one is used as is.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -227,6 +232,7 @@ class ServerConfig(BaseModel):
     require_approval: Union[bool, list[str]] = False
     per_run: bool = False
     resources: bool = True
+    protocol: str = "auto"
 
     # Set by `parse_mcp_config` for the keys whose values held `${VAR}`s: key -> (the value as
     # validated, the value with each `${VAR}` as `***`); and the values those `${VAR}`s had.
@@ -242,6 +248,16 @@ class ServerConfig(BaseModel):
             if name is None:
                 raise ValueError(f"unknown transport {value!r}: use 'stdio', 'streamable-http' or 'sse'")
             return name
+        return value
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol_name(cls, value: str) -> str:
+        if value not in ("auto", "legacy") and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(
+                f"unknown protocol {value!r}: use 'auto', 'legacy' (the initialize handshake, for a "
+                "server that sends its own requests mid-call) or a version such as '2025-11-25'"
+            )
         return value
 
     @model_validator(mode="after")

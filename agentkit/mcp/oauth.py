@@ -13,7 +13,8 @@ on 403 `insufficient_scope`. agentkit adds what a person and a machine need arou
   step-up without a person asks for the wider scope.
 - `BrowserLogin`: the authorization page opened with `webbrowser` (which honours
   `BROWSER`; the URL is printed too), and a listener on 127.0.0.1 that receives the
-  redirect, checks its `state` and answers the browser. It waits `OAUTH_LOGIN_TIMEOUT`.
+  redirect, checks its `state` and answers the browser once the code is exchanged for
+  tokens (so the page says whether that worked). It waits `OAUTH_LOGIN_TIMEOUT`.
 - Without a person at a terminal, a server that needs authorization fails at once with
   what to run: `agentkit mcp login NAME`.
 """
@@ -38,9 +39,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from agentkit.defaults import OAUTH_LOGIN_TIMEOUT
 from agentkit.errors import AgentkitError
-from agentkit.mcp.config import ServerConfig
+from agentkit.mcp.config import DEFAULT_CONNECT_TIMEOUT, ServerConfig
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    import httpx2
     from mcp.client.auth import OAuthClientProvider
     from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthToken
 
@@ -122,6 +126,8 @@ class TokenFile:
         self.path = path
         self.server_url = server_url
         self.client = client
+        self.on_saved: Callable[[], None] | None = None
+        """Told when new tokens were saved (the code was exchanged, or tokens refreshed)."""
         self._context: Any = None
         self._data = self._read()
 
@@ -175,6 +181,8 @@ class TokenFile:
         if self._context is not None:
             self._remember_metadata(self._context)
         self._write()
+        if self.on_saved is not None:
+            self.on_saved()
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         from mcp.shared.auth import OAuthClientInformationFull
@@ -264,7 +272,9 @@ class BrowserLogin:
     """Sends the person to the authorization page and receives the redirect back.
 
     The SDK calls `redirect` with the authorization URL, then `callback` for the code. The
-    listener on `127.0.0.1:port` runs from the first to the end of the second.
+    listener on `127.0.0.1:port` runs from the first to the end of the second. The browser's
+    redirect is answered once the code was exchanged for tokens (`exchanged`), or after
+    `exchange_timeout`, so that the page does not say "authorized" before agentkit is.
 
     Args:
         name: The server's name in the config (for messages).
@@ -274,6 +284,7 @@ class BrowserLogin:
             what to run instead.
         open_browser: Opens a URL in a browser; False if none could be started
             (`webbrowser.open`, which honours `BROWSER`).
+        exchange_timeout: Seconds the page waits for the token exchange to end.
     """
 
     def __init__(
@@ -283,8 +294,10 @@ class BrowserLogin:
         timeout: float,
         interactive: bool,
         open_browser: Callable[[str], bool] = webbrowser.open,
+        exchange_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         self.name = name
+        self.exchange_timeout = exchange_timeout
         self.open_browser = open_browser
         self.port = port
         self.timeout = timeout
@@ -293,6 +306,9 @@ class BrowserLogin:
         self.failure: OAuthLoginError | None = None
         self._server: asyncio.Server | None = None
         self._result: asyncio.Future[AuthorizationCodeResult] | None = None
+        self._exchange: asyncio.Future[str | None] | None = None  # None, or why it failed
+        self._opening: asyncio.Future[bool] | None = None
+        self._deadline = 0.0
         self._state: str | None = None
         self._waited = 0.0
         self._waiting_since: float | None = None
@@ -349,17 +365,31 @@ class BrowserLogin:
             flush=True,
         )
         self.opened = url
-        try:
-            opened = await asyncio.to_thread(self.open_browser, url)
-        except Exception:  # a browser that failed to start is one that did not open
-            opened = False
-        if not opened:
+        self._deadline = time.monotonic() + self.timeout
+        self._opening = asyncio.ensure_future(asyncio.to_thread(self._open, url))
+        # A browser that waits for the page (one in the terminal, a `BROWSER` script) gets it
+        # only after the exchange, which follows this: go on once the code is back.
+        either: set[asyncio.Future[Any]] = {self._opening, self._result}
+        await asyncio.wait(either, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+        if self._opening.done() and not self._opening.result():
             print(
                 "No browser could be started here (set BROWSER to one): open the address above "
                 f"yourself, on this machine; waiting {self.timeout:g} s.",
                 file=sys.stderr,
                 flush=True,
             )
+
+    def _open(self, url: str) -> bool:
+        try:
+            return bool(self.open_browser(url))
+        except Exception:  # a browser that failed to start is one that did not open
+            return False
+
+    def exchanged(self, error: str | None = None) -> None:
+        """Tell the page waiting in the browser how the token exchange ended: None, tokens
+        were saved; else why not (the page shows it)."""
+        if self._exchange is not None and not self._exchange.done():
+            self._exchange.set_result(error)
 
     async def callback(self) -> AuthorizationCodeResult:
         """Wait for the redirect (the SDK's callback handler).
@@ -370,7 +400,8 @@ class BrowserLogin:
         """
         assert self._result is not None, "redirect() comes first"
         try:
-            return await asyncio.wait_for(asyncio.shield(self._result), self.timeout)
+            left = max(0.0, self._deadline - time.monotonic()) if self._deadline else self.timeout
+            return await asyncio.wait_for(asyncio.shield(self._result), left)
         except OAuthLoginError as exc:
             self.failure = exc
             raise
@@ -382,18 +413,24 @@ class BrowserLogin:
             )
             raise self.failure from None
         finally:
-            await self.close()
+            self._stop_listening()  # the page may wait on: for the exchange, which follows
 
     async def close(self) -> None:
         """Stop the listener and the person clock."""
+        server = self._stop_listening()
+        if server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), _READ_TIMEOUT)
+
+    def _stop_listening(self) -> asyncio.Server | None:
+        """Accept no more connections, and stop the person clock; the listener stopped."""
         if self._waiting_since is not None:
             self._waited += time.monotonic() - self._waiting_since
             self._waiting_since = None
         server, self._server = self._server, None
         if server is not None:
             server.close()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), _READ_TIMEOUT)
+        return server
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One request to the listener: the redirect, or something else (a favicon)."""
@@ -409,6 +446,8 @@ class BrowserLogin:
         status, title, text = "404 Not Found", "Not found", "This is agentkit's authorization listener."
         if method == "GET" and parts.path == CALLBACK_PATH and self._result is not None:
             status, title, text = self._received({k: v[0] for k, v in parse_qs(parts.query).items()})
+            if self._exchange is not None and status == "200 OK" and not self._exchange.done():
+                title, text = await self._exchange_page()
         body = _PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
         writer.write(
             f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
@@ -455,10 +494,25 @@ class BrowserLogin:
                 OAuthLoginError("the authorization came back from the browser without a code")
             )
             return "400 Bad Request", "No code", "The redirect carried no authorization code."
+        self._exchange = asyncio.get_running_loop().create_future()
         self._result.set_result(
             AuthorizationCodeResult(code=query["code"], state=query["state"], iss=query.get("iss"))
         )
         return "200 OK", "agentkit is authorized", "You can close this tab and go back to the terminal."
+
+    async def _exchange_page(self) -> tuple[str, str]:
+        """The page's title and text once the code was exchanged for tokens, or was not."""
+        assert self._exchange is not None
+        try:
+            error = await asyncio.wait_for(asyncio.shield(self._exchange), self.exchange_timeout)
+        except asyncio.TimeoutError:
+            return (
+                "Authorization received",
+                "agentkit has the authorization code but no tokens yet; the terminal tells how it ends.",
+            )
+        if error is not None:
+            return "Not authorized", f"agentkit could not get its tokens: {error}"
+        return "agentkit is authorized", "You can close this tab and go back to the terminal."
 
 
 # -- the provider ----------------------------------------------------------------------------
@@ -522,7 +576,6 @@ def oauth_auth(
         open_browser: Shows the person the authorization page; False if it could not
             (default `webbrowser.open`).
     """
-    from mcp.client.auth import OAuthClientProvider
     from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata
     from pydantic import AnyUrl
 
@@ -539,6 +592,7 @@ def oauth_auth(
         settings.login_timeout or OAUTH_LOGIN_TIMEOUT,
         can_ask_person() if interactive is None else interactive,
         open_browser or webbrowser.open,
+        exchange_timeout=config.timeout,
     )
     redirect = AnyUrl(login.redirect_uri)
     grants = ["authorization_code", "refresh_token"]
@@ -567,7 +621,7 @@ def oauth_auth(
         storage.want_scope(parse_qs(urlsplit(url).query).get("scope", [""])[0])
         await login.redirect(url)
 
-    provider = OAuthClientProvider(
+    provider = _reporting_provider(login, config.redact)(
         config.url,
         metadata,
         storage,
@@ -576,7 +630,38 @@ def oauth_auth(
         client_metadata_url=settings.client_metadata_url,
     )
     storage.attach(provider.context)
+    storage.on_saved = login.exchanged
     return provider, login
+
+
+def _reporting_provider(login: BrowserLogin, redact: Callable[[str], str]) -> type[OAuthClientProvider]:
+    """The SDK's provider, telling `login` when its flow fails (the token exchange, say), so
+    that the page waiting in the browser says so (with `redact`ed secrets)."""
+    from mcp.client.auth import OAuthClientProvider
+
+    from agentkit.mcp.session import describe_exception
+
+    class ReportingProvider(OAuthClientProvider):
+        async def async_auth_flow(
+            self, request: httpx2.Request
+        ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+            flow = super().async_auth_flow(request)
+            try:
+                outgoing = await flow.__anext__()
+                while True:
+                    outgoing = await flow.asend((yield outgoing))
+            except StopAsyncIteration:
+                return
+            except GeneratorExit:  # the request failed (or the client gave up on it)
+                login.exchanged("the request for them failed; the terminal says why")
+                raise
+            except BaseException as exc:
+                login.exchanged(redact(oauth_problem(login.name, [exc]) or describe_exception(exc)))
+                raise
+            finally:
+                await flow.aclose()
+
+    return ReportingProvider
 
 
 async def login(

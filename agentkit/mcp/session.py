@@ -56,6 +56,10 @@ PASSED_ENV = tuple(
 (HOME, PATH, ...): without them a server behind a proxy or a private certificate authority
 fails at its first download ("invalid peer certificate: UnknownIssuer")."""
 
+BACK_CHANNEL_ERROR = "no back-channel for server-initiated requests"
+"""What the MCP SDK's servers answer when a tool sends a request of its own (`ctx.elicit`,
+`ctx.session.create_message`) on a 2026-07-28 connection, which has no channel for it."""
+
 _PYTHON_NAMES = frozenset({"python", "python3"})
 
 _INSTALL_HINTS = {
@@ -110,6 +114,27 @@ def server_command(config: ServerConfig) -> str:
         return command
     beside = shutil.which(command, path=os.path.dirname(sys.executable))
     return beside or command
+
+
+def connect_mode(config: ServerConfig) -> str:
+    """The SDK `Client`'s `mode` for the server's `protocol`: "auto", "legacy" (also for a
+    handshake-era version: the handshake agrees on the newest both sides speak), or a later
+    version, pinned.
+
+    Raises:
+        McpServerError: A version the SDK does not know.
+    """
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+    protocol = config.protocol
+    if protocol in ("auto", "legacy") or protocol in MODERN_PROTOCOL_VERSIONS:
+        return protocol
+    if protocol in HANDSHAKE_PROTOCOL_VERSIONS:
+        return "legacy"
+    known = ", ".join([*HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS])
+    raise McpServerError(
+        f"protocol {protocol!r} is not one the MCP SDK speaks ({known}): use 'auto', 'legacy' or one of those"
+    )
 
 
 def not_found_hint(config: ServerConfig) -> str:
@@ -481,6 +506,7 @@ class McpSession:
             sampling_callback=self.asks.sampling_callback(self.name) if self.asks is not None else None,
             elicitation_callback=self.asks.elicitation_callback(self.name) if self.asks is not None else None,
             extensions=[tasks_extension()],
+            mode=connect_mode(config),
         )
 
     def _oauth(self) -> Any:
@@ -664,7 +690,24 @@ class McpSession:
         if exc.code == CONNECTION_CLOSED or (self._gone is not None and self._gone.is_set()):
             return McpServerError(self._died())
         reason = self.config.redact(exc.message)
-        return McpServerError(f"MCP server {self.name!r} refused {what}: {reason} (MCP error {exc.code})")
+        message = f"MCP server {self.name!r} refused {what}: {reason} (MCP error {exc.code})"
+        return McpServerError(message + self._back_channel_hint(exc))
+
+    def _back_channel_hint(self, exc: Any) -> str:
+        """What to do when a server sent a request of its own mid-call (`ctx.elicit`,
+        `ctx.session.create_message`) over a protocol that has no channel for it."""
+        from mcp.types import INVALID_REQUEST
+        from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+        version = getattr(self._client, "protocol_version", None)
+        if exc.code != INVALID_REQUEST or BACK_CHANNEL_ERROR not in exc.message:
+            return ""
+        if version is None or version in HANDSHAKE_PROTOCOL_VERSIONS:
+            return ""  # no channel even with the handshake (a stateless HTTP server, say)
+        return (
+            f"; the server asks with requests of its own mid-call, which protocol {version} has no "
+            f'channel for: set "protocol": "legacy" for {self.name!r} in the MCP config'
+        )
 
     def _died(self) -> str:
         failure = self.oauth_login.failure if self.oauth_login is not None else None

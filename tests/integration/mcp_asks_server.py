@@ -10,6 +10,7 @@ before do; the SDK serves those only on a handshake-era connection (a client wit
 
     python mcp_asks_server.py                     # stdio
     python mcp_asks_server.py --http --port N     # streamable HTTP at /mcp
+    python mcp_asks_server.py --legacy            # stdio, asking with its own requests
 """
 
 from __future__ import annotations
@@ -148,8 +149,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--http", action="store_true")
     parser.add_argument("--port", type=int, default=8768)
+    parser.add_argument("--legacy", action="store_true", help="ask with the server's own requests")
     args = parser.parse_args()
     if args.http:
-        build().run("streamable-http", host="127.0.0.1", port=args.port)
+        build(args.legacy).run("streamable-http", host="127.0.0.1", port=args.port)
     else:
-        build().run()
+        build(args.legacy).run()

@@ -135,6 +135,40 @@ async def test_without_callbacks_sampling_is_refused_and_forms_take_their_defaul
     assert isinstance(noted[0], McpSampling) and not noted[0].approved
 
 
+async def test_a_server_asking_with_its_own_requests_works_with_protocol_legacy_and_the_error_says_so() -> (
+    None
+):
+    own_requests = ServerConfig(command=sys.executable, args=[str(SERVER), "--legacy"])  # ctx.elicit & co
+
+    async def run(server: ServerConfig) -> dict[str, Any]:
+        def turns(request: ModelRequest) -> str:
+            if request.messages and request.messages[0] == SystemMessage(SYSTEM):
+                return "A one-line summary."
+            done = sum(isinstance(m, ToolMessage) for m in request.messages)
+            return [call("asks__summarize", text=TEXT), call("asks__book"), "Done."][done]
+
+        agent = Agent(
+            backend=ScriptedBackend(turns),
+            mcp=McpConfig(servers={"asks": server}),
+            on_sampling=lambda request: True,
+            on_elicitation=lambda request: ElicitationAnswer("accept", {"name": "Ann"}),
+            transcripts=False,
+        )
+        events = [event async for event in agent.stream("Use the asks server.")]
+        return {e.call.name: e.result for e in events if isinstance(e, ToolCallFinished)}
+
+    refused = await run(own_requests)
+    for tool in ("asks__summarize", "asks__book"):
+        assert refused[tool].is_error
+        assert "no back-channel for server-initiated requests" in refused[tool].content
+        assert 'protocol 2026-07-28 has no channel for: set "protocol": "legacy" for \'asks\'' in (
+            refused[tool].content
+        )
+    served = await run(own_requests.model_copy(update={"protocol": "legacy"}))
+    assert json.loads(served["asks__summarize"].content)["text"] == "A one-line summary."
+    assert json.loads(served["asks__book"].content)["data"]["name"] == "Ann"
+
+
 # -- agentkit mcp call ---------------------------------------------------------------------------
 
 

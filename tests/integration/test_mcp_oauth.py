@@ -10,6 +10,7 @@ the token exchange, a tool call with the token, reuse of the stored token by the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -54,6 +55,11 @@ class Setup:
 
     def browser_visits(self) -> list[str]:
         return self.browser_log.read_text().splitlines() if self.browser_log.exists() else []
+
+    def browser_pages(self) -> list[str]:
+        """The text of the page each visit ended on."""
+        pages = Path(f"{self.browser_log}.pages")
+        return pages.read_text().splitlines() if pages.exists() else []
 
     def token_file(self) -> Path:
         files = list(self.oauth_dir.glob("*.json"))
@@ -165,6 +171,8 @@ def test_login_then_later_runs_and_the_api_reuse_and_refresh_the_tokens_without_
     done = cli(setup, "mcp", "login", "notes")
     assert done.returncode == 0, done.stderr
     assert "authorized notes" in done.stdout
+    [page] = setup.browser_pages()
+    assert "agentkit is authorized" in page
     [visit] = setup.browser_visits()
     assert visit.startswith(server_url.removesuffix("/mcp") + "/authorize?")
     assert "code_challenge_method=S256" in visit and "resource=" in visit and "scope=notes%3Aread" in visit
@@ -226,7 +234,9 @@ def browser_for(setup: Setup) -> Callable[[str], bool]:
     def browser(url: str) -> bool:
         with setup.browser_log.open("a", encoding="utf-8") as log:
             log.write(url + "\n")
-        httpx.get(url, follow_redirects=True, timeout=10)
+        page = httpx.get(url, follow_redirects=True, timeout=60)
+        with open(f"{setup.browser_log}.pages", "a", encoding="utf-8") as pages:
+            pages.write(" ".join(page.text.split()) + "\n")
         return True
 
     return browser
@@ -267,21 +277,30 @@ async def test_an_sse_server_is_authorized_the_same_way(
     assert len(setup.browser_visits()) == 1
 
 
-async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
-    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def preregister(server_url: str, client_id: str, secret: str, scope: str) -> int:
+    """Register a client with a secret at the authorization server, as an administrator
+    would; the loopback port of its redirect URI."""
     port = free_port()
     client = {
-        "client_id": "agentkit-registered",
-        "client_secret": "registered-secret-value",
+        "client_id": client_id,
+        "client_secret": secret,
         "redirect_uris": [f"http://127.0.0.1:{port}/callback"],
         "token_endpoint_auth_method": "client_secret_basic",
         "grant_types": ["authorization_code", "refresh_token"],
-        "scope": "notes:read notes:write",
+        "scope": scope,
     }
     async with httpx.AsyncClient() as http:
         answer = await http.post(server_url.removesuffix("/mcp") + "/test/clients", json=client, timeout=10)
     assert answer.status_code == 201
+    return port
+
+
+async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = await preregister(
+        server_url, "agentkit-registered", "registered-secret-value", "notes:read notes:write"
+    )
     monkeypatch.setenv("NOTES_SECRET", "registered-secret-value")
     oauth = {"client_id": "agentkit-registered", "client_secret": "${NOTES_SECRET}", "redirect_port": port}
     setup = setup_for(server_url, tmp_path, oauth=oauth)
@@ -290,6 +309,23 @@ async def test_a_client_registered_beforehand_logs_in_with_its_id_and_secret(
     assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback" in setup.browser_visits()[0]
     stored = setup.token_file().read_text()
     assert "registered-secret-value" not in stored and "client_info" not in json.loads(stored)
+
+
+async def test_a_refused_token_request_is_what_the_browser_page_says_too(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = await preregister(server_url, "agentkit-wrong-secret", "the-right-secret", "notes:read")
+    oauth = {"client_id": "agentkit-wrong-secret", "client_secret": "a-wrong-secret", "redirect_port": port}
+    setup = setup_for(server_url, tmp_path, oauth=oauth)
+    with pytest.raises(McpServerError, match="refused the token request"):
+        await api_login(setup, monkeypatch)
+    for _ in range(100):  # the browser thread may still be writing it down (5 s at most)
+        if setup.browser_pages():
+            break
+        await asyncio.sleep(0.05)
+    [page] = setup.browser_pages()  # the token endpoint refused the code the browser brought
+    assert "Not authorized" in page and "refused the token request" in page
+    assert "is authorized" not in page and "a-wrong-secret" not in page
 
 
 async def test_a_tool_needing_a_wider_scope_is_authorized_for_it(

@@ -205,10 +205,14 @@ def free_port() -> int:
 
 
 def login_with(
-    query: dict[str, str] | None, timeout: float = 5.0, interactive: bool = True
+    query: dict[str, str] | None,
+    timeout: float = 5.0,
+    interactive: bool = True,
+    pages: list[str] | None = None,
 ) -> tuple[BrowserLogin, list[str]]:
     """A login whose "browser" sends the redirect `query` (its `state` filled in from the
-    authorization URL unless given) to the listener; None: the browser never comes back."""
+    authorization URL unless given) to the listener, waiting for the page (its text goes to
+    `pages`); None: the browser never comes back."""
     opened: list[str] = []
 
     def browser(url: str) -> bool:
@@ -216,22 +220,53 @@ def login_with(
         if query is not None:
             state = httpx.URL(url).params["state"]
             params = {"state": state, **query}
-            httpx.get(f"http://127.0.0.1:{login.port}/callback", params=params, timeout=5)
+            page = httpx.get(f"http://127.0.0.1:{login.port}/callback", params=params, timeout=5)
+            (pages if pages is not None else []).append(page.text)
         return True
 
-    login = BrowserLogin("notes", free_port(), timeout, interactive, open_browser=browser)
+    login = BrowserLogin("notes", free_port(), timeout, interactive, open_browser=browser, exchange_timeout=2)
     return login, opened
+
+
+async def page_shown(pages: list[str]) -> str:
+    for _ in range(100):  # 5 s at most
+        if pages:
+            return pages[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError("the browser got no page")
 
 
 AUTHORIZE = "https://as.example/authorize?client_id=c&state=the-state&code_challenge=x"
 
 
 async def test_the_redirect_brings_the_code_and_state_back() -> None:
-    login, opened = login_with({"code": "the-code"})
+    pages: list[str] = []
+    login, opened = login_with({"code": "the-code"}, pages=pages)
     await login.redirect(AUTHORIZE)
     result = await login.callback()
     assert (result.code, result.state) == ("the-code", "the-state")
     assert opened == [AUTHORIZE]
+    await asyncio.sleep(0.3)
+    assert pages == []  # no page before the code was exchanged for tokens
+    login.exchanged(None)
+    assert "agentkit is authorized" in await page_shown(pages)
+
+
+async def test_the_page_says_when_the_token_exchange_failed_or_is_not_over() -> None:
+    pages: list[str] = []
+    login, _ = login_with({"code": "the-code"}, pages=pages)
+    await login.redirect(AUTHORIZE)
+    await login.callback()
+    login.exchanged("the authorization server refused the token request")
+    page = await page_shown(pages)
+    assert "Not authorized" in page and "refused the token request" in page and "is authorized" not in page
+    pages.clear()
+    login, _ = login_with({"code": "the-code"}, pages=pages)
+    login.exchange_timeout = 0.2
+    await login.redirect(AUTHORIZE)
+    await login.callback()
+    page = await page_shown(pages)
+    assert "no tokens yet; the terminal tells how it ends" in page and "is authorized" not in page
 
 
 async def test_a_declined_consent_says_so_and_how_to_retry() -> None:
@@ -388,7 +423,8 @@ async def test_the_page_shown_escapes_what_the_redirect_carried() -> None:
     await login.redirect(AUTHORIZE)
     with pytest.raises(OAuthLoginError, match="server_error"):
         await login.callback()
-    assert "<script>" not in pages[0] and "&lt;script&gt;" in pages[0]
+    page = await page_shown(pages)  # redirect() went on when the redirect came, not the page
+    assert "<script>" not in page and "&lt;script&gt;" in page
 
 
 async def test_a_client_metadata_document_and_a_registered_client_reach_the_provider() -> None:

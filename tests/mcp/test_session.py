@@ -10,7 +10,9 @@ import pytest
 from agentkit.mcp.config import ServerConfig
 from agentkit.mcp.session import (
     PASSED_ENV,
+    McpServerError,
     condense_npm_errors,
+    connect_mode,
     not_found_hint,
     npm_prefix_hint,
     server_command,
@@ -126,3 +128,25 @@ def test_an_npx_prefix_without_the_install_says_what_to_install(tmp_path: Path) 
     (tmp_path / ".mcp-npm" / "node_modules" / ".bin" / "mcp-server-filesystem").touch()
     assert npm_prefix_hint(args) is None
     assert npm_prefix_hint(["-y", "pkg"]) is None
+
+
+@pytest.mark.parametrize(
+    ("protocol", "mode"),
+    [
+        ("auto", "auto"),
+        ("legacy", "legacy"),
+        ("2025-11-25", "legacy"),
+        ("2025-03-26", "legacy"),
+        ("2026-07-28", "2026-07-28"),
+    ],
+)
+def test_the_protocol_key_chooses_the_sdks_connect_mode(protocol: str, mode: str) -> None:
+    assert connect_mode(ServerConfig(command="x", protocol=protocol)) == mode
+    assert connect_mode(ServerConfig(command="x")) == "auto"
+
+
+def test_a_protocol_that_is_not_one_says_which_are() -> None:
+    with pytest.raises(ValueError, match="unknown protocol 'old': use 'auto', 'legacy'"):
+        ServerConfig(command="x", protocol="old")
+    with pytest.raises(McpServerError, match="protocol '2031-01-01' is not one the MCP SDK speaks"):
+        connect_mode(ServerConfig(command="x", protocol="2031-01-01"))
