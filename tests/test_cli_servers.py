@@ -177,3 +177,16 @@ def test_a_prompt_without_an_mcp_config_says_none_was_found_and_how_to_give_one(
     monkeypatch.setenv("AGENTKIT_MCP_CONFIG", "")
     done = runner.invoke(app, ["mcp", "list"], env={"COLUMNS": "500"})
     assert "$AGENTKIT_MCP_CONFIG is set empty, which turns the default config off" in done.stderr
+
+
+def test_chat_shows_its_servers_start_in_the_runs_line_format(broken: list[str]) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    done = CliRunner().invoke(app, ["chat", *broken], input="")
+    assert done.exit_code == 0, done.output
+    lines = done.stderr.splitlines()
+    assert lines[0] == "MCP: notes ✗", done.stderr
+    assert lines[1].startswith("⚠ MCP server 'notes'") and "  (going on without it)" in lines
+    assert not [x for x in lines if x.startswith("● MCP server")]
