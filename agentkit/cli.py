@@ -590,7 +590,8 @@ def run(
     9 server failure · 10 answer not valid against --output-schema ·
     130 Ctrl-C · 143 SIGTERM.
 
-    `agentkit runs resume ID` goes on with a stopped run.
+    `agentkit runs resume ID` goes on with a stopped run. An MCP server that
+    does not start is left out, or with --mcp-strict stops the run (exit 2).
     """
     opening = _opening(attach, prompt, prompt_args)
     options.task = _read_task(task, task_file) if prompt is None or task or task_file else ""
