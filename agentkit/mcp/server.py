@@ -460,7 +460,7 @@ def _log_start(event: Event) -> None:
     if event.ok:
         count = len(event.tools)
         log.info(
-            "MCP server %s ready: %d tool%s (%.1f s)", event.name, count, "s" * (count != 1), event.seconds
+            "MCP server %r ready: %d tool%s (%.1f s)", event.name, count, "s" * (count != 1), event.seconds
         )
     else:
         log.warning("%s\n  its tools are not offered: the agent goes on without it", event.error)

@@ -265,7 +265,7 @@ async def test_stderr_says_how_each_of_the_agents_mcp_servers_started(
     while "MCP server child" not in log.read_text() and time.monotonic() < deadline:
         await asyncio.sleep(POLL)
     said = log.read_text()
-    assert re.search(r"agentkit mcp serve: MCP server child ready: 1 tool \(\d+\.\d s\)", said), said
+    assert re.search(r"agentkit mcp serve: MCP server 'child' ready: 1 tool \(\d+\.\d s\)", said), said
 
 
 @in_module_loop
