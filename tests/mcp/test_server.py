@@ -240,9 +240,11 @@ async def test_a_call_refused_at_once_is_told_after_the_turn_that_made_it(tmp_pa
     assert values == sorted(values) and len(set(values)) == len(values)
 
 
-async def test_a_rejected_answer_is_told_as_rejected_and_asked_again_not_as_answered(tmp_path: Path) -> None:
-    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-    served = AgentServer(agent({"Count.": ["about three", '{"n": 3}']}, tmp_path, output_type=schema))
+COUNT = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+async def counted(served: AgentServer) -> tuple[mcp_types.CallToolResult, list[str]]:
+    """The result of the task "Count." and its progress messages."""
     heard: list[str] = []
 
     async def progress(value: float, total: float | None, message: str | None) -> None:
@@ -252,6 +254,13 @@ async def test_a_rejected_answer_is_told_as_rejected_and_asked_again_not_as_answ
         result = await client.call_tool(
             "run_agent", {"task": "Count.", "think": False}, progress_callback=progress
         )
+    return result, heard
+
+
+async def test_a_rejected_answer_is_told_as_rejected_and_asked_again_not_as_answered(tmp_path: Path) -> None:
+    result, heard = await counted(
+        AgentServer(agent({"Count.": ["about three", '{"n": 3}']}, tmp_path, output_type=COUNT))
+    )
     assert result.structured_content == {"n": 3}
     assert heard[0] == "step 1: writing"
     assert heard[1].startswith("step 1: answer rejected: ") and heard[1].endswith("; asked again")
@@ -259,17 +268,9 @@ async def test_a_rejected_answer_is_told_as_rejected_and_asked_again_not_as_answ
 
 
 async def test_an_answer_never_accepted_is_not_told_as_answered(tmp_path: Path) -> None:
-    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-    served = AgentServer(agent({"Count.": ["three"]}, tmp_path, output_type=schema, output_retries=0))
-    heard: list[str] = []
-
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        heard.append(message or "")
-
-    async with Client(served.server) as client:
-        result = await client.call_tool(
-            "run_agent", {"task": "Count.", "think": False}, progress_callback=progress
-        )
+    result, heard = await counted(
+        AgentServer(agent({"Count.": ["three"]}, tmp_path, output_type=COUNT, output_retries=0))
+    )
     assert result.is_error
     assert heard[0] == "step 1: writing"
     assert heard[1].startswith("step 1: answer rejected: the answer does not match the output schema")
