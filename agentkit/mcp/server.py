@@ -354,7 +354,8 @@ class AgentServer:
             try:
                 # Started thus, the servers are kept between runs; a start that fails (no model
                 # server yet) leaves the agent so, and the next run starts them.
-                await self.agent.start_servers(_log_start)
+                strict = self.agent.mcp is not None and self.agent.mcp.strict
+                await self.agent.start_servers(lambda event: _log_start(event, strict))
                 self._tool.description = self._describe()  # without the servers that did not start
             except AgentkitError as exc:
                 log.warning("%s; the next call tries again", exc)
@@ -453,8 +454,9 @@ class AgentServer:
             self._http.should_exit = True
 
 
-def _log_start(event: Event) -> None:
-    """Log how each of the agent's MCP servers started: a failed one, with why, as a warning."""
+def _log_start(event: Event, strict: bool) -> None:
+    """Log how each of the agent's MCP servers started: a failed one, with why, as a warning
+    (unless `strict`: then the start fails, and its error, logged next, says why)."""
     if not isinstance(event, ServerStatus):
         return
     if event.ok:
@@ -462,7 +464,7 @@ def _log_start(event: Event) -> None:
         log.info(
             "MCP server %r ready: %d tool%s (%.1f s)", event.name, count, "s" * (count != 1), event.seconds
         )
-    else:
+    elif not strict:
         log.warning("%s\n  its tools are not offered: the agent goes on without it", event.error)
 
 

@@ -4,10 +4,12 @@ for an answer, a structured answer, a run that stops without one and a bad task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +290,33 @@ BROKEN = {"command": sys.executable, "args": ["-c", "import sys; sys.exit('no no
 """An MCP server that exits at once, saying why on stderr."""
 
 
+@contextlib.contextmanager
+def serve_log() -> Iterator[list[logging.LogRecord]]:
+    """What `agentkit mcp serve` logs, at info level and up, while the block runs."""
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    served_log = logging.getLogger("agentkit.mcp.serve")
+    served_log.addHandler(handler)
+    level = served_log.level
+    served_log.setLevel(logging.INFO)
+    try:
+        yield logged
+    finally:
+        served_log.removeHandler(handler)
+        served_log.setLevel(level)
+
+
+async def started(served: AgentServer, logged: list[logging.LogRecord]) -> list[mcp_types.Tool]:
+    """Start the agent's servers as serving does; once a start is logged, the tools listed."""
+    async with served._agent_running(), Client(served.server) as client:
+        deadline = time.monotonic() + 20
+        while not logged and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the description is set just after the log
+        return (await client.list_tools()).tools
+
+
 async def test_an_mcp_server_that_does_not_start_is_logged_and_left_out_of_the_tools_description(
     tmp_path: Path,
 ) -> None:
@@ -295,23 +324,8 @@ async def test_an_mcp_server_that_does_not_start_is_logged_and_left_out_of_the_t
         Agent(backend=ScriptedBackend({}), transcripts=tmp_path, mcp={"mcpServers": {"notes": BROKEN}})
     )
     assert "the tools of the MCP servers notes" in served._describe()  # not known yet
-    logged: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = logged.append  # type: ignore[method-assign]
-    serve_log = logging.getLogger("agentkit.mcp.serve")
-    serve_log.addHandler(handler)
-    level = serve_log.level
-    serve_log.setLevel(logging.INFO)
-    try:
-        async with served._agent_running(), Client(served.server) as client:
-            deadline = time.monotonic() + 20
-            while not logged and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            await asyncio.sleep(0.05)  # the description is set just after the log
-            (tool,) = (await client.list_tools()).tools
-    finally:
-        serve_log.removeHandler(handler)
-        serve_log.setLevel(level)
+    with serve_log() as logged:
+        (tool,) = await started(served, logged)
     (record,) = logged
     assert record.levelno == logging.WARNING
     said = record.getMessage()
@@ -319,3 +333,22 @@ async def test_an_mcp_server_that_does_not_start_is_logged_and_left_out_of_the_t
     assert said.endswith("its tools are not offered: the agent goes on without it")
     assert "(the MCP servers notes did not start)" in (tool.description or "")
     assert "the tools of the MCP servers notes" not in (tool.description or "")
+
+
+async def test_with_mcp_strict_a_server_that_does_not_start_is_logged_once_without_going_on(
+    tmp_path: Path,
+) -> None:
+    served = AgentServer(
+        Agent(
+            backend=ScriptedBackend({}),
+            transcripts=tmp_path,
+            mcp={"mcpServers": {"notes": BROKEN}},
+            mcp_strict=True,
+        )
+    )
+    with serve_log() as logged:
+        await started(served, logged)
+    (record,) = logged
+    said = record.getMessage()
+    assert "no notes folder" in said and said.endswith("; the next call tries again")
+    assert "goes on without it" not in said
