@@ -630,7 +630,7 @@ class Agent:
         """A run's toolbox, what its setup starts, and its own MCP servers (per-run ones),
         if any: the agent's toolbox and shared servers alone when it has none."""
         if self._per_run_mcp is None:
-            return self.toolbox, lambda: self._start_mcp(run), None
+            return self.toolbox, lambda: self._start_mcp(run.watch), None
         from agentkit.mcp.toolset import McpToolset
 
         own = McpToolset(
@@ -643,7 +643,7 @@ class Agent:
         toolbox = self.toolbox.copy()
 
         async def setup() -> list[Event]:
-            events = await self._start_mcp(run)
+            events = await self._start_mcp(run.watch)
             for item in self.toolbox:  # the shared servers' tools, now that they are up
                 if item.name not in toolbox:
                     toolbox.add(item)
@@ -659,10 +659,12 @@ class Agent:
 
         return toolbox, setup, own
 
-    async def _start_mcp(self, run: _RunMcp | None = None) -> list[Event]:
-        """Start the MCP servers if they are not running, telling `run` (as events) as each
-        begins to start and as each is up or has failed. Runs that start together start them
-        once (the others wait for that start, and hear nothing of it)."""
+    async def _start_mcp(
+        self, watch: Callable[[Any, ServerReport | None], None] | None = None
+    ) -> list[Event]:
+        """Start the MCP servers if they are not running, telling `watch` as each begins to
+        start and as each is up or has failed. Runs that start together start them once (the
+        others wait for that start, and hear nothing of it)."""
         if self.mcp is None or self._mcp_running:
             return []
         loop = asyncio.get_running_loop()
@@ -674,7 +676,7 @@ class Agent:
             check = getattr(self.backend, "check", None)
             if check is not None:
                 await check()  # no model server: say so now, not after the MCP servers start
-            await self.mcp.start(run.watch if run is not None else None)
+            await self.mcp.start(watch)
             self._mcp_running = True
         self._sync_mcp_tools()
         return []
@@ -698,7 +700,7 @@ class Agent:
     def server_status(self) -> list[ServerStatus]:
         """How the MCP servers started, last time they did (empty before)."""
         reports = self.mcp.reports if self.mcp is not None else []
-        return [ServerStatus(r.name, r.target, r.ok, r.tools, r.seconds, r.error) for r in reports]
+        return [_status(r) for r in reports]
 
     def _sync_mcp_tools(self) -> None:
         """Put the running MCP servers' current tools in the toolbox."""
@@ -815,10 +817,27 @@ class Agent:
         self._entered = False
         await self._release()
 
+    async def start_servers(self, on_event: Callable[[Event], None] | None = None) -> list[ServerStatus]:
+        """Start the MCP servers now and keep them (and the model server's connections) for
+        every run until `aclose`, as `async with agent:` does. `on_event` hears what a run
+        that starts them yields: a `ServerStarting` as each server begins to start, and a
+        `ServerStatus` as each is up or has failed (nothing, when they run already).
+
+        Returns:
+            How each server started (`server_status()`).
+
+        Raises:
+            ModelUnreachable: No model server answers (asked first, before any MCP server starts).
+            McpServerError: With `mcp_strict`, a server did not start (the others are stopped).
+        """
+        self._entered = True
+        watch = None if on_event is None else lambda session, report: on_event(_start_event(session, report))
+        await self._start_mcp(watch)
+        return self.server_status()
+
     async def __aenter__(self) -> Agent:
         """Start the MCP servers now and keep them (and connections) for every run inside."""
-        self._entered = True
-        await self._start_mcp()
+        await self.start_servers()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -850,14 +869,18 @@ class _RunMcp:
         self.hear(McpLog(session.name, level, logger, data))
 
     def watch(self, session: Any, report: ServerReport | None) -> None:
-        if report is None:
-            self.hear(ServerStarting(session.name, session.config.describe()))
-        else:
-            self.hear(
-                ServerStatus(
-                    report.name, report.target, report.ok, report.tools, report.seconds, report.error
-                )
-            )
+        self.hear(_start_event(session, report))
+
+
+def _start_event(session: Any, report: ServerReport | None) -> ServerStarting | ServerStatus:
+    """A server begins to start (no report yet), or is up or has failed, as an event."""
+    if report is None:
+        return ServerStarting(session.name, session.config.describe())
+    return _status(report)
+
+
+def _status(report: ServerReport) -> ServerStatus:
+    return ServerStatus(report.name, report.target, report.ok, report.tools, report.seconds, report.error)
 
 
 def _join_instructions(messages: list[Message], instructions: Mapping[str, str]) -> None:

@@ -28,7 +28,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from agentkit import cli_asks
-from agentkit.cli_mcp import Opening
+from agentkit.cli_mcp import Opening, no_mcp_config
 from agentkit.cli_options import (
     PANEL_MODEL,
     BackendName,
@@ -87,7 +87,13 @@ class _Renderer:
     """Renders events for a person: thinking dimmed, calls and results, the answer."""
 
     def __init__(
-        self, out: Console, err: Console, show_thinking: bool, structured: bool = False, verbose: bool = False
+        self,
+        out: Console,
+        err: Console,
+        show_thinking: bool,
+        structured: bool = False,
+        verbose: bool = False,
+        mcp_strict: bool = False,
     ) -> None:
         self.out = out
         self.err = err
@@ -100,7 +106,7 @@ class _Renderer:
         # turn ends, and text written before tool calls goes to stderr with them.
         self.held: list[str] | None = None if out.is_terminal else []
         self.markdown = _MarkdownStream(out) if out.is_terminal else None
-        self.servers = _ServersLine(err)
+        self.servers = _ServersLine(err, mcp_strict)
 
     def _print_answer(self, text: str) -> None:
         """A whole answer at once: Markdown rendered in a terminal, as it is elsewhere."""
@@ -216,19 +222,10 @@ class _Renderer:
         elif isinstance(event, ServerStarting):
             self._break()
             self.servers.starting(event)
-        elif isinstance(event, ServerStatus) and self.servers.expects(event):
-            self.servers.done(event)
         elif isinstance(event, ServerStatus):
-            self._break()
-            if event.ok:
-                self.err.print(
-                    f"[cyan]●[/] MCP server {escape(event.name)}: {len(event.tools)} tools "
-                    f"[dim]({event.seconds:.1f}s)[/]"
-                )
-            else:
-                self.err.print(
-                    f"[yellow]⚠[/] {escape(event.error or event.name)} [dim](going on without it)[/]"
-                )
+            if not self.servers.expects(event):
+                self._break()
+            self.servers.done(event)
         elif isinstance(event, TurnFinished):
             if self.held:
                 self._break()
@@ -314,12 +311,14 @@ class _MarkdownStream:
 
 
 class _ServersLine:
-    """The MCP servers a run starts, on one line: in a terminal redrawn as each changes state
-    (`MCP: time ✓ 0.4s · git … · fetch ✗`); elsewhere printed once, when all have started or
-    failed. Why a server failed follows on a line of its own."""
+    """The MCP servers a run or chat starts, on one line: in a terminal redrawn as each changes
+    state (`MCP: time ✓ 0.4s · git … · fetch ✗`); elsewhere printed once, when all have started
+    or failed. Why a server failed follows, unless `strict` (--mcp-strict): the run's failure
+    then says it."""
 
-    def __init__(self, err: Console) -> None:
+    def __init__(self, err: Console, strict: bool = False) -> None:
         self.err = err
+        self.strict = strict
         self.states: dict[str, ServerStatus | None] = {}
         self.live: Any = None
 
@@ -343,10 +342,9 @@ class _ServersLine:
             self.err.print(self._line())
             self.states = {}
         for state in states.values():
-            if state is not None and not state.ok:
-                self.err.print(
-                    f"[yellow]⚠[/] {escape(state.error or state.name)} [dim](going on without it)[/]"
-                )
+            if state is not None and not state.ok and not self.strict:
+                self.err.print(f"[yellow]⚠[/] {escape(state.error or state.name)}")
+                self.err.print("  [dim](going on without it)[/]")  # not on the last stderr line
 
     def stop(self) -> None:
         """End the live line, printing it as it stands (also when the run stops while servers
@@ -594,7 +592,8 @@ def run(
     9 server failure · 10 answer not valid against --output-schema ·
     130 Ctrl-C · 143 SIGTERM.
 
-    `agentkit runs resume ID` goes on with a stopped run.
+    `agentkit runs resume ID` goes on with a stopped run. An MCP server that
+    does not start is left out, or with --mcp-strict stops the run (exit 2).
     """
     opening = _opening(attach, prompt, prompt_args)
     options.task = _read_task(task, task_file) if prompt is None or task or task_file else ""
@@ -717,9 +716,7 @@ def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Op
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, emoji=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-    render = _Renderer(
-        out, err, not options.hide_thinking, options.output_schema is not None, verbose=options.verbose
-    )
+    render = _renderer(options, out, err)
     asks = cli_asks.TerminalAsks(err, render.pause, approve_all=options.yes)
     try:
         agent = build_agent(
@@ -733,18 +730,17 @@ def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Op
     stopped: list[str] = []
     final: list[RunResult] = []
 
+    show = _shown(options, render)
+
     async def main() -> None:
         _on_signals(stopped)
         try:
             task, history = (
-                (options.task, None) if opening is None else await opening.start(agent, options.task)
+                (options.task, None) if opening is None else await opening.start(agent, options.task, show)
             )
             events = agent.stream(task, history=history) if resume is None else agent.resume_stream(resume)
             async for event in events:
-                if options.json_events:
-                    print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
-                else:
-                    render(event)
+                show(event)
                 if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
                     final.append(event.result)
         finally:
@@ -762,6 +758,9 @@ def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Op
         raise _fail("interrupted", 130) from None
     except AgentkitError as exc:
         render.pause()
+        strict = _strict_failure(exc, options)
+        if strict is not None:  # resuming would fail the same way
+            raise _fail(strict, 2) from None
         code = 9 if exc.result is not None else 2
         key = getattr(exc, "status", None) in (401, 403)
         raise _fail(f"{exc}{_resume_hint(exc.result, key=key)}", code) from None
@@ -774,6 +773,42 @@ def _run(options: RunOptions, resume: Optional[str] = None, opening: Optional[Op
         raise _fail(advice + hint, STOP_REASONS[result.stop_reason][0])
     if result.transcript and not options.json_events:
         err.print(f"[dim]transcript: {result.transcript}[/]")
+
+
+def _renderer(options: RunOptions, out: Console, err: Console) -> _Renderer:
+    return _Renderer(
+        out,
+        err,
+        not options.hide_thinking,
+        options.output_schema is not None,
+        verbose=options.verbose,
+        mcp_strict=options.mcp_strict,
+    )
+
+
+def _shown(options: RunOptions, render: _Renderer) -> Callable[[Event], None]:
+    """What shows an event: the renderer, or with --json-events a JSON line on stdout."""
+
+    def show(event: Event) -> None:
+        if options.json_events:
+            print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
+        else:
+            render(event)
+
+    return show
+
+
+def _strict_failure(exc: AgentkitError, options: RunOptions) -> Optional[str]:
+    """The message of an MCP server that did not start under --mcp-strict (the only way such
+    an error leaves a run: a server failing later is a tool error); None for other errors."""
+    from agentkit.mcp.session import McpServerError
+
+    if not options.mcp_strict or not isinstance(exc, McpServerError):
+        return None
+    return (
+        f"{exc}\n--mcp-strict stops when an MCP server does not start: fix the server, or leave "
+        "--mcp-strict out to go on without it"
+    )
 
 
 def _run_id(agent: Any) -> str:
@@ -853,16 +888,8 @@ def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening]
     warnings.filterwarnings("ignore", category=SandboxWarning)  # the start line says it
     out = Console(highlight=False, emoji=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-    render = _Renderer(
-        out, err, not options.hide_thinking, options.output_schema is not None, verbose=options.verbose
-    )
-
-    def show(event: Event) -> None:
-        if options.json_events:
-            print(json.dumps(event_to_dict(event), ensure_ascii=False, default=str), flush=True)
-        else:
-            render(event)
-
+    render = _renderer(options, out, err)
+    show = _shown(options, render)
     policies = {"auto": Auto(options.budget), "on": Always(options.budget), "off": Never()}
     terminal = ChatTerminal(
         out, err, show=show, pause=render.pause, policies=policies, interactive=sys.stdin.isatty()
@@ -891,7 +918,7 @@ def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening]
         where = f" · go on with: agentkit chat --resume {session.run_id}" if session.transcript else ""
         raise _fail(f"stopped by SIGTERM{where}", 143) from None
     except AgentkitError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(_strict_failure(exc, options) or str(exc), 2) from None
 
 
 @app.command()
@@ -1600,7 +1627,6 @@ McpConfigOption = Annotated[
 
 def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any = None) -> Any:
     from agentkit.mcp.config import (
-        CONFIG_ENV_VAR,
         McpConfig,
         McpConfigWarning,
         default_mcp_config_path,
@@ -1611,11 +1637,7 @@ def _toolset(paths: Optional[list[Path]], only: Optional[str] = None, asks: Any 
     if not paths:
         default = default_mcp_config_path()
         if default is None:
-            raise _fail(
-                f"give an MCP config: --mcp-config FILE (or set {CONFIG_ENV_VAR}, or write "
-                "mcp.json in agentkit's folder of the user's config directory)",
-                2,
-            )
+            raise _fail(no_mcp_config(), 2)
         paths = [default]
     try:
         with warnings.catch_warnings(record=True) as noted:

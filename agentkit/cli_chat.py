@@ -209,9 +209,8 @@ class ChatTerminal:
         self._goodbye(session)
 
     async def _session(self, session: ChatSession, opening: Opening | None) -> None:
-        async with session:  # MCP servers start here, once for the whole session
-            for status in session.agent.server_status():
-                self.show(status)
+        async with contextlib.aclosing(session):
+            await session.agent.start_servers(self.show)  # once for the whole session, shown as a run does
             if session.turns:
                 self._recap(session)
             if session.pending:

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 
+from agentkit.events import Event
 from agentkit.messages import Message
 
-__all__ = ["Opening", "prompt_lines", "prompt_rows", "resource_lines", "resource_rows"]
+__all__ = ["Opening", "no_mcp_config", "prompt_lines", "prompt_rows", "resource_lines", "resource_rows"]
 
 
 @dataclass
@@ -31,22 +33,34 @@ class Opening:
     prompt: str | None
     arguments: list[str]
 
-    async def start(self, agent: Any, task: str) -> tuple[str, list[Message] | None]:
+    async def start(
+        self, agent: Any, task: str, on_event: Callable[[Event], None] | None = None
+    ) -> tuple[str, list[Message] | None]:
         """Start the agent's MCP servers and build the run's task and history.
 
         Binary contents go in the agent's workspace; without one, in a fresh folder that
         becomes the run's workspace.
 
+        Args:
+            agent: The agent whose servers are read.
+            task: The task given on the command line ("" for none).
+            on_event: Hears the servers start, as a run that starts them would
+                (`Agent.start_servers`).
+
         Raises:
-            ConfigError: A bad reference, server, URI, prompt or argument; the message names
-                the fix.
+            ConfigError: No MCP config, or a bad reference, server, URI, prompt or argument;
+                the message names the fix.
         """
+        from agentkit.errors import ConfigError
         from agentkit.mcp.prompts import get_prompt, parse_arguments
         from agentkit.mcp.resources import Attachment, attach_resources
 
+        if agent.mcp is None:
+            flag = f"--prompt {self.prompt}" if self.prompt is not None else f"--attach {self.attach[0]}"
+            raise ConfigError(f"{flag} reads from an MCP server, but {no_mcp_config()}")
         attachments = [Attachment.parse(item) for item in self.attach]
         arguments = parse_arguments(self.arguments)
-        await agent.__aenter__()  # the servers run until the agent is closed after the run
+        await agent.start_servers(on_event)  # they run until the agent is closed after the run
         given = agent.workspace
         workspace = (
             Path(given)
@@ -64,6 +78,27 @@ class Opening:
         if given is None and workspace.exists():
             agent.workspace = workspace
         return task, history
+
+
+def no_mcp_config() -> str:
+    """That no MCP config was found, and the three ways to give one (the default file named
+    in full, for this machine)."""
+    import os
+
+    import platformdirs
+
+    from agentkit.mcp.config import CONFIG_ENV_VAR
+
+    default = platformdirs.user_config_path("agentkit", appauthor=False) / "mcp.json"
+    if os.environ.get(CONFIG_ENV_VAR) is not None:  # set but empty: the default file is not read
+        return (
+            f"no MCP config was found (${CONFIG_ENV_VAR} is set empty, which turns the default config "
+            f"off): give one with --mcp-config FILE, or name it in ${CONFIG_ENV_VAR}"
+        )
+    return (
+        f"no MCP config was found: give one with --mcp-config FILE, name it in ${CONFIG_ENV_VAR}, "
+        f"or write {default}"
+    )
 
 
 def prompt_rows(toolset: Any) -> list[dict[str, Any]]:

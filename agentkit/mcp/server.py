@@ -22,7 +22,7 @@ import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -32,9 +32,19 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
 
+from agentkit import __version__
 from agentkit.defaults import DEFAULT_SERVE_CANCEL_GRACE, DEFAULT_SERVE_CONCURRENCY
 from agentkit.errors import AgentkitError, ConfigError
-from agentkit.events import RunFinished, StepStarted, ToolCallFinished, ToolProgress, TurnFinished
+from agentkit.events import (
+    Event,
+    OutputRejected,
+    RunFinished,
+    ServerStatus,
+    StepStarted,
+    ToolCallFinished,
+    ToolProgress,
+    TurnFinished,
+)
 from agentkit.messages import ToolCall
 from agentkit.output import output_spec
 from agentkit.result import STOP_REASONS, RunResult
@@ -111,12 +121,57 @@ def _can_elicit(ctx: Context[Any, Any]) -> bool:
 class _Progress:
     """A call's progress notifications, the value rising with each (as the protocol asks)
     towards the step limit: a step's start at n - 0.75, its turn written at n - 0.25, and its
-    tool calls' progress and ends after that, before the next step's start."""
+    tool calls' progress and ends after that, before the next step's start.
+
+    Told in the order a person reads: a call that ended while the model was still writing
+    (one refused at once) is told after the turn that made it; with an output type (`checked`),
+    an answer is told once it is judged: answered, or rejected and asked again."""
 
     ctx: Context[Any, Any]
     max_steps: int
+    checked: bool = False
     _notes: int = 0
     _last: float = -1.0
+    _writing: bool = False  # between a step's start and its turn's end
+    _early: list[tuple[int, str]] = field(default_factory=list)  # told while writing, for after
+    _judged: int | None = None  # the step whose answer waits for its check
+
+    async def hear(self, event: Event) -> None:
+        """Tell the client what `event` means for the run's progress, if anything."""
+        if isinstance(event, StepStarted):
+            self._writing = True
+            await self.started(event.step, "thinking" if event.decision.think else "writing")
+        elif isinstance(event, TurnFinished):
+            self._writing = False
+            calls = [c.name for c in event.calls if isinstance(c, ToolCall)]
+            if calls:
+                await self.turn(event.step, f"calling {', '.join(calls)}")
+            elif self.checked:
+                self._judged = event.step
+            else:
+                await self.turn(event.step, "answered")
+            early, self._early = self._early, []
+            for step, message in early:
+                await self.note(step, message)
+        elif isinstance(event, OutputRejected):
+            self._judged = None
+            await self.turn(event.step, f"answer rejected: {_clip(event.error, 300)}; asked again")
+        elif isinstance(event, ToolProgress):
+            done = f"{event.progress:g}" + (f"/{event.total:g}" if event.total else "")
+            await self._told(event.step, f"{event.tool}: {event.message or done}")
+        elif isinstance(event, ToolCallFinished) and isinstance(event.call, ToolCall):
+            outcome = "failed" if event.result.is_error else "done"
+            await self._told(event.step, f"{event.call.name} {outcome} in {event.duration:.1f} s")
+        elif isinstance(event, RunFinished) and self._judged is not None:
+            result = event.result
+            said = "answered" if result.ok else f"answer rejected: {_clip(result.error or '', 300)}"
+            await self.turn(self._judged, said)
+
+    async def _told(self, step: int, message: str) -> None:
+        if self._writing:
+            self._early.append((step, message))
+        else:
+            await self.note(step, message)
 
     async def started(self, step: int, message: str) -> None:
         self._notes = 0
@@ -134,7 +189,7 @@ class _Progress:
         try:
             await self.ctx.report_progress(value, self.max_steps, f"step {step}: {message}")
         except Exception as exc:  # a client gone away: the run is cancelled, or goes on unheard
-            log.info("a progress notification was not sent: %s", exc)
+            log.debug("a progress notification was not sent: %s", exc)
 
 
 class AgentServer:
@@ -171,6 +226,7 @@ class AgentServer:
         self._slots = asyncio.Semaphore(concurrency)
         self._runs: set[asyncio.Task[CallToolResult]] = set()
         self._http: Any = None  # the uvicorn server, while serve_http runs
+        self._own_tools = [t.name for t in agent.toolbox]  # before its MCP servers add theirs
         schema = _output_schema(agent)
         self._wraps_output = schema is not None and schema.get("type") != "object"
         if self._wraps_output:
@@ -184,9 +240,11 @@ class AgentServer:
             structured_output=False,
         )
         tool.fn_metadata.output_schema = schema  # advertised; the agent checks its answers itself
+        self._tool = tool
         self.server: MCPServer[Any] = MCPServer(
             name,
             title=f"{name}: a local Qwen3 agent",
+            version=__version__,
             instructions=self._instructions(),
             tools=[tool],
             log_level="INFO" if verbose else "WARNING",
@@ -195,13 +253,16 @@ class AgentServer:
     def _what(self) -> str:
         """What the agent is, in a sentence: its model, tools and MCP servers."""
         model = f" ({self.agent.model})" if self.agent.model else ""
-        tools = [t.name for t in self.agent.toolbox]
-        servers = list(self.agent.mcp.config.servers) if self.agent.mcp is not None else []
+        tools = self._own_tools
+        servers = list(self.agent.mcp.sessions) if self.agent.mcp is not None else []
+        failed = [s.name for s in self.agent.server_status() if not s.ok]
+        up = [name for name in servers if name not in failed]
         parts = [f"tools {', '.join(tools)}" if tools else ""]
-        if servers:
-            parts.append(f"the tools of the MCP servers {', '.join(servers)}")
+        if up:
+            parts.append(f"the tools of the MCP servers {', '.join(up)}")
         having = " and ".join(p for p in parts if p) or "no tools"
-        return f"a local Qwen3 agent{model} with {having}"
+        down = f" (the MCP servers {', '.join(failed)} did not start)" if failed else ""
+        return f"a local Qwen3 agent{model} with {having}{down}"
 
     def _describe(self) -> str:
         limit = self.agent.limits.max_steps
@@ -254,23 +315,13 @@ class AgentServer:
                 raise
 
     async def _run(self, task: str, think: bool | None, ctx: Context[Any, Any]) -> CallToolResult:
-        progress = _Progress(ctx, self.agent.limits.max_steps)
+        progress = _Progress(ctx, self.agent.limits.max_steps, self.agent.output_type is not None)
         thinking = None if think is None else Always(self.budget) if think else Never()
         result: RunResult | None = None
         try:
             async for event in self.agent._stream_with(task, thinking=thinking):
-                if isinstance(event, StepStarted):
-                    await progress.started(event.step, "thinking" if event.decision.think else "writing")
-                elif isinstance(event, TurnFinished):
-                    calls = [c.name for c in event.calls if isinstance(c, ToolCall)]
-                    await progress.turn(event.step, f"calling {', '.join(calls)}" if calls else "answered")
-                elif isinstance(event, ToolProgress):
-                    done = f"{event.progress:g}" + (f"/{event.total:g}" if event.total else "")
-                    await progress.note(event.step, f"{event.tool}: {event.message or done}")
-                elif isinstance(event, ToolCallFinished) and isinstance(event.call, ToolCall):
-                    outcome = "failed" if event.result.is_error else "done"
-                    await progress.note(event.step, f"{event.call.name} {outcome} in {event.duration:.1f} s")
-                elif isinstance(event, RunFinished):
+                await progress.hear(event)
+                if isinstance(event, RunFinished):
                     result = event.result
         except AgentkitError as exc:
             where = f" (transcript: {exc.result.transcript})" if exc.result and exc.result.transcript else ""
@@ -301,9 +352,11 @@ class AgentServer:
 
         async def start() -> None:
             try:
-                # Entering keeps the servers between runs; a start that fails (no model server
-                # yet) leaves the agent entered, and the next run starts them.
-                await self.agent.__aenter__()
+                # Started thus, the servers are kept between runs; a start that fails (no model
+                # server yet) leaves the agent so, and the next run starts them.
+                strict = self.agent.mcp is not None and self.agent.mcp.strict
+                await self.agent.start_servers(lambda event: _log_start(event, strict))
+                self._tool.description = self._describe()  # without the servers that did not start
             except AgentkitError as exc:
                 log.warning("%s; the next call tries again", exc)
             except Exception:
@@ -401,6 +454,20 @@ class AgentServer:
             self._http.should_exit = True
 
 
+def _log_start(event: Event, strict: bool) -> None:
+    """Log how each of the agent's MCP servers started: a failed one, with why, as a warning
+    (unless `strict`: then the start fails, and its error, logged next, says why)."""
+    if not isinstance(event, ServerStatus):
+        return
+    if event.ok:
+        count = len(event.tools)
+        log.info(
+            "MCP server %r ready: %d tool%s (%.1f s)", event.name, count, "s" * (count != 1), event.seconds
+        )
+    elif not strict:
+        log.warning("%s\n  its tools are not offered: the agent goes on without it", event.error)
+
+
 def _output_schema(agent: Agent) -> dict[str, Any] | None:
     return output_spec(agent.output_type).schema if agent.output_type is not None else None
 
@@ -423,10 +490,11 @@ def _clip(text: str, limit: int) -> str:
 
 
 def log_to_stderr(verbose: bool) -> None:
-    """Send agentkit's serve log to stderr (stdout is the protocol in stdio mode)."""
+    """Send agentkit's serve log to stderr (stdout is the protocol in stdio mode): how the
+    agent's MCP servers started, and what went wrong; `verbose` adds the details."""
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("agentkit mcp serve: %(message)s"))
         log.addHandler(handler)
-    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False

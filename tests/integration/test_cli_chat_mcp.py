@@ -33,7 +33,7 @@ def test_the_mcp_servers_start_once_for_the_whole_chat(tmp_path: Path) -> None:
         "--mcp-config", str(ROOT / "mcp_configs" / "notes.json"), "--runs-dir", str(tmp_path / "runs"),
     ]  # fmt: skip
     term = Chat(args, ROOT, env)
-    term.expect("MCP server notes:")
+    term.expect("MCP: notes ✓")
     server = processes_with("notes_mcp_server.py", parent=term.proc.pid)
     assert len(server) == 1
     say(term, "Note something.")
@@ -46,4 +46,4 @@ def test_the_mcp_servers_start_once_for_the_whole_chat(tmp_path: Path) -> None:
     term.expect("›")
     term.type(CTRL_D)
     assert term.finish() == 0, term.seen
-    assert (term.log + term.seen).count("MCP server notes:") == 1  # not started again for a turn
+    assert (term.log + term.seen).count("MCP: notes ✓") == 1  # not started again for a turn

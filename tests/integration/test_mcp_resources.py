@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -184,7 +185,10 @@ def test_run_starts_from_a_prompt_with_a_resource_attached(cli_config: Path, tmp
          "--workspace", str(workspace), "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    started = json.loads(result.stdout.splitlines()[0])
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["type"] for e in events[:3]] == ["server_starting", "server_status", "run_started"]
+    assert events[1]["name"] == "shelf" and events[1]["ok"]  # started before the run, to read from
+    started = events[2]
     assert started["task"].startswith(
         'Summarize MCP in a short style.\n\n<resource server="shelf" uri="shelf://logo">'
     )
@@ -193,6 +197,9 @@ def test_run_starts_from_a_prompt_with_a_resource_attached(cli_config: Path, tmp
     missing = runner.invoke(app, [*common, "--prompt", "shelf/summarize"])
     assert missing.exit_code == 2
     assert "it needs topic" in missing.output and "-a topic=VALUE" in missing.output
+    shown = runner.invoke(app, [*common, "x", "--attach", "shelf:shelf://readme"])
+    assert shown.exit_code == 0, shown.output
+    assert re.fullmatch(r"MCP: shelf ✓ \d+\.\ds \(\d+ tools\)", shown.stderr.splitlines()[0]), shown.stderr
     wrong = runner.invoke(app, [*common, "x", "--attach", "wiki:file:///a"])
     assert (
         wrong.exit_code == 2 and "'wiki' is not in the MCP config; the running servers: shelf" in wrong.output
@@ -247,6 +254,7 @@ def test_chat_opens_with_a_prompt_and_a_resource(cli_config: Path, tmp_path: Pat
         env={**os.environ, "AGENTKIT_RUNS_DIR": str(tmp_path / "runs")},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"MCP: shelf ✓ \d+\.\ds \(\d+ tools\)", done.stderr.splitlines()[0]), done.stderr
     (path,) = (tmp_path / "runs").glob("*.jsonl")
     saved = load_run(find_run(path.stem.rsplit("-", 1)[-1], tmp_path / "runs"))
     said = [(type(m).__name__, m.content) for m in saved.messages if not isinstance(m, SystemMessage)]

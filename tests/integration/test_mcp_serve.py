@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -253,6 +254,18 @@ async def test_the_server_offers_one_tool_taking_a_task_and_says_what_it_is(over
     assert "step, wait, guarded" in (tools[0].description or "")
     assert "child" in (tools[0].description or "")  # its MCP servers are named
     assert "run_agent" in (over_stdio.instructions or "")
+
+
+@in_module_loop
+async def test_stderr_says_how_each_of_the_agents_mcp_servers_started(
+    over_http: Client, setup: Setup
+) -> None:
+    log = setup.folder / "http.log"
+    deadline = time.monotonic() + WAIT
+    while "MCP server child" not in log.read_text() and time.monotonic() < deadline:
+        await asyncio.sleep(POLL)
+    said = log.read_text()
+    assert re.search(r"agentkit mcp serve: MCP server 'child' ready: 1 tool \(\d+\.\d s\)", said), said
 
 
 @in_module_loop

@@ -65,3 +65,41 @@ async def test_a_switched_off_server_is_not_started(tmp_path: Path, switch: dict
     finally:
         await on.close()
     assert not report.ok and marker.exists()
+
+
+BROKEN = {"command": sys.executable, "args": ["-c", "import sys; sys.exit('no notes folder')"], "timeout": 20}
+"""An MCP server that exits at once, saying why on stderr."""
+
+
+async def test_start_servers_tells_each_servers_start_as_a_run_does_and_keeps_them() -> None:
+    from agentkit.events import Event, ServerStarting, ServerStatus
+
+    started = agent(mcp={"mcpServers": {"notes": BROKEN}})
+    heard: list[Event] = []
+    try:
+        statuses = await started.start_servers(heard.append)
+        assert [type(e) for e in heard] == [ServerStarting, ServerStatus]
+        assert heard[0] == ServerStarting("notes", started.mcp.config.servers["notes"].describe())  # type: ignore[union-attr]
+        assert statuses == heard[1:] and not statuses[0].ok
+        assert "no notes folder" in (statuses[0].error or "")
+        again: list[Event] = []
+        await started.start_servers(again.append)  # running: nothing to tell
+        assert again == []
+        result = await started.run("x")  # the run does not start (or stop) them again
+        assert result.ok and started.server_status() == statuses
+    finally:
+        await started.aclose()
+
+
+async def test_start_servers_in_strict_mode_raises_after_telling_the_failure() -> None:
+    from agentkit.events import Event, ServerStatus
+    from agentkit.mcp.session import McpServerError
+
+    strict = agent(mcp={"mcpServers": {"notes": BROKEN}}, mcp_strict=True)
+    heard: list[Event] = []
+    try:
+        with pytest.raises(McpServerError, match="no notes folder"):
+            await strict.start_servers(heard.append)
+    finally:
+        await strict.aclose()
+    assert isinstance(heard[-1], ServerStatus) and not heard[-1].ok

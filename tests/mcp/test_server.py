@@ -4,7 +4,12 @@ for an answer, a structured answer, a run that stops without one and a bad task.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +221,134 @@ async def test_with_no_model_server_a_call_is_an_error_saying_how_to_start_one(t
     assert result.is_error
     assert "no model server answers at http://127.0.0.1:9/v1" in text_of(result)
     assert "agentkit serve" in text_of(result)
+
+
+async def test_a_call_refused_at_once_is_told_after_the_turn_that_made_it(tmp_path: Path) -> None:
+    served = AgentServer(
+        agent({"Wipe it.": [call("wipe"), "Done."]}, tmp_path, tools=[wipe], approve=ClientApprover())
+    )
+    heard: list[tuple[float, str | None]] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        heard.append((value, message))
+
+    async with Client(served.server) as client:
+        await client.call_tool("run_agent", {"task": "Wipe it.", "think": False}, progress_callback=progress)
+    messages = [m or "" for _, m in heard]
+    assert messages[:2] == ["step 1: writing", "step 1: calling wipe"]
+    assert messages[2].startswith("step 1: wipe failed in ")
+    assert messages[3:] == ["step 2: writing", "step 2: answered"]
+    values = [v for v, _ in heard]
+    assert values == sorted(values) and len(set(values)) == len(values)
+
+
+COUNT = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+async def counted(served: AgentServer) -> tuple[mcp_types.CallToolResult, list[str]]:
+    """The result of the task "Count." and its progress messages."""
+    heard: list[str] = []
+
+    async def progress(value: float, total: float | None, message: str | None) -> None:
+        heard.append(message or "")
+
+    async with Client(served.server) as client:
+        result = await client.call_tool(
+            "run_agent", {"task": "Count.", "think": False}, progress_callback=progress
+        )
+    return result, heard
+
+
+async def test_a_rejected_answer_is_told_as_rejected_and_asked_again_not_as_answered(tmp_path: Path) -> None:
+    result, heard = await counted(
+        AgentServer(agent({"Count.": ["about three", '{"n": 3}']}, tmp_path, output_type=COUNT))
+    )
+    assert result.structured_content == {"n": 3}
+    assert heard[0] == "step 1: writing"
+    assert heard[1].startswith("step 1: answer rejected: ") and heard[1].endswith("; asked again")
+    assert heard[2:] == ["step 2: writing", "step 2: answered"]
+
+
+async def test_an_answer_never_accepted_is_not_told_as_answered(tmp_path: Path) -> None:
+    result, heard = await counted(
+        AgentServer(agent({"Count.": ["three"]}, tmp_path, output_type=COUNT, output_retries=0))
+    )
+    assert result.is_error
+    assert heard[0] == "step 1: writing"
+    assert heard[1].startswith("step 1: answer rejected: the answer does not match the output schema")
+    assert not any("answered" in m for m in heard)
+
+
+async def test_the_server_gives_agentkits_version(tmp_path: Path) -> None:
+    from agentkit import __version__
+
+    async with Client(AgentServer(agent({}, tmp_path)).server) as client:
+        assert client.server_info is not None and client.server_info.version == __version__
+
+
+BROKEN = {"command": sys.executable, "args": ["-c", "import sys; sys.exit('no notes folder')"], "timeout": 20}
+"""An MCP server that exits at once, saying why on stderr."""
+
+
+@contextlib.contextmanager
+def serve_log() -> Iterator[list[logging.LogRecord]]:
+    """What `agentkit mcp serve` logs, at info level and up, while the block runs."""
+    logged: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = logged.append  # type: ignore[method-assign]
+    served_log = logging.getLogger("agentkit.mcp.serve")
+    served_log.addHandler(handler)
+    level = served_log.level
+    served_log.setLevel(logging.INFO)
+    try:
+        yield logged
+    finally:
+        served_log.removeHandler(handler)
+        served_log.setLevel(level)
+
+
+async def started(served: AgentServer, logged: list[logging.LogRecord]) -> list[mcp_types.Tool]:
+    """Start the agent's servers as serving does; once a start is logged, the tools listed."""
+    async with served._agent_running(), Client(served.server) as client:
+        deadline = time.monotonic() + 20
+        while not logged and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the description is set just after the log
+        return (await client.list_tools()).tools
+
+
+async def test_an_mcp_server_that_does_not_start_is_logged_and_left_out_of_the_tools_description(
+    tmp_path: Path,
+) -> None:
+    served = AgentServer(
+        Agent(backend=ScriptedBackend({}), transcripts=tmp_path, mcp={"mcpServers": {"notes": BROKEN}})
+    )
+    assert "the tools of the MCP servers notes" in served._describe()  # not known yet
+    with serve_log() as logged:
+        (tool,) = await started(served, logged)
+    (record,) = logged
+    assert record.levelno == logging.WARNING
+    said = record.getMessage()
+    assert "MCP server 'notes'" in said and "no notes folder" in said
+    assert said.endswith("its tools are not offered: the agent goes on without it")
+    assert "(the MCP servers notes did not start)" in (tool.description or "")
+    assert "the tools of the MCP servers notes" not in (tool.description or "")
+
+
+async def test_with_mcp_strict_a_server_that_does_not_start_is_logged_once_without_going_on(
+    tmp_path: Path,
+) -> None:
+    served = AgentServer(
+        Agent(
+            backend=ScriptedBackend({}),
+            transcripts=tmp_path,
+            mcp={"mcpServers": {"notes": BROKEN}},
+            mcp_strict=True,
+        )
+    )
+    with serve_log() as logged:
+        await started(served, logged)
+    (record,) = logged
+    said = record.getMessage()
+    assert "no notes folder" in said and said.endswith("; the next call tries again")
+    assert "goes on without it" not in said
