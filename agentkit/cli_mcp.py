@@ -85,11 +85,9 @@ def no_mcp_config() -> str:
     in full, for this machine)."""
     import os
 
-    import platformdirs
+    from agentkit.mcp.config import CONFIG_ENV_VAR, user_mcp_config
 
-    from agentkit.mcp.config import CONFIG_ENV_VAR
-
-    default = platformdirs.user_config_path("agentkit", appauthor=False) / "mcp.json"
+    default = user_mcp_config()
     if os.environ.get(CONFIG_ENV_VAR) is not None:  # set but empty: the default file is not read
         return (
             f"no MCP config was found (${CONFIG_ENV_VAR} is set empty, which turns the default config "

@@ -713,6 +713,19 @@ def _warn_remote_type(server: ServerConfig, written: Mapping[str, Any], where: s
         )
 
 
+def user_config_folder() -> Path:
+    """agentkit's folder in the user's config directory (`~/.config/agentkit` on Linux): the
+    default MCP config and the OAuth tokens live there."""
+    import platformdirs  # on first use: `import agentkit` does not need it
+
+    return platformdirs.user_config_path("agentkit", appauthor=False)
+
+
+def user_mcp_config() -> Path:
+    """The default MCP config file's path in the user's config folder (it may not exist)."""
+    return user_config_folder() / "mcp.json"
+
+
 def default_mcp_config_path() -> Path | None:
     """The MCP config used when none is given, or None.
 
@@ -723,9 +736,7 @@ def default_mcp_config_path() -> Path | None:
     named = os.environ.get(CONFIG_ENV_VAR)
     if named is not None:
         return Path(named).expanduser() if named.strip() else None
-    import platformdirs  # on first use: `import agentkit` does not need it
-
-    path = platformdirs.user_config_path("agentkit", appauthor=False) / "mcp.json"
+    path = user_mcp_config()
     return path if path.is_file() else None
 
 

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from agentkit.defaults import OAUTH_LOGIN_TIMEOUT
 from agentkit.errors import AgentkitError
-from agentkit.mcp.config import DEFAULT_CONNECT_TIMEOUT, ServerConfig
+from agentkit.mcp.config import DEFAULT_CONNECT_TIMEOUT, ServerConfig, user_config_folder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -84,9 +84,7 @@ def can_ask_person() -> bool:
 
 def oauth_dir() -> Path:
     """The folder of the token files: `oauth` in agentkit's user config folder."""
-    import platformdirs
-
-    return platformdirs.user_config_path("agentkit", appauthor=False) / "oauth"
+    return user_config_folder() / "oauth"
 
 
 def server_key(url: str) -> str:

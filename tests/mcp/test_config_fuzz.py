@@ -239,6 +239,7 @@ _python = st.recursive(
 )
 
 
+@pytest.mark.filterwarnings("ignore::agentkit.mcp.config.McpConfigWarning")  # warnings are fine here
 @fuzz(500)
 @given(
     data=st.one_of(
