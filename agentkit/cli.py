@@ -326,6 +326,13 @@ class _ServersLine:
         """Whether the event is the state of a server this line shows."""
         return event.name in self.states
 
+    def hear(self, event: Event) -> None:
+        """A server's start (`Agent.start_servers(on_event=...)`)."""
+        if isinstance(event, ServerStarting):
+            self.starting(event)
+        elif isinstance(event, ServerStatus):
+            self.done(event)
+
     def starting(self, event: ServerStarting) -> None:
         self.states[event.name] = None
         self._draw()
@@ -1020,13 +1027,26 @@ def _batch(
 
     async def main() -> None:
         _on_signals(stopped)
-        with show:
-            async for result in agent.batch(
-                tasks, concurrency=concurrency, results=results, retry_failed=retry_failed, progress=progress
-            ):
-                if options.json_events:
-                    print(json.dumps(result.to_dict(), ensure_ascii=False, default=str), flush=True)
-                show.finished(result)
+        try:
+            if agent.mcp is not None:  # started once for every task, shown as a run shows them
+                servers = _ServersLine(err, options.mcp_strict)
+                try:
+                    await agent.start_servers(servers.hear)
+                finally:
+                    servers.stop()
+            with show:
+                async for result in agent.batch(
+                    tasks,
+                    concurrency=concurrency,
+                    results=results,
+                    retry_failed=retry_failed,
+                    progress=progress,
+                ):
+                    if options.json_events:
+                        print(json.dumps(result.to_dict(), ensure_ascii=False, default=str), flush=True)
+                    show.finished(result)
+        finally:
+            await agent.aclose()
 
     try:
         asyncio.run(main())

@@ -190,3 +190,24 @@ def test_chat_shows_its_servers_start_in_the_runs_line_format(broken: list[str])
     assert lines[0] == "MCP: notes ✗", done.stderr
     assert lines[1].startswith("⚠ MCP server 'notes'") and "  (going on without it)" in lines
     assert not [x for x in lines if x.startswith("● MCP server")]
+
+
+def test_batch_shows_its_servers_start_once_in_the_runs_line_format(
+    broken: list[str], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from agentkit.cli import app
+
+    tasks = tmp_path / "tasks.txt"
+    tasks.write_text("one\n")
+    done = CliRunner().invoke(app, ["batch", str(tasks), *broken, "--output", str(tmp_path / "out.jsonl")])
+    assert done.exit_code == 0, done.output
+    lines = done.stderr.splitlines()
+    assert lines[0] == "MCP: notes ✗", done.stderr
+    assert lines[1].startswith("⚠ MCP server 'notes'") and "  (going on without it)" in lines
+    assert done.stderr.count("MCP: notes") == 1
+    strict = CliRunner().invoke(
+        app, ["batch", str(tasks), *broken, "--mcp-strict", "--output", str(tmp_path / "strict.jsonl")]
+    )
+    assert strict.exit_code == 2 and "no notes folder" in strict.stderr, strict.output
