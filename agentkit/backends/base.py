@@ -101,10 +101,6 @@ class Turn:
     finish_reason: str | None = None
     context_tokens: int | None = None
 
-    @property
-    def errors(self) -> list[ToolCallError]:
-        return [c for c in self.calls if isinstance(c, ToolCallError)]
-
 
 @dataclass(frozen=True)
 class Retrying:

@@ -110,9 +110,6 @@ class Toolbox:
     def __len__(self) -> int:
         return len(self._tools)
 
-    def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
-
     def specs(self) -> list[dict[str, Any]]:
         """The OpenAI function specs of all tools, in the order they were added.
 
