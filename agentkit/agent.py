@@ -23,6 +23,7 @@ from agentkit.defaults import (
     DEFAULT_MAX_REPEATS,
     DEFAULT_MAX_STEPS,
     DEFAULT_OUTPUT_RETRIES,
+    DEFAULT_TOOL_TIMEOUT,
     RUNS_DIR_ENV,
 )
 from agentkit.errors import AgentkitError, ConfigError
@@ -37,7 +38,7 @@ from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_ru
 from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, model_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
-from agentkit.tools.toolbox import DEFAULT_TOOL_TIMEOUT, Approver, Toolbox
+from agentkit.tools.toolbox import Approver, Toolbox
 
 if TYPE_CHECKING:
     from agentkit.batch import BatchProgress, BatchResult, TaskLike

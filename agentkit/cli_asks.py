@@ -328,7 +328,7 @@ def mcp_call_asks(
     return McpAsks(
         backend,
         model=model,
-        presets=lambda think: profile.thinking if think else profile.non_thinking,
+        presets=profile.sampling,
         on_sampling=terminal.sampling,
         on_elicitation=terminal.elicit,
         no_model=(

@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_SERVE_CANCEL_GRACE",
     "DEFAULT_SERVE_CONCURRENCY",
     "DEFAULT_SET_ASIDE",
+    "DEFAULT_TOOL_TIMEOUT",
     "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
 ]
@@ -102,6 +103,11 @@ DEFAULT_OUTPUT_RETRIES = 2
 wrong before the run ends ("invalid_output"). Against a server that constrains the answer
 this never happens; a model that misses the schema twice after being told the error is
 unlikely to hit it on the third try."""
+
+DEFAULT_TOOL_TIMEOUT = 120.0
+"""Seconds a tool call (a function, a built-in or an MCP server's tool) may run before it is
+stopped and answered with an error saying so; the run goes on. Change it per `Agent`
+(`tool_timeout`), per tool, and per MCP server (`tool_timeout` in its config)."""
 
 # The context window
 

@@ -51,15 +51,17 @@ from agentkit.events import (
 )
 from agentkit.messages import (
     AssistantMessage,
+    ContentDelta,
     Message,
+    ReasoningDelta,
     ToolCall,
     ToolCallError,
+    ToolCallReady,
     ToolMessage,
     Usage,
     UserMessage,
 )
 from agentkit.output import OutputInvalid, OutputSpec, rejection
-from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
 from agentkit.result import RunResult, StepRecord, StopReason
 from agentkit.thinking import Sampling, StepContext, ThinkingDecision, decide
 from agentkit.tools.scope import RunScope

@@ -1,4 +1,5 @@
-"""Conversation types: messages, tool calls, tool results and token usage.
+"""Conversation types: messages, tool calls, tool results, token usage, and the stream items a
+backend yields while a turn is being written.
 
 Messages convert to and from the OpenAI chat format (plain dicts), which is what the Qwen3
 template, the chat endpoint and transcripts use.
@@ -14,10 +15,14 @@ from typing import Any, ClassVar, Literal, Union
 
 __all__ = [
     "AssistantMessage",
+    "ContentDelta",
     "Message",
+    "ReasoningDelta",
     "SystemMessage",
     "ToolCall",
     "ToolCallError",
+    "ToolCallInvalid",
+    "ToolCallReady",
     "ToolMessage",
     "Usage",
     "UserMessage",
@@ -77,6 +82,38 @@ class ToolCallError:
     error: str
     name: str | None = None
     id: str = field(default_factory=new_call_id)
+
+
+# The stream items: what a backend yields while a turn is being written, whichever way it
+# reads the model's output (agentkit's own Qwen3 parser or a server's parsed deltas).
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """More reasoning text (from inside `<think>`)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ContentDelta:
+    """More answer text (outside `<think>` and `<tool_call>`)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallReady:
+    """A tool call, complete and readable."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolCallInvalid:
+    """A `<tool_call>` block that could not be read as a call."""
+
+    error: ToolCallError
 
 
 @dataclass

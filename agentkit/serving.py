@@ -94,7 +94,6 @@ class ModelProfile:
 
     Attributes:
         name: The Hugging Face id.
-        params_b: Parameters, in billions.
         context_length: Native context window (tokens).
         max_model_len: The `--max-model-len` agentkit serves it with by default.
         long_context: The window with YaRN rope scaling (opt-in; hurts short texts a little);
@@ -107,7 +106,6 @@ class ModelProfile:
     """
 
     name: str
-    params_b: float
     context_length: int = 32_768
     max_model_len: int = 32_768
     long_context: int = 131_072
@@ -117,6 +115,7 @@ class ModelProfile:
     template: TemplateName = "qwen3"
 
     def sampling(self, think: bool) -> Sampling:
+        """The sampling preset for a step that thinks (`think`) or does not."""
         return self.thinking if think else self.non_thinking
 
     def thinks_when(self, asked: bool) -> bool:
@@ -129,14 +128,13 @@ class ModelProfile:
         return VLLM_AGENT_FLAGS if self.thinks == "never" else (*VLLM_AGENT_FLAGS, *VLLM_REASONING_FLAGS)
 
 
-def _release_2507(name: str, params_b: float, thinks: ThinkingMode) -> ModelProfile:
+def _release_2507(name: str, thinks: ThinkingMode) -> ModelProfile:
     # The 2507 model cards: 262,144 tokens native (no YaRN setting given); one sampling preset,
     # the Instruct card's 0.7/0.8/20/0 or the Thinking card's 0.6/0.95/20/0. Served with
     # 32,768 by default, the length the cards suggest where the whole window does not fit.
     preset = THINKING_SAMPLING if thinks == "always" else NON_THINKING_SAMPLING
     return ModelProfile(
         name,
-        params_b,
         context_length=262_144,
         long_context=262_144,
         thinking=preset,
@@ -149,18 +147,18 @@ def _release_2507(name: str, params_b: float, thinks: ThinkingMode) -> ModelProf
 PROFILES: dict[str, ModelProfile] = {
     p.name: p
     for p in (
-        ModelProfile("Qwen/Qwen3-0.6B", 0.6),
-        ModelProfile("Qwen/Qwen3-1.7B", 1.7),
-        ModelProfile("Qwen/Qwen3-4B", 4.0),
-        ModelProfile("Qwen/Qwen3-8B", 8.2),
-        ModelProfile("Qwen/Qwen3-14B", 14.8),
-        ModelProfile("Qwen/Qwen3-32B", 32.8),
-        _release_2507("Qwen/Qwen3-4B-Instruct-2507", 4.0, "never"),
-        _release_2507("Qwen/Qwen3-4B-Thinking-2507", 4.0, "always"),
-        _release_2507("Qwen/Qwen3-30B-A3B-Instruct-2507", 30.5, "never"),
-        _release_2507("Qwen/Qwen3-30B-A3B-Thinking-2507", 30.5, "always"),
-        _release_2507("Qwen/Qwen3-235B-A22B-Instruct-2507", 235.0, "never"),
-        _release_2507("Qwen/Qwen3-235B-A22B-Thinking-2507", 235.0, "always"),
+        ModelProfile("Qwen/Qwen3-0.6B"),
+        ModelProfile("Qwen/Qwen3-1.7B"),
+        ModelProfile("Qwen/Qwen3-4B"),
+        ModelProfile("Qwen/Qwen3-8B"),
+        ModelProfile("Qwen/Qwen3-14B"),
+        ModelProfile("Qwen/Qwen3-32B"),
+        _release_2507("Qwen/Qwen3-4B-Instruct-2507", "never"),
+        _release_2507("Qwen/Qwen3-4B-Thinking-2507", "always"),
+        _release_2507("Qwen/Qwen3-30B-A3B-Instruct-2507", "never"),
+        _release_2507("Qwen/Qwen3-30B-A3B-Thinking-2507", "always"),
+        _release_2507("Qwen/Qwen3-235B-A22B-Instruct-2507", "never"),
+        _release_2507("Qwen/Qwen3-235B-A22B-Thinking-2507", "always"),
     )
 }
 
@@ -190,8 +188,8 @@ def profile_for(model: str | None) -> ModelProfile:
             return stems[stem]
     for release, thinks in _RELEASES_2507.items():
         if release in lowered:
-            return _release_2507(model, 0.0, thinks)
-    return ModelProfile(model, 0.0)
+            return _release_2507(model, thinks)
+    return ModelProfile(model)
 
 
 Flavor = Literal["gpu", "cpu"]

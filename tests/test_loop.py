@@ -21,7 +21,7 @@ from agentkit.events import (
     ToolCallStarted,
     ToolProgress,
 )
-from agentkit.messages import AssistantMessage, ToolCall, ToolMessage, UserMessage
+from agentkit.messages import AssistantMessage, ToolCall, ToolCallReady, ToolMessage, UserMessage
 from agentkit.thinking import StepContext
 from agentkit.tools import ToolContext
 
@@ -296,7 +296,6 @@ def _turn(*calls: ToolCall) -> Any:
 
 async def test_a_call_running_when_the_turn_restarts_answers_the_same_call_asked_again() -> None:
     from agentkit.backends.base import Retrying
-    from agentkit.qwen3.parser import ToolCallReady
 
     ran: list[str] = []
 
@@ -326,7 +325,6 @@ async def test_a_call_running_when_the_turn_restarts_answers_the_same_call_asked
 
 async def test_a_call_the_restarted_turn_does_not_ask_for_again_is_stopped() -> None:
     from agentkit.backends.base import Retrying
-    from agentkit.qwen3.parser import ToolCallReady
 
     stopped: list[str] = []
 
@@ -348,7 +346,6 @@ async def test_a_call_the_restarted_turn_does_not_ask_for_again_is_stopped() -> 
 
 
 async def test_an_equal_but_new_call_object_in_the_turn_runs_once() -> None:
-    from agentkit.qwen3.parser import ToolCallReady
 
     ran: list[int] = []
 

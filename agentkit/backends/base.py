@@ -12,8 +12,18 @@ from typing import Any, Literal, Optional, Protocol, Union, runtime_checkable
 
 from agentkit.defaults import DEFAULT_CHARS_PER_TOKEN
 from agentkit.errors import ConfigError
-from agentkit.messages import AssistantMessage, Message, ToolCall, ToolCallError, Usage, new_call_id
-from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
+from agentkit.messages import (
+    AssistantMessage,
+    ContentDelta,
+    Message,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallError,
+    ToolCallInvalid,
+    ToolCallReady,
+    Usage,
+    new_call_id,
+)
 from agentkit.thinking import Sampling, ThinkingDecision
 
 __all__ = [
@@ -90,10 +100,6 @@ class Turn:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     context_tokens: int | None = None
-
-    @property
-    def errors(self) -> list[ToolCallError]:
-        return [c for c in self.calls if isinstance(c, ToolCallError)]
 
 
 @dataclass(frozen=True)

@@ -41,15 +41,17 @@ from agentkit.backends.base import (
 from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ModelError, StreamBroken
-from agentkit.messages import Message, ToolCall, ToolCallError, to_openai
-from agentkit.qwen3.parser import (
+from agentkit.messages import (
     ContentDelta,
+    Message,
     ReasoningDelta,
-    StreamParser,
+    ToolCall,
+    ToolCallError,
     ToolCallInvalid,
     ToolCallReady,
-    read_arguments,
+    to_openai,
 )
+from agentkit.qwen3.parser import StreamParser, read_arguments
 
 __all__ = ["ChatBackend"]
 

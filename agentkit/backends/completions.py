@@ -43,8 +43,8 @@ from agentkit.backends.base import (
 from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ModelError, StreamBroken
-from agentkit.messages import AssistantMessage, Message, ToolMessage, UserMessage
-from agentkit.qwen3.parser import ContentDelta, StreamParser
+from agentkit.messages import AssistantMessage, ContentDelta, Message, ToolMessage, UserMessage
+from agentkit.qwen3.parser import StreamParser
 from agentkit.qwen3.template import IM_END, TemplateName, generation_prompt, render_prompt
 
 if TYPE_CHECKING:

@@ -19,8 +19,16 @@ from typing import Any, Union
 
 from agentkit.backends.base import ModelEvent, ModelRequest, TurnBuilder
 from agentkit.errors import ConfigError, ModelError
-from agentkit.messages import AssistantMessage, ToolCall, UserMessage, from_openai
-from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, StreamParser, ToolCallReady
+from agentkit.messages import (
+    AssistantMessage,
+    ContentDelta,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallReady,
+    UserMessage,
+    from_openai,
+)
+from agentkit.qwen3.parser import StreamParser
 
 __all__ = ["Paced", "ScriptedBackend", "ScriptedTurn", "load_script"]
 

@@ -42,12 +42,12 @@ from typing import Any, Literal, Union, cast
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
+from agentkit.defaults import DEFAULT_TOOL_TIMEOUT
 from agentkit.errors import ConfigError
 
 __all__ = [
     "CONFIG_ENV_VAR",
     "DEFAULT_CONNECT_TIMEOUT",
-    "DEFAULT_TOOL_TIMEOUT",
     "McpConfig",
     "McpConfigWarning",
     "OAuthConfig",
@@ -60,9 +60,6 @@ __all__ = [
 
 DEFAULT_CONNECT_TIMEOUT = 30.0
 """Seconds for a server to start and answer `initialize` (npx and uvx may install first)."""
-
-DEFAULT_TOOL_TIMEOUT = 120.0
-"""Seconds an MCP tool call may take."""
 
 Transport = Literal["stdio", "streamable-http", "sse"]
 

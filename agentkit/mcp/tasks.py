@@ -30,8 +30,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agentkit.defaults import DEFAULT_MCP_TASK_POLL, MCP_TASK_POLL_FLOOR
-from agentkit.mcp.config import DEFAULT_TOOL_TIMEOUT
+from agentkit.defaults import DEFAULT_MCP_TASK_POLL, DEFAULT_TOOL_TIMEOUT, MCP_TASK_POLL_FLOOR
 
 __all__ = [
     "TASKS_EXTENSION",

@@ -21,16 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Union
 
-from agentkit.messages import ToolCall, ToolCallError
+from agentkit.messages import (
+    ContentDelta,
+    ReasoningDelta,
+    ToolCall,
+    ToolCallError,
+    ToolCallInvalid,
+    ToolCallReady,
+)
 
 __all__ = [
-    "ContentDelta",
     "ParsedOutput",
     "ParserEvent",
-    "ReasoningDelta",
     "StreamParser",
-    "ToolCallInvalid",
-    "ToolCallReady",
     "parse_output",
     "read_arguments",
     "read_call_block",
@@ -41,34 +44,6 @@ THINK_CLOSE = "</think>"
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
 END_TOKENS = ("<|im_end|>", "<|endoftext|>")
-
-
-@dataclass(frozen=True)
-class ReasoningDelta:
-    """More reasoning text (from inside `<think>`)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ContentDelta:
-    """More answer text (outside `<think>` and `<tool_call>`)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolCallReady:
-    """A tool call, complete and readable."""
-
-    call: ToolCall
-
-
-@dataclass(frozen=True)
-class ToolCallInvalid:
-    """A `<tool_call>` block that could not be read as a call."""
-
-    error: ToolCallError
 
 
 ParserEvent = Union[ReasoningDelta, ContentDelta, ToolCallReady, ToolCallInvalid]

@@ -17,19 +17,14 @@ from typing import Any, Literal, get_args
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage, to_openai
 
 __all__ = [
-    "GENERATION_PROMPT",
     "IM_END",
-    "NO_THINK_PREFILL",
     "TemplateName",
     "generation_prompt",
     "render_prompt",
     "template_source",
 ]
 
-IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
-GENERATION_PROMPT = "<|im_start|>assistant\n"
-NO_THINK_PREFILL = "<think>\n\n</think>\n\n"
 
 TemplateName = Literal["qwen3", "qwen3-instruct-2507", "qwen3-thinking-2507"]
 """The prompt formats: hybrid Qwen3, and the 2507 Instruct and Thinking releases."""

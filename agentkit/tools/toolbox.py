@@ -17,17 +17,15 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Union
 
+from agentkit.defaults import DEFAULT_TOOL_TIMEOUT
 from agentkit.messages import ToolCall, ToolCallError, ToolMessage
 from agentkit.tools.tool import Approval, Tool, ToolContext, ToolError, ToolResult
 
-__all__ = ["DEFAULT_TOOL_TIMEOUT", "Approver", "Toolbox", "cap_output"]
+__all__ = ["Approver", "Toolbox", "cap_output"]
 
 Approver = Callable[[ToolCall, Tool], Union[bool, Awaitable[Union[bool, None]], None]]
 """Decides a call whose policy is "ask": True lets it run, False refuses it, None: no one
 could be asked."""
-
-DEFAULT_TOOL_TIMEOUT = 120.0
-"""Seconds a tool call may run before it is stopped and answered with an error."""
 
 
 class Toolbox:
@@ -109,9 +107,6 @@ class Toolbox:
 
     def __len__(self) -> int:
         return len(self._tools)
-
-    def get(self, name: str) -> Tool | None:
-        return self._tools.get(name)
 
     def specs(self) -> list[dict[str, Any]]:
         """The OpenAI function specs of all tools, in the order they were added.

@@ -12,13 +12,16 @@ from agentkit.backends.base import ModelRequest, Turn
 from agentkit.backends.chat import ChatBackend
 from agentkit.messages import (
     AssistantMessage,
+    ContentDelta,
+    ReasoningDelta,
     SystemMessage,
     ToolCall,
     ToolCallError,
+    ToolCallInvalid,
+    ToolCallReady,
     ToolMessage,
     UserMessage,
 )
-from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
 from agentkit.thinking import NON_THINKING_SAMPLING, ThinkingDecision
 
 from .conftest import Wire, chat_events, sse

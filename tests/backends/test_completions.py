@@ -13,8 +13,14 @@ from agentkit.backends.base import ModelRequest, Turn
 from agentkit.backends.completions import BUDGET_CLOSE, CompletionsBackend
 from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ModelError, ModelUnreachable
-from agentkit.messages import SystemMessage, ToolMessage, UserMessage
-from agentkit.qwen3.parser import ContentDelta, ReasoningDelta, ToolCallReady
+from agentkit.messages import (
+    ContentDelta,
+    ReasoningDelta,
+    SystemMessage,
+    ToolCallReady,
+    ToolMessage,
+    UserMessage,
+)
 from agentkit.qwen3.template import render_prompt
 from agentkit.thinking import THINKING_SAMPLING, Sampling, ThinkingDecision
 

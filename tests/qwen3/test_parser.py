@@ -9,17 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentkit.qwen3.parser import (
-    ContentDelta,
-    ParsedOutput,
-    ReasoningDelta,
-    StreamParser,
-    ToolCallInvalid,
-    ToolCallReady,
-    collect,
-    parse_output,
-    read_arguments,
-)
+from agentkit.messages import ContentDelta, ReasoningDelta, ToolCallInvalid, ToolCallReady
+from agentkit.qwen3.parser import ParsedOutput, StreamParser, collect, parse_output, read_arguments
 
 
 def call_block(name: str, args: str) -> str:
