@@ -33,6 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agentkit._text import cut_middle, limit_size
 from agentkit.builtins._limits import LIMITS_SOURCE, NOBODY, give_back, host_tasks, python_first_path
 from agentkit.builtins._output import CappedOutput
 from agentkit.sandbox import SandboxPolicy, bwrap_command
@@ -395,7 +396,7 @@ class _PythonSession:
         notes = []
         if reply.get("memory"):
             notes.append(
-                f"The code needed more memory than run_python allows ({_size(limits.memory)}). "
+                f"The code needed more memory than run_python allows ({limit_size(limits.memory)}). "
                 "Use less, e.g. work in chunks. Variables from earlier calls are kept."
             )
         if reply.get("cpu"):
@@ -443,19 +444,12 @@ def _join(*parts: str | None) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
+    """`text` cut to its head and tail, half of `limit` each (the worker cuts values the same
+    way, with ASCII dots: its source stays ASCII)."""
     if len(text) <= limit:
         return text
     half = limit // 2
-    return f"{text[:half]}\n[… {len(text) - 2 * half:,} characters left out …]\n{text[-half:]}"
-
-
-def _size(size: int | None) -> str:
-    if size is None:
-        return "any amount"
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if size >= 1 << shift:
-            return f"{size / (1 << shift):g} {unit}"
-    return f"{size} bytes"
+    return cut_middle(text, half, half, lambda left_out: f"\n[… {left_out:,} characters left out …]\n")
 
 
 def _kill_tree(pid: int) -> set[int]:
@@ -560,7 +554,7 @@ def make_python_tool(
     """
     chosen = limits or PythonLimits()
     key = "python" if name == "run_python" else f"python:{name}"
-    memory = f" and use {_size(chosen.memory)} of memory" if chosen.memory else ""
+    memory = f" and use {limit_size(chosen.memory)} of memory" if chosen.memory else ""
     description = _DESCRIPTION.format(timeout=chosen.timeout, memory=memory)
 
     @tool(
