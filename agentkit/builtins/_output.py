@@ -6,7 +6,11 @@ __all__ = ["CappedOutput"]
 
 
 class CappedOutput:
-    """The head and tail of a byte stream, with a count of what was dropped between them."""
+    """The head and tail of a byte stream, with a count of what was dropped between them.
+
+    It cuts while reading, so a command that prints gigabytes never holds them: unlike
+    `agentkit._text.cut_middle`, which cuts a text already whole.
+    """
 
     def __init__(self, limit: int) -> None:
         self.half = max(1, limit - 100) // 2  # room for the note on what was left out

@@ -1,11 +1,11 @@
 """`run_python`: Python code in a persistent worker process per run, like a notebook kernel.
 
-Each run gets one worker: `python -I -u -c <worker source>`, started in its own session with the
-workspace as working directory and a small environment. Requests (JSON lines) go in on its
-stdin; replies (JSON lines) come back on a pipe of their own, so nothing the code prints can
-corrupt them. What the code and its subprocesses write to stdout and stderr arrives on one
-pipe; the worker ends each call's output with a random marker, and the parent keeps only the
-head and tail of it.
+Each run gets one worker, `_python_worker.py` run as `python -I -u -c <bootstrap> <its source>`,
+started in its own session with the workspace as working directory and a small environment.
+Requests (JSON lines) go in on its stdin; replies (JSON lines) come back on a pipe of their
+own, so nothing the code prints can corrupt them. What the code and its subprocesses write to
+stdout and stderr arrives on one pipe; the worker ends each call's output with a random
+marker, and the parent keeps only the head and tail of it.
 
 The worker limits itself before it runs any code: address space, file size, CPU seconds per
 call (a soft `RLIMIT_CPU` raised before each call, whose signal becomes an exception) and
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -28,9 +29,11 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agentkit._text import cut_middle, limit_size
 from agentkit.builtins._limits import LIMITS_SOURCE, NOBODY, give_back, host_tasks, python_first_path
 from agentkit.builtins._output import CappedOutput
 from agentkit.sandbox import SandboxPolicy, bwrap_command
@@ -133,174 +136,16 @@ class PythonLimits:
                 raise ValueError(f"PythonLimits.{name} must be at least 1, or None for no limit; got {value}")
 
 
-# The worker, compiled by `_BOOTSTRAP` as "<agentkit python worker>" so that tracebacks can
-# leave its frames out; the code of call N is compiled as "<cell N>". Kept ASCII: it travels
-# as a command-line argument.
-_WORKER_SOURCE = (
-    LIMITS_SOURCE
-    + r'''
-import ast, builtins, json, linecache, signal, traceback, types
-
-WORKER_FILE = "<agentkit python worker>"
-CO_COROUTINE = 0x80
-in_cell = False
-event_loop = None
-
-
-class CPUTimeLimitExceeded(Exception):
-    """The call used up its CPU seconds."""
-
-
-def main():
-    setup = json.loads(sys.argv[2])
-    sys.argv = [""]
-    me = os.getpid()
-    worker_module = sys.modules["__main__"]
-    requests = os.fdopen(os.dup(0), "rb")
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    os.set_inheritable(setup["reply_fd"], False)
-    replies = os.fdopen(setup["reply_fd"], "wb")
-    done = os.dup(1)
-
-    def reply(message):
-        replies.write(json.dumps(message).encode() + b"\n")
-        replies.flush()
-
-    try:
-        processes = apply_limits(setup)
-        die_with_parent(setup["parent"])
-        if setup["parent"] is not None:  # no sandbox, whose PID namespace would end them all:
-            # orphans of the code (a daemon's double fork) stay in the worker's tree, killed with it
-            import ctypes
-            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except Exception as exc:
-        reply({"ready": False, "error": f"{type(exc).__name__}: {exc}"})
-        return
-    for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(encoding="utf-8", errors="backslashreplace")
-    signal.signal(signal.SIGXCPU, on_cpu_limit)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    sys.path.insert(0, os.getcwd())
-    user_module = types.ModuleType("__main__")
-    user_module.__builtins__ = builtins
-    sys.modules["__main__"] = user_module
-    reply({"ready": True, "processes": processes})
-    for number, line in enumerate(requests, 1):
-        request = json.loads(line)
-        result = run_cell(request["code"], user_module.__dict__, number, setup)
-        if os.getpid() != me:  # a process the code forked got here: it must not answer
-            os._exit(0)
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:
-                pass
-        os.write(done, request["marker"].encode())
-        reply(result)
-    del worker_module
-
-
-def on_cpu_limit(signum, frame):
-    if in_cell:
-        raise CPUTimeLimitExceeded("the call used up its CPU time")
-
-
-def run_cell(code, namespace, number, setup):
-    global in_cell
-    filename = f"<cell {number}>"
-    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-    flags = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
-    try:
-        tree = ast.parse(code, filename)
-        last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = compile(ast.Expression(tree.body.pop().value), filename, "eval", flags, True)
-        body = compile(tree, filename, "exec", flags, True)
-    except Exception as exc:
-        return {"error": "".join(traceback.format_exception_only(type(exc), exc))}
-    limit = setup["max_output"]
-    start_cpu_budget(setup["cpu_seconds"])
-    in_cell = True
-    try:
-        run(body, namespace)
-        value = None if last is None else run(last, namespace)
-        shown = None if value is None else shorten(repr(value), limit)
-        in_cell = False
-        return {"value": shown}
-    except BaseException as exc:
-        in_cell = False
-        return {
-            "error": shorten(format_error(exc, setup["frames"]), limit),
-            "memory": isinstance(exc, MemoryError),
-            "cpu": isinstance(exc, CPUTimeLimitExceeded),
-        }
-    finally:
-        in_cell = False
-        end_cpu_budget()
-
-
-def run(code, namespace):
-    global event_loop
-    result = eval(code, namespace)
-    if code.co_flags & CO_COROUTINE:  # top-level await
-        if event_loop is None:
-            import asyncio
-
-            event_loop = asyncio.new_event_loop()
-        result = event_loop.run_until_complete(result)
-    return result
-
-
-def start_cpu_budget(seconds):
-    if seconds:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        soft = int(usage.ru_utime + usage.ru_stime) + 1 + seconds
-        if hard != resource.RLIM_INFINITY:
-            soft = min(soft, hard)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
-
-
-def end_cpu_budget():
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    resource.setrlimit(resource.RLIMIT_CPU, (hard, hard))
-
-
-def format_error(exc, frames):
-    """The traceback from the first frame of the cell on, the worker's frames left out."""
-    if isinstance(exc, SystemExit):
-        return "".join(traceback.format_exception_only(type(exc), exc))
-    tb = exc.__traceback__
-    while tb is not None and not tb.tb_frame.f_code.co_filename.startswith("<cell "):
-        tb = tb.tb_next
-    report = traceback.TracebackException(type(exc), exc, tb, compact=True)
-    trim(report, frames, set())
-    return "".join(report.format())
-
-
-def trim(report, frames, seen):
-    if report is None or id(report) in seen:
-        return
-    seen.add(id(report))
-    kept = [frame for frame in report.stack if frame.filename != WORKER_FILE][-frames:]
-    report.stack = traceback.StackSummary.from_list(kept)
-    for other in (report.__cause__, report.__context__, *(getattr(report, "exceptions", None) or ())):
-        trim(other, frames, seen)
-
-
-def shorten(text, limit):
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[... {len(text) - 2 * half:,} characters left out ...]\n{text[-half:]}"
-
-
-main()
-'''
-)
+# The bootstrap compiles the worker's source as "<agentkit python worker>" so that tracebacks can
+# leave its frames out. The source travels as an argument, not as a path, so the worker runs in
+# the sandbox whichever folders are bound there.
 _BOOTSTRAP = "import sys; exec(compile(sys.argv[1], '<agentkit python worker>', 'exec'))"
+
+
+@functools.cache
+def _worker_source() -> str:
+    """The text of `_python_worker.py`, the program each worker runs."""
+    return resources.files("agentkit.builtins").joinpath("_python_worker.py").read_text("ascii")
 
 
 class _Output:
@@ -403,7 +248,8 @@ class _Worker:
         confine = bwrap_command(workspace, network=network) if sandbox else []
         try:
             process = await asyncio.create_subprocess_exec(
-                *confine, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, _WORKER_SOURCE, json.dumps(setup),
+                *confine, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, _worker_source(), LIMITS_SOURCE,
+                json.dumps(setup),
                 cwd=workspace, env=env, pass_fds=(reply_write,), start_new_session=True,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
@@ -550,7 +396,7 @@ class _PythonSession:
         notes = []
         if reply.get("memory"):
             notes.append(
-                f"The code needed more memory than run_python allows ({_size(limits.memory)}). "
+                f"The code needed more memory than run_python allows ({limit_size(limits.memory)}). "
                 "Use less, e.g. work in chunks. Variables from earlier calls are kept."
             )
         if reply.get("cpu"):
@@ -598,19 +444,12 @@ def _join(*parts: str | None) -> str:
 
 
 def _shorten(text: str, limit: int) -> str:
+    """`text` cut to its head and tail, half of `limit` each (the worker cuts values the same
+    way, with ASCII dots: its source stays ASCII)."""
     if len(text) <= limit:
         return text
     half = limit // 2
-    return f"{text[:half]}\n[… {len(text) - 2 * half:,} characters left out …]\n{text[-half:]}"
-
-
-def _size(size: int | None) -> str:
-    if size is None:
-        return "any amount"
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if size >= 1 << shift:
-            return f"{size / (1 << shift):g} {unit}"
-    return f"{size} bytes"
+    return cut_middle(text, half, half, lambda left_out: f"\n[… {left_out:,} characters left out …]\n")
 
 
 def _kill_tree(pid: int) -> set[int]:
@@ -715,7 +554,7 @@ def make_python_tool(
     """
     chosen = limits or PythonLimits()
     key = "python" if name == "run_python" else f"python:{name}"
-    memory = f" and use {_size(chosen.memory)} of memory" if chosen.memory else ""
+    memory = f" and use {limit_size(chosen.memory)} of memory" if chosen.memory else ""
     description = _DESCRIPTION.format(timeout=chosen.timeout, memory=memory)
 
     @tool(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agentkit._text import short_size
 from agentkit.defaults import DEFAULT_MCP_LIST_PAGES, DEFAULT_MCP_RESOURCES_SHOWN
 from agentkit.errors import ConfigError
 from agentkit.mcp.session import McpServerError, McpSession
@@ -193,7 +194,7 @@ def catalog_text(session: McpSession, *, limit: int | None) -> str:
 
 def _about(name: str, title: str | None, mime: str | None, description: str | None, size: int | None) -> str:
     label = title or name
-    facts = ", ".join(x for x in (mime, _size(size) if size is not None else None) if x)
+    facts = ", ".join(x for x in (mime, short_size(size) if size is not None else None) if x)
     text = f" — {label}" if label else ""
     if facts:
         text += f" ({facts})"
@@ -201,10 +202,6 @@ def _about(name: str, title: str | None, mime: str | None, description: str | No
         said = " ".join(description.split())
         text += ": " + (said if len(said) <= _DESCRIPTION_CHARS else said[: _DESCRIPTION_CHARS - 1] + "…")
     return text
-
-
-def _size(size: int) -> str:
-    return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
 
 
 def _known_uris(session: McpSession) -> str:
@@ -254,9 +251,9 @@ def _content_body(content: Any, saved: SavedFile | None) -> str:
         return str(text)
     mime = content.mime_type or "application/octet-stream"
     if saved is not None and saved.error is None:
-        return f"[binary: {mime}, {_size(saved.size)}, saved as {saved.shown}]"
+        return f"[binary: {mime}, {short_size(saved.size)}, saved as {saved.shown}]"
     try:
-        size = _size(len(base64.b64decode(content.blob or "", validate=True)))
+        size = short_size(len(base64.b64decode(content.blob or "", validate=True)))
     except (binascii.Error, ValueError):
         size = "invalid base64"
     why = f"; {saved.error}" if saved is not None and saved.error else ""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentkit._text import short_size
 from agentkit.mcp.session import McpServerError, McpSession
 from agentkit.tools.tool import Approval, ToolContext, ToolResult, tool_spec
 
@@ -236,17 +237,13 @@ def _size(data: str | None) -> str:
         size = len(base64.b64decode(data, validate=False))
     except ValueError:
         size = len(data)
-    return _bytes(size)
-
-
-def _bytes(size: int) -> str:
-    return f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} B"
+    return short_size(size)
 
 
 def _file_text(kind: str, saved: SavedFile) -> str:
     if saved.error is not None:
-        return f"[{kind}: {saved.mime_type}, {_bytes(saved.size)}; {saved.error}]"
-    return f"[{kind}: {saved.mime_type}, {_bytes(saved.size)}, saved as {saved.shown}]"
+        return f"[{kind}: {saved.mime_type}, {short_size(saved.size)}; {saved.error}]"
+    return f"[{kind}: {saved.mime_type}, {short_size(saved.size)}, saved as {saved.shown}]"
 
 
 def _block_text(block: Any, saved: SavedFile | None = None) -> str:

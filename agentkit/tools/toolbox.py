@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Union
 
+from agentkit._text import cut_middle
 from agentkit.defaults import DEFAULT_TOOL_TIMEOUT
 from agentkit.messages import ToolCall, ToolCallError, ToolMessage
 from agentkit.tools.tool import Approval, Tool, ToolContext, ToolError, ToolResult
@@ -278,14 +279,17 @@ def schema_signature(schema: dict[str, Any]) -> str:
 def cap_output(text: str, limit: int | None) -> str:
     """`text` cut to its head and tail when longer than `limit`, with a marker between them.
 
+    Two thirds of `limit` come from the start, where a result usually says what it is.
     Returns the very same object when nothing was cut.
     """
     if limit is None or len(text) <= limit:
         return text
-    head = text[: limit * 2 // 3]
-    tail = text[-(limit // 3) :]
-    left_out = len(text) - len(head) - len(tail)
-    return (
-        f"{head}\n\n[… {left_out:,} characters left out of {len(text):,}; "
-        f"the whole output is kept in the run's transcript …]\n\n{tail}"
+    return cut_middle(
+        text,
+        limit * 2 // 3,
+        limit // 3,
+        lambda left_out: (
+            f"\n\n[… {left_out:,} characters left out of {len(text):,}; "
+            "the whole output is kept in the run's transcript …]\n\n"
+        ),
     )
