@@ -56,7 +56,7 @@ _EXPORTS = {
     "Tool": "agentkit.tools.tool",
     "ToolCall": "agentkit.messages",
     "ToolContext": "agentkit.tools.tool",
-    "ToolError": "agentkit.tools.tool",
+    "ToolError": "agentkit.errors",
     "ToolMessage": "agentkit.messages",
     "ToolResult": "agentkit.tools.tool",
     "Toolbox": "agentkit.tools.toolbox",
@@ -99,6 +99,7 @@ if TYPE_CHECKING:
         ModelError,
         ModelTimeout,
         ModelUnreachable,
+        ToolError,
     )
     from agentkit.loop import Limits
     from agentkit.mcp.asks import ElicitationAnswer, ElicitationRequest, SamplingRequest
@@ -109,5 +110,5 @@ if TYPE_CHECKING:
     from agentkit.result import RunResult
     from agentkit.sandbox import SandboxPolicy, SandboxWarning
     from agentkit.thinking import Sampling, StepContext, ThinkingDecision
-    from agentkit.tools.tool import Tool, ToolContext, ToolError, ToolResult, tool
+    from agentkit.tools.tool import Tool, ToolContext, ToolResult, tool
     from agentkit.tools.toolbox import Toolbox

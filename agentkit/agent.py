@@ -28,10 +28,10 @@ from agentkit.defaults import (
 )
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, McpLog, RunFailed, RunFinished, ServerStarting, ServerStatus
-from agentkit.loop import Limits, Resume, collect_result, run_loop
+from agentkit.loop import Limits, collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.output import OutputSpec, OutputType, answer_instruction, output_spec
-from agentkit.result import RunResult
+from agentkit.result import Resume, RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.serving import profile_for
 from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run

@@ -21,9 +21,8 @@ from pathlib import Path
 from agentkit.agent import Agent, check_task
 from agentkit.errors import ConfigError
 from agentkit.events import Event, RunFinished, StepFinished
-from agentkit.loop import Resume
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage, to_openai
-from agentkit.result import RunResult
+from agentkit.result import Resume, RunResult
 from agentkit.store import find_run, load_run, writer_alive
 from agentkit.thinking import PolicyLike
 from agentkit.tools.scope import RunScope

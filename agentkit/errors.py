@@ -15,6 +15,7 @@ __all__ = [
     "ModelTimeout",
     "ModelUnreachable",
     "StreamBroken",
+    "ToolError",
 ]
 
 
@@ -74,3 +75,11 @@ class StreamBroken(ModelError):
 
 class ContextOverflow(ModelError):
     """The server refused a request whose prompt and output do not fit the model's window."""
+
+
+class ToolError(Exception):
+    """Raise inside a tool to answer the model with this message as an error, as is.
+
+    Not an `AgentkitError`: it never leaves a run. The toolbox turns it into the call's
+    result and the run goes on.
+    """

@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Union
 
 from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn, end_run
@@ -58,11 +58,10 @@ from agentkit.messages import (
     ToolCallError,
     ToolCallReady,
     ToolMessage,
-    Usage,
     UserMessage,
 )
 from agentkit.output import OutputInvalid, OutputSpec, rejection
-from agentkit.result import RunResult, StepRecord, StopReason
+from agentkit.result import Resume, RunResult, StepRecord, StopReason
 from agentkit.thinking import Sampling, StepContext, ThinkingDecision, decide
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import ToolContext
@@ -73,7 +72,6 @@ __all__ = [
     "DEFAULT_MAX_REPEATS",
     "DEFAULT_MAX_STEPS",
     "Limits",
-    "Resume",
     "collect_result",
     "run_loop",
 ]
@@ -109,26 +107,6 @@ class Limits:
     max_repeats: int | None = DEFAULT_MAX_REPEATS
     max_malformed: int | None = DEFAULT_MAX_MALFORMED
     max_output_retries: int = DEFAULT_OUTPUT_RETRIES
-
-
-@dataclass
-class Resume:
-    """Where a run taken up again stands (read from its transcript by `agentkit.store`).
-
-    Attributes:
-        steps: The finished steps.
-        usage: Tokens used so far.
-        decision: The thinking decision of the step in progress, if one was in progress.
-        turn: That step's model turn, if the model had finished writing it.
-        started: Calls of that step that started, with their results (None: the call never
-            finished). They answer the same calls asked again; none is run twice.
-    """
-
-    steps: list[StepRecord] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    decision: ThinkingDecision | None = None
-    turn: Turn | None = None
-    started: list[tuple[ToolCall, ToolMessage | None]] = field(default_factory=list)
 
 
 class _Deadline:

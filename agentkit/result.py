@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from agentkit.messages import AssistantMessage, Message, ToolMessage, Usage
+from agentkit.messages import AssistantMessage, Message, ToolCall, ToolMessage, Usage
 from agentkit.thinking import ThinkingDecision
 
-__all__ = ["STOP_REASONS", "RunResult", "StepRecord", "StopReason"]
+if TYPE_CHECKING:
+    from agentkit.backends.base import Turn
+
+__all__ = ["STOP_REASONS", "Resume", "RunResult", "StepRecord", "StopReason"]
 
 StopReason = Literal[
     "answer",
@@ -129,3 +132,23 @@ class RunResult:
             },
             **({"error": self.error} if self.error else {}),
         }
+
+
+@dataclass
+class Resume:
+    """Where a run taken up again stands (read from its transcript by `agentkit.store`).
+
+    Attributes:
+        steps: The finished steps.
+        usage: Tokens used so far.
+        decision: The thinking decision of the step in progress, if one was in progress.
+        turn: That step's model turn, if the model had finished writing it.
+        started: Calls of that step that started, with their results (None: the call never
+            finished). They answer the same calls asked again; none is run twice.
+    """
+
+    steps: list[StepRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    decision: ThinkingDecision | None = None
+    turn: Turn | None = None
+    started: list[tuple[ToolCall, ToolMessage | None]] = field(default_factory=list)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from agentkit.tools.tool import ToolError
+from agentkit.errors import ToolError
 
 __all__ = [
     "INSTALL_HINT",

@@ -50,7 +50,6 @@ from agentkit.events import (
     TurnFinished,
     event_to_dict,
 )
-from agentkit.loop import Resume
 from agentkit.messages import (
     AssistantMessage,
     Message,
@@ -61,7 +60,7 @@ from agentkit.messages import (
     Usage,
     UserMessage,
 )
-from agentkit.result import StepRecord
+from agentkit.result import Resume, StepRecord
 from agentkit.thinking import ThinkingDecision
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentkit.tools.tool import ToolError
+from agentkit.errors import ToolError
 
 __all__ = ["resolve_in", "show"]
 

@@ -11,6 +11,7 @@ import pydantic
 import pydantic_core
 
 from agentkit._threads import in_daemon_thread
+from agentkit.errors import ToolError
 from agentkit.tools.schema import FunctionSchema, function_schema
 from agentkit.tools.scope import RunScope
 
@@ -64,10 +65,6 @@ class ToolResult:
     content: str
     is_error: bool = False
     data: Any = field(default=None, repr=False)
-
-
-class ToolError(Exception):
-    """Raise inside a tool to answer the model with this message as an error, as is."""
 
 
 @runtime_checkable
