@@ -1,5 +1,13 @@
 """HTML to the plain text `fetch_url` shows: headings as `#`, list items as `-`, links as
-"text (url)", table cells split by `|`; scripts, styles, navigation and footers dropped."""
+"text (url)", table cells split by `|`; scripts, styles, navigation and footers dropped.
+
+Written on the standard library's `HTMLParser` rather than a converter library, after a
+comparison on 21 real pages (`bench/html_to_text.py`): it kept as many headings, links,
+code lines and paragraphs as markdownify or html2text while leaving out most navigation,
+and was the fastest (about 4 times faster than either, 7 ms to import against 80 for
+markdownify); trafilatura drops boilerplate best but lost a quarter of the paragraphs and
+two thirds of the headings, and html2text is GPL-licensed.
+"""
 
 from __future__ import annotations
 
@@ -164,7 +172,8 @@ class _HtmlText(HTMLParser):
             self._newline(blank=not self._lists)
             self._lists.append(None if tag == "ul" else _start(attrs.get("start")))
         elif tag == "p" and self._lists:
-            self._newline()
+            if self._parts:  # `<li><p>`: the item's marker still waits for its text
+                self._newline()
         elif tag in _PARAGRAPHS:
             self._newline(blank=True)
             self._pre += tag == "pre"
