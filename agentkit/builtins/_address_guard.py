@@ -25,7 +25,7 @@ from typing import Union
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from agentkit.tools.tool import ToolError
+from agentkit.errors import ToolError
 
 __all__ = ["PUBLIC_ONLY", "Refused", "VettedResolver", "address_class", "check_url"]
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agentkit.builtins._address_guard import PUBLIC_ONLY, Refused, address_class, check_url
-from agentkit.tools.tool import ToolError
+from agentkit.errors import ToolError
 
 
 @pytest.mark.parametrize(
