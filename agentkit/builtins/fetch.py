@@ -1,38 +1,26 @@
 """`fetch_url`: read a public web page as text, never an address on the machine or its network.
 
-The guard against server-side request forgery works in two places:
-
-1. Before any lookup, the URL itself: only http and https; no `localhost` names; an IP
-   literal (also in the legacy forms `2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`) must be
-   public, including the IPv4 address inside an IPv4-mapped, 6to4, Teredo or NAT64 one.
-2. At connection time, names: the session's resolver looks the name up once, refuses it if
-   ANY address is not public, and hands exactly those vetted addresses to the connector. No
-   second lookup happens, so a name cannot re-bind to a private address between check and
-   connect.
-
-Redirects are followed by hand, up to `DEFAULT_MAX_REDIRECTS`, and every hop passes both
-checks again. The body is read in chunks and cut at `max_bytes`; the whole fetch, redirects
-included, has one time limit.
+Which addresses a fetch may reach is `_address_guard`'s concern; how a page becomes text is
+`_html_text`'s. This module fetches: redirects are followed by hand, up to
+`DEFAULT_MAX_REDIRECTS`, and every hop passes the guard again. The body is read in chunks and
+cut at `max_bytes`; the whole fetch, redirects included, has one time limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import ipaddress
 import json
 import os
 import re
-import socket
 from dataclasses import dataclass
-from html.parser import HTMLParser
-from typing import Literal, Union
-from urllib.parse import urljoin
+from typing import Literal
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from agentkit.builtins._address_guard import Refused, VettedResolver, check_url
+from agentkit.builtins._html_text import html_to_text
 from agentkit.tools.tool import FunctionTool, ToolError, ToolResult
 
 __all__ = [
@@ -60,193 +48,6 @@ _ACCEPT = "text/html,application/xhtml+xml,application/json;q=0.9,text/plain;q=0
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 _ERROR_EXCERPT = 600
-_PUBLIC_ONLY = (
-    "This tool only fetches public addresses (internet sites), never this machine or a private network."
-)
-
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-
-
-class _Refused(ToolError):
-    """A URL or address the SSRF guard refuses; raised from inside the resolver too."""
-
-
-# --- addresses -------------------------------------------------------------------------------
-
-_METADATA = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _address_class(ip: IPAddress) -> str | None:
-    """Why `ip` is not a public address (e.g. "a loopback address"), or None when it is."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(ip)
-        if embedded is not None:
-            form, inner = embedded
-            reason = _address_class(inner)
-            if reason is not None:
-                return f"{reason} ({form} form of {inner})"
-            if form == "IPv4-mapped":
-                return None
-    if ip in _METADATA:
-        return "a link-local address (the cloud metadata service)"
-    if ip.is_unspecified:
-        return "an unspecified address"
-    if ip.is_loopback:
-        return "a loopback address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_multicast:
-        return "a multicast address"
-    if ip.is_reserved:
-        return "a reserved address"
-    if ip.is_private:
-        return "a private-network address"
-    if not ip.is_global:
-        return "a special-purpose (non-public) address"
-    return None
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    """The IPv4 address an IPv6 address stands for, with the name of the form."""
-    if ip.ipv4_mapped is not None:
-        return "IPv4-mapped", ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return "6to4", ip.sixtofour
-    if ip.teredo is not None:
-        return "Teredo", ip.teredo[1]
-    if ip in _NAT64:
-        return "NAT64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-_LEGACY_IPV4 = re.compile(r"(?:0[xX][0-9a-fA-F]*|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]*|[0-9]+)){0,3}")
-
-
-def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
-    """A host in the numeric forms browsers and `inet_aton` accept (`2130706433`, `0x7f.1`,
-    `0177.0.0.1`, `127.1`) as the address it means; None if it is not such a form."""
-    if not _LEGACY_IPV4.fullmatch(host):
-        return None
-    parts = host.split(".")
-    numbers = []
-    for part in parts:
-        if part[:2].lower() == "0x":
-            number = int(part[2:] or "0", 16)
-        elif len(part) > 1 and part.startswith("0"):
-            if any(digit in "89" for digit in part):
-                raise _Refused(f"the host {host!r} is not a valid address; write the address in full")
-            number = int(part, 8)
-        else:
-            number = int(part)
-        numbers.append(number)
-    *leading, last = numbers
-    if any(number > 255 for number in leading) or last >= 256 ** (5 - len(numbers)):
-        raise _Refused(f"the host {host!r} is not a valid IPv4 address; write the address in full")
-    value = last
-    for index, number in enumerate(leading):
-        value |= number << (8 * (3 - index))
-    return ipaddress.IPv4Address(value)
-
-
-def _check_host(host: str, allow_private: bool, what: str) -> None:
-    """Refuse `localhost` names and IP literals that are not public (before any lookup).
-
-    Args:
-        host: The URL's host, as the connection will use it (IDNA-decoded, no brackets).
-        allow_private: Skip the address checks.
-        what: How the refusal names the URL (e.g. "http://x/" or "the redirect to http://x/").
-    """
-    bare = host.rstrip(".").lower()
-    try:
-        literal: IPAddress | None = ipaddress.ip_address(bare)
-        legacy = False
-    except ValueError:
-        literal = _legacy_ipv4(bare)
-        legacy = literal is not None
-    if not allow_private:
-        if bare == "localhost" or bare.endswith(".localhost"):
-            raise _Refused(
-                f"{what} is refused: {host!r} names this machine (a loopback address). {_PUBLIC_ONLY}"
-            )
-        reason = _address_class(literal) if literal is not None else None
-        if reason is not None:
-            spelled = str(literal) if bare == str(literal) else f"{host} (that is {literal})"
-            raise _Refused(f"{what} is refused: {spelled} is {reason}. {_PUBLIC_ONLY}")
-    if legacy:
-        raise ToolError(
-            f"{what} writes the address {literal} in an unusual numeric form ({host}); "
-            f"use the usual dotted form, e.g. http://{literal}/"
-        )
-
-
-async def _getaddrinfo(host: str, port: int, family: int) -> list[tuple[int, str, int]]:
-    """The (family, address, scope id) of every address `host` resolves to."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
-    found = []
-    for info_family, _, _, _, sockaddr in infos:
-        scope = int(sockaddr[3]) if info_family == socket.AF_INET6 and len(sockaddr) > 3 else 0
-        found.append((int(info_family), str(sockaddr[0]), scope))
-    return found
-
-
-class _VettedResolver(AbstractResolver):
-    """Looks a name up once, refuses it if any address is not public, and gives the connector
-    exactly the addresses it checked."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        addresses = list(dict.fromkeys(await _getaddrinfo(host, port, family)))
-        if not addresses:
-            raise OSError(f"{host} has no addresses")
-        results: list[ResolveResult] = []
-        for address_family, address, scope in addresses:
-            if not self._allow_private:
-                reason = _address_class(ipaddress.ip_address(address.split("%")[0]))
-                if reason is not None:
-                    raise _Refused(f"{host} resolves to {address}, {reason}. {_PUBLIC_ONLY}")
-            results.append(
-                ResolveResult(
-                    hostname=host,
-                    host=f"{address}%{scope}" if scope else address,
-                    port=port,
-                    family=address_family,
-                    proto=0,
-                    flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-                )
-            )
-        return results
-
-    async def close(self) -> None:
-        return None
-
-
-def _parse_url(text: str, allow_private: bool, what: str) -> URL:
-    """The URL `text` if the guard lets it through (see the module docstring)."""
-    try:
-        url = URL(text.strip())
-    except (ValueError, TypeError):
-        raise ToolError(
-            f"{what} is not a valid URL; give a full address such as https://example.com/page"
-        ) from None
-    if not url.scheme:
-        raise ToolError(
-            f"{what} has no scheme; write the full address, e.g. https://{text.strip().lstrip('/')}"
-        )
-    if url.scheme not in ("http", "https"):
-        raise _Refused(
-            f"{what} uses {url.scheme}:, which is refused: fetch_url only reads http:// and https:// "
-            "addresses of public web sites."
-        )
-    if not url.host:
-        raise ToolError(f"{what} has no host name; give a full address such as https://example.com/page")
-    _check_host(url.host, allow_private, what)
-    return url
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -327,232 +128,6 @@ async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> tuple[by
     return b"".join(chunks), False
 
 
-# --- HTML to text ----------------------------------------------------------------------------
-
-_SKIP = frozenset(
-    {"script", "style", "noscript", "template", "svg", "math", "iframe", "object", "canvas", "select", "head"}
-)
-_BOILERPLATE = frozenset({"nav", "footer"})
-_IN_HEAD = frozenset({"title", "meta", "link", "base", "script", "style", "noscript", "template"})
-_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
-_PARAGRAPHS = frozenset({"p", "pre", "blockquote", "table", "ul", "ol", "dl", "figure", "hr"})
-_BREAKS = frozenset(
-    {
-        "address", "article", "aside", "body", "br", "caption", "center", "dd", "details", "dialog",
-        "div", "dt", "fieldset", "figcaption", "footer", "form", "header", "html", "legend", "li",
-        "main", "nav", "section", "summary", "tr",
-    }
-)  # fmt: skip
-_LINK_SCHEMES = ("http:", "https:", "mailto:", "ftp:")
-_SPACES = re.compile(r"\s+")
-
-
-class _HtmlText(HTMLParser):
-    """Readable text of an HTML page: headings as `#`, list items as `-`, links as
-    "text (url)", table cells split by `|`; scripts, styles and other non-text dropped."""
-
-    def __init__(self, base_url: str, drop: frozenset[str]) -> None:
-        super().__init__(convert_charrefs=True)
-        self._base = base_url
-        self._base_set = False
-        self._drop = drop
-        self._skipping: list[str] = []
-        self._title_parts: list[str] | None = None
-        self.title = ""
-        self._lines: list[str] = []
-        self._parts: list[str] = []
-        self._space = False
-        self._blank_due = False
-        self._prefix = ""
-        self._pre = 0
-        self._lists: list[int | None] = []  # None for <ul>, the next number for <ol>
-        self._cells = 0
-        self._link: tuple[str, list[str]] | None = None
-
-    # structure
-
-    def _newline(self, blank: bool = False) -> None:
-        if self._parts:
-            self._lines.append("".join(self._parts).rstrip())
-            self._parts = []
-        self._space = False
-        self._prefix = ""
-        self._blank_due = self._blank_due or blank
-
-    def _emit(self, text: str) -> None:
-        if not self._parts:
-            if self._blank_due and self._lines and self._lines[-1]:
-                self._lines.append("")
-            self._blank_due = False
-            self._parts.append(self._prefix)
-            self._prefix = ""
-            self._space = False
-        elif self._space and not self._parts[-1].endswith((" ", "\n")):
-            self._parts.append(" ")
-        self._parts.append(text)
-        self._space = False
-        if self._link is not None:
-            self._link[1].append(text)
-
-    def text(self) -> str:
-        self._newline()
-        lines: list[str] = []
-        for line in self._lines:
-            if line or (lines and lines[-1]):
-                lines.append(line)
-        return "\n".join(lines).strip("\n")
-
-    # parser callbacks
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._skipping == ["head"] and tag not in _IN_HEAD:
-            self._skipping.clear()  # a page without </head>: the body has begun
-        if (
-            tag == "title"
-            and self._title_parts is None
-            and not self.title
-            and not set(self._skipping) - {"head"}
-        ):
-            self._title_parts = []
-            return
-        if tag == "base" and not self._base_set:
-            href = dict(attrs).get("href")
-            if href:
-                self._base, self._base_set = urljoin(self._base, href), True
-        if tag in _SKIP or tag in self._drop:
-            if tag != "head" or not self._skipping:
-                self._skipping.append(tag)
-            return
-        if self._skipping:
-            return
-        self._open(tag, dict(attrs))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title" and self._title_parts is not None:
-            self.title = _SPACES.sub(" ", "".join(self._title_parts)).strip()
-            self._title_parts = None
-            return
-        if tag in self._skipping:
-            while self._skipping.pop() != tag:
-                pass
-            return
-        if self._skipping:
-            return
-        self._close(tag)
-
-    def handle_data(self, data: str) -> None:
-        if self._title_parts is not None:
-            self._title_parts.append(data)
-            return
-        if self._skipping:
-            return
-        if self._pre:
-            first, *rest = data.split("\n")
-            if first:
-                self._emit(first)
-            for line in rest:
-                if not self._parts:
-                    self._lines.append("")
-                self._newline()
-                if line:
-                    self._emit(line)
-            return
-        text = _SPACES.sub(" ", data)
-        if not text.strip():
-            self._space = self._space or (bool(text) and bool(self._parts))
-            return
-        if text.startswith(" "):
-            self._space = True
-        self._emit(text.strip())
-        self._space = text.endswith(" ")
-
-    def _open(self, tag: str, attrs: dict[str, str | None]) -> None:
-        if tag in _HEADINGS:
-            self._newline(blank=True)
-            self._prefix = "#" * _HEADINGS[tag] + " "
-        elif tag == "li":
-            self._newline()
-            depth = max(len(self._lists), 1)
-            numbering = self._lists[-1] if self._lists else None
-            if numbering is None:
-                marker = "-"
-            else:
-                marker = f"{numbering}."
-                self._lists[-1] = numbering + 1
-            self._prefix = "  " * (depth - 1) + marker + " "
-        elif tag in ("ul", "ol"):
-            self._newline(blank=not self._lists)
-            self._lists.append(None if tag == "ul" else _start(attrs.get("start")))
-        elif tag == "p" and self._lists:
-            self._newline()
-        elif tag in _PARAGRAPHS:
-            self._newline(blank=True)
-            self._pre += tag == "pre"
-        elif tag in _BREAKS:
-            self._newline()
-            if tag == "tr":
-                self._cells = 0
-        elif tag in ("td", "th"):
-            if self._cells:
-                self._space = True
-                self._emit("|")
-                self._space = True
-            self._cells += 1
-        elif tag == "a" and self._link is None:
-            href = (attrs.get("href") or "").strip()
-            if href and not href.startswith("#"):
-                target = urljoin(self._base, href)
-                self._link = (target if target.startswith(_LINK_SCHEMES) else "", [])
-        elif tag == "img":
-            alt = _SPACES.sub(" ", attrs.get("alt") or "").strip()
-            if alt:
-                self._space = self._space or bool(self._parts)
-                self._emit(f"[image: {alt}]")
-
-    def _close(self, tag: str) -> None:
-        if tag in _HEADINGS:
-            self._newline(blank=True)
-        elif tag in ("ul", "ol"):
-            if self._lists:
-                self._lists.pop()
-            self._newline(blank=not self._lists)
-        elif tag == "p" and self._lists:
-            self._newline()
-        elif tag in _PARAGRAPHS:
-            self._newline(blank=True)
-            if tag == "pre" and self._pre:
-                self._pre -= 1
-        elif tag in _BREAKS:
-            self._newline()
-        elif tag == "a" and self._link is not None:
-            target, words = self._link
-            self._link = None
-            label = " ".join(words).strip()
-            if target and label and label not in (target, target.split("://", 1)[-1]):
-                self._space = True
-                self._emit(f"({target})")
-
-
-def _start(value: str | None) -> int:
-    try:
-        return int(value or 1)
-    except ValueError:
-        return 1
-
-
-def _html_to_text(html: str, base_url: str) -> tuple[str, str]:
-    """The title and readable text of a page; navigation and footers are left out unless
-    they are all the page has."""
-    for drop in (_BOILERPLATE, frozenset[str]()):
-        parser = _HtmlText(base_url, drop)
-        parser.feed(html)
-        parser.close()
-        text = parser.text()
-        if text:
-            break
-    return parser.title, text
-
-
 # --- the tool --------------------------------------------------------------------------------
 
 
@@ -591,7 +166,7 @@ def _body_text(kind: Kind, raw: bytes, charset: str | None, url: URL) -> str:
         return ""
     text = _decode(raw, charset, kind)
     if kind == "html":
-        title, body = _html_to_text(text, str(url))
+        title, body = html_to_text(text, str(url))
         if not body:
             body = "(no readable text on this page; it may need JavaScript to show its content)"
         return f"Title: {title}\n\n{body}" if title else body
@@ -604,8 +179,8 @@ def _body_text(kind: Kind, raw: bytes, charset: str | None, url: URL) -> str:
 
 
 async def _fetch(url: str, *, allow_private: bool, max_bytes: int) -> _Page:
-    first = current = _parse_url(url, allow_private, url)
-    connector = aiohttp.TCPConnector(resolver=_VettedResolver(allow_private), use_dns_cache=False)
+    first = current = check_url(url, allow_private, url)
+    connector = aiohttp.TCPConnector(resolver=VettedResolver(allow_private), use_dns_cache=False)
     async with aiohttp.ClientSession(
         connector=connector, trust_env=False, timeout=aiohttp.ClientTimeout(total=None)
     ) as session:
@@ -617,7 +192,7 @@ async def _fetch(url: str, *, allow_private: bool, max_bytes: int) -> _Page:
                 target = current.join(URL(location))
             except ValueError:
                 raise ToolError(f"{current} redirected to an invalid URL {location!r}") from None
-            current = _parse_url(str(target), allow_private, f"the redirect from {current} to {target}")
+            current = check_url(str(target), allow_private, f"the redirect from {current} to {target}")
     raise ToolError(
         f"{first} redirected more than {DEFAULT_MAX_REDIRECTS} times (last to {current}); "
         "give the final address directly or try another page."
@@ -634,9 +209,9 @@ async def _get(session: aiohttp.ClientSession, url: URL, first: URL, max_bytes: 
             if response.status in _REDIRECT_STATUSES and location:
                 return location
             return await _read(response, url, max_bytes, first if url != first else None)
-    except _Refused as exc:  # from the resolver
+    except Refused as exc:  # from the resolver
         prefix = f"{url} is refused" if url == first else f"{first} redirected to {url}, which is refused"
-        raise _Refused(f"{prefix}: {exc}") from None
+        raise Refused(f"{prefix}: {exc}") from None
     except aiohttp.ClientConnectorDNSError:
         raise ToolError(
             f"could not find the server {url.host!r}: the name does not resolve (DNS lookup failed). "

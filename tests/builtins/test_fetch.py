@@ -1,6 +1,6 @@
 """Tests of `agentkit/builtins/fetch.py` against a real HTTP server on 127.0.0.1.
 
-No test touches real DNS: `dns` (autouse) replaces the module's lookup with a table, and
+No test touches real DNS: `dns` (autouse) replaces the guard's lookup with a table, and
 `connects` records every socket connection the event loop makes, so a refusal can be shown
 to happen before any lookup or connection.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from agentkit.builtins import fetch
+from agentkit.builtins import _address_guard
 from agentkit.builtins.fetch import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_CHARS,
@@ -222,7 +222,7 @@ async def server() -> AsyncIterator[Server]:
 
 
 class FakeDNS:
-    """Stands in for `fetch._getaddrinfo`: answers from a table, records every lookup.
+    """Stands in for `_address_guard._getaddrinfo`: answers from a table, records every lookup.
 
     `table[name]` is a list of answers; lookup n gets answer n (the last one repeats).
     """
@@ -243,7 +243,7 @@ class FakeDNS:
 @pytest.fixture(autouse=True)
 def dns(monkeypatch: pytest.MonkeyPatch) -> FakeDNS:
     fake = FakeDNS()
-    monkeypatch.setattr(fetch, "_getaddrinfo", fake)
+    monkeypatch.setattr(_address_guard, "_getaddrinfo", fake)
     return fake
 
 
@@ -272,9 +272,11 @@ async def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 def loopback_is_public(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let the default (guarded) tool reach 127.0.0.1 — only that one address — so that the
     checks made after the first hop can be tested against the local server."""
-    original = fetch._address_class
+    original = _address_guard.address_class
     test_server = ipaddress.ip_address("127.0.0.1")
-    monkeypatch.setattr(fetch, "_address_class", lambda ip: None if ip == test_server else original(ip))
+    monkeypatch.setattr(
+        _address_guard, "address_class", lambda ip: None if ip == test_server else original(ip)
+    )
 
 
 async def _call(url: str, **settings: Any) -> ToolResult:
@@ -346,12 +348,6 @@ async def test_navigation_is_kept_when_it_is_all_the_page_has(server: Server) ->
     result = await _call(server.url("/only-nav.html"), allow_private=True)
     assert f"Alpha ({server.base}/a)" in result.content
     assert f"Beta ({server.base}/b)" in result.content
-
-
-def test_head_without_closing_tag_does_not_hide_the_body() -> None:
-    title, text = fetch._html_to_text("<head><title>T</title><p>Body text</p><pre>a\n  b</pre>", "http://x/")
-    assert title == "T"
-    assert text == "Body text\n\na\n  b"
 
 
 async def test_json_is_pretty_printed(server: Server) -> None:
@@ -583,29 +579,6 @@ async def test_public_address_in_an_unusual_numeric_form_is_refused_with_the_dot
     message, _ = await _refusal("http://134744072/")  # 8.8.8.8
     assert "http://8.8.8.8/" in message
     assert connects == []
-
-
-@pytest.mark.parametrize(
-    ("address", "reason"),
-    [
-        ("93.184.216.34", None),
-        ("8.8.8.8", None),
-        ("2606:4700:4700::1111", None),
-        ("::ffff:8.8.8.8", None),
-        ("127.0.0.53", "a loopback address"),
-        ("10.255.255.255", "a private-network address"),
-        ("fd00:ec2::254", "the cloud metadata service"),
-        ("ff02::1", "a multicast address"),
-        ("198.18.0.1", "a private-network address"),
-        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "Teredo form of 10.0.0.1"),
-    ],
-)
-def test_address_classes(address: str, reason: str | None) -> None:
-    found = fetch._address_class(ipaddress.ip_address(address))
-    if reason is None:
-        assert found is None
-    else:
-        assert found is not None and reason in found
 
 
 # --- failures ----------------------------------------------------------------------------------
