@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentkit.backends._http import Transport
-from agentkit.backends._server import ServerConnection
+from agentkit.backends._server import ServerBackend
 from agentkit.backends.base import (
     ExtraBody,
     ModelEvent,
@@ -32,8 +32,6 @@ from agentkit.backends.base import (
     StructuredOutputs,
     Turn,
     TurnBuilder,
-    check_extra,
-    check_structured_outputs,
     extra_fields,
     hold_answer,
     usage_from,
@@ -89,7 +87,7 @@ class _PendingCall:
         return call
 
 
-class ChatBackend:
+class ChatBackend(ServerBackend):
     """Qwen3 (or any model) over `/v1/chat/completions`.
 
     Args:
@@ -127,19 +125,19 @@ class ChatBackend:
         retry: RetryPolicy | None = None,
         structured_outputs: StructuredOutputs = "auto",
     ) -> None:
-        self.structured_outputs = check_structured_outputs(structured_outputs)
-        self.server = ServerConnection(
+        super().__init__(
             base_url,
             model,
             api_key=api_key,
             transport=transport,
             client=client,
+            extra_body=extra_body,
             connect_timeout=connect_timeout,
             idle_timeout=idle_timeout,
             retry=retry,
+            structured_outputs=structured_outputs,
         )
         self.tool_choice = tool_choice
-        self.extra_body = check_extra(extra_body) if isinstance(extra_body, dict) else extra_body
 
     async def body_for(self, request: ModelRequest) -> dict[str, Any]:
         """The request body of a model call."""
@@ -185,19 +183,6 @@ class ChatBackend:
             "enable_thinking": self.server.profile.thinks_when(request.decision.think)
         }
         return await self.server.count_tokens(fields)
-
-    async def check(self) -> None:
-        """Fail at once if no model server has ever answered at the base URL."""
-        await self.server.check()
-
-    async def context_window(self) -> int | None:
-        return await self.server.max_model_len()
-
-    def constrains(self, request: ModelRequest) -> bool:
-        """Whether this request's answer is constrained to its output schema by the server."""
-        if request.output_schema is None or self.structured_outputs == "validate":
-            return False
-        return self.structured_outputs == "server" or self.server.kind.json_schema
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         server = self.server
@@ -285,9 +270,6 @@ class ChatBackend:
                     continue
             yield reply
             return
-
-    async def aclose(self) -> None:
-        await self.server.aclose()
 
 
 class _Reply:
