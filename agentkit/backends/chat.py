@@ -208,45 +208,37 @@ class ChatBackend(ServerBackend):
         turn = events[-1]
         assert isinstance(turn, Turn)
         if constrained and not turn.calls:
-            # The answer, asked again under the schema. A thinking step goes on from its own
-            # think block (the reply continues an assistant message that closes it), so the
-            # constraint holds from the first token and the model does not think twice.
-            assert request.output_schema is not None
-            fields = {**fields, "response_format": _response_format(request.output_schema)}
-            if think:
-                thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
-                fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
-                fields.update(add_generation_prompt=False, continue_final_message=True)
-            body = server.body(fields)
-            answer = _Reply()
-            async for item in self._exchange(body, attempts, lambda: _Reply(False)):
-                if isinstance(item, _Reply):
-                    answer = item
-                elif isinstance(item, (ContentDelta, ReasoningDelta)):
-                    # After a closed think block everything is the answer, though a
-                    # reasoning parser that saw no `</think>` calls it reasoning.
-                    yield ContentDelta(item.text)
-                else:
-                    yield item
-            answer.close()
-            said = answer.turn
-            turn.message.content = "".join(said.reasoning) + "".join(said.content)
-            turn.usage = turn.usage + said.usage
-            turn.finish_reason = answer.finish
+            body = server.body(_answer_fields(request, fields, turn, think))
+            async for event in self._answer(body, attempts, turn):
+                yield event
             reply.turn.usage = turn.usage
             events = [e for e in events if not isinstance(e, ContentDelta)]
         else:
             events = [*held, *events]
-        if not reply.turn.usage.requests:  # the server did not say (llama-cpp-python does not)
-            message = turn.message
-            written = len(message.content) + len(message.reasoning or "")
-            written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
-            reply.turn.estimate(len(body), written)
-            turn.usage = reply.turn.usage
+        _estimate_usage(reply, turn, len(body))
         if not think and turn.message.reasoning and server.thinking_flag and profile.thinks == "switch":
             server.thinks_anyway = True  # it ignores enable_thinking: the next steps say /no_think
         for event in events:
             yield event
+
+    async def _answer(self, body: bytes, attempts: Attempts, turn: Turn) -> AsyncIterator[ModelEvent]:
+        """The answer asked for again under the schema, streamed as content; it becomes the
+        turn's content."""
+        answer = _Reply()
+        async for item in self._exchange(body, attempts, lambda: _Reply(False)):
+            if isinstance(item, _Reply):
+                answer = item
+            elif isinstance(item, (ContentDelta, ReasoningDelta)):
+                # After a closed think block everything is the answer, though a
+                # reasoning parser that saw no `</think>` calls it reasoning.
+                yield ContentDelta(item.text)
+            else:
+                yield item
+        answer.close()
+        said = answer.turn
+        turn.message.content = "".join(said.reasoning) + "".join(said.content)
+        turn.usage = turn.usage + said.usage
+        turn.finish_reason = answer.finish
 
     async def _exchange(
         self, body: bytes, attempts: Attempts, new_reply: Callable[[], _Reply]
@@ -308,25 +300,31 @@ class _Reply:
             if text:
                 out += map(turn.add, self.content.feed(text))
             for part in delta.get("tool_calls") or ():
-                index = part.get("index", len(self.pending))
-                if index not in self.pending:
-                    # A new index means the calls before it are complete.
-                    for done in [i for i in self.pending if i < index]:
-                        out.append(self._ready(self.pending.pop(done).finish()))
-                    self.pending[index] = _PendingCall()
-                slot = self.pending[index]
-                if part.get("id") and not slot.id:
-                    slot.id = part["id"]
-                fn = part.get("function") or {}
-                if fn.get("name"):
-                    slot.add_name(fn["name"])
-                if fn.get("arguments"):
-                    slot.arguments.append(fn["arguments"])
+                out += self._read_call(part)
             if choice.get("finish_reason"):
                 self.finish = choice["finish_reason"]
         if chunk.get("usage"):
             turn.count(usage_from(chunk["usage"]))
         self.started = self.started or bool(out) or bool(self.pending)
+        return out
+
+    def _read_call(self, part: dict[str, Any]) -> list[ModelEvent]:
+        """A piece of a streamed tool call; the calls it shows complete."""
+        out: list[ModelEvent] = []
+        index = part.get("index", len(self.pending))
+        if index not in self.pending:
+            # A new index means the calls before it are complete.
+            for done in [i for i in self.pending if i < index]:
+                out.append(self._ready(self.pending.pop(done).finish()))
+            self.pending[index] = _PendingCall()
+        slot = self.pending[index]
+        if part.get("id") and not slot.id:
+            slot.id = part["id"]
+        fn = part.get("function") or {}
+        if fn.get("name"):
+            slot.add_name(fn["name"])
+        if fn.get("arguments"):
+            slot.arguments.append(fn["arguments"])
         return out
 
     @property
@@ -359,6 +357,30 @@ class _Reply:
         turn.saw_reasoning = turn.saw_reasoning or self.content.saw_think
         out.append(turn.turn(finish_reason=self.finish))
         return out
+
+
+def _answer_fields(request: ModelRequest, fields: dict[str, Any], turn: Turn, think: bool) -> dict[str, Any]:
+    """The request of the answer asked again under the schema. A thinking step goes on from
+    its own think block (the reply continues an assistant message that closes it), so the
+    constraint holds from the first token and the model does not think twice."""
+    assert request.output_schema is not None
+    fields = {**fields, "response_format": _response_format(request.output_schema)}
+    if think:
+        thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
+        fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
+        fields.update(add_generation_prompt=False, continue_final_message=True)
+    return fields
+
+
+def _estimate_usage(reply: _Reply, turn: Turn, sent: int) -> None:
+    """Usage estimated from sizes where the server did not say (llama-cpp-python does not)."""
+    if reply.turn.usage.requests:
+        return
+    message = turn.message
+    written = len(message.content) + len(message.reasoning or "")
+    written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
+    reply.turn.estimate(sent, written)
+    turn.usage = reply.turn.usage
 
 
 def _response_format(schema: dict[str, Any]) -> dict[str, Any]:
