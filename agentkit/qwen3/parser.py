@@ -295,12 +295,7 @@ class StreamParser:
         if state == _CALL:
             self._call.add(text)
         elif state == _THINK:
-            if self._held is not None:
-                self._held.append(text)
-            else:
-                out = self._reasoning.push(text)
-                if out:
-                    events.append(ReasoningDelta(out))
+            self._think_text(text, events)
         elif state == _START:
             if not text.strip():
                 return  # leading whitespace: what comes next decides the state
@@ -311,15 +306,27 @@ class StreamParser:
             self._unopened.append(text)
         elif state == _FUNCTION:
             self._function.append(text)
-        elif self._untagged is not None:
-            self._untagged.append(text)
         else:
-            at = None if self._calls_seen else self._untagged_start(text)
-            if at is None:
-                self._push_content(text, events)
-            else:
-                self._push_content(text[:at], events)
-                self._untagged = [text[at:]]
+            self._content_text(text, events)
+
+    def _think_text(self, text: str, events: list[ParserEvent]) -> None:
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            out = self._reasoning.push(text)
+            if out:
+                events.append(ReasoningDelta(out))
+
+    def _content_text(self, text: str, events: list[ParserEvent]) -> None:
+        if self._untagged is not None:
+            self._untagged.append(text)
+            return
+        at = None if self._calls_seen else self._untagged_start(text)
+        if at is None:
+            self._push_content(text, events)
+        else:
+            self._push_content(text[:at], events)
+            self._untagged = [text[at:]]
 
     def _untagged_start(self, text: str) -> int | None:
         """Where in `text` a call written without <tool_call> may begin: at the start of the
