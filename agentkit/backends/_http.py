@@ -261,7 +261,7 @@ def _broken(url: str, what: str) -> ModelError:
 
 
 # What went wrong with an exchange, in the transports' shared words. Each transport says
-# which of its library's exceptions is which (`_failures`); `_Failures` words them once.
+# which of its library's exceptions is which (`_failures`); `_LibraryTransport` words them once.
 _CONNECT_TIMEOUT, _STALLED, _UNREACHABLE, _CLOSED, _CUT_OFF, _FAILED = range(6)
 _FailureTable = tuple[tuple[Union[type[BaseException], tuple[type[BaseException], ...]], int], ...]
 
@@ -281,14 +281,21 @@ _BROKEN_BECAUSE = {
 }
 
 
-class _Failures:
-    """The one mapping of a transport library's exceptions to `ModelError`s.
-
-    A transport gives its timeouts and its library's exceptions (`_failures`).
-    """
+class _LibraryTransport:
+    """What the transports share: GET and POST of JSON over their `_json`, and the one
+    mapping of their library's exceptions (`_failures`) to `ModelError`s."""
 
     connect_timeout: float
     idle_timeout: float
+
+    async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
+        return await self._json("GET", url, None, headers)
+
+    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        return await self._json("POST", url, body, headers)
+
+    async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
+        raise NotImplementedError
 
     def _failures(self) -> _LibraryErrors:
         raise NotImplementedError
@@ -384,7 +391,7 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
         pass
 
 
-class AiohttpTransport(_Failures):
+class AiohttpTransport(_LibraryTransport):
     """The default transport (aiohttp), one connection pool per event loop.
 
     Args:
@@ -433,12 +440,6 @@ class AiohttpTransport(_Failures):
                 async for event in _Reader(url, self.idle_timeout).events(resp.content.iter_any()):
                     yield event
 
-    async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
-        return await self._json("GET", url, None, headers)
-
-    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        return await self._json("POST", url, body, headers)
-
     async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
         session = self._client()
         with self._worded(url):
@@ -470,7 +471,7 @@ def _json_body(url: str, payload: bytes) -> Any:
         ) from None
 
 
-class HttpxTransport(_Failures):
+class HttpxTransport(_LibraryTransport):
     """A transport over an `httpx.AsyncClient` (yours, or one it makes).
 
     Args:
@@ -523,12 +524,6 @@ class HttpxTransport(_Failures):
                     )
                 async for event in _Reader(url, self.idle_timeout).events(resp.aiter_bytes()):
                     yield event
-
-    async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
-        return await self._json("GET", url, None, headers)
-
-    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        return await self._json("POST", url, body, headers)
 
     async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
         client = self._client()

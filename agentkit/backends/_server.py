@@ -283,22 +283,8 @@ class ServerConnection:
 class ServerBackend:
     """What the backends that talk to one OpenAI-compatible server share: the connection,
     the extra request fields, how an answer is held to its output schema, and the calls
-    that go straight to the server.
-
-    Args:
-        base_url: The server's API root (default `http://127.0.0.1:8000/v1`).
-        model: The served model name; None asks the server.
-        api_key: Bearer token, if the server wants one.
-        transport: "aiohttp" (default), "httpx", or a transport object.
-        client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
-        extra_body: More fields for every request body (server-specific options), or a
-            function of the request that returns them.
-        connect_timeout: Seconds to open a connection.
-        idle_timeout: Seconds a response may stay silent before it counts as stalled.
-        retry: How failed requests are retried.
-        structured_outputs: How an answer is made to match the run's output type: "auto"
-            (constrained by the server where it is vLLM), "server" (always), "validate"
-            (never: the loop checks the answer).
+    that go straight to the server. Its arguments are documented on `ChatBackend` and
+    `CompletionsBackend`, the public faces of it.
     """
 
     def __init__(
