@@ -312,6 +312,13 @@ class CompletionsBackend(ServerBackend):
             else:
                 yield turn.add(ContentDelta(item))
 
+    def _extra_after(self, request: ModelRequest, written: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The extra fields of an attempt that goes on from `written`: a function of the
+        request is asked again (its constraint must go on from there); else they stay."""
+        if written and callable(self.extra_body):
+            return extra_fields(self.extra_body, dataclasses.replace(request, continued=written))
+        return extra
+
     async def _generate(
         self, text: _Generation, fields: dict[str, Any], limit: int, turn: TurnBuilder, attempts: Attempts
     ) -> AsyncIterator[str | Retrying]:
@@ -322,8 +329,7 @@ class CompletionsBackend(ServerBackend):
         extra = extra_fields(self.extra_body, request)
         while True:
             written = text.kept + "".join(text.output)
-            if written and callable(self.extra_body):  # its constraint must go on from here
-                extra = extra_fields(self.extra_body, dataclasses.replace(request, continued=written))
+            extra = self._extra_after(request, written, extra)
             body: dict[str, Any] = {
                 **fields,
                 "prompt": text.prompt + written,
@@ -352,18 +358,9 @@ class CompletionsBackend(ServerBackend):
                     raise server.cut_short("/completions")
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
-                    wait = attempts.wait_after(exc)
-                    text.used += pieces
-                    if text.constraint:
-                        # A grammar starts at the first generated token: a half-written
-                        # answer in the prompt cannot be continued under it. Write it anew.
-                        text.output.clear()
-                        yield Retrying(attempts.number, wait, str(exc), restart=True, kept=len(text.kept))
-                    else:
-                        kept = len(text.kept) + sum(map(len, text.output))
-                        yield Retrying(attempts.number, wait, str(exc), kept=kept)
-                        limit = max(1, limit - pieces)
-                    await asyncio.sleep(wait)
+                    retrying, limit = text.failed(exc, attempts, pieces, limit)
+                    yield retrying
+                    await asyncio.sleep(retrying.wait)
                     continue
             text.used += counted if counted is not None else pieces
             text.finish = finish
@@ -437,6 +434,19 @@ class _Generation:
     output: list[str] = field(default_factory=list)
     used: int = 0
     finish: str | None = None
+
+    def failed(self, exc: ModelError, attempts: Attempts, pieces: int, limit: int) -> tuple[Retrying, int]:
+        """After an attempt that wrote `pieces` and failed: the notice of the next attempt,
+        and the tokens it may write. It continues the text, unless a constraint holds it."""
+        wait = attempts.wait_after(exc)
+        self.used += pieces
+        if self.constraint:
+            # A grammar starts at the first generated token: a half-written answer in the
+            # prompt cannot be continued under it. Write it anew.
+            self.output.clear()
+            return Retrying(attempts.number, wait, str(exc), restart=True, kept=len(self.kept)), limit
+        kept = len(self.kept) + sum(map(len, self.output))
+        return Retrying(attempts.number, wait, str(exc), kept=kept), max(1, limit - pieces)
 
 
 def _before_answer(output: str, think: bool) -> str:
