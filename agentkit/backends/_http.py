@@ -17,10 +17,11 @@ import asyncio
 import contextlib
 import email.utils
 import errno
+import functools
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, NamedTuple, Protocol, Union
 
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
 from agentkit.errors import ContextOverflow, ModelError, ModelTimeout, ModelUnreachable, StreamBroken
@@ -259,6 +260,100 @@ def _broken(url: str, what: str) -> ModelError:
     return StreamBroken(f"the exchange with {url} broke: {what}", url=url, retryable=True)
 
 
+# What went wrong with an exchange, in the transports' shared words. Each transport says
+# which of its library's exceptions is which (`_failures`); `_LibraryTransport` words them once.
+_CONNECT_TIMEOUT, _STALLED, _UNREACHABLE, _CLOSED, _CUT_OFF, _FAILED = range(6)
+_FailureTable = tuple[tuple[Union[type[BaseException], tuple[type[BaseException], ...]], int], ...]
+
+
+class _LibraryErrors(NamedTuple):
+    """A transport library's exceptions: those to catch, and the kind each is (most specific
+    first; one that is none of them is worded as a plain failure)."""
+
+    caught: tuple[type[BaseException], ...]
+    kinds: _FailureTable
+
+
+_BROKEN_BECAUSE = {
+    _CLOSED: "the server closed the connection",
+    _CUT_OFF: "the response was cut off in the middle",
+    _FAILED: "the connection failed",
+}
+
+
+class _LibraryTransport:
+    """What the transports share: GET and POST of JSON over their `_json`, and the one
+    mapping of their library's exceptions (`_failures`) to `ModelError`s."""
+
+    connect_timeout: float
+    idle_timeout: float
+
+    async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
+        return await self._json("GET", url, None, headers)
+
+    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        return await self._json("POST", url, body, headers)
+
+    async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
+        raise NotImplementedError
+
+    def _failures(self) -> _LibraryErrors:
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _worded(self, url: str) -> Iterator[None]:
+        """Raise what the library raises inside as a `ModelError` in plain words."""
+        try:
+            yield
+        except self._failures().caught as exc:
+            raise self._error(url, exc) from None
+
+    def _error(self, url: str, exc: BaseException) -> ModelError:
+        kinds = self._failures().kinds
+        kind = next((kind for types, kind in kinds if isinstance(exc, types)), None)
+        if kind == _CONNECT_TIMEOUT:
+            return ModelUnreachable(
+                f"no connection within {self.connect_timeout:g} s (connect timeout)", url=url, retryable=True
+            )
+        if kind == _STALLED:
+            return _stalled(url, self.idle_timeout)
+        if kind == _UNREACHABLE:
+            return _unreachable(url, getattr(exc, "os_error", None) or exc)
+        if kind is not None:
+            return _broken(url, _os_reason(exc) or _BROKEN_BECAUSE[kind])
+        return ModelError(f"the exchange with {url} failed: {type(exc).__name__}: {exc}", url=url)
+
+
+@functools.cache
+def _aiohttp_failures() -> _LibraryErrors:
+    import aiohttp
+
+    kinds: _FailureTable = (
+        (aiohttp.ConnectionTimeoutError, _CONNECT_TIMEOUT),
+        (aiohttp.ServerTimeoutError, _STALLED),
+        (aiohttp.ClientConnectorError, _UNREACHABLE),
+        (aiohttp.ServerDisconnectedError, _CLOSED),
+        (aiohttp.ClientPayloadError, _CUT_OFF),
+        (aiohttp.ClientOSError, _FAILED),
+        (asyncio.TimeoutError, _STALLED),
+    )
+    return _LibraryErrors((aiohttp.ClientError, asyncio.TimeoutError), kinds)
+
+
+@functools.cache
+def _httpx_failures() -> _LibraryErrors:
+    import httpx
+
+    kinds: _FailureTable = (
+        (httpx.ConnectTimeout, _CONNECT_TIMEOUT),
+        (httpx.TimeoutException, _STALLED),
+        (httpx.ConnectError, _UNREACHABLE),
+        (httpx.RemoteProtocolError, _CLOSED),
+        ((httpx.ReadError, httpx.WriteError), _FAILED),
+    )
+    return _LibraryErrors((httpx.HTTPError,), kinds)
+
+
 class _Reader:
     """Reads one streamed response body into events, and notices a stall."""
 
@@ -296,7 +391,7 @@ async def _drain(chunks: AsyncIterator[bytes]) -> None:
         pass
 
 
-class AiohttpTransport:
+class AiohttpTransport(_LibraryTransport):
     """The default transport (aiohttp), one connection pool per event loop.
 
     Args:
@@ -337,59 +432,25 @@ class AiohttpTransport:
     async def stream(
         self, url: str, body: bytes, headers: Mapping[str, str]
     ) -> AsyncIterator[dict[str, Any]]:
-        import aiohttp
-
         session = self._client()
-        try:
+        with self._worded(url):
             async with session.post(url, data=body, headers=headers) as resp:
                 if resp.status >= 300:
                     raise http_error(url, resp.status, await resp.read(), resp.headers.get("Retry-After"))
                 async for event in _Reader(url, self.idle_timeout).events(resp.content.iter_any()):
                     yield event
-        except aiohttp.ClientError as exc:
-            raise self._error(url, exc) from None
-        except asyncio.TimeoutError:
-            raise _stalled(url, self.idle_timeout) from None
-
-    async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
-        return await self._json("GET", url, None, headers)
-
-    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        return await self._json("POST", url, body, headers)
 
     async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
-        import aiohttp
-
         session = self._client()
-        try:
+        with self._worded(url):
             async with session.request(method, url, data=body, headers=headers) as resp:
                 payload = await resp.read()
                 if resp.status >= 300:
                     raise http_error(url, resp.status, payload, resp.headers.get("Retry-After"))
-        except aiohttp.ClientError as exc:
-            raise self._error(url, exc) from None
-        except asyncio.TimeoutError:
-            raise _stalled(url, self.idle_timeout) from None
         return _json_body(url, payload)
 
-    def _error(self, url: str, exc: Exception) -> ModelError:
-        import aiohttp
-
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            return ModelUnreachable(
-                f"no connection within {self.connect_timeout:g} s (connect timeout)", url=url, retryable=True
-            )
-        if isinstance(exc, aiohttp.ServerTimeoutError):
-            return _stalled(url, self.idle_timeout)
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return _unreachable(url, exc.os_error or exc)
-        if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return _broken(url, "the server closed the connection")
-        if isinstance(exc, aiohttp.ClientPayloadError):
-            return _broken(url, _os_reason(exc) or "the response was cut off in the middle")
-        if isinstance(exc, aiohttp.ClientOSError):
-            return _broken(url, _os_reason(exc) or "the connection failed")
-        return ModelError(f"the exchange with {url} failed: {type(exc).__name__}: {exc}", url=url)
+    def _failures(self) -> _LibraryErrors:
+        return _aiohttp_failures()
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -410,7 +471,7 @@ def _json_body(url: str, payload: bytes) -> Any:
         ) from None
 
 
-class HttpxTransport:
+class HttpxTransport(_LibraryTransport):
     """A transport over an `httpx.AsyncClient` (yours, or one it makes).
 
     Args:
@@ -454,10 +515,8 @@ class HttpxTransport:
     async def stream(
         self, url: str, body: bytes, headers: Mapping[str, str]
     ) -> AsyncIterator[dict[str, Any]]:
-        import httpx
-
         client = self._client()
-        try:
+        with self._worded(url):
             async with client.stream("POST", url, content=body, headers=headers) as resp:
                 if resp.status_code >= 300:
                     raise http_error(
@@ -465,42 +524,17 @@ class HttpxTransport:
                     )
                 async for event in _Reader(url, self.idle_timeout).events(resp.aiter_bytes()):
                     yield event
-        except httpx.HTTPError as exc:
-            raise self._error(url, exc) from None
-
-    async def get_json(self, url: str, headers: Mapping[str, str]) -> Any:
-        return await self._json("GET", url, None, headers)
-
-    async def post_json(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
-        return await self._json("POST", url, body, headers)
 
     async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
-        import httpx
-
-        try:
-            resp = await self._client().request(method, url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise self._error(url, exc) from None
+        client = self._client()
+        with self._worded(url):
+            resp = await client.request(method, url, content=body, headers=headers)
         if resp.status_code >= 300:
             raise http_error(url, resp.status_code, resp.content, resp.headers.get("Retry-After"))
         return _json_body(url, resp.content)
 
-    def _error(self, url: str, exc: Exception) -> ModelError:
-        import httpx
-
-        if isinstance(exc, httpx.ConnectTimeout):
-            return ModelUnreachable(
-                f"no connection within {self.connect_timeout:g} s (connect timeout)", url=url, retryable=True
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            return _stalled(url, self.idle_timeout)
-        if isinstance(exc, httpx.ConnectError):
-            return _unreachable(url, exc)
-        if isinstance(exc, httpx.RemoteProtocolError):
-            return _broken(url, _os_reason(exc) or "the server closed the connection")
-        if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
-            return _broken(url, _os_reason(exc) or "the connection failed")
-        return ModelError(f"the exchange with {url} failed: {type(exc).__name__}: {exc}", url=url)
+    def _failures(self) -> _LibraryErrors:
+        return _httpx_failures()
 
     async def aclose(self) -> None:
         if self._given is None and self._client_obj is not None:

@@ -1,5 +1,5 @@
 """The model server a backend talks to: its URL, credentials, model name, window, transport
-and retry policy."""
+and retry policy; and `ServerBackend`, what the backends that talk to one share."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from agentkit.backends._http import EmptyBody, Transport, make_transport
-from agentkit.backends.base import Retrying
+from agentkit.backends.base import (
+    ExtraBody,
+    ModelRequest,
+    Retrying,
+    StructuredOutputs,
+    check_extra,
+    check_structured_outputs,
+)
 from agentkit.backends.retry import Attempts, RetryPolicy
 from agentkit.backends.servers import UNKNOWN, ServerKind, kind_of
 from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
@@ -19,7 +26,7 @@ from agentkit.errors import ConfigError, ModelError, ModelUnreachable, StreamBro
 if TYPE_CHECKING:
     from agentkit.serving import ModelProfile
 
-__all__ = ["DEFAULT_BASE_URL", "ServerConnection", "normalize_base_url"]
+__all__ = ["DEFAULT_BASE_URL", "ServerBackend", "ServerConnection", "normalize_base_url"]
 
 
 def normalize_base_url(url: str) -> str:
@@ -271,3 +278,54 @@ class ServerConnection:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+
+class ServerBackend:
+    """What the backends that talk to one OpenAI-compatible server share: the connection,
+    the extra request fields, how an answer is held to its output schema, and the calls
+    that go straight to the server. Its arguments are documented on `ChatBackend` and
+    `CompletionsBackend`, the public faces of it.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        transport: str | Transport | None = None,
+        client: Any = None,
+        extra_body: ExtraBody = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        structured_outputs: StructuredOutputs = "auto",
+    ) -> None:
+        self.structured_outputs = check_structured_outputs(structured_outputs)
+        self.server = ServerConnection(
+            base_url,
+            model,
+            api_key=api_key,
+            transport=transport,
+            client=client,
+            connect_timeout=connect_timeout,
+            idle_timeout=idle_timeout,
+            retry=retry,
+        )
+        self.extra_body = check_extra(extra_body) if isinstance(extra_body, dict) else extra_body
+
+    async def check(self) -> None:
+        """Fail at once if no model server has ever answered at the base URL."""
+        await self.server.check()
+
+    async def context_window(self) -> int | None:
+        return await self.server.max_model_len()
+
+    def constrains(self, request: ModelRequest) -> bool:
+        """Whether this request's answer is constrained to its output schema by the server."""
+        if request.output_schema is None or self.structured_outputs == "validate":
+            return False
+        return self.structured_outputs == "server" or self.server.kind.json_schema
+
+    async def aclose(self) -> None:
+        await self.server.aclose()

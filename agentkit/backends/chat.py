@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentkit.backends._http import Transport
-from agentkit.backends._server import ServerConnection
+from agentkit.backends._server import ServerBackend
 from agentkit.backends.base import (
     ExtraBody,
     ModelEvent,
@@ -32,8 +32,6 @@ from agentkit.backends.base import (
     StructuredOutputs,
     Turn,
     TurnBuilder,
-    check_extra,
-    check_structured_outputs,
     extra_fields,
     hold_answer,
     usage_from,
@@ -89,7 +87,7 @@ class _PendingCall:
         return call
 
 
-class ChatBackend:
+class ChatBackend(ServerBackend):
     """Qwen3 (or any model) over `/v1/chat/completions`.
 
     Args:
@@ -127,19 +125,19 @@ class ChatBackend:
         retry: RetryPolicy | None = None,
         structured_outputs: StructuredOutputs = "auto",
     ) -> None:
-        self.structured_outputs = check_structured_outputs(structured_outputs)
-        self.server = ServerConnection(
+        super().__init__(
             base_url,
             model,
             api_key=api_key,
             transport=transport,
             client=client,
+            extra_body=extra_body,
             connect_timeout=connect_timeout,
             idle_timeout=idle_timeout,
             retry=retry,
+            structured_outputs=structured_outputs,
         )
         self.tool_choice = tool_choice
-        self.extra_body = check_extra(extra_body) if isinstance(extra_body, dict) else extra_body
 
     async def body_for(self, request: ModelRequest) -> dict[str, Any]:
         """The request body of a model call."""
@@ -186,19 +184,6 @@ class ChatBackend:
         }
         return await self.server.count_tokens(fields)
 
-    async def check(self) -> None:
-        """Fail at once if no model server has ever answered at the base URL."""
-        await self.server.check()
-
-    async def context_window(self) -> int | None:
-        return await self.server.max_model_len()
-
-    def constrains(self, request: ModelRequest) -> bool:
-        """Whether this request's answer is constrained to its output schema by the server."""
-        if request.output_schema is None or self.structured_outputs == "validate":
-            return False
-        return self.structured_outputs == "server" or self.server.kind.json_schema
-
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         server = self.server
         async for notice in server.prepare():
@@ -223,45 +208,37 @@ class ChatBackend:
         turn = events[-1]
         assert isinstance(turn, Turn)
         if constrained and not turn.calls:
-            # The answer, asked again under the schema. A thinking step goes on from its own
-            # think block (the reply continues an assistant message that closes it), so the
-            # constraint holds from the first token and the model does not think twice.
-            assert request.output_schema is not None
-            fields = {**fields, "response_format": _response_format(request.output_schema)}
-            if think:
-                thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
-                fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
-                fields.update(add_generation_prompt=False, continue_final_message=True)
-            body = server.body(fields)
-            answer = _Reply()
-            async for item in self._exchange(body, attempts, lambda: _Reply(False)):
-                if isinstance(item, _Reply):
-                    answer = item
-                elif isinstance(item, (ContentDelta, ReasoningDelta)):
-                    # After a closed think block everything is the answer, though a
-                    # reasoning parser that saw no `</think>` calls it reasoning.
-                    yield ContentDelta(item.text)
-                else:
-                    yield item
-            answer.close()
-            said = answer.turn
-            turn.message.content = "".join(said.reasoning) + "".join(said.content)
-            turn.usage = turn.usage + said.usage
-            turn.finish_reason = answer.finish
+            body = server.body(_answer_fields(request, fields, turn, think))
+            async for event in self._answer(body, attempts, turn):
+                yield event
             reply.turn.usage = turn.usage
             events = [e for e in events if not isinstance(e, ContentDelta)]
         else:
             events = [*held, *events]
-        if not reply.turn.usage.requests:  # the server did not say (llama-cpp-python does not)
-            message = turn.message
-            written = len(message.content) + len(message.reasoning or "")
-            written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
-            reply.turn.estimate(len(body), written)
-            turn.usage = reply.turn.usage
+        _estimate_usage(reply, turn, len(body))
         if not think and turn.message.reasoning and server.thinking_flag and profile.thinks == "switch":
             server.thinks_anyway = True  # it ignores enable_thinking: the next steps say /no_think
         for event in events:
             yield event
+
+    async def _answer(self, body: bytes, attempts: Attempts, turn: Turn) -> AsyncIterator[ModelEvent]:
+        """The answer asked for again under the schema, streamed as content; it becomes the
+        turn's content."""
+        answer = _Reply()
+        async for item in self._exchange(body, attempts, lambda: _Reply(False)):
+            if isinstance(item, _Reply):
+                answer = item
+            elif isinstance(item, (ContentDelta, ReasoningDelta)):
+                # After a closed think block everything is the answer, though a
+                # reasoning parser that saw no `</think>` calls it reasoning.
+                yield ContentDelta(item.text)
+            else:
+                yield item
+        answer.close()
+        said = answer.turn
+        turn.message.content = "".join(said.reasoning) + "".join(said.content)
+        turn.usage = turn.usage + said.usage
+        turn.finish_reason = answer.finish
 
     async def _exchange(
         self, body: bytes, attempts: Attempts, new_reply: Callable[[], _Reply]
@@ -285,9 +262,6 @@ class ChatBackend:
                     continue
             yield reply
             return
-
-    async def aclose(self) -> None:
-        await self.server.aclose()
 
 
 class _Reply:
@@ -326,25 +300,31 @@ class _Reply:
             if text:
                 out += map(turn.add, self.content.feed(text))
             for part in delta.get("tool_calls") or ():
-                index = part.get("index", len(self.pending))
-                if index not in self.pending:
-                    # A new index means the calls before it are complete.
-                    for done in [i for i in self.pending if i < index]:
-                        out.append(self._ready(self.pending.pop(done).finish()))
-                    self.pending[index] = _PendingCall()
-                slot = self.pending[index]
-                if part.get("id") and not slot.id:
-                    slot.id = part["id"]
-                fn = part.get("function") or {}
-                if fn.get("name"):
-                    slot.add_name(fn["name"])
-                if fn.get("arguments"):
-                    slot.arguments.append(fn["arguments"])
+                out += self._read_call(part)
             if choice.get("finish_reason"):
                 self.finish = choice["finish_reason"]
         if chunk.get("usage"):
             turn.count(usage_from(chunk["usage"]))
         self.started = self.started or bool(out) or bool(self.pending)
+        return out
+
+    def _read_call(self, part: dict[str, Any]) -> list[ModelEvent]:
+        """A piece of a streamed tool call; the calls it shows complete."""
+        out: list[ModelEvent] = []
+        index = part.get("index", len(self.pending))
+        if index not in self.pending:
+            # A new index means the calls before it are complete.
+            for done in [i for i in self.pending if i < index]:
+                out.append(self._ready(self.pending.pop(done).finish()))
+            self.pending[index] = _PendingCall()
+        slot = self.pending[index]
+        if part.get("id") and not slot.id:
+            slot.id = part["id"]
+        fn = part.get("function") or {}
+        if fn.get("name"):
+            slot.add_name(fn["name"])
+        if fn.get("arguments"):
+            slot.arguments.append(fn["arguments"])
         return out
 
     @property
@@ -377,6 +357,30 @@ class _Reply:
         turn.saw_reasoning = turn.saw_reasoning or self.content.saw_think
         out.append(turn.turn(finish_reason=self.finish))
         return out
+
+
+def _answer_fields(request: ModelRequest, fields: dict[str, Any], turn: Turn, think: bool) -> dict[str, Any]:
+    """The request of the answer asked again under the schema. A thinking step goes on from
+    its own think block (the reply continues an assistant message that closes it), so the
+    constraint holds from the first token and the model does not think twice."""
+    assert request.output_schema is not None
+    fields = {**fields, "response_format": _response_format(request.output_schema)}
+    if think:
+        thought = "<think>\n" + (turn.message.reasoning or "").strip("\n") + "\n</think>\n\n"
+        fields["messages"] = [*fields["messages"], {"role": "assistant", "content": thought}]
+        fields.update(add_generation_prompt=False, continue_final_message=True)
+    return fields
+
+
+def _estimate_usage(reply: _Reply, turn: Turn, sent: int) -> None:
+    """Usage estimated from sizes where the server did not say (llama-cpp-python does not)."""
+    if reply.turn.usage.requests:
+        return
+    message = turn.message
+    written = len(message.content) + len(message.reasoning or "")
+    written += sum(len(c.raw or "") + len(c.name) for c in message.tool_calls)
+    reply.turn.estimate(sent, written)
+    turn.usage = reply.turn.usage
 
 
 def _response_format(schema: dict[str, Any]) -> dict[str, Any]:

@@ -20,31 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agentkit.backends._http import Transport
-from agentkit.backends._server import ServerConnection
+from agentkit.backends._server import ServerBackend
 from agentkit.backends.base import (
-    ExtraBody,
     ModelEvent,
     ModelRequest,
     Retrying,
-    StructuredOutputs,
     TurnBuilder,
-    check_extra,
-    check_structured_outputs,
     extra_fields,
     hold_answer,
     usage_from,
 )
-from agentkit.backends.retry import Attempts, RetryPolicy
-from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
+from agentkit.backends.retry import Attempts
 from agentkit.errors import ModelError, StreamBroken
 from agentkit.messages import AssistantMessage, ContentDelta, Message, ToolMessage, UserMessage
-from agentkit.qwen3.parser import StreamParser
+from agentkit.qwen3.parser import ParserEvent, StreamParser
 from agentkit.qwen3.template import IM_END, TemplateName, generation_prompt, render_prompt
 
 if TYPE_CHECKING:
@@ -119,7 +114,7 @@ def _parser(profile: ModelProfile, think: bool) -> StreamParser:
     return StreamParser(unopened=think)
 
 
-class CompletionsBackend:
+class CompletionsBackend(ServerBackend):
     """Qwen3 over `/v1/completions`, with agentkit's own template and parser.
 
     Args:
@@ -140,40 +135,15 @@ class CompletionsBackend:
 
     name = "completions"
 
-    def __init__(
-        self,
-        base_url: str | None = None,
-        model: str | None = None,
-        *,
-        api_key: str | None = None,
-        transport: str | Transport | None = None,
-        client: Any = None,
-        extra_body: ExtraBody = None,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        structured_outputs: StructuredOutputs = "auto",
-    ) -> None:
-        self.structured_outputs = check_structured_outputs(structured_outputs)
-        self.server = ServerConnection(
-            base_url,
-            model,
-            api_key=api_key,
-            transport=transport,
-            client=client,
-            connect_timeout=connect_timeout,
-            idle_timeout=idle_timeout,
-            retry=retry,
-        )
-        self.extra_body = check_extra(extra_body) if isinstance(extra_body, dict) else extra_body
-        # A memo of `prompt_text`: id(assistant message) -> (the messages up to it, the
-        # tools, the prompt through its output). Valid while every one of those messages
-        # is still the same object in the conversation.
-        self._prompts: OrderedDict[int, tuple[tuple[Message, ...], Sequence[dict[str, Any]], str]] = (
-            OrderedDict()
-        )
-        # The last prompt made, by the identity of what it was made from (kept alive with it).
-        self._last: tuple[tuple[int, int, int, int, bool, str], str, Sequence[Message]] | None = None
+    # A memo of `prompt_text`: id(assistant message) -> (the messages up to it, the tools,
+    # the prompt through its output). Valid while every one of those messages is still the
+    # same object in the conversation.
+    @functools.cached_property
+    def _prompts(self) -> OrderedDict[int, tuple[tuple[Message, ...], Sequence[dict[str, Any]], str]]:
+        return OrderedDict()
+
+    # The last prompt made, by the identity of what it was made from (kept alive with it).
+    _last: tuple[tuple[int, int, int, int, bool, str], str, Sequence[Message]] | None = None
 
     def prompt_for(self, request: ModelRequest) -> str:
         """The prompt of a request: `prompt_text`, extending the previous step's prompt
@@ -238,23 +208,42 @@ class CompletionsBackend:
         await self.server.model_name()
         return await self.server.count_tokens({"prompt": self.prompt_for(request)})
 
-    async def check(self) -> None:
-        """Fail at once if no model server has ever answered at the base URL."""
-        await self.server.check()
-
-    async def context_window(self) -> int | None:
-        return await self.server.max_model_len()
-
-    def constrains(self, request: ModelRequest) -> bool:
-        """Whether this request's answer is constrained to its output schema by the server."""
-        if request.output_schema is None or self.structured_outputs == "validate":
-            return False
-        return self.structured_outputs == "server" or self.server.kind.json_schema
-
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         server = self.server
         async for notice in server.prepare():
             yield notice
+        step = await self._step(request)
+        think, turn = step.think, step.turn
+        text = _Generation(request, step.prompt)
+        async for event in self._write(step, text):
+            yield event
+        raw = "".join(text.output)
+        finish = text.finish
+        if step.constrained and not turn.calls:
+            # The answer: written again from the end of the think block, constrained to the
+            # schema, on the same prompt (so that the next step's prompt extends it). A think
+            # block the free text never closed is closed as a spent budget is.
+            assert request.output_schema is not None
+            kept = _before_answer(raw, think)
+            answer = _Generation(
+                request, step.prompt, kept, {"structured_outputs": {"json": request.output_schema}}
+            )
+            async for event in self._answer(step, answer):
+                yield event
+            raw = kept + "".join(answer.output)
+            finish = answer.finish
+        else:
+            for waiting in step.held:
+                yield turn.add(waiting)
+        if not turn.usage.requests:  # the server did not say (llama-cpp-python does not)
+            turn.estimate(len(step.prompt), len(raw))
+        result = turn.turn(finish_reason=finish, raw=step.prefill + raw)
+        self._remember(request, result.message, step.prompt, raw)
+        yield result
+
+    async def _step(self, request: ModelRequest) -> _Step:
+        """What every generation of a model call shares, worked out before the first."""
+        server = self.server
         model = await server.model_name()
         prompt = self.prompt_for(request)
         sampling = request.sampling.body()
@@ -270,77 +259,65 @@ class CompletionsBackend:
         sampling.pop("max_tokens", None)
         profile = server.profile
         think = profile.thinks_when(request.decision.think)
-        budget = request.decision.budget if think else None
-        prefill = generation_prompt(profile.template, think).removeprefix(ASSISTANT_OPEN)
-        constrained = self.constrains(request)
-        parser = _parser(profile, think)
-        turn = TurnBuilder()
-        attempts = server.attempts()
-        # With a constrained answer, the text after the think block is held back until a
-        # call shows it is not the answer: an answer is written again under the constraint.
-        held: list[ModelEvent] = []
-        fields = {
-            "model": model,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "stop": STOP,
-            **sampling,
-        }
-        text = _Generation(request, prompt)
-        limit = min(budget, ceiling) if budget else ceiling
+        return _Step(
+            prompt=prompt,
+            fields={
+                "model": model,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                "stop": STOP,
+                **sampling,
+            },
+            ceiling=ceiling,
+            think=think,
+            budget=request.decision.budget if think else None,
+            prefill=generation_prompt(profile.template, think).removeprefix(ASSISTANT_OPEN),
+            constrained=self.constrains(request),
+            parser=_parser(profile, think),
+            turn=TurnBuilder(),
+            attempts=server.attempts(),
+        )
+
+    async def _write(self, step: _Step, text: _Generation) -> AsyncIterator[ModelEvent]:
+        """The step's own text as it streams, parsed to its end. A thinking budget that runs
+        out closes the reasoning, and the model goes on with the tokens that are left."""
+        budget = step.budget
+        limit = min(budget, step.ceiling) if budget else step.ceiling
         while True:
-            async for item in self._generate(text, fields, limit, turn, attempts):
+            async for item in self._generate(text, step.fields, limit, step.turn, step.attempts):
                 if isinstance(item, Retrying):
                     yield item
                     continue
-                for event in parser.feed(item):
-                    for out in hold_answer(event, held, constrained):
-                        yield turn.add(out)
-            if budget is None or text.finish != "length":
+                for event in step.parsed(step.parser.feed(item)):
+                    yield event
+            if budget is None or text.finish != "length" or text.used >= step.ceiling:
                 break
-            # The budget ran out: close the reasoning if it is still open, then let the
-            # model go on with the tokens that are left.
             budget = None
-            if text.used >= ceiling:
-                break
-            if parser.in_reasoning:
-                text.output.append(BUDGET_CLOSE)
-                for event in parser.feed(BUDGET_CLOSE):
-                    yield turn.add(event)
-            limit = ceiling - text.used
-        for event in parser.close():
-            for out in hold_answer(event, held, constrained):
-                yield turn.add(out)
-        turn.saw_reasoning = parser.saw_think
-        raw = "".join(text.output)
-        finish = text.finish
-        if constrained and not turn.calls:
-            # The answer: written again from the end of the think block, constrained to the
-            # schema, on the same prompt (so that the next step's prompt extends it). A think
-            # block the free text never closed is closed as a spent budget is.
-            assert request.output_schema is not None
-            kept = _before_answer(raw, think)
-            answer = _Generation(
-                request, prompt, kept, {"structured_outputs": {"json": request.output_schema}}
-            )
-            # The answer gets the call's own allowance: the thinking before it is prompt now
-            # (and vLLM caps the number at what the window leaves).
-            async for item in self._generate(answer, fields, ceiling, turn, attempts):
-                if isinstance(item, Retrying):
-                    turn.content.clear()  # the answer is written anew
-                    yield item
-                else:
-                    yield turn.add(ContentDelta(item))
-            raw = kept + "".join(answer.output)
-            finish = answer.finish
-        else:
-            for waiting in held:
-                yield turn.add(waiting)
-        if not turn.usage.requests:  # the server did not say (llama-cpp-python does not)
-            turn.estimate(len(prompt), len(raw))
-        result = turn.turn(finish_reason=finish, raw=prefill + raw)
-        self._remember(request, result.message, prompt, raw)
-        yield result
+            for event in step.close_reasoning(text):
+                yield event
+            limit = step.ceiling - text.used
+        for event in step.parsed(step.parser.close()):
+            yield event
+        step.turn.saw_reasoning = step.parser.saw_think
+
+    async def _answer(self, step: _Step, answer: _Generation) -> AsyncIterator[ModelEvent]:
+        """The answer written again under the constraint, streamed as content. It gets the
+        call's own allowance: the thinking before it is prompt now (and vLLM caps the
+        number at what the window leaves)."""
+        turn = step.turn
+        async for item in self._generate(answer, step.fields, step.ceiling, turn, step.attempts):
+            if isinstance(item, Retrying):
+                turn.content.clear()  # the answer is written anew
+                yield item
+            else:
+                yield turn.add(ContentDelta(item))
+
+    def _extra_after(self, request: ModelRequest, written: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The extra fields of an attempt that goes on from `written`: a function of the
+        request is asked again (its constraint must go on from there); else they stay."""
+        if written and callable(self.extra_body):
+            return extra_fields(self.extra_body, dataclasses.replace(request, continued=written))
+        return extra
 
     async def _generate(
         self, text: _Generation, fields: dict[str, Any], limit: int, turn: TurnBuilder, attempts: Attempts
@@ -352,8 +329,7 @@ class CompletionsBackend:
         extra = extra_fields(self.extra_body, request)
         while True:
             written = text.kept + "".join(text.output)
-            if written and callable(self.extra_body):  # its constraint must go on from here
-                extra = extra_fields(self.extra_body, dataclasses.replace(request, continued=written))
+            extra = self._extra_after(request, written, extra)
             body: dict[str, Any] = {
                 **fields,
                 "prompt": text.prompt + written,
@@ -382,25 +358,58 @@ class CompletionsBackend:
                     raise server.cut_short("/completions")
             except ModelError as exc:
                 if not (isinstance(exc, StreamBroken) and finish is not None):  # only [DONE] missing
-                    wait = attempts.wait_after(exc)
-                    text.used += pieces
-                    if text.constraint:
-                        # A grammar starts at the first generated token: a half-written
-                        # answer in the prompt cannot be continued under it. Write it anew.
-                        text.output.clear()
-                        yield Retrying(attempts.number, wait, str(exc), restart=True, kept=len(text.kept))
-                    else:
-                        kept = len(text.kept) + sum(map(len, text.output))
-                        yield Retrying(attempts.number, wait, str(exc), kept=kept)
-                        limit = max(1, limit - pieces)
-                    await asyncio.sleep(wait)
+                    retrying, limit = text.failed(exc, attempts, pieces, limit)
+                    yield retrying
+                    await asyncio.sleep(retrying.wait)
                     continue
             text.used += counted if counted is not None else pieces
             text.finish = finish
             return
 
-    async def aclose(self) -> None:
-        await self.server.aclose()
+
+@dataclass
+class _Step:
+    """One model call of this backend, while it streams.
+
+    Attributes:
+        prompt: The step's prompt.
+        fields: The request fields every generation of the step sends.
+        ceiling: Output tokens the call may use.
+        think: Whether the step thinks.
+        budget: Its thinking budget in tokens, if any.
+        prefill: What the generation prompt wrote of the assistant's turn.
+        constrained: Whether its answer is written again under the output schema; until a
+            call shows there is none, the text after the think block is then `held`.
+        parser: The parser of its output.
+        turn: The turn being built.
+        attempts: Its retry budget.
+        held: Events held back (see `constrained`).
+    """
+
+    prompt: str
+    fields: dict[str, Any]
+    ceiling: int
+    think: bool
+    budget: int | None
+    prefill: str
+    constrained: bool
+    parser: StreamParser
+    turn: TurnBuilder
+    attempts: Attempts
+    held: list[ModelEvent] = field(default_factory=list)
+
+    def parsed(self, events: list[ParserEvent]) -> list[ModelEvent]:
+        """Parser events added to the turn, the answer held back when it is constrained."""
+        return [
+            self.turn.add(out) for event in events for out in hold_answer(event, self.held, self.constrained)
+        ]
+
+    def close_reasoning(self, text: _Generation) -> list[ModelEvent]:
+        """After a spent thinking budget: close the reasoning if it is still open."""
+        if not self.parser.in_reasoning:
+            return []
+        text.output.append(BUDGET_CLOSE)
+        return [self.turn.add(event) for event in self.parser.feed(BUDGET_CLOSE)]
 
 
 @dataclass
@@ -425,6 +434,19 @@ class _Generation:
     output: list[str] = field(default_factory=list)
     used: int = 0
     finish: str | None = None
+
+    def failed(self, exc: ModelError, attempts: Attempts, pieces: int, limit: int) -> tuple[Retrying, int]:
+        """After an attempt that wrote `pieces` and failed: the notice of the next attempt,
+        and the tokens it may write. It continues the text, unless a constraint holds it."""
+        wait = attempts.wait_after(exc)
+        self.used += pieces
+        if self.constraint:
+            # A grammar starts at the first generated token: a half-written answer in the
+            # prompt cannot be continued under it. Write it anew.
+            self.output.clear()
+            return Retrying(attempts.number, wait, str(exc), restart=True, kept=len(self.kept)), limit
+        kept = len(self.kept) + sum(map(len, self.output))
+        return Retrying(attempts.number, wait, str(exc), kept=kept), max(1, limit - pieces)
 
 
 def _before_answer(output: str, think: bool) -> str:

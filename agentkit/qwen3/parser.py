@@ -4,10 +4,11 @@
 certain; `parse_output` is the same parser fed the whole text at once, so the two agree on
 every input and in every chunking. Total work is linear in the output's length.
 
-Reading is lenient where small models slip: markdown fences, single quotes, trailing commas,
-Python literals, arguments given as a JSON string, a missing `</tool_call>`, several objects
-in one block, unclosed braces at the end. A call that still cannot be read becomes a
-`ToolCallError` saying why; the good calls beside it are kept.
+Reading is lenient where small models slip: markdown fences, arguments given as a JSON
+string, a missing `</tool_call>`, several objects in one block, and the JSON slips that
+`lenient_json` forgives (single quotes, trailing commas, Python literals, unclosed braces at
+the end). A call that still cannot be read becomes a `ToolCallError` saying why; the good
+calls beside it are kept.
 
 Reasoning and content are returned without surrounding whitespace (the template adds the
 newlines around `<think>` blocks and between calls itself).
@@ -19,7 +20,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Union
+from typing import Any, Union
 
 from agentkit.messages import (
     ContentDelta,
@@ -29,6 +30,7 @@ from agentkit.messages import (
     ToolCallInvalid,
     ToolCallReady,
 )
+from agentkit.qwen3.lenient_json import read_value, read_values
 
 __all__ = [
     "ParsedOutput",
@@ -293,12 +295,7 @@ class StreamParser:
         if state == _CALL:
             self._call.add(text)
         elif state == _THINK:
-            if self._held is not None:
-                self._held.append(text)
-            else:
-                out = self._reasoning.push(text)
-                if out:
-                    events.append(ReasoningDelta(out))
+            self._think_text(text, events)
         elif state == _START:
             if not text.strip():
                 return  # leading whitespace: what comes next decides the state
@@ -309,15 +306,27 @@ class StreamParser:
             self._unopened.append(text)
         elif state == _FUNCTION:
             self._function.append(text)
-        elif self._untagged is not None:
-            self._untagged.append(text)
         else:
-            at = None if self._calls_seen else self._untagged_start(text)
-            if at is None:
-                self._push_content(text, events)
-            else:
-                self._push_content(text[:at], events)
-                self._untagged = [text[at:]]
+            self._content_text(text, events)
+
+    def _think_text(self, text: str, events: list[ParserEvent]) -> None:
+        if self._held is not None:
+            self._held.append(text)
+        else:
+            out = self._reasoning.push(text)
+            if out:
+                events.append(ReasoningDelta(out))
+
+    def _content_text(self, text: str, events: list[ParserEvent]) -> None:
+        if self._untagged is not None:
+            self._untagged.append(text)
+            return
+        at = None if self._calls_seen else self._untagged_start(text)
+        if at is None:
+            self._push_content(text, events)
+        else:
+            self._push_content(text[:at], events)
+            self._untagged = [text[at:]]
 
     def _untagged_start(self, text: str) -> int | None:
         """Where in `text` a call written without <tool_call> may begin: at the start of the
@@ -342,46 +351,60 @@ class StreamParser:
             self._push_content("".join(held), events)
 
     def _tag(self, tag: str, events: list[ParserEvent]) -> None:
-        state = self._state
-        if state == _UNOPENED:
+        if self._state == _UNOPENED:
             self._settle_unopened(events, reasoning=tag == THINK_CLOSE)
             if tag == THINK_CLOSE:
                 return
-            state = self._state
         if tag in END_TOKENS:
             self._end(events)
-        elif state == _THINK:
-            if tag == THINK_CLOSE:
-                held, self._held = self._held, None
-                if held:  # the calls were part of the reasoning after all
-                    self._text("".join(held), events)
-                self._state = _CONTENT
-            elif tag == CALL_OPEN and self._held is None:
-                self._held = [tag]
-            elif self._held is not None:
-                self._held.append(tag)
-            # a stray <think> inside reasoning is dropped
-        elif tag == THINK_OPEN:  # at the start
+        else:
+            _TAG_HANDLERS[self._state](self, tag, events)
+
+    # One handler a state, for the tags its pattern in _TAGS_BY_STATE finds (the end tokens
+    # aside: they end the output in every state).
+
+    def _tag_at_start(self, tag: str, events: list[ParserEvent]) -> None:
+        if tag == THINK_OPEN:
             self._state, self._saw_think = _THINK, True
-        elif tag == THINK_CLOSE:  # at the start: the prompt opened the think block
+        elif tag == THINK_CLOSE:  # the prompt opened the think block
             self._state, self._saw_think = _CONTENT, True
-        elif state == _CALL and self._call.in_string:
-            self._call.add_tag_as_text(tag)
-        elif state == _FUNCTION:  # </function>, or a <tool_call> after an unclosed one
-            self._finish_function(events)
-            if tag == CALL_OPEN:
-                self._state, self._call = _CALL, _CallBody()
-        elif tag in FUNCTION_OPENS:
-            self._release_untagged(events)
+        else:
+            self._tag_in_content(tag, events)
+
+    def _tag_in_think(self, tag: str, events: list[ParserEvent]) -> None:
+        if tag == THINK_CLOSE:
+            held, self._held = self._held, None
+            if held:  # the calls were part of the reasoning after all
+                self._text("".join(held), events)
+            self._state = _CONTENT
+        elif tag == CALL_OPEN and self._held is None:
+            self._held = [tag]
+        elif self._held is not None:
+            self._held.append(tag)
+        # a stray <think> inside reasoning is dropped
+
+    def _tag_in_content(self, tag: str, events: list[ParserEvent]) -> None:
+        """A `<tool_call>` or a bare `<function=...>` opens."""
+        self._release_untagged(events)
+        if tag == CALL_OPEN:
+            self._state, self._call = _CALL, _CallBody()
+        else:
             self._state, self._function = _FUNCTION, [tag]
-        elif tag == CALL_OPEN:
+
+    def _tag_in_call(self, tag: str, events: list[ParserEvent]) -> None:
+        if self._call.in_string:
+            self._call.add_tag_as_text(tag)
+        elif tag == CALL_OPEN:  # a new call before the previous one was closed
             self._release_untagged(events)
-            if state == _CALL:  # a new call before the previous one was closed
-                self._finish_call(events, CALL_OPEN)
-            else:
-                self._state, self._call = _CALL, _CallBody()
-        elif tag == CALL_CLOSE:
+            self._finish_call(events, CALL_OPEN)
+        else:
             self._finish_call(events, CALL_CLOSE)
+
+    def _tag_in_function(self, tag: str, events: list[ParserEvent]) -> None:
+        """`</function>`, or a `<tool_call>` after an unclosed `<function=...>`."""
+        self._finish_function(events)
+        if tag == CALL_OPEN:
+            self._state, self._call = _CALL, _CallBody()
 
     def _settle_unopened(self, events: list[ParserEvent], *, reasoning: bool) -> None:
         """The held output turned out to be reasoning (a `</think>` closed it) or the answer."""
@@ -451,6 +474,15 @@ class StreamParser:
         self._call = _CallBody()
 
 
+_TAG_HANDLERS = {
+    _START: StreamParser._tag_at_start,
+    _THINK: StreamParser._tag_in_think,
+    _CONTENT: StreamParser._tag_in_content,
+    _CALL: StreamParser._tag_in_call,
+    _FUNCTION: StreamParser._tag_in_function,
+}
+
+
 def _raw(body: str, end: str | None) -> str:
     return CALL_OPEN + body + (CALL_CLOSE if end == CALL_CLOSE else "")
 
@@ -471,7 +503,7 @@ def _untagged_calls(text: str) -> list[ToolCall | ToolCallError] | None:
         found = _read_xml_calls(body, text)
         return found if all(isinstance(c, ToolCall) for c in found) else None
     try:
-        objects = _read_objects(body)
+        objects = read_values(body)
     except ValueError:
         return None
     items = [item for obj in objects for item in (obj if isinstance(obj, list) else [obj])]
@@ -554,7 +586,7 @@ def read_call_block(
     if text.startswith("<function"):
         return _read_xml_calls(text, raw)
     try:
-        objects = _read_objects(text)
+        objects = read_values(text)
     except ValueError as exc:
         hint = _NAME_HINT.search(text)
         where = "" if closed else " (the block was never closed with </tool_call>)"
@@ -634,197 +666,7 @@ def read_arguments(text: str) -> dict[str, Any]:
     """
     if not text.strip():
         return {}
-    value = _read_value(text)
+    value = read_value(text)
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     return value
-
-
-def _read_objects(text: str) -> list[Any]:
-    """One or more JSON values in a row; strict JSON first, then the lenient reader."""
-    try:
-        return [json.loads(text)]
-    except (ValueError, RecursionError):
-        pass
-    values: list[Any] = []
-    pos = 0
-    decoder = json.JSONDecoder()
-    while pos < len(text):
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError):
-            value, pos = _Lenient(text, pos).value_at_top()
-        values.append(value)
-        pos = _skip_separators(text, pos)
-        if values and pos < len(text) and text[pos] not in "{[":
-            break  # trailing prose after the call(s): ignore it
-    return values
-
-
-def _read_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        value, pos = _Lenient(text, 0).value_at_top()
-        if pos < len(text.rstrip()):
-            raise ValueError(f"unexpected text at character {pos}") from None
-        return value
-
-
-def _skip_separators(text: str, pos: int) -> int:
-    while pos < len(text) and (text[pos].isspace() or text[pos] in ",;"):
-        pos += 1
-    return pos
-
-
-class _Lenient:
-    """A forgiving JSON reader: single quotes, trailing commas, Python's True/False/None,
-    bare keys, and objects or arrays left open at the end of the text. Nesting deeper than
-    `MAX_DEPTH` is an error, not a stack overflow."""
-
-    MAX_DEPTH = 200
-
-    _NUMBER = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-    _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-    _WORDS: ClassVar[dict[str, Any]] = {
-        "true": True,
-        "false": False,
-        "null": None,
-        "True": True,
-        "False": False,
-        "None": None,
-    }
-    _ESCAPES: ClassVar[dict[str, str]] = {
-        "n": "\n",
-        "t": "\t",
-        "r": "\r",
-        "b": "\b",
-        "f": "\f",
-        "/": "/",
-        "\\": "\\",
-    }
-
-    def __init__(self, text: str, pos: int) -> None:
-        self.text = text
-        self.pos = pos
-        self.depth = 0
-
-    def value_at_top(self) -> tuple[Any, int]:
-        value = self.value()
-        return value, self.pos
-
-    def fail(self, what: str) -> ValueError:
-        line = self.text.count("\n", 0, self.pos) + 1
-        col = self.pos - (self.text.rfind("\n", 0, self.pos) + 1) + 1
-        return ValueError(f"{what} at line {line} column {col}")
-
-    def ws(self) -> None:
-        text, pos = self.text, self.pos
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-        self.pos = pos
-
-    def at_end(self) -> bool:
-        self.ws()
-        return self.pos >= len(self.text)
-
-    def value(self) -> Any:
-        self.ws()
-        if self.pos >= len(self.text):
-            raise self.fail("expected a value but the text ended")
-        ch = self.text[self.pos]
-        if ch in "{[":
-            if self.depth == self.MAX_DEPTH:
-                raise self.fail(f"objects and arrays are nested more than {self.MAX_DEPTH} deep")
-            self.depth += 1
-            value = self.obj() if ch == "{" else self.arr()
-            self.depth -= 1
-            return value
-        if ch in "\"'":
-            return self.string()
-        number = self._NUMBER.match(self.text, self.pos)
-        if number:
-            self.pos = number.end()
-            literal = number.group()
-            return float(literal) if any(c in literal for c in ".eE") else int(literal)
-        word = self._WORD.match(self.text, self.pos)
-        if word and word.group() in self._WORDS:
-            self.pos = word.end()
-            return self._WORDS[word.group()]
-        raise self.fail(f"unexpected character {ch!r}")
-
-    def obj(self) -> dict[str, Any]:
-        self.pos += 1
-        out: dict[str, Any] = {}
-        while True:
-            if self.at_end():
-                return out  # left open at the end: close it
-            ch = self.text[self.pos]
-            if ch == "}":
-                self.pos += 1
-                return out
-            if ch in "\"'":
-                key = self.string()
-            else:
-                word = self._WORD.match(self.text, self.pos)
-                if not word:
-                    raise self.fail(f"expected a key, found {ch!r}")
-                key, self.pos = word.group(), word.end()
-            self.ws()
-            if self.pos >= len(self.text) or self.text[self.pos] != ":":
-                raise self.fail(f"expected ':' after key {key!r}")
-            self.pos += 1
-            out[key] = self.value()
-            if self.at_end():
-                return out
-            ch = self.text[self.pos]
-            if ch == ",":
-                self.pos += 1
-            elif ch != "}":
-                raise self.fail(f"expected ',' or '}}', found {ch!r}")
-
-    def arr(self) -> list[Any]:
-        self.pos += 1
-        out: list[Any] = []
-        while True:
-            if self.at_end():
-                return out
-            if self.text[self.pos] == "]":
-                self.pos += 1
-                return out
-            out.append(self.value())
-            if self.at_end():
-                return out
-            ch = self.text[self.pos]
-            if ch == ",":
-                self.pos += 1
-            elif ch != "]":
-                raise self.fail(f"expected ',' or ']', found {ch!r}")
-
-    def string(self) -> str:
-        text = self.text
-        quote = text[self.pos]
-        start = self.pos
-        self.pos += 1
-        parts: list[str] = []
-        while self.pos < len(text):
-            ch = text[self.pos]
-            if ch == quote:
-                self.pos += 1
-                return "".join(parts)
-            if ch == "\\" and self.pos + 1 < len(text):
-                nxt = text[self.pos + 1]
-                if nxt == "u" and self.pos + 6 <= len(text):
-                    try:
-                        parts.append(chr(int(text[self.pos + 2 : self.pos + 6], 16)))
-                        self.pos += 6
-                        continue
-                    except ValueError:
-                        pass
-                parts.append(self._ESCAPES.get(nxt, nxt))
-                self.pos += 2
-                continue
-            parts.append(ch)
-            self.pos += 1
-        self.pos = start
-        raise self.fail("a string is never closed")
