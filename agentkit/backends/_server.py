@@ -19,7 +19,7 @@ from agentkit.backends.base import (
     check_structured_outputs,
 )
 from agentkit.backends.retry import Attempts, RetryPolicy
-from agentkit.backends.servers import UNKNOWN, ServerKind, kind_of
+from agentkit.backends.server_kinds import UNKNOWN, ServerKind, kind_of
 from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT
 from agentkit.errors import ConfigError, ModelError, ModelUnreachable, StreamBroken
 

@@ -1,7 +1,7 @@
 """Both backends against llama-cpp-python's server, replaying its exact streams (captured from
 `llama-cpp-python[server]` 0.3.36 serving the tests' tiny Qwen3; see llamacpp/README.md).
 
-Its quirks are data (`agentkit.backends.servers`): the tool-call name repeated in every chunk,
+Its quirks are data (`agentkit.backends.server_kinds`): the tool-call name repeated in every chunk,
 no usage when streaming, `enable_thinking` and `thinking_token_budget` ignored, an empty 200
 for a request that fails once its stream began, and its own token counter.
 """
