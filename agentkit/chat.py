@@ -3,7 +3,8 @@
 Each `send` is one user turn: the agent's loop runs on the conversation so far plus the new
 message, with the agent's tools and policies, until the model answers or a limit stops it
 (limits count per turn). All turns write one transcript, so `agentkit runs list` shows the
-chat, and `ChatSession.resume` (`agentkit chat --resume ID`) rebuilds the whole conversation.
+chat, and `ChatSession.resume` (`agentkit chat --resume ID`) rebuilds the whole conversation,
+and the thinking policy last set (`/thinking`).
 
 The soft switches `/think` and `/no_think` stay in the user's message as typed; the model
 follows the latest one in the conversation, turn over turn, as the Qwen3 model card says
@@ -23,11 +24,13 @@ from agentkit.errors import ConfigError
 from agentkit.events import Event, RunFinished, StepFinished
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage, to_openai
 from agentkit.result import Resume, RunResult
-from agentkit.store import find_run, load_run, writer_alive
-from agentkit.thinking import PolicyLike
+from agentkit.store import TranscriptWriter, find_run, load_run, writer_alive
+from agentkit.thinking import Always, Auto, Never, PolicyLike
 from agentkit.tools.scope import RunScope
 
-__all__ = ["ChatSession"]
+__all__ = ["ChatSession", "policy_name"]
+
+_NAMED = ("on", "off", "auto")
 
 
 class ChatSession:
@@ -100,6 +103,9 @@ class ChatSession:
             session._scope = RunScope(Path(workspace), agent.sandbox)
         if saved.status == "killed":
             session.pending, session._resume = True, saved.resume
+        sets = [r.get("thinking") for r in saved.records if r.get("type") == "thinking_set"]
+        if sets and sets[-1] in _NAMED and sets[-1] != policy_name(agent.thinking):
+            agent.thinking = sets[-1]  # as last set in the chat (a policy of another kind stays the agent's)
         return session
 
     @property
@@ -116,6 +122,12 @@ class ChatSession:
     @thinking.setter
     def thinking(self, policy: PolicyLike) -> None:
         self.agent.thinking = policy
+        if self.transcript is not None:  # kept with the chat for `resume` (before: the first line has it)
+            writer = TranscriptWriter("", self.run_id, path=self.transcript)
+            try:
+                writer.thinking_set(policy_name(policy))
+            finally:
+                writer.close()
 
     async def send(
         self, text: str, *, history: Sequence[Message] | None = None
@@ -233,6 +245,15 @@ class ChatSession:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def policy_name(policy: PolicyLike) -> str:
+    """A thinking policy as `/thinking` names it: "on", "off" or "auto" for the built-in ones
+    (whatever their budget), else its class name."""
+    if isinstance(policy, str):
+        return policy
+    names = {Always: "on", Never: "off", Auto: "auto"}
+    return names.get(type(policy), type(policy).__name__)
 
 
 def _quote(text: str, title: str) -> str:

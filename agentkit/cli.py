@@ -44,6 +44,7 @@ from agentkit.defaults import (
     DEFAULT_SERVE_CONCURRENCY,
     OAUTH_LOGIN_TIMEOUT,
     RUNS_DIR_ENV,
+    SERVE_PORT,
 )
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
@@ -70,7 +71,7 @@ from agentkit.events import (
     event_to_dict,
 )
 from agentkit.messages import ToolCallError
-from agentkit.result import STOP_REASONS, RunResult
+from agentkit.result import STOP_REASONS, RunResult, stop_reason_of
 
 app = typer.Typer(
     name="agentkit",
@@ -489,7 +490,7 @@ def _stop_message(result: RunResult, options: RunOptions) -> str:
         return (
             f"stopped at the time limit ({options.timeout:g} s) without an answer; go on with: {resume}{more}"
         )
-    if reason == "max_tokens":
+    if reason == "max_run_tokens":
         return f"stopped at the run's token limit without an answer; go on with: {resume}"
     if reason == "repetition":
         last = result.steps[-1].message.tool_calls if result.steps else []
@@ -664,7 +665,7 @@ def _served(options: RunOptions) -> Iterator[None]:
     config = ServeConfig(
         model=options.model,
         host=parts.hostname or "127.0.0.1",
-        port=parts.port or 8000,
+        port=parts.port or SERVE_PORT,
         python=options.vllm_python,
         extra_args=tuple(options.serve_arg),
         context=options.context_window,
@@ -908,6 +909,8 @@ def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening]
     try:
         agent = build_agent(options, approver, on_sampling=asks.sampling, on_elicitation=asks.elicit)
         session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
+        if isinstance(agent.thinking, str):  # as /thinking set it in the chat: that policy, with --budget
+            agent.thinking = policies[agent.thinking]
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
 
@@ -1345,7 +1348,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")
         elif kind == "run_finished":
             out.print(
-                f"\n[bold]{escape(record.get('stop_reason') or '')}[/] after {record.get('steps')} step(s)"
+                f"\n[bold]{escape(stop_reason_of(record.get('stop_reason') or ''))}[/] after "
+                f"{record.get('steps')} step(s)"
             )
         elif kind == "run_failed":
             out.print(f"\n[red]failed:[/] {escape(record.get('error') or '')}")
@@ -1496,7 +1500,7 @@ def serve(
             metavar="NAME", help="Hugging Face id or local directory (default: Qwen3-4B; Qwen3-0.6B on CPU)."
         ),
     ] = None,
-    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = SERVE_PORT,
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = "127.0.0.1",
     gpu_memory_utilization: Annotated[
         Optional[float],

@@ -358,6 +358,16 @@ def _declared(
         Optional[int],
         typer.Option(metavar="N", min=1, help="Tokens per model call at most.", rich_help_panel=PANEL_LIMITS),
     ] = None,
+    max_run_tokens: Annotated[
+        Optional[int],
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Tokens the whole run may write.",
+            show_default="no limit",
+            rich_help_panel=PANEL_LIMITS,
+        ),
+    ] = None,
     timeout: Annotated[
         Optional[float],
         typer.Option(
@@ -489,6 +499,7 @@ class RunOptions:
     budget: Optional[int] = None
     max_steps: int = DEFAULT_MAX_STEPS
     max_tokens: Optional[int] = None
+    max_run_tokens: Optional[int] = None
     system: Optional[str] = None
     tools: list[Path] = field(default_factory=list)
     script: Optional[Path] = None
@@ -525,7 +536,8 @@ class RunOptions:
     vllm_python: Optional[str] = None
 
     _KEPT = (
-        "base_url", "base_urls", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system",
+        "base_url", "base_urls", "model", "backend", "think", "budget", "max_steps", "max_tokens",
+        "max_run_tokens", "system",
         "tools", "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
         "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
         "context_window", "sandbox", "sandbox_network", "sampling", "output_schema",
@@ -624,6 +636,7 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
     """The `Agent` these options ask for (`more`: further `Agent` arguments)."""
     from agentkit.agent import Agent
     from agentkit.backends.retry import RetryPolicy
+    from agentkit.limits import Limits, Timeouts
     from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingModeWarning, ThinkingPolicy
 
     loaded = [t for path in options.tools for t in load_tools(path)]
@@ -662,13 +675,14 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
             tools=loaded,
             system_prompt=options.system,
             thinking=policies[options.think],
-            max_steps=options.max_steps,
-            timeout=options.timeout,
-            sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
+            max_tokens=options.max_tokens,
+            limits=Limits(
+                max_steps=options.max_steps, max_run_tokens=options.max_run_tokens, timeout=options.timeout
+            ),
+            timeouts=Timeouts(connect=options.connect_timeout, idle=options.idle_timeout),
+            sampling=Sampling(**(options.sampling or {})),
             api_key=options.api_key,
             extra_body=extra,
-            connect_timeout=options.connect_timeout,
-            idle_timeout=options.idle_timeout,
             retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
             context=options.context_window,
             mcp=options.mcp_config or None,

@@ -20,17 +20,11 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Union
 
 from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn, end_run
 from agentkit.context import ContextBudget, ContextPolicy, apply_changes, has_budget, plan_compaction
-from agentkit.defaults import (
-    DEFAULT_MAX_MALFORMED,
-    DEFAULT_MAX_REPEATS,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_OUTPUT_RETRIES,
-)
+from agentkit.defaults import DEFAULT_TOOL_CANCEL_GRACE
 from agentkit.errors import AgentkitError, ContextOverflow
 from agentkit.events import (
     Compacted,
@@ -49,6 +43,7 @@ from agentkit.events import (
     ToolProgress,
     TurnFinished,
 )
+from agentkit.limits import Limits
 from agentkit.messages import (
     AssistantMessage,
     ContentDelta,
@@ -68,45 +63,15 @@ from agentkit.tools.tool import ToolContext
 from agentkit.tools.toolbox import Toolbox
 
 __all__ = [
-    "DEFAULT_MAX_MALFORMED",
-    "DEFAULT_MAX_REPEATS",
-    "DEFAULT_MAX_STEPS",
     "Limits",
     "collect_result",
     "run_loop",
 ]
 
 
-CANCEL_GRACE = 2.0
-"""Seconds tool calls cancelled at the end of a step get to clean up before the run goes on."""
-
 MIN_OUTPUT_TOKENS = 256
 """A step runs, even when compaction could not free the whole reserve, while at least this
 many tokens of the window are left for its reply: a short answer or one call still fits."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Where a run stops if the model does not answer first.
-
-    Attributes:
-        max_steps: Model calls per run.
-        max_tokens: Completion tokens per run, over all steps (None: no limit).
-        timeout: Seconds of wall time per run (None: no limit).
-        max_repeats: Identical calls with identical results in a row before the model is
-            corrected, then stopped (None: never).
-        max_malformed: Steps in a row with only unreadable calls before the run stops
-            (None: never).
-        max_output_retries: Answers that do not match the run's output type sent back to
-            the model with the error, before the run stops ("invalid_output").
-    """
-
-    max_steps: int = DEFAULT_MAX_STEPS
-    max_tokens: int | None = None
-    timeout: float | None = None
-    max_repeats: int | None = DEFAULT_MAX_REPEATS
-    max_malformed: int | None = DEFAULT_MAX_MALFORMED
-    max_output_retries: int = DEFAULT_OUTPUT_RETRIES
 
 
 class _Deadline:
@@ -131,7 +96,7 @@ async def run_loop(
     messages: list[Message],
     policy: Callable[[StepContext], ThinkingDecision],
     sampling: Callable[[bool], Sampling],
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     deps: Any = None,
     run_id: str | None = None,
     model: str | None = None,
@@ -142,6 +107,7 @@ async def run_loop(
     resume: Resume | None = None,
     output: OutputSpec | None = None,
     heard: asyncio.Queue[Event] | None = None,
+    cancel_grace: float = DEFAULT_TOOL_CANCEL_GRACE,
 ) -> AsyncGenerator[Event, None]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
@@ -151,10 +117,11 @@ async def run_loop(
     the caller closes it. `context` keeps the prompt inside the window (`fallback_window`
     when the server does not say its own). `resume` takes up a run where it stopped.
     `output` is the answer's type: an answer that does not match it goes back to the model
-    with the error (at most `limits.max_output_retries` times); the result's `output` is
+    with the error (at most `limits.output_retries` times); the result's `output` is
     the validated object. `heard` holds events from outside the loop (MCP servers' log
     messages and starts): they are yielded between the loop's own events, and as they come
-    while tool calls run and while `setup` works.
+    while tool calls run and while `setup` works. `cancel_grace`: seconds tool calls cancelled
+    when a step ends get to clean up.
 
     Raises what the backend raises once its retries are spent (an unreachable server, an
     HTTP error); a `RunFailed` event with the partial result comes first, and the error's
@@ -166,7 +133,7 @@ async def run_loop(
         messages=messages,
         policy=policy,
         sampling=sampling,
-        limits=limits,
+        limits=limits or Limits(),
         deps=deps,
         scope=scope or RunScope(),
         context=context or ContextPolicy(),
@@ -175,6 +142,7 @@ async def run_loop(
         run_id=run_id or uuid.uuid4().hex[:12],
         output=output,
         heard=heard,
+        cancel_grace=cancel_grace,
     )
     try:
         async with contextlib.aclosing(run.events(model, setup)) as inner:
@@ -210,8 +178,10 @@ class _Run:
         run_id: str,
         output: OutputSpec | None = None,
         heard: asyncio.Queue[Event] | None = None,
+        cancel_grace: float = DEFAULT_TOOL_CANCEL_GRACE,
     ) -> None:
         self.heard = heard
+        self.cancel_grace = cancel_grace
         self.relayed: Event | None = None  # the last event heard that the run passed on itself
         self.backend = backend
         self.toolbox = toolbox
@@ -266,7 +236,7 @@ class _Run:
             return []
         except OutputInvalid as exc:
             error = str(exc)
-        if self.rejected >= self.limits.max_output_retries:
+        if self.rejected >= self.limits.output_retries:
             what = (
                 "the output schema" if self.output.name == "answer" else f"the output type {self.output.name}"
             )
@@ -417,9 +387,9 @@ class _Run:
         record.duration = time.monotonic() - started
         yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
         stop = self.guard(turn, calls)
-        cap = self.limits.max_tokens
+        cap = self.limits.max_run_tokens
         if stop is None and cap is not None and self.usage.completion_tokens >= cap:
-            stop = "max_tokens"
+            stop = "max_run_tokens"
         if stop is not None:
             self.ended = (stop, "")
 
@@ -746,7 +716,7 @@ class _Calls:
         for future in running:
             future.cancel()
         if running:
-            await asyncio.wait(running, timeout=CANCEL_GRACE)
+            await asyncio.wait(running, timeout=self.run.cancel_grace)
 
 
 async def _answer_as(call: ToolCall, outcome: _Outcome) -> tuple[ToolMessage, float]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, tool
+from agentkit import Agent, Timeouts, tool
 from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ModelError, ModelTimeout, ModelUnreachable
 from agentkit.events import ModelRetry, ToolCallFinished
@@ -198,7 +198,7 @@ async def test_a_port_that_accepts_and_never_answers_ends_within_the_bounds(back
             "m",
             hang.base_url,
             backend=backend,
-            idle_timeout=0.3,
+            timeouts=Timeouts(idle=0.3),
             retry=RetryPolicy(attempts=3, total_time=5, base=0.01, cap=0.02),
             transcripts=False,
         )
