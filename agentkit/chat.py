@@ -57,6 +57,7 @@ class ChatSession:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        self._chosen: str | None = None  # the thinking policy set in this session, by name
         self._fresh()
 
     def _fresh(self) -> None:
@@ -69,6 +70,7 @@ class ChatSession:
         self._task = ""
         self._resume: Resume | None = None
         self._scope = RunScope(agent.workspace, agent.sandbox)
+        self._kept: str | None = None  # the thinking policy the transcript has last, by name
 
     @classmethod
     def resume(cls, agent: Agent, run_id: str) -> ChatSession:
@@ -103,9 +105,10 @@ class ChatSession:
             session._scope = RunScope(Path(workspace), agent.sandbox)
         if saved.status == "killed":
             session.pending, session._resume = True, saved.resume
-        sets = [r.get("thinking") for r in saved.records if r.get("type") == "thinking_set"]
-        if sets and sets[-1] in _NAMED and sets[-1] != policy_name(agent.thinking):
-            agent.thinking = sets[-1]  # as last set in the chat (a policy of another kind stays the agent's)
+        kept = [r.get("thinking") for r in saved.records if r.get("type") == "thinking_set"]
+        session._kept = kept[-1] if kept else None
+        if session._kept in _NAMED and session._kept != policy_name(agent.thinking):
+            agent.thinking = session._kept  # as last set in the chat (another kind of policy: the agent's)
         return session
 
     @property
@@ -122,12 +125,20 @@ class ChatSession:
     @thinking.setter
     def thinking(self, policy: PolicyLike) -> None:
         self.agent.thinking = policy
-        if self.transcript is not None:  # kept with the chat for `resume` (before: the first line has it)
-            writer = TranscriptWriter("", self.run_id, path=self.transcript)
-            try:
-                writer.thinking_set(policy_name(policy))
-            finally:
-                writer.close()
+        self._chosen = policy_name(policy)
+        self._keep_thinking()
+
+    def _keep_thinking(self) -> None:
+        """Write the thinking policy set in this session into the chat's transcript (once it
+        has one, and when it differs from what the transcript has), for `resume`."""
+        if self._chosen is None or self.transcript is None or self._chosen == self._kept:
+            return
+        writer = TranscriptWriter("", self.run_id, path=self.transcript)
+        try:
+            writer.thinking_set(self._chosen)
+        finally:
+            writer.close()
+        self._kept = self._chosen
 
     async def send(
         self, text: str, *, history: Sequence[Message] | None = None
@@ -191,6 +202,7 @@ class ChatSession:
                     yield event
         finally:
             self.messages.extend(working[new:done])
+            self._keep_thinking()  # set before the chat had a transcript (the turn's writer is closed)
 
     async def reset(self) -> None:
         """Start a new conversation (a new run, a new transcript); tools keep their settings."""

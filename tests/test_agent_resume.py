@@ -111,7 +111,7 @@ async def test_a_resumed_run_continues_its_transcript_and_step_numbers(tmp_path:
         )
         first = await agent.run("Do three steps.")
         assert first.stop_reason == "max_steps" and effects.done == [1, 2]
-        agent.limits = type(agent.limits)(max_steps=10)
+        agent.limits = Limits(max_steps=10)
         events = [e async for e in agent.resume_stream(first.run_id)]
     started = events[0]
     assert isinstance(started, RunStarted) and started.resumed and started.first_step == 3
