@@ -739,21 +739,9 @@ class Agent:
     ) -> AsyncGenerator[BatchResult, None]:
         """Run many tasks, `concurrency` at a time, and yield each one's result as it
         finishes; a failed task is a result with its error, and the batch goes on. The MCP
-        servers start once for the whole batch. See `agentkit.batch` for task ids.
-
-        Args:
-            tasks: Task texts, `BatchTask`s, or objects `{"id", "task", "system", "thinking",
-                "max_steps", "max_tokens", "timeout", "sampling", "meta", "output_file"}`.
-            concurrency: Runs at once.
-            results: A JSON-lines file each result is appended to (and flushed) as it
-                finishes; tasks already in it are skipped, so a batch started again with
-                the same file goes on where it stopped.
-            retry_failed: Run again the tasks whose last result in the file is a failure.
-            progress: A `BatchProgress` to keep up to date (for a progress display).
-
-        Raises:
-            ConfigError: A task is not understood, two share an id, or the results file
-                cannot be written.
+        servers start once for the whole batch. The arguments and errors are those of
+        `agentkit.batch.run_batch` (a task's fields: `BatchTask`); with a `results` file, a
+        batch started again goes on where it stopped.
         """
         from agentkit.batch import run_batch
 
