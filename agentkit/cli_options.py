@@ -7,10 +7,12 @@ over a shared one of the same name). `build_agent` turns a `RunOptions` into an 
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import inspect
 import json
+import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ __all__ = [
     "agent_options",
     "build_agent",
     "load_tools",
+    "shared_options",
     "tidy_help",
 ]
 
@@ -483,6 +486,36 @@ def agent_options(command: _Command) -> _Command:
     wrapper.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     return wrapper  # type: ignore[return-value]
+
+
+def shared_options(*names: str, **helps: str) -> Callable[[_Command], _Command]:
+    """Declare some of a command's parameters as the shared agent options of the same name:
+    their flag, value name, range, environment variable and help, outside the shared help
+    panels and showing no default. The command keeps its own type and default (None: not
+    given; `runs resume` then keeps the saved run's). `helps`: another help text for an
+    option that means something else here."""
+
+    def decorate(command: _Command) -> _Command:
+        own = inspect.signature(command, eval_str=True)
+        unknown = sorted(set(names) - set(own.parameters)) + sorted(set(helps) - set(names))
+        if unknown:
+            raise TypeError(f"{command.__name__} declares no parameter to share as {', '.join(unknown)}")
+        params = [_shared_as(p, helps.get(p.name)) if p.name in names else p for p in own.parameters.values()]
+        command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+def _shared_as(param: inspect.Parameter, help: str | None) -> inspect.Parameter:
+    """`param`, declared as the shared option of its name."""
+    info = copy.copy(typing.get_args(_SHARED[param.name].annotation)[1])
+    info.rich_help_panel = None
+    info.show_default = False
+    if help is not None:
+        info.help = help
+    return param.replace(annotation=Annotated[param.annotation, info])
 
 
 @dataclass
