@@ -20,7 +20,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn, end_run
 from agentkit.context import ContextBudget, ContextPolicy, apply_changes, has_budget, plan_compaction
@@ -347,13 +347,13 @@ class _Run:
             turn = carried.turn if carried else None
             if turn is None:
                 yield StepStarted(step, decision)
-                async with contextlib.aclosing(self.ask_model(step, decision, calls)) as inner:
+                turns: list[Turn] = []
+                async with contextlib.aclosing(
+                    _keeping(self.ask_model(step, decision, calls), turns)
+                ) as inner:
                     async for event in inner:
-                        if isinstance(event, Turn):
-                            turn = event
-                        else:
-                            yield event
-                assert turn is not None  # ask_model ends with it
+                        yield event
+                turn = turns[-1]  # ask_model gives one
             self.messages.append(turn.message)
             self.usage += turn.usage
             record = StepRecord(step, decision, turn.message, [], turn.usage, turn.finish_reason)
@@ -394,14 +394,13 @@ class _Run:
         overflowed = False
         turn: Turn | None = None
         while turn is None:
-            request: ModelRequest | None = None
-            async with contextlib.aclosing(self.prepared(step, decision, forced=overflowed)) as inner:
+            requests: list[ModelRequest] = []
+            async with contextlib.aclosing(
+                _keeping(self.prepared(step, decision, overflowed), requests)
+            ) as inner:
                 async for event in inner:
-                    if isinstance(event, ModelRequest):
-                        request = event
-                    else:
-                        yield event
-            assert request is not None  # prepared ends with it
+                    yield event
+            request = requests[-1]  # prepared gives one
             try:
                 async with contextlib.aclosing(self.model_turn(step, request, calls)) as inner:
                     async for item in inner:
@@ -415,7 +414,7 @@ class _Run:
         yield TurnFinished(step, turn.message, tuple(turn.calls), turn.usage, turn.finish_reason)
 
     async def prepared(
-        self, step: int, decision: ThinkingDecision, *, forced: bool
+        self, step: int, decision: ThinkingDecision, forced: bool
     ) -> AsyncGenerator[Event | ModelRequest, None]:
         """The step's request fitted to the window (when the run keeps a budget): compaction's
         events, if it compacted (`forced`: whether or not the prompt seems to fit), then the
@@ -428,14 +427,12 @@ class _Run:
             memo=self.memo,
             output_schema=self.output.schema if self.output is not None else None,
         )
+        fitted: list[ModelRequest] = []
         if self.budget is not None:
-            async with contextlib.aclosing(self.fit(step, request, forced=forced)) as inner:
-                async for fitted in inner:
-                    if isinstance(fitted, ModelRequest):
-                        request = fitted
-                    else:
-                        yield fitted
-        yield request
+            async with contextlib.aclosing(_keeping(self.fit(step, request, forced=forced), fitted)) as inner:
+                async for event in inner:
+                    yield event
+        yield fitted[-1] if fitted else request  # fit gives none when the window is not known
 
     def observe(self, turn: Turn) -> None:
         """Let the budget learn from a turn's size what a token is (when the run keeps one)."""
@@ -767,6 +764,22 @@ class _Calls:
             future.cancel()
         if running:
             await asyncio.wait(running, timeout=self.run.cancel_grace)
+
+
+_Kept = TypeVar("_Kept", Turn, ModelRequest)
+
+
+async def _keeping(
+    items: AsyncGenerator[Event | _Kept, None], kept: list[_Kept]
+) -> AsyncGenerator[Event, None]:
+    """The events of `items` passed on, and what else it gives (a `Turn`, a `ModelRequest`:
+    its result) put in `kept` instead."""
+    async with contextlib.aclosing(items) as inner:
+        async for item in inner:
+            if isinstance(item, (Turn, ModelRequest)):
+                kept.append(item)
+            else:
+                yield item
 
 
 _NOTHING: Any = object()
