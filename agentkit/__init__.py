@@ -38,7 +38,7 @@ _EXPORTS = {
     "ConfigError": "agentkit.errors",
     "ContextOverflow": "agentkit.errors",
     "ContextPolicy": "agentkit.context",
-    "Limits": "agentkit.loop",
+    "Limits": "agentkit.limits",
     "ModelError": "agentkit.errors",
     "ModelTimeout": "agentkit.errors",
     "ModelUnreachable": "agentkit.errors",
@@ -53,6 +53,7 @@ _EXPORTS = {
     "StepContext": "agentkit.thinking",
     "SystemMessage": "agentkit.messages",
     "ThinkingDecision": "agentkit.thinking",
+    "Timeouts": "agentkit.limits",
     "Tool": "agentkit.tools.tool",
     "ToolCall": "agentkit.messages",
     "ToolContext": "agentkit.tools.tool",
@@ -101,7 +102,7 @@ if TYPE_CHECKING:
         ModelUnreachable,
         ToolError,
     )
-    from agentkit.loop import Limits
+    from agentkit.limits import Limits, Timeouts
     from agentkit.mcp.asks import ElicitationAnswer, ElicitationRequest, SamplingRequest
     from agentkit.mcp.server import AgentServer
     from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage

@@ -4,31 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from agentkit.backends import Backend, make_backend
 from agentkit.backends.base import ExtraBody, StructuredOutputs, check_structured_outputs
 from agentkit.backends.retry import RetryPolicy
 from agentkit.builtins import builtin_tools
 from agentkit.context import ContextPolicy
-from agentkit.defaults import (
-    DEFAULT_BATCH_CONCURRENCY,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_MALFORMED,
-    DEFAULT_MAX_REPEATS,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_OUTPUT_RETRIES,
-    DEFAULT_TOOL_TIMEOUT,
-    RUNS_DIR_ENV,
-)
+from agentkit.defaults import DEFAULT_BATCH_CONCURRENCY, RUNS_DIR_ENV
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, McpLog, RunFailed, RunFinished, ServerStarting, ServerStatus
-from agentkit.loop import Limits, collect_result, run_loop
+from agentkit.limits import Limits, Timeouts, with_call_cap
+from agentkit.loop import collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.output import OutputSpec, OutputType, answer_instruction, output_spec
 from agentkit.result import Resume, RunResult
@@ -70,28 +60,23 @@ class Agent:
             model with one mode keeps it: Qwen3-Instruct-2507 never thinks and
             Qwen3-Thinking-2507 always does (a `ThinkingModeWarning` says so when the policy
             asks for the other mode).
-        max_steps: Model calls per run.
-        max_tokens: Completion tokens per run, over all steps (None: no limit).
-        timeout: Seconds per run (None: no limit: a run is bounded by its steps and each
-            request's timeouts and retries).
-        max_repeats: The same call with the same result this many times in a row gets a
-            correction instead of a run, and once more ends the run with stop reason
-            "repetition" (None: never).
-        max_malformed: Steps in a row with only unreadable calls before the run ends with
-            "malformed_output" (None: never).
-        sampling: Overrides of the model's sampling presets (both modes); set
-            `Sampling(max_tokens=...)` to cap each model call.
+        max_tokens: Completion tokens per model call (default: what the context window
+            leaves); short for `sampling=Sampling(max_tokens=...)`. The whole run's tokens
+            are capped by `Limits(max_run_tokens=...)`.
+        limits: Where each run stops if the model does not answer first: steps, tokens
+            over the run, wall-clock time, a model repeating itself (`Limits`; default
+            `Limits()`). A run can set its own (`run(task, limits=...)`).
+        timeouts: How long each wait may last: connecting to the model server, a silent
+            response, a tool call, a person answering an MCP server (`Timeouts`; default
+            `Timeouts()`).
+        sampling: Overrides of the model's sampling presets (both modes).
         api_key: Bearer token for the server.
         client: An `openai.AsyncOpenAI` client to take the base URL and API key from.
         transport: "aiohttp" (default) or "httpx", or a transport object.
-        connect_timeout: Seconds to open a connection to the model server.
-        idle_timeout: Seconds a model response may stay silent before it counts as
-            stalled (and is retried, or continued).
         retry: How failed model requests are retried (`RetryPolicy(attempts=...,
             total_time=...)`; `RetryPolicy(attempts=1)` never retries).
         context: How the prompt is kept inside the model's window (`ContextPolicy`:
             window, output reserve, compaction target), or a window size in tokens.
-        tool_timeout: Seconds a tool call may run, for tools that set none.
         max_tool_concurrency: Calls of one turn run at once (None: all).
         deps: Anything your tools need; they get it as `ToolContext.deps`.
         extra_body: More request-body fields for the server (e.g. vLLM's
@@ -142,8 +127,6 @@ class Agent:
             (tools stay usable before the answer, and thinking stays free), and
             `RunResult.output` is the validated object (`RunResult.text` its JSON). A run
             can set its own (`run(task, output_type=...)`).
-        output_retries: Answers that do not match the output type sent back to the model
-            with the error before the run stops with "invalid_output".
         structured_outputs: How the answer is made to match the output type: "auto"
             (default: the server constrains it where it is known to, vLLM; else it is
             checked and sent back), "server" (always ask the server), or "validate"
@@ -159,20 +142,15 @@ class Agent:
         tools: Iterable[Tool | Callable[..., Any]] = (),
         system_prompt: str | None = None,
         thinking: PolicyLike = "auto",
-        max_steps: int = DEFAULT_MAX_STEPS,
         max_tokens: int | None = None,
-        timeout: float | None = None,
-        max_repeats: int | None = DEFAULT_MAX_REPEATS,
-        max_malformed: int | None = DEFAULT_MAX_MALFORMED,
+        limits: Limits | None = None,
+        timeouts: Timeouts | None = None,
         sampling: Sampling | None = None,
         api_key: str | None = None,
         client: Any = None,
         transport: Any = None,
-        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
-        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         retry: RetryPolicy | None = None,
         context: ContextPolicy | int | None = None,
-        tool_timeout: float = DEFAULT_TOOL_TIMEOUT,
         max_tool_concurrency: int | None = None,
         deps: Any = None,
         extra_body: ExtraBody = None,
@@ -191,13 +169,11 @@ class Agent:
         sandbox: SandboxMode | SandboxPolicy = "auto",
         sandbox_network: bool | Iterable[str] = False,
         output_type: OutputType | None = None,
-        output_retries: int = DEFAULT_OUTPUT_RETRIES,
         structured_outputs: StructuredOutputs = "auto",
     ) -> None:
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {max_steps}")
-        if output_retries < 0:
-            raise ValueError(f"output_retries must be 0 or more, got {output_retries}")
+        self.limits = _settings(limits, Limits, "limits")
+        self.timeouts = timeouts = _settings(timeouts, Timeouts, "timeouts")
+        sampling = with_call_cap(max_tokens, sampling)
         self.model = model
         self.output_type = output_type
         self._output = _spec(output_type)
@@ -210,8 +186,9 @@ class Agent:
                 transport=transport,
                 client=client,
                 extra_body=extra_body,
-                connect_timeout=connect_timeout,
-                idle_timeout=idle_timeout,
+                connect_timeout=timeouts.connect,
+                idle_timeout=timeouts.idle,
+                set_aside=timeouts.set_aside,
                 retry=retry,
                 structured_outputs=check_structured_outputs(structured_outputs),
             )
@@ -228,7 +205,7 @@ class Agent:
                 *(t if isinstance(t, Tool) else FunctionTool(_function(t)) for t in tools),
                 *builtin_tools(self.builtins, allow_private_fetch=allow_private_fetch),
             ],
-            timeout=tool_timeout,
+            timeout=timeouts.tool,
             max_concurrency=max_tool_concurrency,
             approval=approval,
             approver=approve,
@@ -253,7 +230,6 @@ class Agent:
         self.system_prompt = system_prompt
         self._profile = profile
         self.thinking = thinking
-        self.limits = Limits(max_steps, max_tokens, timeout, max_repeats, max_malformed, output_retries)
         self.context = context if isinstance(context, ContextPolicy) else ContextPolicy(window=context)
         self._window = profile.context_length
         self._presets = {
@@ -284,6 +260,7 @@ class Agent:
                 on_sampling=on_sampling,
                 on_elicitation=on_elicitation,
                 on_event=self._noted,
+                timeout=timeouts.mcp_ask,
             )
             self.mcp = McpToolset(
                 shared,
@@ -344,6 +321,7 @@ class Agent:
         *,
         history: Sequence[Message | Mapping[str, Any]] | None = None,
         output_type: OutputType | None = None,
+        limits: Limits | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Run the task and yield every event as it happens.
 
@@ -351,6 +329,7 @@ class Agent:
             task: The user's message.
             history: Earlier messages to continue from (e.g. a previous `RunResult.messages`).
             output_type: This run's answer type, instead of the agent's (see `Agent`).
+            limits: This run's limits, instead of the agent's (see `Limits`).
 
         Raises:
             ConfigError: The task is empty or not valid text.
@@ -362,8 +341,9 @@ class Agent:
         check_task(task)
         output = _spec(output_type) if output_type is not None else self._output
         messages = self.conversation(task, history, output)
+        limits = _settings(limits, Limits, "limits") if limits is not None else None
         async with contextlib.aclosing(
-            self._drive(messages, task, uuid.uuid4().hex[:12], output=output)
+            self._drive(messages, task, uuid.uuid4().hex[:12], output=output, limits=limits)
         ) as inner:
             async for event in inner:
                 yield event
@@ -374,9 +354,7 @@ class Agent:
         *,
         system_prompt: str | None = None,
         thinking: PolicyLike | None = None,
-        max_steps: int | None = None,
-        max_tokens: int | None = None,
-        timeout: float | None = None,
+        limits: Mapping[str, Any] | None = None,
         sampling: Sampling | None = None,
         tag: Mapping[str, Any] | None = None,
         resume_from: SavedRun | None = None,
@@ -384,18 +362,14 @@ class Agent:
         """`stream` with some of the agent's settings changed for this run alone (a batch's
         per-task options); the agent itself is not changed, so other runs go on as they were.
 
+        `limits`: `Limits` fields to change (None values keep the agent's).
         `tag`: more facts for the transcript's first line (a batch names its task there).
         `resume_from`: a stopped run of this task to go on with instead of starting anew."""
         check_task(task)
-        own = self.limits
-        limits = dataclasses.replace(
-            own,
-            max_steps=own.max_steps if max_steps is None else max_steps,
-            max_tokens=own.max_tokens if max_tokens is None else max_tokens,
-            timeout=own.timeout if timeout is None else timeout,
-        )
-        if limits.max_steps < 1:
-            raise ConfigError(f"max_steps must be at least 1, got {limits.max_steps}")
+        try:
+            own = self.limits.override(**(limits or {}))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         presets = {think: preset.merged(sampling) for think, preset in self._presets.items()}
         options: dict[str, Any] = {
             "policy": (
@@ -403,7 +377,7 @@ class Agent:
                 if thinking is not None
                 else None
             ),
-            "limits": limits,
+            "limits": own,
             "sampling": presets.__getitem__,
         }
         if resume_from is not None:
@@ -574,6 +548,7 @@ class Agent:
             resume=resume,
             output=output,
             heard=listening.heard,
+            cancel_grace=self.timeouts.tool_cancel_grace,
         )
         where = str(transcript.path) if transcript is not None else None
         self._active += 1
@@ -621,6 +596,7 @@ class Agent:
             "sandbox": self.sandbox.mode,
             "sandbox_network": sorted(n) if not isinstance(n := self.sandbox.network, bool) else n,
             "max_steps": limits.max_steps,
+            "max_run_tokens": limits.max_run_tokens,
             "timeout": limits.timeout,
             **self.metadata,
         }
@@ -733,9 +709,12 @@ class Agent:
         *,
         history: Sequence[Message | Mapping[str, Any]] | None = None,
         output_type: OutputType | None = None,
+        limits: Limits | None = None,
     ) -> RunResult:
         """Run the task to its end; see `stream` for the arguments and errors."""
-        return await collect_result(self.stream(task, history=history, output_type=output_type))
+        return await collect_result(
+            self.stream(task, history=history, output_type=output_type, limits=limits)
+        )
 
     def run_sync(
         self,
@@ -743,10 +722,11 @@ class Agent:
         *,
         history: Sequence[Message | Mapping[str, Any]] | None = None,
         output_type: OutputType | None = None,
+        limits: Limits | None = None,
     ) -> RunResult:
         """`run` for code without an event loop."""
         _no_running_loop("run_sync", "run")
-        return asyncio.run(self.run(task, history=history, output_type=output_type))
+        return asyncio.run(self.run(task, history=history, output_type=output_type, limits=limits))
 
     async def batch(
         self,
@@ -759,21 +739,9 @@ class Agent:
     ) -> AsyncGenerator[BatchResult, None]:
         """Run many tasks, `concurrency` at a time, and yield each one's result as it
         finishes; a failed task is a result with its error, and the batch goes on. The MCP
-        servers start once for the whole batch. See `agentkit.batch` for task ids.
-
-        Args:
-            tasks: Task texts, `BatchTask`s, or objects `{"id", "task", "system", "thinking",
-                "max_steps", "max_tokens", "timeout", "sampling", "meta", "output_file"}`.
-            concurrency: Runs at once.
-            results: A JSON-lines file each result is appended to (and flushed) as it
-                finishes; tasks already in it are skipped, so a batch started again with
-                the same file goes on where it stopped.
-            retry_failed: Run again the tasks whose last result in the file is a failure.
-            progress: A `BatchProgress` to keep up to date (for a progress display).
-
-        Raises:
-            ConfigError: A task is not understood, two share an id, or the results file
-                cannot be written.
+        servers start once for the whole batch. The arguments and errors are those of
+        `agentkit.batch.run_batch` (a task's fields: `BatchTask`); with a `results` file, a
+        batch started again goes on where it stopped.
         """
         from agentkit.batch import run_batch
 
@@ -926,6 +894,21 @@ def check_task(task: str) -> None:
             f"the task is not valid UTF-8 text: character {exc.start + 1} is {what}; it may come from "
             "a file in another encoding: convert it to UTF-8 first (iconv -t UTF-8)"
         ) from None
+
+
+_Settings = TypeVar("_Settings", Limits, Timeouts)
+
+
+def _settings(given: _Settings | None, kind: type[_Settings], name: str) -> _Settings:
+    """`limits` or `timeouts` as given (None: the defaults), or a `TypeError` saying what it takes."""
+    if given is None:
+        return kind()
+    if not isinstance(given, kind):
+        raise TypeError(
+            f"{name} must be a {kind.__name__}, got {type(given).__name__}: "
+            f"Agent({name}={kind.__name__}(...)), imported from agentkit"
+        )
+    return given
 
 
 def _spec(output_type: OutputType | None) -> OutputSpec | None:

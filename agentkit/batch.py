@@ -29,6 +29,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, Union
 from agentkit.defaults import DEFAULT_BATCH_CONCURRENCY
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import RunFinished, StepFinished
+from agentkit.limits import with_call_cap
 from agentkit.result import RunResult
 from agentkit.store import RunInfo, SavedRun, load_run, runs_tagged
 from agentkit.thinking import Sampling
@@ -61,7 +62,9 @@ class BatchTask:
         system_prompt: The system prompt of this run (JSON key `system`).
         thinking: "on", "off" or "auto" for this run.
         max_steps: Model calls of this run.
-        max_tokens: Completion tokens of this run, over all steps.
+        max_tokens: Completion tokens per model call of this run (short for
+            `sampling.max_tokens`).
+        max_run_tokens: Completion tokens of this run, over all steps.
         timeout: Seconds of this run.
         sampling: Sampling overrides of this run (JSON: an object with `temperature`,
             `top_p`, `top_k`, `min_p`, `presence_penalty`, `repetition_penalty`, `seed`,
@@ -77,6 +80,7 @@ class BatchTask:
     thinking: Literal["on", "off", "auto"] | None = None
     max_steps: int | None = None
     max_tokens: int | None = None
+    max_run_tokens: int | None = None
     timeout: float | None = None
     sampling: Sampling | None = None
     meta: Any = None
@@ -85,10 +89,14 @@ class BatchTask:
     def __post_init__(self) -> None:
         if self.thinking is not None and self.thinking not in _THINKING:
             raise ConfigError(f"thinking is {self.thinking!r}; use one of {', '.join(_THINKING)}")
-        for name in ("max_steps", "max_tokens"):
+        for name in ("max_steps", "max_tokens", "max_run_tokens"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+        try:
+            with_call_cap(self.max_tokens, self.sampling)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if self.timeout is not None and (isinstance(self.timeout, bool) or not self.timeout > 0):
             raise ConfigError(f"timeout must be seconds above 0, got {self.timeout!r}")
         if self.output_file is not None and (
@@ -134,18 +142,9 @@ class BatchTask:
         system = entry.get("system")
         if system is not None and not isinstance(system, str):
             raise ConfigError("system must be a string (the run's system prompt)")
-        return cls(
-            entry["task"],
-            None if ident is None else str(ident),
-            system,
-            entry.get("thinking"),
-            entry.get("max_steps"),
-            entry.get("max_tokens"),
-            entry.get("timeout"),
-            sampling,
-            entry.get("meta"),
-            entry.get("output_file"),
-        )
+        given = {name: entry.get(key) for name, key in _KEY_OF.items() if name not in _CHECKED}
+        ident = None if ident is None else str(ident)
+        return cls(entry["task"], ident, system_prompt=system, sampling=sampling, **given)
 
     def entry(self) -> dict[str, Any]:
         """The task as a tasks-file object, without its id (what a made id is the hash of)."""
@@ -162,12 +161,15 @@ _KEY_OF = {
     "thinking": "thinking",
     "max_steps": "max_steps",
     "max_tokens": "max_tokens",
+    "max_run_tokens": "max_run_tokens",
     "timeout": "timeout",
     "sampling": "sampling",
     "meta": "meta",
     "output_file": "output_file",
 }
 _KEYS = ["id", "task", *_KEY_OF.values()]
+_CHECKED = ("system_prompt", "sampling")
+"""Options `from_json` reads itself; the others go to `BatchTask` as they are (it checks them)."""
 
 TaskLike = Union[str, BatchTask, Mapping[str, Any]]
 """A task as the Python API takes it: its text, a `BatchTask`, or a tasks-file object."""
@@ -577,10 +579,8 @@ async def _run_one(agent: Agent, task: BatchTask, progress: BatchProgress, runs:
             task.task,
             system_prompt=task.system_prompt,
             thinking=task.thinking,
-            max_steps=task.max_steps,
-            max_tokens=task.max_tokens,
-            timeout=task.timeout,
-            sampling=task.sampling,
+            limits={name: getattr(task, name) for name in ("max_steps", "max_run_tokens", "timeout")},
+            sampling=with_call_cap(task.max_tokens, task.sampling),
             tag={_BATCH_TAG: {"results": runs.batch, "task": str(task.id)}} if runs.batch else None,
             resume_from=runs.stopped.get(str(task.id)),
         ):

@@ -3,7 +3,8 @@
 Each `send` is one user turn: the agent's loop runs on the conversation so far plus the new
 message, with the agent's tools and policies, until the model answers or a limit stops it
 (limits count per turn). All turns write one transcript, so `agentkit runs list` shows the
-chat, and `ChatSession.resume` (`agentkit chat --resume ID`) rebuilds the whole conversation.
+chat, and `ChatSession.resume` (`agentkit chat --resume ID`) rebuilds the whole conversation,
+and the thinking policy last set (`/thinking`).
 
 The soft switches `/think` and `/no_think` stay in the user's message as typed; the model
 follows the latest one in the conversation, turn over turn, as the Qwen3 model card says
@@ -23,11 +24,13 @@ from agentkit.errors import ConfigError
 from agentkit.events import Event, RunFinished, StepFinished
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage, to_openai
 from agentkit.result import Resume, RunResult
-from agentkit.store import find_run, load_run, writer_alive
-from agentkit.thinking import PolicyLike
+from agentkit.store import TranscriptWriter, find_run, load_run, writer_alive
+from agentkit.thinking import Always, Auto, Never, PolicyLike
 from agentkit.tools.scope import RunScope
 
-__all__ = ["ChatSession"]
+__all__ = ["ChatSession", "policy_name"]
+
+_NAMED = ("on", "off", "auto")
 
 
 class ChatSession:
@@ -54,6 +57,7 @@ class ChatSession:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
+        self._chosen: str | None = None  # the thinking policy set in this session, by name
         self._fresh()
 
     def _fresh(self) -> None:
@@ -66,6 +70,7 @@ class ChatSession:
         self._task = ""
         self._resume: Resume | None = None
         self._scope = RunScope(agent.workspace, agent.sandbox)
+        self._kept: str | None = None  # the thinking policy the transcript has last, by name
 
     @classmethod
     def resume(cls, agent: Agent, run_id: str) -> ChatSession:
@@ -100,6 +105,10 @@ class ChatSession:
             session._scope = RunScope(Path(workspace), agent.sandbox)
         if saved.status == "killed":
             session.pending, session._resume = True, saved.resume
+        kept = [r.get("thinking") for r in saved.records if r.get("type") == "thinking_set"]
+        session._kept = kept[-1] if kept else None
+        if session._kept in _NAMED and session._kept != policy_name(agent.thinking):
+            agent.thinking = session._kept  # as last set in the chat (another kind of policy: the agent's)
         return session
 
     @property
@@ -116,6 +125,20 @@ class ChatSession:
     @thinking.setter
     def thinking(self, policy: PolicyLike) -> None:
         self.agent.thinking = policy
+        self._chosen = policy_name(policy)
+        self._keep_thinking()
+
+    def _keep_thinking(self) -> None:
+        """Write the thinking policy set in this session into the chat's transcript (once it
+        has one, and when it differs from what the transcript has), for `resume`."""
+        if self._chosen is None or self.transcript is None or self._chosen == self._kept:
+            return
+        writer = TranscriptWriter("", self.run_id, path=self.transcript)
+        try:
+            writer.thinking_set(self._chosen)
+        finally:
+            writer.close()
+        self._kept = self._chosen
 
     async def send(
         self, text: str, *, history: Sequence[Message] | None = None
@@ -179,6 +202,7 @@ class ChatSession:
                     yield event
         finally:
             self.messages.extend(working[new:done])
+            self._keep_thinking()  # set before the chat had a transcript (the turn's writer is closed)
 
     async def reset(self) -> None:
         """Start a new conversation (a new run, a new transcript); tools keep their settings."""
@@ -233,6 +257,15 @@ class ChatSession:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def policy_name(policy: PolicyLike) -> str:
+    """A thinking policy as `/thinking` names it: "on", "off" or "auto" for the built-in ones
+    (whatever their budget), else its class name."""
+    if isinstance(policy, str):
+        return policy
+    names = {Always: "on", Never: "off", Auto: "auto"}
+    return names.get(type(policy), type(policy).__name__)
 
 
 def _quote(text: str, title: str) -> str:

@@ -36,6 +36,7 @@ from agentkit.cli_options import (
     SandboxName,
     agent_options,
     build_agent,
+    shared_options,
     tidy_help,
 )
 from agentkit.defaults import (
@@ -44,6 +45,7 @@ from agentkit.defaults import (
     DEFAULT_SERVE_CONCURRENCY,
     OAUTH_LOGIN_TIMEOUT,
     RUNS_DIR_ENV,
+    SERVE_PORT,
 )
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import (
@@ -70,7 +72,7 @@ from agentkit.events import (
     event_to_dict,
 )
 from agentkit.messages import ToolCallError
-from agentkit.result import STOP_REASONS, RunResult
+from agentkit.result import STOP_REASONS, RunResult, stop_reason_of
 
 app = typer.Typer(
     name="agentkit",
@@ -489,7 +491,7 @@ def _stop_message(result: RunResult, options: RunOptions) -> str:
         return (
             f"stopped at the time limit ({options.timeout:g} s) without an answer; go on with: {resume}{more}"
         )
-    if reason == "max_tokens":
+    if reason == "max_run_tokens":
         return f"stopped at the run's token limit without an answer; go on with: {resume}"
     if reason == "repetition":
         last = result.steps[-1].message.tool_calls if result.steps else []
@@ -664,7 +666,7 @@ def _served(options: RunOptions) -> Iterator[None]:
     config = ServeConfig(
         model=options.model,
         host=parts.hostname or "127.0.0.1",
-        port=parts.port or 8000,
+        port=parts.port or SERVE_PORT,
         python=options.vllm_python,
         extra_args=tuple(options.serve_arg),
         context=options.context_window,
@@ -908,6 +910,8 @@ def _chat(options: RunOptions, resume: Optional[str], opening: Optional[Opening]
     try:
         agent = build_agent(options, approver, on_sampling=asks.sampling, on_elicitation=asks.elicit)
         session = ChatSession.resume(agent, resume) if resume else ChatSession(agent)
+        if isinstance(agent.thinking, str):  # as /thinking set it in the chat: that policy, with --budget
+            agent.thinking = policies[agent.thinking]
     except (AgentkitError, ValueError, TypeError) as exc:
         raise _fail(str(exc), 2) from None
 
@@ -936,7 +940,7 @@ def batch(
         typer.Argument(
             metavar="TASKS",
             help='Tasks file: a task a line, as text or JSON ({"id", "task", "system", "thinking", '
-            '"max_steps", "max_tokens", "timeout", "sampling", "meta", "output_file"}).',
+            '"max_steps", "max_tokens", "max_run_tokens", "timeout", "sampling", "meta", "output_file"}).',
             show_default=False,
         ),
     ],
@@ -1345,7 +1349,8 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
             out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")
         elif kind == "run_finished":
             out.print(
-                f"\n[bold]{escape(record.get('stop_reason') or '')}[/] after {record.get('steps')} step(s)"
+                f"\n[bold]{escape(stop_reason_of(record.get('stop_reason') or ''))}[/] after "
+                f"{record.get('steps')} step(s)"
             )
         elif kind == "run_failed":
             out.print(f"\n[red]failed:[/] {escape(record.get('error') or '')}")
@@ -1369,87 +1374,44 @@ def _either(on: bool, off: bool, flag: str) -> Optional[bool]:
 
 
 @runs_app.command("resume")
+@shared_options(
+    "api_key", "max_steps", "max_run_tokens", "timeout", "tools", "connect_timeout", "idle_timeout",
+    "retries", "retry_time", "context_window", "sandbox", "sandbox_network", "yes", "json_events",
+    "hide_thinking",
+    max_steps="A new step limit for the whole run.",
+    max_run_tokens="A new token limit for the whole run.",
+    timeout="Time this part of the run may take.",
+    tools="Tool files to use instead of the run's (repeatable).",
+    context_window="Context window in tokens.",
+)  # fmt: skip
 def runs_resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="The run's id (or a unique start of it).")],
     runs_dir: RunsDirOption = None,
     base_url: Annotated[
         Optional[str], typer.Option(metavar="URL", help="Another server to go on with.", show_default=False)
     ] = None,
-    api_key: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="KEY", help="Bearer token for the server.", envvar="AGENTKIT_API_KEY", show_default=False
-        ),
-    ] = None,
-    max_steps: Annotated[
-        Optional[int], typer.Option(metavar="N", min=1, help="A new step limit for the whole run.")
-    ] = None,
-    timeout: Annotated[
-        Optional[float],
-        typer.Option(metavar="SECONDS", min=0.001, help="Time this part of the run may take."),
-    ] = None,
+    api_key: Optional[str] = None,
+    max_steps: Optional[int] = None,
+    max_run_tokens: Optional[int] = None,
+    timeout: Optional[float] = None,
     model: Annotated[
         Optional[str], typer.Option(metavar="NAME", help="Another served model name.", show_default=False)
     ] = None,
-    tools: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--tools",
-            metavar="FILE",
-            help="Tool files to use instead of the run's (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    connect_timeout: Annotated[
-        Optional[float],
-        typer.Option(metavar="SECONDS", min=0.001, help="Time to connect to the server.", show_default=False),
-    ] = None,
-    idle_timeout: Annotated[
-        Optional[float],
-        typer.Option(
-            metavar="SECONDS", min=0.001, help="Silence before a response is retried.", show_default=False
-        ),
-    ] = None,
-    retries: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="N", min=1, help="Attempts per model call, the first included.", show_default=False
-        ),
-    ] = None,
-    retry_time: Annotated[
-        Optional[float],
-        typer.Option(
-            metavar="SECONDS",
-            min=0,
-            help="Time after a call's first failure to keep retrying.",
-            show_default=False,
-        ),
-    ] = None,
-    context_window: Annotated[
-        Optional[int],
-        typer.Option(metavar="TOKENS", min=256, help="Context window in tokens.", show_default=False),
-    ] = None,
-    sandbox: Annotated[
-        Optional[SandboxName],
-        typer.Option(
-            metavar="MODE", help="Confine run_python and run_shell: auto, required, off.", show_default=False
-        ),
-    ] = None,
-    sandbox_network: Annotated[
-        bool,
-        typer.Option("--sandbox-network", help="Give code in the sandbox the host's network."),
-    ] = False,
+    tools: Optional[list[Path]] = None,
+    connect_timeout: Optional[float] = None,
+    idle_timeout: Optional[float] = None,
+    retries: Optional[int] = None,
+    retry_time: Optional[float] = None,
+    context_window: Optional[int] = None,
+    sandbox: Optional[SandboxName] = None,
+    sandbox_network: bool = False,
     no_sandbox_network: Annotated[
         bool,
         typer.Option("--no-sandbox-network", help="Take the host's network away from code in the sandbox."),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve every tool call that would ask.")] = False,
-    json_events: Annotated[
-        bool, typer.Option("--json", help="Print one JSON event per line instead.")
-    ] = False,
-    hide_thinking: Annotated[
-        bool, typer.Option("--hide-thinking", help="Do not print the model's reasoning.")
-    ] = False,
+    yes: bool = False,
+    json_events: bool = False,
+    hide_thinking: bool = False,
 ) -> None:
     """Go on with a stopped run from its last finished step.
 
@@ -1478,7 +1440,8 @@ def runs_resume(
             2,
         )
     options = RunOptions.restore(
-        cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps, timeout=timeout,
+        cli, task=saved.task, base_url=base_url, api_key=api_key, max_steps=max_steps,
+        max_run_tokens=max_run_tokens, timeout=timeout,
         model=model, tools=tools or None, connect_timeout=connect_timeout, idle_timeout=idle_timeout,
         retries=retries, retry_time=retry_time, context_window=context_window, sandbox=sandbox,
         sandbox_network=_either(sandbox_network, no_sandbox_network, "--sandbox-network"), yes=yes or None,
@@ -1489,6 +1452,11 @@ def runs_resume(
 
 
 @app.command()
+@shared_options(
+    "quantization", "lora", "tensor_parallel_size", "data_parallel_size", "vllm_python",
+    lora="A LoRA adapter to serve, asked for as --model NAME (repeatable).",
+    data_parallel_size="Copies of the model (each on its own GPUs) vLLM spreads requests over.",
+)  # fmt: skip
 def serve(
     model: Annotated[
         Optional[str],
@@ -1496,7 +1464,7 @@ def serve(
             metavar="NAME", help="Hugging Face id or local directory (default: Qwen3-4B; Qwen3-0.6B on CPU)."
         ),
     ] = None,
-    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = SERVE_PORT,
     host: Annotated[str, typer.Option(metavar="HOST", help="Interface to listen on.")] = "127.0.0.1",
     gpu_memory_utilization: Annotated[
         Optional[float],
@@ -1529,46 +1497,12 @@ def serve(
             show_default=False,
         ),
     ] = None,
-    quantization: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="METHOD",
-            help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …).",
-            show_default=False,
-        ),
-    ] = None,
-    lora: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--lora",
-            metavar="NAME=PATH",
-            help="A LoRA adapter to serve, asked for as --model NAME (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    tensor_parallel_size: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="GPUs one copy of the model is split over.",
-            show_default=False,
-        ),
-    ] = None,
-    data_parallel_size: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="Copies of the model (each on its own GPUs) vLLM spreads requests over.",
-            show_default=False,
-        ),
-    ] = None,
+    quantization: Optional[str] = None,
+    lora: Optional[list[str]] = None,
+    tensor_parallel_size: Optional[int] = None,
+    data_parallel_size: Optional[int] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the vLLM command line and exit.")] = False,
-    vllm_python: Annotated[
-        Optional[str],
-        typer.Option(metavar="PATH", help="Python interpreter that has vLLM.", envvar="AGENTKIT_VLLM_PYTHON"),
-    ] = None,
+    vllm_python: Optional[str] = None,
     log: Annotated[Optional[Path], typer.Option(metavar="FILE", help="Where the server's log goes.")] = None,
     extra: Annotated[
         Optional[list[str]], typer.Argument(metavar="VLLM_ARGS", help="More vLLM arguments, after `--`.")

@@ -19,11 +19,12 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from agentkit.chat import ChatSession
+from agentkit.chat import ChatSession, policy_name
+from agentkit.defaults import DEFAULT_STEP_CANCEL_GRACE
 from agentkit.errors import AgentkitError
 from agentkit.events import Event
 from agentkit.messages import Message
-from agentkit.thinking import Always, Auto, Never, PolicyLike, soft_switch
+from agentkit.thinking import PolicyLike, soft_switch
 
 Opening = Callable[[Any, str], Awaitable[tuple[str, "list[Message] | None"]]]
 """Makes a chat's first message and the history before it (`--attach`, `--prompt`)."""
@@ -51,9 +52,6 @@ NOTES = (
 PROMPT = "\u203a "
 """What the prompt shows before the line: a right-pointing angle quotation mark."""
 
-STEP_CANCEL_GRACE = 5.0
-"""Seconds a step stopped with Ctrl-C gets to close its tool calls before the prompt returns."""
-
 
 def history_path() -> Path:
     """Where the prompt's line history is kept: the user's state directory
@@ -61,13 +59,6 @@ def history_path() -> Path:
     import platformdirs
 
     return platformdirs.user_state_path("agentkit", appauthor=False) / "chat_history"
-
-
-def _policy_name(policy: PolicyLike) -> str:
-    if isinstance(policy, str):
-        return policy
-    names = {Always: "on", Never: "off", Auto: "auto"}
-    return names.get(type(policy), type(policy).__name__)
 
 
 class ChatTerminal:
@@ -101,6 +92,7 @@ class ChatTerminal:
         self._lines: Any = None
         self._answers: Any = None
         self._step: asyncio.Task[None] | None = None
+        self._grace = DEFAULT_STEP_CANCEL_GRACE  # the session's agent's, once it runs
         self._stray = False  # a Ctrl-C that came between a step and the prompt
 
     # -- reading ---------------------------------------------------------------------------
@@ -209,6 +201,7 @@ class ChatTerminal:
         self._goodbye(session)
 
     async def _session(self, session: ChatSession, opening: Opening | None) -> None:
+        self._grace = session.agent.timeouts.step_cancel_grace
         async with contextlib.aclosing(session):
             await session.agent.start_servers(self.show)  # once for the whole session, shown as a run does
             if session.turns:
@@ -299,7 +292,7 @@ class ChatTerminal:
             session.thinking = self.policies[choice]
         switch = soft_switch(session.messages)
         held = "" if switch is None else f" · {'/think' if switch else '/no_think'} in the conversation wins"
-        self.err.print(f"thinking: {_policy_name(session.thinking)}{held}")
+        self.err.print(f"thinking: {policy_name(session.thinking)}{held}")
 
     async def _turn(self, events: AsyncIterator[Event]) -> None:
         """Show one turn's events; Ctrl-C (SIGINT) stops it and the session goes on."""
@@ -313,7 +306,7 @@ class ChatTerminal:
             await asyncio.wait({step})
         except asyncio.CancelledError:  # the session itself is stopped (SIGTERM)
             step.cancel()
-            await asyncio.wait({step}, timeout=STEP_CANCEL_GRACE)
+            await asyncio.wait({step}, timeout=self._grace)
             raise
         finally:
             self._step = None

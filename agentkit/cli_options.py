@@ -7,10 +7,12 @@ over a shared one of the same name). `build_agent` turns a `RunOptions` into an 
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib.util
 import inspect
 import json
+import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ __all__ = [
     "agent_options",
     "build_agent",
     "load_tools",
+    "shared_options",
     "tidy_help",
 ]
 
@@ -69,381 +72,224 @@ PANEL_MCP = "MCP"
 PANEL_LIMITS = "Limits and faults"
 PANEL_OUTPUT = "Output and runs"
 
+
+def _in_panel(panel: str) -> Callable[..., Any]:
+    """`typer.Option` for the options shown in one panel of the help."""
+    return functools.partial(typer.Option, rich_help_panel=panel)
+
+
+_model, _serve, _thinking, _tools, _mcp, _limits, _output = map(
+    _in_panel, (PANEL_MODEL, PANEL_SERVE, PANEL_THINKING, PANEL_TOOLS, PANEL_MCP, PANEL_LIMITS, PANEL_OUTPUT)
+)
+
 SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "repetition_penalty", "seed")
 
 
 def _declared(
     base_url: Annotated[
-        str,
-        typer.Option(
-            metavar="URL",
-            help="The model server's API root.",
-            envvar="AGENTKIT_BASE_URL",
-            rich_help_panel=PANEL_MODEL,
-        ),
+        str, _model(metavar="URL", help="The model server's API root.", envvar="AGENTKIT_BASE_URL")
     ] = DEFAULT_BASE_URL,
     model: Annotated[
         Optional[str],
-        typer.Option(
-            metavar="NAME",
-            help="Served model name (default: the server's first).",
-            envvar="AGENTKIT_MODEL",
-            rich_help_panel=PANEL_MODEL,
+        _model(
+            metavar="NAME", help="Served model name (default: the server's first).", envvar="AGENTKIT_MODEL"
         ),
     ] = None,
     backend: Annotated[
         BackendName,
-        typer.Option(
+        _model(
             metavar="KIND",
             help="completions: agentkit renders and parses; chat: the server does; scripted: replay "
             "--script.",
-            rich_help_panel=PANEL_MODEL,
         ),
     ] = BackendName.completions,
     script: Annotated[
-        Optional[Path],
-        typer.Option(
-            metavar="FILE",
-            help="JSON list of model turns, for --backend scripted.",
-            rich_help_panel=PANEL_MODEL,
-        ),
+        Optional[Path], _model(metavar="FILE", help="JSON list of model turns, for --backend scripted.")
     ] = None,
-    system: Annotated[
-        Optional[str], typer.Option(metavar="TEXT", help="System prompt.", rich_help_panel=PANEL_MODEL)
-    ] = None,
+    system: Annotated[Optional[str], _model(metavar="TEXT", help="System prompt.")] = None,
     api_key: Annotated[
-        Optional[str],
-        typer.Option(
-            metavar="KEY",
-            help="Bearer token for the server.",
-            envvar="AGENTKIT_API_KEY",
-            rich_help_panel=PANEL_MODEL,
-        ),
+        Optional[str], _model(metavar="KEY", help="Bearer token for the server.", envvar="AGENTKIT_API_KEY")
     ] = None,
     extra_body: Annotated[
         Optional[str],
-        typer.Option(
-            metavar="JSON",
-            help="JSON object of more request fields (server-specific options).",
-            rich_help_panel=PANEL_MODEL,
-        ),
+        _model(metavar="JSON", help="JSON object of more request fields (server-specific options)."),
     ] = None,
     serve: Annotated[
-        bool,
-        typer.Option(
-            "--serve",
-            help="Start a vLLM server if none answers at --base-url; stop it at the end.",
-            rich_help_panel=PANEL_SERVE,
-        ),
+        bool, _serve("--serve", help="Start a vLLM server if none answers at --base-url; stop it at the end.")
     ] = False,
     quantization: Annotated[
         Optional[str],
-        typer.Option(
-            metavar="METHOD",
-            help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …).",
-            rich_help_panel=PANEL_SERVE,
-        ),
+        _serve(metavar="METHOD", help="vLLM quantization method (awq, gptq, bitsandbytes, fp8, …)."),
     ] = None,
     lora: Annotated[
         Optional[list[str]],
-        typer.Option(
+        _serve(
             "--lora",
             metavar="NAME=PATH",
             help="Serve this LoRA adapter and run with it (repeatable; the first is used).",
-            rich_help_panel=PANEL_SERVE,
         ),
     ] = None,
     tensor_parallel_size: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="N", min=1, help="GPUs one copy of the model is split over.", rich_help_panel=PANEL_SERVE
-        ),
+        Optional[int], _serve(metavar="N", min=1, help="GPUs one copy of the model is split over.")
     ] = None,
     data_parallel_size: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="Copies of the model vLLM spreads requests over.",
-            rich_help_panel=PANEL_SERVE,
-        ),
+        Optional[int], _serve(metavar="N", min=1, help="Copies of the model vLLM spreads requests over.")
     ] = None,
     serve_arg: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--serve-arg",
-            metavar="ARG",
-            help="One more vLLM argument (repeatable).",
-            rich_help_panel=PANEL_SERVE,
-        ),
+        Optional[list[str]], _serve("--serve-arg", metavar="ARG", help="One more vLLM argument (repeatable).")
     ] = None,
     vllm_python: Annotated[
         Optional[str],
-        typer.Option(
-            metavar="PATH",
-            help="Python interpreter that has vLLM.",
-            envvar="AGENTKIT_VLLM_PYTHON",
-            rich_help_panel=PANEL_SERVE,
-        ),
+        _serve(metavar="PATH", help="Python interpreter that has vLLM.", envvar="AGENTKIT_VLLM_PYTHON"),
     ] = None,
     think: Annotated[
-        Think,
-        typer.Option(
-            "--think", metavar="auto|on|off", help="Thinking policy per step.", rich_help_panel=PANEL_THINKING
-        ),
+        Think, _thinking("--think", metavar="auto|on|off", help="Thinking policy per step.")
     ] = Think.auto,
     budget: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="TOKENS", min=1, help="Thinking budget per step.", rich_help_panel=PANEL_THINKING
-        ),
+        Optional[int], _thinking(metavar="TOKENS", min=1, help="Thinking budget per step.")
     ] = None,
     temperature: Annotated[
-        Optional[float],
-        typer.Option(metavar="T", min=0, help="Sampling temperature.", rich_help_panel=PANEL_THINKING),
+        Optional[float], _thinking(metavar="T", min=0, help="Sampling temperature.")
     ] = None,
     top_p: Annotated[
         Optional[float],
-        typer.Option(
-            metavar="P",
-            min=0,
-            max=1,
-            help="Nucleus sampling: the top share of probability.",
-            rich_help_panel=PANEL_THINKING,
-        ),
+        _thinking(metavar="P", min=0, max=1, help="Nucleus sampling: the top share of probability."),
     ] = None,
     top_k: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="K",
-            min=-1,
-            help="Sample from the k likeliest tokens (-1: all).",
-            rich_help_panel=PANEL_THINKING,
-        ),
+        Optional[int], _thinking(metavar="K", min=-1, help="Sample from the k likeliest tokens (-1: all).")
     ] = None,
     min_p: Annotated[
         Optional[float],
-        typer.Option(
-            metavar="P",
-            min=0,
-            max=1,
-            help="Drop tokens below this share of the likeliest.",
-            rich_help_panel=PANEL_THINKING,
-        ),
+        _thinking(metavar="P", min=0, max=1, help="Drop tokens below this share of the likeliest."),
     ] = None,
     presence_penalty: Annotated[
         Optional[float],
-        typer.Option(
+        _thinking(
             metavar="X",
             min=-2,
             max=2,
             help="Penalty for tokens already used (the card: 0 to 2 against repeats).",
-            rich_help_panel=PANEL_THINKING,
         ),
     ] = None,
     repetition_penalty: Annotated[
         Optional[float],
-        typer.Option(
-            metavar="X",
-            min=0,
-            help="vLLM's multiplicative repetition penalty (1: none).",
-            rich_help_panel=PANEL_THINKING,
-        ),
+        _thinking(metavar="X", min=0, help="vLLM's multiplicative repetition penalty (1: none)."),
     ] = None,
     seed: Annotated[
-        Optional[int],
-        typer.Option(
-            metavar="N", help="Random seed, for repeatable samples.", rich_help_panel=PANEL_THINKING
-        ),
+        Optional[int], _thinking(metavar="N", help="Random seed, for repeatable samples.")
     ] = None,
     tools: Annotated[
         Optional[list[Path]],
-        typer.Option(
-            "--tools",
-            metavar="FILE",
-            help="A Python file of @tool functions (repeatable).",
-            rich_help_panel=PANEL_TOOLS,
-        ),
+        _tools("--tools", metavar="FILE", help="A Python file of @tool functions (repeatable)."),
     ] = None,
     builtins: Annotated[
         Optional[list[str]],
-        typer.Option(
+        _tools(
             "--builtin",
             metavar="GROUP",
             help="Built-in tools: files, python, shell, fetch, time, calculator (repeatable).",
-            rich_help_panel=PANEL_TOOLS,
         ),
     ] = None,
     workspace: Annotated[
         Optional[Path],
-        typer.Option(
-            metavar="DIR",
-            help="Folder the file, Python and shell tools work in.",
-            show_default="a fresh one",
-            rich_help_panel=PANEL_TOOLS,
+        _tools(
+            metavar="DIR", help="Folder the file, Python and shell tools work in.", show_default="a fresh one"
         ),
     ] = None,
     yes: Annotated[
         bool,
-        typer.Option(
+        _tools(
             "--yes",
             "-y",
             help="Approve every tool call that would ask, and MCP servers' sampling requests; MCP forms "
             "get their defaults.",
-            rich_help_panel=PANEL_TOOLS,
         ),
     ] = False,
     allow: Annotated[
         Optional[list[str]],
-        typer.Option(
-            "--allow",
-            metavar="TOOL",
-            help="Run this tool (name or glob) without asking (repeatable).",
-            rich_help_panel=PANEL_TOOLS,
-        ),
+        _tools("--allow", metavar="TOOL", help="Run this tool (name or glob) without asking (repeatable)."),
     ] = None,
     deny: Annotated[
         Optional[list[str]],
-        typer.Option(
-            "--deny",
-            metavar="TOOL",
-            help="Never run this tool (name or glob) (repeatable).",
-            rich_help_panel=PANEL_TOOLS,
-        ),
+        _tools("--deny", metavar="TOOL", help="Never run this tool (name or glob) (repeatable)."),
     ] = None,
     allow_private_fetch: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-fetch",
-            help="Let fetch_url reach this machine and private networks.",
-            rich_help_panel=PANEL_TOOLS,
-        ),
+        bool, _tools("--allow-private-fetch", help="Let fetch_url reach this machine and private networks.")
     ] = False,
     sandbox: Annotated[
         SandboxName,
-        typer.Option(
+        _tools(
             metavar="MODE",
             help="Confine run_python and run_shell with bubblewrap: auto (when it works), required "
             "(no sandbox, no code), off.",
-            rich_help_panel=PANEL_TOOLS,
         ),
     ] = SandboxName.auto,
     sandbox_network: Annotated[
-        bool,
-        typer.Option(
-            "--sandbox-network",
-            help="Give code in the sandbox the host's network.",
-            rich_help_panel=PANEL_TOOLS,
-        ),
+        bool, _tools("--sandbox-network", help="Give code in the sandbox the host's network.")
     ] = False,
     mcp_config: Annotated[
         Optional[list[Path]],
-        typer.Option(
+        _mcp(
             "--mcp-config",
             metavar="FILE",
             help='MCP servers to use: a {"mcpServers": ...} file (repeatable).',
-            rich_help_panel=PANEL_MCP,
         ),
     ] = None,
-    mcp_strict: Annotated[
-        bool,
-        typer.Option(
-            "--mcp-strict", help="Fail when an MCP server does not start.", rich_help_panel=PANEL_MCP
-        ),
-    ] = False,
-    max_steps: Annotated[
-        int, typer.Option(metavar="N", min=1, help="Model calls at most.", rich_help_panel=PANEL_LIMITS)
-    ] = DEFAULT_MAX_STEPS,
+    mcp_strict: Annotated[bool, _mcp("--mcp-strict", help="Fail when an MCP server does not start.")] = False,
+    max_steps: Annotated[int, _limits(metavar="N", min=1, help="Model calls at most.")] = DEFAULT_MAX_STEPS,
     max_tokens: Annotated[
+        Optional[int], _limits(metavar="N", min=1, help="Tokens per model call at most.")
+    ] = None,
+    max_run_tokens: Annotated[
         Optional[int],
-        typer.Option(metavar="N", min=1, help="Tokens per model call at most.", rich_help_panel=PANEL_LIMITS),
+        _limits(metavar="N", min=1, help="Tokens the whole run may write.", show_default="no limit"),
     ] = None,
     timeout: Annotated[
         Optional[float],
-        typer.Option(
-            metavar="SECONDS",
-            min=0.001,
-            help="Time the whole run may take.",
-            show_default="no limit",
-            rich_help_panel=PANEL_LIMITS,
-        ),
+        _limits(metavar="SECONDS", min=0.001, help="Time the whole run may take.", show_default="no limit"),
     ] = None,
     connect_timeout: Annotated[
-        float,
-        typer.Option(
-            metavar="SECONDS", min=0.001, help="Time to connect to the server.", rich_help_panel=PANEL_LIMITS
-        ),
+        float, _limits(metavar="SECONDS", min=0.001, help="Time to connect to the server.")
     ] = DEFAULT_CONNECT_TIMEOUT,
     idle_timeout: Annotated[
         float,
-        typer.Option(
-            metavar="SECONDS",
-            min=0.001,
-            help="Silence from the server before a response is retried.",
-            rich_help_panel=PANEL_LIMITS,
-        ),
+        _limits(metavar="SECONDS", min=0.001, help="Silence from the server before a response is retried."),
     ] = DEFAULT_IDLE_TIMEOUT,
     retries: Annotated[
-        int,
-        typer.Option(
-            metavar="N",
-            min=1,
-            help="Attempts per model call, the first included.",
-            rich_help_panel=PANEL_LIMITS,
-        ),
+        int, _limits(metavar="N", min=1, help="Attempts per model call, the first included.")
     ] = DEFAULT_RETRY_ATTEMPTS,
     retry_time: Annotated[
-        float,
-        typer.Option(
-            metavar="SECONDS",
-            min=0,
-            help="Time after a call's first failure to keep retrying.",
-            rich_help_panel=PANEL_LIMITS,
-        ),
+        float, _limits(metavar="SECONDS", min=0, help="Time after a call's first failure to keep retrying.")
     ] = DEFAULT_RETRY_TIME,
     context_window: Annotated[
         Optional[int],
-        typer.Option(
+        _limits(
             metavar="TOKENS",
             min=256,
             help="Context window (with --serve: the length served, YaRN past 32,768).",
             show_default="the server's, else the model's",
-            rich_help_panel=PANEL_LIMITS,
         ),
     ] = None,
-    json_events: Annotated[
-        bool,
-        typer.Option("--json", help="Print one JSON event per line instead.", rich_help_panel=PANEL_OUTPUT),
-    ] = False,
+    json_events: Annotated[bool, _output("--json", help="Print one JSON event per line instead.")] = False,
     hide_thinking: Annotated[
-        bool,
-        typer.Option(
-            "--hide-thinking", help="Do not print the model's reasoning.", rich_help_panel=PANEL_OUTPUT
-        ),
+        bool, _output("--hide-thinking", help="Do not print the model's reasoning.")
     ] = False,
-    verbose: Annotated[
-        bool,
-        typer.Option(
-            "--verbose", "-v", help="Also print what MCP servers log.", rich_help_panel=PANEL_OUTPUT
-        ),
-    ] = False,
+    verbose: Annotated[bool, _output("--verbose", "-v", help="Also print what MCP servers log.")] = False,
     output_schema: Annotated[
         Optional[Path],
-        typer.Option(
+        _output(
             metavar="FILE",
             help="Answer with JSON valid against this JSON schema; print the JSON.",
             show_default=False,
-            rich_help_panel=PANEL_OUTPUT,
         ),
     ] = None,
     runs_dir: Annotated[
         Optional[Path],
-        typer.Option(
+        _output(
             metavar="DIR",
             help="Where run transcripts go.",
             envvar=RUNS_DIR_ENV,
             show_default="the user's data directory",
-            rich_help_panel=PANEL_OUTPUT,
         ),
     ] = None,
 ) -> None:
@@ -475,6 +321,36 @@ def agent_options(command: _Command) -> _Command:
     return wrapper  # type: ignore[return-value]
 
 
+def shared_options(*names: str, **helps: str) -> Callable[[_Command], _Command]:
+    """Declare some of a command's parameters as the shared agent options of the same name:
+    their flag, value name, range, environment variable and help, outside the shared help
+    panels and showing no default. The command keeps its own type and default (None: not
+    given; `runs resume` then keeps the saved run's). `helps`: another help text for an
+    option that means something else here."""
+
+    def decorate(command: _Command) -> _Command:
+        own = inspect.signature(command, eval_str=True)
+        unknown = sorted(set(names) - set(own.parameters)) + sorted(set(helps) - set(names))
+        if unknown:
+            raise TypeError(f"{command.__name__} declares no parameter to share as {', '.join(unknown)}")
+        params = [_shared_as(p, helps.get(p.name)) if p.name in names else p for p in own.parameters.values()]
+        command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+def _shared_as(param: inspect.Parameter, help: str | None) -> inspect.Parameter:
+    """`param`, declared as the shared option of its name."""
+    info = copy.copy(typing.get_args(_SHARED[param.name].annotation)[1])
+    info.rich_help_panel = None
+    info.show_default = False
+    if help is not None:
+        info.help = help
+    return param.replace(annotation=Annotated[param.annotation, info])
+
+
 @dataclass
 class RunOptions:
     """What an agent command was asked to do (the transcript keeps it, to resume with)."""
@@ -489,6 +365,7 @@ class RunOptions:
     budget: Optional[int] = None
     max_steps: int = DEFAULT_MAX_STEPS
     max_tokens: Optional[int] = None
+    max_run_tokens: Optional[int] = None
     system: Optional[str] = None
     tools: list[Path] = field(default_factory=list)
     script: Optional[Path] = None
@@ -525,7 +402,8 @@ class RunOptions:
     vllm_python: Optional[str] = None
 
     _KEPT = (
-        "base_url", "base_urls", "model", "backend", "think", "budget", "max_steps", "max_tokens", "system",
+        "base_url", "base_urls", "model", "backend", "think", "budget", "max_steps", "max_tokens",
+        "max_run_tokens", "system",
         "tools", "script", "extra_body", "mcp_config", "mcp_strict", "builtins", "workspace", "allow", "deny",
         "allow_private_fetch", "timeout", "connect_timeout", "idle_timeout", "retries", "retry_time",
         "context_window", "sandbox", "sandbox_network", "sampling", "output_schema",
@@ -624,6 +502,7 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
     """The `Agent` these options ask for (`more`: further `Agent` arguments)."""
     from agentkit.agent import Agent
     from agentkit.backends.retry import RetryPolicy
+    from agentkit.limits import Limits, Timeouts
     from agentkit.thinking import Always, Auto, Never, Sampling, ThinkingModeWarning, ThinkingPolicy
 
     loaded = [t for path in options.tools for t in load_tools(path)]
@@ -662,13 +541,14 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
             tools=loaded,
             system_prompt=options.system,
             thinking=policies[options.think],
-            max_steps=options.max_steps,
-            timeout=options.timeout,
-            sampling=Sampling(max_tokens=options.max_tokens, **(options.sampling or {})),
+            max_tokens=options.max_tokens,
+            limits=Limits(
+                max_steps=options.max_steps, max_run_tokens=options.max_run_tokens, timeout=options.timeout
+            ),
+            timeouts=Timeouts(connect=options.connect_timeout, idle=options.idle_timeout),
+            sampling=Sampling(**(options.sampling or {})),
             api_key=options.api_key,
             extra_body=extra,
-            connect_timeout=options.connect_timeout,
-            idle_timeout=options.idle_timeout,
             retry=RetryPolicy(attempts=options.retries, total_time=options.retry_time),
             context=options.context_window,
             mcp=options.mcp_config or None,

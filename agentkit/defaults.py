@@ -30,14 +30,20 @@ __all__ = [
     "DEFAULT_SERVE_CANCEL_GRACE",
     "DEFAULT_SERVE_CONCURRENCY",
     "DEFAULT_SET_ASIDE",
+    "DEFAULT_STEP_CANCEL_GRACE",
+    "DEFAULT_TOOL_CANCEL_GRACE",
     "DEFAULT_TOOL_TIMEOUT",
     "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
+    "SERVE_PORT",
 ]
 
 # The model server
 
-DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+SERVE_PORT = 8000
+"""The port `vllm serve` (and `agentkit serve`) listens on by default."""
+
+DEFAULT_BASE_URL = f"http://127.0.0.1:{SERVE_PORT}/v1"
 """Where `vllm serve` listens by default."""
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -107,7 +113,16 @@ unlikely to hit it on the third try."""
 DEFAULT_TOOL_TIMEOUT = 120.0
 """Seconds a tool call (a function, a built-in or an MCP server's tool) may run before it is
 stopped and answered with an error saying so; the run goes on. Change it per `Agent`
-(`tool_timeout`), per tool, and per MCP server (`tool_timeout` in its config)."""
+(`Timeouts(tool=...)`), per tool, and per MCP server (`tool_timeout` in its config)."""
+
+DEFAULT_TOOL_CANCEL_GRACE = 2.0
+"""Seconds tool calls cancelled at the end of a step (the run stopping while they run) get
+to clean up (a subprocess killed, a file closed) before the run goes on without them."""
+
+DEFAULT_STEP_CANCEL_GRACE = 5.0
+"""Seconds a step cancelled by SIGTERM in `agentkit chat` gets to stop (its tool calls
+cancelled, its transcript closed) before the process exits anyway: a service manager sends
+SIGKILL some seconds after SIGTERM (systemd: 90 s, Docker: 10 s), so well under that."""
 
 # The context window
 

@@ -20,17 +20,11 @@ import json
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 from agentkit.backends.base import Backend, ModelRequest, Retrying, Turn, end_run
 from agentkit.context import ContextBudget, ContextPolicy, apply_changes, has_budget, plan_compaction
-from agentkit.defaults import (
-    DEFAULT_MAX_MALFORMED,
-    DEFAULT_MAX_REPEATS,
-    DEFAULT_MAX_STEPS,
-    DEFAULT_OUTPUT_RETRIES,
-)
+from agentkit.defaults import DEFAULT_TOOL_CANCEL_GRACE
 from agentkit.errors import AgentkitError, ContextOverflow
 from agentkit.events import (
     Compacted,
@@ -49,6 +43,7 @@ from agentkit.events import (
     ToolProgress,
     TurnFinished,
 )
+from agentkit.limits import Limits
 from agentkit.messages import (
     AssistantMessage,
     ContentDelta,
@@ -68,45 +63,15 @@ from agentkit.tools.tool import ToolContext
 from agentkit.tools.toolbox import Toolbox
 
 __all__ = [
-    "DEFAULT_MAX_MALFORMED",
-    "DEFAULT_MAX_REPEATS",
-    "DEFAULT_MAX_STEPS",
     "Limits",
     "collect_result",
     "run_loop",
 ]
 
 
-CANCEL_GRACE = 2.0
-"""Seconds tool calls cancelled at the end of a step get to clean up before the run goes on."""
-
 MIN_OUTPUT_TOKENS = 256
 """A step runs, even when compaction could not free the whole reserve, while at least this
 many tokens of the window are left for its reply: a short answer or one call still fits."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Where a run stops if the model does not answer first.
-
-    Attributes:
-        max_steps: Model calls per run.
-        max_tokens: Completion tokens per run, over all steps (None: no limit).
-        timeout: Seconds of wall time per run (None: no limit).
-        max_repeats: Identical calls with identical results in a row before the model is
-            corrected, then stopped (None: never).
-        max_malformed: Steps in a row with only unreadable calls before the run stops
-            (None: never).
-        max_output_retries: Answers that do not match the run's output type sent back to
-            the model with the error, before the run stops ("invalid_output").
-    """
-
-    max_steps: int = DEFAULT_MAX_STEPS
-    max_tokens: int | None = None
-    timeout: float | None = None
-    max_repeats: int | None = DEFAULT_MAX_REPEATS
-    max_malformed: int | None = DEFAULT_MAX_MALFORMED
-    max_output_retries: int = DEFAULT_OUTPUT_RETRIES
 
 
 class _Deadline:
@@ -131,7 +96,7 @@ async def run_loop(
     messages: list[Message],
     policy: Callable[[StepContext], ThinkingDecision],
     sampling: Callable[[bool], Sampling],
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
     deps: Any = None,
     run_id: str | None = None,
     model: str | None = None,
@@ -142,6 +107,7 @@ async def run_loop(
     resume: Resume | None = None,
     output: OutputSpec | None = None,
     heard: asyncio.Queue[Event] | None = None,
+    cancel_grace: float = DEFAULT_TOOL_CANCEL_GRACE,
 ) -> AsyncGenerator[Event, None]:
     """Run the agent loop on `messages` (which end with the user's task) and yield events.
 
@@ -151,10 +117,11 @@ async def run_loop(
     the caller closes it. `context` keeps the prompt inside the window (`fallback_window`
     when the server does not say its own). `resume` takes up a run where it stopped.
     `output` is the answer's type: an answer that does not match it goes back to the model
-    with the error (at most `limits.max_output_retries` times); the result's `output` is
+    with the error (at most `limits.output_retries` times); the result's `output` is
     the validated object. `heard` holds events from outside the loop (MCP servers' log
     messages and starts): they are yielded between the loop's own events, and as they come
-    while tool calls run and while `setup` works.
+    while tool calls run and while `setup` works. `cancel_grace`: seconds tool calls cancelled
+    when a step ends get to clean up.
 
     Raises what the backend raises once its retries are spent (an unreachable server, an
     HTTP error); a `RunFailed` event with the partial result comes first, and the error's
@@ -166,7 +133,7 @@ async def run_loop(
         messages=messages,
         policy=policy,
         sampling=sampling,
-        limits=limits,
+        limits=limits or Limits(),
         deps=deps,
         scope=scope or RunScope(),
         context=context or ContextPolicy(),
@@ -175,6 +142,7 @@ async def run_loop(
         run_id=run_id or uuid.uuid4().hex[:12],
         output=output,
         heard=heard,
+        cancel_grace=cancel_grace,
     )
     try:
         async with contextlib.aclosing(run.events(model, setup)) as inner:
@@ -210,8 +178,10 @@ class _Run:
         run_id: str,
         output: OutputSpec | None = None,
         heard: asyncio.Queue[Event] | None = None,
+        cancel_grace: float = DEFAULT_TOOL_CANCEL_GRACE,
     ) -> None:
         self.heard = heard
+        self.cancel_grace = cancel_grace
         self.relayed: Event | None = None  # the last event heard that the run passed on itself
         self.backend = backend
         self.toolbox = toolbox
@@ -266,7 +236,7 @@ class _Run:
             return []
         except OutputInvalid as exc:
             error = str(exc)
-        if self.rejected >= self.limits.max_output_retries:
+        if self.rejected >= self.limits.output_retries:
             what = (
                 "the output schema" if self.output.name == "answer" else f"the output type {self.output.name}"
             )
@@ -313,31 +283,15 @@ class _Run:
     async def events(
         self, model: str | None, setup: Callable[[], Awaitable[Sequence[Event]]] | None
     ) -> AsyncGenerator[Event, None]:
-        task = next((m.content for m in reversed(self.messages) if isinstance(m, UserMessage)), "")
-        workspace = str(self.scope.workspace) if self.scope.has_workspace else None
-        first = len(self.steps) + 1
-        name = getattr(self.backend, "name", type(self.backend).__name__)
-        confined = [t.name for t in self.toolbox if getattr(t, "runs_code", False)]
-        sandbox = await asyncio.to_thread(self.scope.sandbox.describe, confined) if confined else None
-        yield RunStarted(self.run_id, task, name, model, workspace, self.resumed, first, sandbox)
+        """The whole run: `RunStarted`, its steps, and `RunFinished` with the stop reason (or
+        `RunFailed`, before the error that ends it is raised)."""
+        yield await self.started(model)
         stop: StopReason = "max_steps"
         output: Any = ""
         try:
-            if setup is not None:
-                async with contextlib.aclosing(self._meanwhile(setup())) as inner:
-                    async for event in inner:
-                        yield event
-            if self.answered_last():  # it had answered when it stopped
-                for event in self.judge(len(self.steps), self.steps[-1].message):
+            async with contextlib.aclosing(self.steps_until_stopped(setup)) as inner:
+                async for event in inner:
                     yield event
-                if self.ended is not None:
-                    first = self.limits.max_steps + 1
-            for step in range(first, self.limits.max_steps + 1):
-                async with contextlib.aclosing(self.step(step)) as inner:
-                    async for event in inner:
-                        yield event
-                if self.ended is not None:
-                    break
             if self.ended is not None:
                 stop, output = self.ended
         except _Stop as exc:
@@ -349,6 +303,37 @@ class _Run:
             yield RunFailed(str(exc), type(exc).__name__, exc.result)
             raise
         yield RunFinished(self.result(stop, output, self.error))
+
+    async def started(self, model: str | None) -> RunStarted:
+        """What the run is: its task, backend, workspace, first step and sandbox."""
+        task = next((m.content for m in reversed(self.messages) if isinstance(m, UserMessage)), "")
+        workspace = str(self.scope.workspace) if self.scope.has_workspace else None
+        name = getattr(self.backend, "name", type(self.backend).__name__)
+        confined = [t.name for t in self.toolbox if getattr(t, "runs_code", False)]
+        sandbox = await asyncio.to_thread(self.scope.sandbox.describe, confined) if confined else None
+        return RunStarted(
+            self.run_id, task, name, model, workspace, self.resumed, len(self.steps) + 1, sandbox
+        )
+
+    async def steps_until_stopped(
+        self, setup: Callable[[], Awaitable[Sequence[Event]]] | None
+    ) -> AsyncGenerator[Event, None]:
+        """`setup`'s events, the judgement of an answer the run had given when it stopped (a
+        resumed run), then step after step until one ends the run or the steps run out."""
+        first = len(self.steps) + 1
+        if setup is not None:
+            async with contextlib.aclosing(self._meanwhile(setup())) as inner:
+                async for event in inner:
+                    yield event
+        if self.answered_last():  # it had answered when it stopped
+            for event in self.judge(len(self.steps), self.steps[-1].message):
+                yield event
+        for step in range(first, self.limits.max_steps + 1):
+            if self.ended is not None:
+                break
+            async with contextlib.aclosing(self.step(step)) as inner:
+                async for event in inner:
+                    yield event
 
     async def step(self, step: int) -> AsyncGenerator[Event, None]:
         """One step; sets `ended` when the run ends with it."""
@@ -362,38 +347,13 @@ class _Run:
             turn = carried.turn if carried else None
             if turn is None:
                 yield StepStarted(step, decision)
-                overflowed = False
-                while turn is None:
-                    request = ModelRequest(
-                        list(self.messages),
-                        self.toolbox.specs(),
-                        decision,
-                        self.sampling(decision.think),
-                        memo=self.memo,
-                        output_schema=self.output.schema if self.output is not None else None,
-                    )
-                    if self.budget is not None:
-                        async with contextlib.aclosing(self.fit(step, request, forced=overflowed)) as inner:
-                            async for fitted in inner:
-                                if isinstance(fitted, ModelRequest):
-                                    request = fitted
-                                else:
-                                    yield fitted
-                    try:
-                        async with contextlib.aclosing(self.model_turn(step, request, calls)) as inner:
-                            async for event in inner:
-                                if isinstance(event, Turn):
-                                    turn = event
-                                else:
-                                    yield event
-                    except ContextOverflow:
-                        if overflowed or self.budget is None:
-                            raise
-                        overflowed = True  # one compaction and one retry of the step
-                if self.budget is not None:
-                    output = turn.message.raw or turn.message.content + (turn.message.reasoning or "")
-                    self.budget.observe(turn.context_tokens, len(output))
-                yield TurnFinished(step, turn.message, tuple(turn.calls), turn.usage, turn.finish_reason)
+                turns: list[Turn] = []
+                async with contextlib.aclosing(
+                    _keeping(self.ask_model(step, decision, calls), turns)
+                ) as inner:
+                    async for event in inner:
+                        yield event
+                turn = turns[-1]  # ask_model gives one
             self.messages.append(turn.message)
             self.usage += turn.usage
             record = StepRecord(step, decision, turn.message, [], turn.usage, turn.finish_reason)
@@ -416,12 +376,69 @@ class _Run:
         self.results = record.tool_results = results
         record.duration = time.monotonic() - started
         yield StepFinished(step, turn.message, turn.usage, turn.finish_reason, record.duration)
-        stop = self.guard(turn, calls)
-        cap = self.limits.max_tokens
-        if stop is None and cap is not None and self.usage.completion_tokens >= cap:
-            stop = "max_tokens"
+        stop = self.guard(turn, calls) or self.spent()
         if stop is not None:
             self.ended = (stop, "")
+
+    def spent(self) -> StopReason | None:
+        """ "max_run_tokens" once the run has written as many tokens as it may."""
+        cap = self.limits.max_run_tokens
+        return "max_run_tokens" if cap is not None and self.usage.completion_tokens >= cap else None
+
+    async def ask_model(
+        self, step: int, decision: ThinkingDecision, calls: _Calls
+    ) -> AsyncGenerator[Event | Turn, None]:
+        """The model's turn of a step: its events, then the `Turn`, then `TurnFinished`. The
+        prompt is compacted first where it would not fit, and once more (with the step asked
+        again) when the server says it did not."""
+        overflowed = False
+        turn: Turn | None = None
+        while turn is None:
+            requests: list[ModelRequest] = []
+            async with contextlib.aclosing(
+                _keeping(self.prepared(step, decision, overflowed), requests)
+            ) as inner:
+                async for event in inner:
+                    yield event
+            request = requests[-1]  # prepared gives one
+            try:
+                async with contextlib.aclosing(self.model_turn(step, request, calls)) as inner:
+                    async for item in inner:
+                        turn = item if isinstance(item, Turn) else turn
+                        yield item
+            except ContextOverflow:
+                if overflowed or self.budget is None:
+                    raise
+                overflowed = True  # one compaction and one retry of the step
+        self.observe(turn)
+        yield TurnFinished(step, turn.message, tuple(turn.calls), turn.usage, turn.finish_reason)
+
+    async def prepared(
+        self, step: int, decision: ThinkingDecision, forced: bool
+    ) -> AsyncGenerator[Event | ModelRequest, None]:
+        """The step's request fitted to the window (when the run keeps a budget): compaction's
+        events, if it compacted (`forced`: whether or not the prompt seems to fit), then the
+        request."""
+        request = ModelRequest(
+            list(self.messages),
+            self.toolbox.specs(),
+            decision,
+            self.sampling(decision.think),
+            memo=self.memo,
+            output_schema=self.output.schema if self.output is not None else None,
+        )
+        fitted: list[ModelRequest] = []
+        if self.budget is not None:
+            async with contextlib.aclosing(_keeping(self.fit(step, request, forced=forced), fitted)) as inner:
+                async for event in inner:
+                    yield event
+        yield fitted[-1] if fitted else request  # fit gives none when the window is not known
+
+    def observe(self, turn: Turn) -> None:
+        """Let the budget learn from a turn's size what a token is (when the run keeps one)."""
+        if self.budget is not None:
+            output = turn.message.raw or turn.message.content + (turn.message.reasoning or "")
+            self.budget.observe(turn.context_tokens, len(output))
 
     async def model_turn(
         self, step: int, request: ModelRequest, calls: _Calls
@@ -429,54 +446,41 @@ class _Run:
         """Stream one model call: deltas and retries as events, calls started as they come,
         and each call's result as soon as it is ready, while the model may still write (so
         that a run stopped then keeps it)."""
-        items = _bounded(self.backend.stream(request), self.deadline)
-        upcoming: asyncio.Future[Any] | None = None
+        items = _Race(_bounded(self.backend.stream(request), self.deadline))
         try:
             while True:
                 running = calls.unreported()
-                if running or upcoming is not None:  # race the next item against the calls' results
-                    upcoming = upcoming or asyncio.ensure_future(items.__anext__())
-                    await asyncio.wait({upcoming, *running}, return_when=asyncio.FIRST_COMPLETED)
-                    finished_now = calls.report_done()
-                    if finished_now:  # their progress first
-                        for event in calls.reported():
-                            yield event
-                    for finished in finished_now:
-                        yield finished
-                    if not upcoming.done():
-                        continue
-                    arrived, upcoming = upcoming, None
-                    try:
-                        item = arrived.result()
-                    except StopAsyncIteration:
-                        break
-                else:
-                    try:
-                        item = await items.__anext__()
-                    except StopAsyncIteration:
-                        break
-                if isinstance(item, ContentDelta):
-                    yield TextDelta(step, item.text)
-                elif isinstance(item, ReasoningDelta):
-                    yield ThinkingDelta(step, item.text)
-                elif isinstance(item, ToolCallReady):
-                    started = calls.start(item.call)  # runs while the model goes on writing
-                    if started is not None:
-                        yield started
-                elif isinstance(item, Retrying):
-                    if item.restart:
-                        calls.restart()
-                    yield ModelRetry(step, item.attempt, item.wait, item.reason, item.restart, item.kept)
-                elif isinstance(item, Turn):
-                    yield item
+                try:
+                    item = await items.next(running)
+                except StopAsyncIteration:
+                    break
+                if running:
+                    for event in calls.finished_now():
+                        yield event
+                out = self.read(step, item, calls)
+                if out is not None:
+                    yield out
+                if isinstance(out, Turn):
                     return
-                # ToolCallInvalid: answered after the turn, in call order
         finally:
-            if upcoming is not None:
-                upcoming.cancel()
-                await asyncio.wait({upcoming})
             await items.aclose()
         raise RuntimeError(f"backend {self.backend!r} ended a stream without a Turn")
+
+    def read(self, step: int, item: Any, calls: _Calls) -> Event | Turn | None:
+        """What one item of the model's stream means for the run (None: nothing yet)."""
+        if isinstance(item, ContentDelta):
+            return TextDelta(step, item.text)
+        if isinstance(item, ReasoningDelta):
+            return ThinkingDelta(step, item.text)
+        if isinstance(item, ToolCallReady):
+            return calls.start(item.call)  # runs while the model goes on writing
+        if isinstance(item, Retrying):
+            if item.restart:
+                calls.restart()
+            return ModelRetry(step, item.attempt, item.wait, item.reason, item.restart, item.kept)
+        if isinstance(item, Turn):
+            return item
+        return None  # _NOTHING (calls finished first), or ToolCallInvalid: answered after the turn
 
     async def fit(
         self, step: int, request: ModelRequest, *, forced: bool
@@ -663,14 +667,13 @@ class _Calls:
     async def finish(self, calls: Sequence[ToolCall | ToolCallError]) -> AsyncGenerator[Event, None]:
         """Each answer as soon as it is ready (unreadable calls first), and progress and what
         the run hears meanwhile."""
-        by_future: dict[asyncio.Future[Any], ToolCall] = {}
-        for call in calls:
-            if isinstance(call, ToolCallError):
-                answer = Toolbox.answer_unreadable(call)
-                self.answered[call.id] = answer
-                yield ToolCallFinished(self.step, call, answer, 0.0)
-            elif call.id not in self.answered:  # else answered while the model was writing
-                by_future[self.pending[call.id]] = call
+        for answered in self.answer_unreadable(calls):
+            yield answered
+        by_future: dict[asyncio.Future[Any], ToolCall] = {
+            self.pending[c.id]: c
+            for c in calls
+            if not isinstance(c, ToolCallError) and c.id not in self.answered  # else answered already
+        }
         waiting: set[asyncio.Future[Any]] = set(by_future)
         report = asyncio.ensure_future(self.progress.get())
         heard = self.run.heard
@@ -693,17 +696,13 @@ class _Calls:
                     report = asyncio.ensure_future(self.progress.get())
                 for event in self.reported():  # sent just before a call ended: before its end
                     yield event
-                if heard is not None and not heard.empty() and done & waiting:
+                if done & waiting:
                     for noticed in _drain(heard):  # heard just before a call ended: likewise
                         self.run.relayed = noticed
                         yield noticed
                 for future in done & waiting:
                     waiting.discard(future)
-                    call = by_future[future]
-                    answer, took = future.result()
-                    self.answered[call.id] = answer
-                    self._count(call, answer)
-                    yield ToolCallFinished(self.step, call, answer, took)
+                    yield self.answer(by_future[future], future)
         finally:
             report.cancel()
             noted.cancel()
@@ -719,16 +718,34 @@ class _Calls:
         """The calls started and not yet answered."""
         return [f for call_id, f in self.pending.items() if call_id not in self.answered]
 
+    def finished_now(self) -> list[Event]:
+        """The calls that have finished while the model writes, answered: the progress they
+        reported first, then each one's end (nothing when none has finished)."""
+        finished = self.report_done()
+        return [*self.reported(), *finished] if finished else []
+
     def report_done(self) -> list[ToolCallFinished]:
         """Answer the calls that have finished (while the model is still writing)."""
+        return [
+            self.answer(self.started[call_id], future)
+            for call_id, future in self.pending.items()
+            if call_id not in self.answered and future.done() and not future.cancelled()
+        ]
+
+    def answer(self, call: ToolCall, done: asyncio.Future[tuple[ToolMessage, float]]) -> ToolCallFinished:
+        """A finished call's result, taken as its answer."""
+        answer, took = done.result()
+        self.answered[call.id] = answer
+        self._count(call, answer)
+        return ToolCallFinished(self.step, call, answer, took)
+
+    def answer_unreadable(self, calls: Sequence[ToolCall | ToolCallError]) -> list[ToolCallFinished]:
+        """The calls that could not be read, answered with what was wrong with them."""
         out = []
-        for call_id, future in self.pending.items():
-            if call_id not in self.answered and future.done() and not future.cancelled():
-                call = self.started[call_id]
-                answer, took = future.result()
-                self.answered[call_id] = answer
-                self._count(call, answer)
-                out.append(ToolCallFinished(self.step, call, answer, took))
+        for call in calls:
+            if isinstance(call, ToolCallError):
+                self.answered[call.id] = answer = Toolbox.answer_unreadable(call)
+                out.append(ToolCallFinished(self.step, call, answer, 0.0))
         return out
 
     def _count(self, call: ToolCall, answer: ToolMessage) -> None:
@@ -746,7 +763,54 @@ class _Calls:
         for future in running:
             future.cancel()
         if running:
-            await asyncio.wait(running, timeout=CANCEL_GRACE)
+            await asyncio.wait(running, timeout=self.run.cancel_grace)
+
+
+_Kept = TypeVar("_Kept", Turn, ModelRequest)
+
+
+async def _keeping(
+    items: AsyncGenerator[Event | _Kept, None], kept: list[_Kept]
+) -> AsyncGenerator[Event, None]:
+    """The events of `items` passed on, and what else it gives (a `Turn`, a `ModelRequest`:
+    its result) put in `kept` instead."""
+    async with contextlib.aclosing(items) as inner:
+        async for item in inner:
+            if isinstance(item, (Turn, ModelRequest)):
+                kept.append(item)
+            else:
+                yield item
+
+
+_NOTHING: Any = object()
+"""What `_Race.next` gives when a tool call finished before the model's next item."""
+
+
+class _Race:
+    """A model's stream read while tool calls run: each next item raced against the calls, so
+    that a call's result is passed on as soon as it is ready, while the model still writes."""
+
+    def __init__(self, stream: AsyncGenerator[Any, None]) -> None:
+        self.stream = stream
+        self.upcoming: asyncio.Future[Any] | None = None
+
+    async def next(self, running: Sequence[asyncio.Future[Any]]) -> Any:
+        """The stream's next item, or `_NOTHING` when one of the `running` calls finished first
+        (the item is awaited further next time). Raises `StopAsyncIteration` at the end."""
+        if not running and self.upcoming is None:
+            return await self.stream.__anext__()
+        self.upcoming = self.upcoming or asyncio.ensure_future(self.stream.__anext__())
+        await asyncio.wait({self.upcoming, *running}, return_when=asyncio.FIRST_COMPLETED)
+        if not self.upcoming.done():
+            return _NOTHING
+        arrived, self.upcoming = self.upcoming, None
+        return arrived.result()
+
+    async def aclose(self) -> None:
+        if self.upcoming is not None:
+            self.upcoming.cancel()
+            await asyncio.wait({self.upcoming})
+        await self.stream.aclose()
 
 
 async def _answer_as(call: ToolCall, outcome: _Outcome) -> tuple[ToolMessage, float]:
@@ -768,9 +832,10 @@ def _never() -> asyncio.Future[Any]:
     return asyncio.get_running_loop().create_future()
 
 
-def _drain(queue: asyncio.Queue[Event]) -> list[Event]:
+def _drain(queue: asyncio.Queue[Event] | None) -> list[Event]:
+    """What the queue holds now, taken from it (none without a queue)."""
     out = []
-    while not queue.empty():
+    while queue is not None and not queue.empty():
         out.append(queue.get_nowait())
     return out
 

@@ -12,12 +12,12 @@ from agentkit.thinking import ThinkingDecision
 if TYPE_CHECKING:
     from agentkit.backends.base import Turn
 
-__all__ = ["STOP_REASONS", "Resume", "RunResult", "StepRecord", "StopReason"]
+__all__ = ["STOP_REASONS", "Resume", "RunResult", "StepRecord", "StopReason", "stop_reason_of"]
 
 StopReason = Literal[
     "answer",
     "max_steps",
-    "max_tokens",
+    "max_run_tokens",
     "timeout",
     "repetition",
     "malformed_output",
@@ -30,7 +30,10 @@ StopReason = Literal[
 STOP_REASONS: dict[str, tuple[int, str]] = {
     "answer": (0, "the model answered"),
     "max_steps": (3, "the step limit came before an answer (max_steps, --max-steps)"),
-    "max_tokens": (4, "the run's output-token limit came before an answer (Agent(max_tokens=...))"),
+    "max_run_tokens": (
+        4,
+        "the run's output-token limit came before an answer (Limits(max_run_tokens=...), --max-run-tokens)",
+    ),
     "timeout": (5, "the run's time limit came before an answer (timeout, --timeout)"),
     "repetition": (6, "the model made the same call with the same result again and again"),
     "malformed_output": (7, "the model wrote tool calls that could not be read, several steps in a row"),
@@ -44,6 +47,15 @@ STOP_REASONS: dict[str, tuple[int, str]] = {
 }
 """Each stop reason's `agentkit run` exit code and meaning. Bad input (arguments, configs)
 exits with 2 before a run starts."""
+
+_FORMER_NAMES = {"max_tokens": "max_run_tokens"}
+"""Stop reasons that were named otherwise in older transcripts, by their old name."""
+
+
+def stop_reason_of(written: str) -> str:
+    """A stop reason as a transcript or results file wrote it, in today's name (a run stopped
+    at its token limit before that limit was called `max_run_tokens` wrote "max_tokens")."""
+    return _FORMER_NAMES.get(written, written)
 
 
 @dataclass

@@ -60,7 +60,7 @@ from agentkit.messages import (
     Usage,
     UserMessage,
 )
-from agentkit.result import Resume, StepRecord
+from agentkit.result import Resume, StepRecord, stop_reason_of
 from agentkit.thinking import ThinkingDecision
 
 __all__ = [
@@ -223,6 +223,11 @@ class TranscriptWriter:
             }
         )
 
+    def thinking_set(self, name: str) -> None:
+        """A chat's thinking policy changed between turns ("on", "off", "auto"): a resumed chat
+        goes on with it."""
+        self._put({"type": "thinking_set", "thinking": name})
+
     def resumed(self) -> None:
         """A line saying which process took the run up again."""
         self._put({"type": "run_resumed", "pid": os.getpid(), "host": socket.gethostname()})
@@ -358,7 +363,7 @@ def run_info(path: Path) -> RunInfo:
         if kind == "step_finished":
             steps, tokens = record.get("steps_done", steps), record.get("tokens", tokens)
         elif kind == "run_finished":
-            status = record.get("stop_reason") or "answer"
+            status = stop_reason_of(record.get("stop_reason") or "answer")
             steps = record.get("steps", steps)
             usage = record.get("usage") or {}
             tokens = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)

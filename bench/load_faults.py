@@ -70,7 +70,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentkit import Agent, ModelError, tool
+from agentkit import Agent, ModelError, Timeouts, tool
 from agentkit.defaults import DEFAULT_IDLE_TIMEOUT
 from agentkit.events import ModelRetry, RunFailed, RunFinished
 
@@ -302,7 +302,7 @@ async def measure(backend: str, idle: float, base_url: str, args: argparse.Names
             backend=backend,
             tools=[step],
             system_prompt="You are a careful agent.",
-            idle_timeout=idle,
+            timeouts=Timeouts(idle=idle),
             transcripts=directory or False,
         )
         records = [RunRecord() for _ in range(args.runs)]

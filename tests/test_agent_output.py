@@ -10,7 +10,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel
 
-from agentkit import Agent, ScriptedBackend, tool
+from agentkit import Agent, Limits, ScriptedBackend, tool
 from agentkit.errors import ConfigError, ModelError
 from agentkit.events import OutputRejected
 from agentkit.messages import SystemMessage, UserMessage
@@ -71,7 +71,7 @@ async def test_a_wrong_answer_goes_back_with_the_error_and_the_next_one_counts()
 async def test_wrong_answers_are_sent_back_a_bounded_number_of_times_then_the_run_stops() -> None:
     wrong = '{"city": "Paris", "celsius": "warm", "sky": "sunny"}'
     backend = ScriptedBackend([wrong] * 10)
-    agent = Agent(backend=backend, output_type=Weather, output_retries=2, transcripts=False)
+    agent = Agent(backend=backend, output_type=Weather, limits=Limits(output_retries=2), transcripts=False)
     result = await agent.run("Weather in Paris?")
 
     assert len(backend.requests) == 3  # the answer and two retries

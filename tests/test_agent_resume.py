@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, ScriptedBackend, tool
+from agentkit import Agent, Limits, ScriptedBackend, tool
 from agentkit.errors import ConfigError
 from agentkit.events import RunStarted
 from agentkit.store import find_run, load_run, read_transcript
@@ -102,10 +102,16 @@ async def test_a_run_killed_after_any_record_resumes_exactly(tmp_path: Path, bac
 async def test_a_resumed_run_continues_its_transcript_and_step_numbers(tmp_path: Path) -> None:
     effects = Effects()
     async with FaultServer(calls=3) as server:
-        agent = Agent(server.model, server.base_url, tools=[effects.tool], transcripts=tmp_path, max_steps=2)
+        agent = Agent(
+            server.model,
+            server.base_url,
+            tools=[effects.tool],
+            transcripts=tmp_path,
+            limits=Limits(max_steps=2),
+        )
         first = await agent.run("Do three steps.")
         assert first.stop_reason == "max_steps" and effects.done == [1, 2]
-        agent.limits = type(agent.limits)(max_steps=10)
+        agent.limits = Limits(max_steps=10)
         events = [e async for e in agent.resume_stream(first.run_id)]
     started = events[0]
     assert isinstance(started, RunStarted) and started.resumed and started.first_step == 3
@@ -169,10 +175,17 @@ async def test_a_resumed_run_remembers_the_calls_it_was_repeating(tmp_path: Path
         return "pending"
 
     again = '<tool_call>\n{"name": "status", "arguments": {}}\n</tool_call>'
-    agent = Agent(backend=ScriptedBackend([again] * 2), tools=[status], transcripts=tmp_path, max_steps=2)
+    agent = Agent(
+        backend=ScriptedBackend([again] * 2), tools=[status], transcripts=tmp_path, limits=Limits(max_steps=2)
+    )
     first = await agent.run("wait for it")
     assert first.stop_reason == "max_steps" and len(ran) == 2
-    resumed = Agent(backend=ScriptedBackend([again] * 5), tools=[status], transcripts=tmp_path, max_steps=20)
+    resumed = Agent(
+        backend=ScriptedBackend([again] * 5),
+        tools=[status],
+        transcripts=tmp_path,
+        limits=Limits(max_steps=20),
+    )
     result = await resumed.resume(first.run_id)
     assert result.stop_reason == "repetition" and len(ran) == 3  # the streak went on across the resume
 
@@ -221,7 +234,9 @@ async def test_resuming_with_an_agent_that_lacks_the_runs_tools_is_refused(tmp_p
         return "x"
 
     turn = '<tool_call>\n{"name": "lookup", "arguments": {}}\n</tool_call>'
-    agent = Agent(backend=ScriptedBackend([turn]), tools=[lookup], transcripts=tmp_path, max_steps=1)
+    agent = Agent(
+        backend=ScriptedBackend([turn]), tools=[lookup], transcripts=tmp_path, limits=Limits(max_steps=1)
+    )
     first = await agent.run("go")
     with pytest.raises(ConfigError, match="used tools this agent lacks: lookup"):
         await Agent(backend=ScriptedBackend(["done"]), transcripts=tmp_path).resume(first.run_id)

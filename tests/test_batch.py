@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, BatchProgress, BatchTask, ScriptedBackend, tool
+from agentkit import Agent, BatchProgress, BatchTask, Limits, ScriptedBackend, tool
 from agentkit.backends.base import ModelRequest
 from agentkit.batch import ResultsFile, read_tasks, task_list
 from agentkit.errors import ConfigError, ModelError
@@ -173,7 +173,7 @@ async def test_150_runs_at_once_are_not_capped_by_the_connection_pool(transport:
 
 async def test_per_task_options_apply_to_their_run_alone() -> None:
     backend, _ = answering(steps=3)
-    agent = agent_of(backend, system_prompt="Agent's own.", max_steps=5)
+    agent = agent_of(backend, system_prompt="Agent's own.", limits=Limits(max_steps=5))
     tasks = [
         BatchTask("short", id="s", max_steps=1, system_prompt="Be brief.", thinking="off"),
         {"id": "w", "task": "whole", "sampling": {"temperature": 0.1}},

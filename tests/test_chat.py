@@ -220,3 +220,37 @@ async def test_an_agents_output_type_types_every_answer_of_the_chat(tmp_path: Pa
         assert chat.last_result is not None and chat.last_result.output == Count(n=1)
         await turn(chat, "Two?")
         assert chat.last_result.output == Count(n=2)
+
+
+async def test_thinking_set_in_a_chat_is_restored_when_it_is_resumed(tmp_path: Path) -> None:
+    async with ChatSession(Agent(backend=ScriptedBackend(["A."]), transcripts=tmp_path)) as chat:
+        await turn(chat, "First?")
+        chat.thinking = "off"  # after the turn, before leaving: no turn has run with it yet
+    records = read_transcript(chat.transcript)  # type: ignore[arg-type]
+    assert records[-1]["type"] == "thinking_set" and records[-1]["thinking"] == "off"
+    backend = ScriptedBackend(["B."])
+    resumed = ChatSession.resume(Agent(backend=backend, transcripts=tmp_path), chat.run_id)
+    assert resumed.thinking == "off"
+    async with resumed:
+        events = await turn(resumed, "Second?")
+    assert next(e for e in events if isinstance(e, StepStarted)).decision.reason == "policy: off"
+    assert load_run(chat.transcript).status == "answer"  # type: ignore[arg-type]
+
+
+async def test_thinking_set_before_the_first_turn_or_in_an_earlier_chat_is_kept_too(tmp_path: Path) -> None:
+    async with ChatSession(Agent(backend=ScriptedBackend(["A.", "B."]), transcripts=tmp_path)) as chat:
+        chat.thinking = "on"
+        await turn(chat, "First?")
+        await chat.reset()  # a new chat, with the thinking set in the last one
+        await turn(chat, "Second?")
+    for run_id in (r.run_id for r in list_runs(tmp_path)):
+        resumed = ChatSession.resume(Agent(backend=ScriptedBackend([]), transcripts=tmp_path), run_id)
+        assert resumed.thinking == "on"
+
+
+async def test_a_chat_whose_thinking_was_never_set_resumes_with_the_agents(tmp_path: Path) -> None:
+    async with ChatSession(Agent(backend=ScriptedBackend(["A."]), transcripts=tmp_path)) as chat:
+        await turn(chat, "First?")
+    assert not any(r["type"] == "thinking_set" for r in read_transcript(chat.transcript))  # type: ignore[arg-type]
+    agent = Agent(backend=ScriptedBackend([]), transcripts=tmp_path, thinking="off")
+    assert ChatSession.resume(agent, chat.run_id).thinking == "off"

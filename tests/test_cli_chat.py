@@ -152,6 +152,30 @@ def test_resume_goes_on_with_the_whole_conversation(tmp_path: Path) -> None:
     assert read_transcript(again.path)[0]["config"]["chat"] is True
 
 
+def test_thinking_set_with_the_command_is_restored_on_resume(tmp_path: Path) -> None:
+    term = chat(tmp_path, ["Hello."], "--budget", "64")
+    say(term, "Hi?")
+    term.expect("Hello.")
+    say(term, "/thinking on")
+    term.expect("thinking: on")
+    term.expect("›")
+    term.type(CTRL_D)
+    assert term.finish() == 0, term.seen
+    (first,) = list_runs(tmp_path / "runs")
+
+    term = chat(tmp_path, ["Again."], "--resume", first.run_id, "--budget", "64")
+    say(term, "/thinking")
+    term.expect("thinking: on")
+    say(term, "Once more?")
+    term.expect("Again.")
+    term.expect("›")
+    term.type(CTRL_D)
+    assert term.finish() == 0, term.seen
+    steps = [r for r in read_transcript(first.path) if r["type"] == "step_started"]
+    assert steps[0]["decision"]["reason"].startswith("auto:")  # --think auto, the default
+    assert steps[-1]["decision"] == {"think": True, "budget": 64, "reason": "policy: on"}  # with --budget
+
+
 def test_a_chat_killed_mid_turn_finishes_that_turn_on_resume(tmp_path: Path) -> None:
     term = chat(tmp_path, [MULTIPLY, STORY])
     say(term, "What is 17 * 23?")

@@ -414,6 +414,32 @@ def test_a_stop_reason_exits_with_its_code_and_one_line_of_advice(
     assert row["status"] == reason
 
 
+def test_the_runs_token_limit_exits_4_and_a_transcript_from_before_its_rename_reads_the_same(
+    step_tools: Path, runs: Path
+) -> None:
+    with FaultServer(calls=3).in_thread() as server:
+        stopped = invoke("run", "Do steps.", "--base-url", server.base_url, "--tools", str(step_tools),
+                         "--max-run-tokens", "1")  # fmt: skip
+        assert stopped.exit_code == STOP_REASONS["max_run_tokens"][0] == 4, stopped.output
+        path, run_id = only_transcript(runs)
+        assert last_line(stopped.stderr).startswith(
+            "agentkit: stopped at the run's token limit without an answer; go on with: "
+            f"agentkit runs resume {run_id}"
+        )
+        lines = path.read_text().splitlines()
+        assert '"stop_reason": "max_run_tokens"' in lines[-1]
+        old = lines[-1].replace('"max_run_tokens"', '"max_tokens"')  # as agentkit wrote it before
+        path.write_text("\n".join([*lines[:-1], old]) + "\n")
+
+        (row,) = [json.loads(line) for line in invoke("runs", "list", "--json").stdout.splitlines()]
+        assert row["status"] == "max_run_tokens"
+        shown = invoke("runs", "show", run_id)
+        assert shown.exit_code == 0 and "max_run_tokens after 1 step(s)" in shown.stdout, shown.stdout
+        resumed = invoke("runs", "resume", run_id, "--base-url", server.base_url)
+    assert resumed.exit_code == 4, resumed.output  # the limit holds for the whole run, resumed too
+    assert '"stop_reason": "max_run_tokens"' in path.read_text().splitlines()[-1]
+
+
 def test_the_time_limit_exits_5_advising_a_resume_with_a_longer_limit(tmp_path: Path, runs: Path) -> None:
     tools = tmp_path / "slow_tools.py"
     tools.write_text(SLOW_ASYNC_STEP_TOOL.format(mark=str(tmp_path / "started")))

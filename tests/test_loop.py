@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, ScriptedBackend, ThinkingDecision, tool
+from agentkit import Agent, Limits, ScriptedBackend, ThinkingDecision, tool
 from agentkit.backends.base import ModelRequest
 from agentkit.events import (
     RunFinished,
@@ -140,7 +140,7 @@ async def test_an_unreadable_call_is_answered_in_its_place() -> None:
 
 async def test_max_steps_ends_the_run_without_an_answer() -> None:
     backend = ScriptedBackend(lambda request: call("divide", a=1, b=1))
-    result = await Agent(backend=backend, tools=[divide], max_steps=3).run("loop forever")
+    result = await Agent(backend=backend, tools=[divide], limits=Limits(max_steps=3)).run("loop forever")
     assert result.stop_reason == "max_steps" and not result.ok
     assert result.output == ""
     assert len(result.steps) == 3 and len(backend.requests) == 3
@@ -149,7 +149,7 @@ async def test_max_steps_ends_the_run_without_an_answer() -> None:
 async def test_timeout_ends_the_run() -> None:
     backend = ScriptedBackend([call("wait", seconds=5, label="x"), "never"])
     started = time.monotonic()
-    result = await Agent(backend=backend, tools=[wait], timeout=0.2).run("go")
+    result = await Agent(backend=backend, tools=[wait], limits=Limits(timeout=0.2)).run("go")
     assert time.monotonic() - started < 2
     assert result.stop_reason == "timeout"
 
@@ -380,7 +380,9 @@ async def test_the_same_call_with_the_same_result_is_corrected_then_stopped() ->
         return "pending"
 
     backend = ScriptedBackend([call("status")] * 10)
-    result = await Agent(backend=backend, tools=[status], transcripts=False, max_steps=20).run("wait for it")
+    result = await Agent(backend=backend, tools=[status], transcripts=False, limits=Limits(max_steps=20)).run(
+        "wait for it"
+    )
     assert result.stop_reason == "repetition"
     assert len(ran) == 3  # run three times, then answered by agentkit
     assert len(result.steps) == 5

@@ -17,10 +17,11 @@ def make_backend(kind: str | Backend, **options: Any) -> Backend:
     """A backend from its name and options (base_url, model, api_key, transport, client).
 
     Several base URLs (a list) make a `ReplicaBackend`: one backend per server, each run kept
-    on one of them.
+    on one of them (`set_aside`: seconds a failed server is left out; one server ignores it).
     """
     if not isinstance(kind, str):
         return kind
+    set_aside = options.pop("set_aside", None)
     urls = options.get("base_url")
     if isinstance(urls, Sequence) and not isinstance(urls, str):
         if not urls:
@@ -31,7 +32,9 @@ def make_backend(kind: str | Backend, **options: Any) -> Backend:
 
         each = {**options, "retry": replica_retry(options.get("retry"))}
         backends = [make_backend(kind, **{**each, "base_url": url}) for url in urls]
-        return ReplicaBackend(backends, retry=options.get("retry"))
+        if set_aside is None:
+            return ReplicaBackend(backends, retry=options.get("retry"))
+        return ReplicaBackend(backends, retry=options.get("retry"), set_aside=set_aside)
     if kind == "completions":
         from agentkit.backends.completions import CompletionsBackend
 

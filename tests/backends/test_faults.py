@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, tool
+from agentkit import Agent, Timeouts, tool
 from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ModelError, ModelTimeout, ModelUnreachable
 from agentkit.events import ModelRetry, ToolCallFinished
@@ -174,7 +174,7 @@ async def test_a_finished_stream_without_done_is_accepted_without_a_retry(backen
 async def test_a_stream_that_stalls_past_the_idle_timeout_is_continued(backend: str) -> None:
     async with FaultServer(plan=[Stall(seconds=5, after=3)]) as server:
         started = time.monotonic()
-        result, events = await run(agent_for(server, backend, Steps(), idle_timeout=0.5))
+        result, events = await run(agent_for(server, backend, Steps(), timeouts=Timeouts(idle=0.5)))
         took = time.monotonic() - started
     assert result.ok
     (retry,) = retries(events)
@@ -185,7 +185,7 @@ async def test_a_stream_that_stalls_past_the_idle_timeout_is_continued(backend: 
 async def test_a_trickle_that_never_finishes_a_line_counts_as_stalled(backend: str) -> None:
     async with FaultServer(plan=[Trickle(interval=0.2)]) as server:
         started = time.monotonic()
-        result, events = await run(agent_for(server, backend, Steps(), idle_timeout=1.0))
+        result, events = await run(agent_for(server, backend, Steps(), timeouts=Timeouts(idle=1.0)))
         took = time.monotonic() - started
     assert result.ok
     assert "idle timeout" in retries(events)[0].reason
@@ -198,7 +198,7 @@ async def test_a_port_that_accepts_and_never_answers_ends_within_the_bounds(back
             "m",
             hang.base_url,
             backend=backend,
-            idle_timeout=0.3,
+            timeouts=Timeouts(idle=0.3),
             retry=RetryPolicy(attempts=3, total_time=5, base=0.01, cap=0.02),
             transcripts=False,
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, ScriptedBackend
+from agentkit import Agent, Limits, ScriptedBackend
 from agentkit.events import McpLog, ToolCallFinished, ToolCallStarted
 from agentkit.mcp.config import McpConfig, ServerConfig
 from agentkit.mcp.session import McpServerError
@@ -116,7 +116,9 @@ async def test_server_instructions_join_the_system_prompt(tmp_path: Path) -> Non
 async def test_a_resumed_run_sends_the_system_prompt_the_stopped_run_sent(tmp_path: Path) -> None:
     config = McpConfig(servers={"probe": ServerConfig(command=sys.executable, args=[str(PROBE)])})
     first_backend = ScriptedBackend([call("probe__chatty"), "done"])
-    first = await Agent(backend=first_backend, mcp=config, transcripts=tmp_path, max_steps=1).run("go")
+    first = await Agent(
+        backend=first_backend, mcp=config, transcripts=tmp_path, limits=Limits(max_steps=1)
+    ).run("go")
     assert first.stop_reason == "max_steps"
     again = ScriptedBackend(["done"])
     result = await Agent(backend=again, mcp=config, transcripts=tmp_path).resume(first.run_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agentkit import Agent, tool
+from agentkit import Agent, Limits, tool
 from agentkit.backends.chat import ChatBackend
 from agentkit.backends.completions import CompletionsBackend
 from agentkit.backends.retry import RetryPolicy
@@ -158,7 +158,7 @@ async def run_loop(
     system = f"Session {uuid.uuid4()}. You read documents part by part."  # nothing cached from other tests
     agent = Agent(
         server.model, backend=backend, tools=[tool_], thinking="off", system_prompt=system, transcripts=False,
-        max_steps=parts + 2, **options,
+        limits=Limits(max_steps=parts + 2), **options,
     )  # fmt: skip
     events = [e async for e in agent.stream(f"Read parts 1 to {parts}.")]
     return events[-1].result, events

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from agentkit import Agent, tool
+from agentkit import Agent, Limits, tool
 from agentkit.backends.base import ModelRequest
 from agentkit.backends.chat import ChatBackend
 from agentkit.backends.completions import CompletionsBackend
@@ -64,7 +64,7 @@ def make_agent(kind: str, server: VllmServer, thinking: str, seed: int, extra: A
         thinking=thinking,
         sampling=Sampling(max_tokens=FREE_TOKENS, seed=seed),
         output_type=Report,
-        output_retries=0,  # no second chance: the first answer must be valid
+        limits=Limits(output_retries=0),  # no second chance: the first answer must be valid
         transcripts=False,
     )
 
@@ -115,7 +115,7 @@ async def test_without_the_constraint_the_noise_is_not_valid(vllm_server: VllmSe
         thinking="off",
         sampling=Sampling(max_tokens=FREE_TOKENS, seed=SEEDS[0]),
         output_type=Report,
-        output_retries=1,
+        limits=Limits(output_retries=1),
         transcripts=False,
     )
     result = await agent.run("Report the weather in Paris.")

@@ -18,7 +18,7 @@ import mcp_types
 import pytest
 from mcp import Client
 
-from agentkit import Agent, ScriptedBackend, tool
+from agentkit import Agent, Limits, ScriptedBackend, tool
 from agentkit.backends.scripted import Paced
 from agentkit.mcp.server import AgentServer, ClientApprover
 from agentkit.store import read_transcript
@@ -78,7 +78,9 @@ async def test_an_output_schema_that_is_not_an_object_is_wrapped_in_one(tmp_path
 
 
 async def test_a_run_that_stops_without_an_answer_is_an_error_saying_why(tmp_path: Path) -> None:
-    served = AgentServer(agent({"Loop.": [call("add", a=1, b=1)] * 2}, tmp_path, tools=[add], max_steps=2))
+    served = AgentServer(
+        agent({"Loop.": [call("add", a=1, b=1)] * 2}, tmp_path, tools=[add], limits=Limits(max_steps=2))
+    )
     async with Client(served.server) as client:
         result = await client.call_tool("run_agent", {"task": "Loop."})
     assert result.is_error
@@ -271,7 +273,9 @@ async def test_a_rejected_answer_is_told_as_rejected_and_asked_again_not_as_answ
 
 async def test_an_answer_never_accepted_is_not_told_as_answered(tmp_path: Path) -> None:
     result, heard = await counted(
-        AgentServer(agent({"Count.": ["three"]}, tmp_path, output_type=COUNT, output_retries=0))
+        AgentServer(
+            agent({"Count.": ["three"]}, tmp_path, output_type=COUNT, limits=Limits(output_retries=0))
+        )
     )
     assert result.is_error
     assert heard[0] == "step 1: writing"
