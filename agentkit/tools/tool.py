@@ -12,7 +12,7 @@ import pydantic_core
 
 from agentkit._threads import in_daemon_thread
 from agentkit.errors import ToolError
-from agentkit.tools.schema import FunctionSchema, function_schema
+from agentkit.tools.schema import DocstringStyle, FunctionSchema, function_schema
 from agentkit.tools.scope import RunScope
 
 __all__ = ["Approval", "FunctionTool", "Tool", "ToolContext", "ToolError", "ToolResult", "tool", "tool_spec"]
@@ -131,11 +131,16 @@ class FunctionTool:
         description: str | None = None,
         timeout: float | None = None,
         approval: Approval = "auto",
+        docstring_style: DocstringStyle = "auto",
     ) -> None:
         self.fn = fn
         self.approval = approval
         self.schema: FunctionSchema = function_schema(
-            fn, name=name, description=description, context_type=ToolContext
+            fn,
+            name=name,
+            description=description,
+            context_type=ToolContext,
+            docstring_style=docstring_style,
         )
         self.name = self.schema.name
         self.description = self.schema.description
@@ -187,6 +192,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     approval: Approval = "auto",
+    docstring_style: DocstringStyle = "auto",
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -198,6 +204,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     approval: Approval = "auto",
+    docstring_style: DocstringStyle = "auto",
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a typed function a tool; use bare (`@tool`) or with options (`@tool(timeout=5)`).
 
@@ -208,6 +215,9 @@ def tool(
         timeout: Seconds a call may take (default: the toolbox's).
         approval: "ask" to have each call approved first (e.g. tools that change things),
             "deny" to refuse every call; an agent's `approval` setting overrides it.
+        docstring_style: How the docstring is written: "google" (`Args:`), "numpy"
+            (`Parameters` underlined), "sphinx" (`:param x:`), or "auto" (the default) to tell
+            from its section headers.
 
     Example:
         ```python
@@ -223,6 +233,13 @@ def tool(
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout=timeout, approval=approval)
+        return FunctionTool(
+            f,
+            name=name,
+            description=description,
+            timeout=timeout,
+            approval=approval,
+            docstring_style=docstring_style,
+        )
 
     return wrap(fn) if fn is not None else wrap
