@@ -2040,19 +2040,18 @@ def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
 
 def _argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
     """What is wrong with `arguments` against a tool's input schema, one line per problem."""
-    from agentkit.tools.toolbox import describe_schema_error, schema_validator
+    from agentkit.tools.arguments import schema_problems, schema_validator
 
     validator = schema_validator(schema)
     if validator is False:  # a broken schema: the server judges its arguments itself
         return []
-    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-    return [describe_schema_error(e) for e in errors[:5]]
+    return schema_problems(validator, arguments)
 
 
 def _arguments_message(
     server: str, tool: str, schema: dict[str, Any], problems: list[str], configs: list[Path]
 ) -> str:
-    from agentkit.tools.toolbox import schema_signature
+    from agentkit.tools.arguments import schema_signature
 
     example = json.dumps(_example_arguments(schema), ensure_ascii=False)
     config = " ".join(f"--mcp-config {p}" for p in configs)

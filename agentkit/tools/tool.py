@@ -12,6 +12,7 @@ import pydantic_core
 
 from agentkit._threads import in_daemon_thread
 from agentkit.errors import ToolError
+from agentkit.tools.arguments import invalid_arguments, pydantic_problems
 from agentkit.tools.schema import DocstringStyle, FunctionSchema, function_schema
 from agentkit.tools.scope import RunScope
 
@@ -160,10 +161,10 @@ class FunctionTool:
         return f"FunctionTool({self.name!r})"
 
     async def call(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        try:
+        try:  # the toolbox checked them against the schema: this converts them to the hints' types
             parsed = self.schema.model.model_validate(arguments)
-        except pydantic.ValidationError as exc:
-            raise ToolError(_explain_validation(self.name, exc)) from None
+        except pydantic.ValidationError as exc:  # a rule the schema cannot state, or a direct call
+            raise ToolError(invalid_arguments(self.name, pydantic_problems(exc), self.parameters)) from None
         kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
         if self.schema.context_param:
             kwargs[self.schema.context_param] = context
@@ -172,13 +173,6 @@ class FunctionTool:
         else:
             value = await in_daemon_thread(self.fn, **kwargs)
         return to_result(value)
-
-
-def _explain_validation(name: str, exc: pydantic.ValidationError) -> str:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
-    )
-    return f"Invalid arguments for {name}: {problems}."
 
 
 @overload
