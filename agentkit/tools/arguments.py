@@ -72,16 +72,31 @@ def invalid_arguments(name: str, problems: list[str], schema: dict[str, Any]) ->
 
 
 def schema_signature(schema: dict[str, Any]) -> str:
-    """The arguments a schema takes, short: `{city: string (required), days: integer}`."""
+    """The arguments a schema takes, short: `{city: string (required), unit: 'C' | 'F'}`."""
     props = schema.get("properties") or {}
     if not props:
         return "no arguments ({})"
     required = set(schema.get("required") or [])
-    parts = []
-    for name, prop in props.items():
-        kind = prop.get("type") if isinstance(prop, dict) else None
-        if isinstance(prop, dict) and "enum" in prop:
-            kind = " | ".join(repr(v) for v in prop["enum"])
-        label = f"{name}: {kind or 'any'}"
-        parts.append(label + (" (required)" if name in required else ""))
+    parts = [
+        f"{name}: {_kind(prop)}" + (" (required)" if name in required else "") for name, prop in props.items()
+    ]
     return "{" + ", ".join(parts) + "}"
+
+
+def _kind(prop: Any) -> str:
+    """A property's type in a word: `integer`, `'C' | 'F'`, `string | null`, or a model's name."""
+    if not isinstance(prop, dict):
+        return "any"
+    if "enum" in prop:
+        return " | ".join(repr(v) for v in prop["enum"])
+    if "const" in prop:
+        return repr(prop["const"])
+    if "$ref" in prop:  # a pydantic model or dataclass: its name says more than "object"
+        return str(prop["$ref"]).rsplit("/", 1)[-1]
+    options = prop.get("anyOf") or prop.get("oneOf")
+    if isinstance(options, list) and options:
+        return " | ".join(_kind(option) for option in options)
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        return " | ".join(str(k) for k in kind)
+    return str(kind) if kind else "any"

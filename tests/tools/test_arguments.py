@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import pydantic
 import pytest
@@ -52,6 +52,21 @@ def test_the_message_names_the_problems_the_expected_arguments_and_the_fix() -> 
         "Call weather again with corrected arguments."
     )
     assert schema_signature({"type": "object"}) == "no arguments ({})"
+
+
+class Point(pydantic.BaseModel):
+    x: int
+
+
+def test_the_expected_arguments_name_models_unions_and_constants() -> None:
+    @tool
+    def place(at: Point, label: str | None = None, kind: Literal["pin"] = "pin", size: Any = 1) -> str:
+        """Place a marker."""
+        return label or ""
+
+    assert schema_signature(place.parameters) == (
+        "{at: Point (required), label: string | null, kind: 'pin', size: any}"
+    )
 
 
 def test_pydantic_problems_name_the_argument_and_the_value_given() -> None:
