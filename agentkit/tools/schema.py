@@ -71,7 +71,8 @@ class FunctionSchema:
         name: The tool name.
         description: What the tool does, from the docstring.
         parameters: JSON schema of the arguments object.
-        model: The pydantic model that validates and converts the arguments.
+        model: The pydantic model that converts the arguments to the hints' types (and applies
+            the rules JSON schema cannot state, such as validators).
         context_param: The parameter that receives the call's `ToolContext`, if any.
     """
 
