@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ __all__ = ["load_tools"]
 def load_tools(path: str | os.PathLike[str]) -> list[Tool | Callable[..., Any]]:
     """The tools a Python file defines: its `TOOLS` list if it has one, else its `@tool`s.
 
-    The file runs as a module of its own, once per call; it need not be importable (on
-    `sys.path` or in a package).
+    The file runs as a module of its own, once per call, named `agentkit_user_tools_<stem>` in
+    `sys.modules`; it need not be importable (on `sys.path` or in a package).
 
     Args:
         path: The Python file.
@@ -43,9 +44,12 @@ def load_tools(path: str | os.PathLike[str]) -> list[Tool | Callable[..., Any]]:
     if spec is None or spec.loader is None:
         raise ConfigError(f"{file}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    # Registered as an import would be: dataclasses and pydantic look a class's module up there.
+    sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
+        del sys.modules[spec.name]
         raise ConfigError(f"{file}: importing it failed: {type(exc).__name__}: {exc}") from exc
     listed = getattr(module, "TOOLS", None)
     found = list(listed) if listed is not None else [v for v in vars(module).values() if isinstance(v, Tool)]

@@ -67,6 +67,34 @@ def test_the_loaded_tools_serve_an_agent(tmp_path: Path) -> None:
     assert [m.content for m in result.messages if getattr(m, "name", None) == "add"] == ["42"]
 
 
+DATACLASS = '''
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentkit import tool
+
+
+@dataclass
+class Row:
+    a: int
+
+
+@tool
+def total(rows: list[Row]) -> int:
+    """Sum the rows."""
+    return sum(row.a for row in rows)
+'''
+
+
+async def test_a_file_may_define_the_dataclasses_its_tools_take(tmp_path: Path) -> None:
+    from agentkit.tools import ToolContext
+
+    (total,) = load_tools(_write(tmp_path, DATACLASS, "rows.py"))
+    assert isinstance(total, Tool)
+    assert (await total.call({"rows": [{"a": 2}, {"a": 40}]}, ToolContext())).content == "42"
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
