@@ -62,6 +62,7 @@ _EXPORTS = {
     "ToolResult": "agentkit.tools.tool",
     "Toolbox": "agentkit.tools.toolbox",
     "UserMessage": "agentkit.messages",
+    "load_tools": "agentkit.tools.loading",
     "parse_output": "agentkit.qwen3.parser",
     "render_prompt": "agentkit.qwen3.template",
     "tool": "agentkit.tools.tool",
@@ -111,5 +112,6 @@ if TYPE_CHECKING:
     from agentkit.result import RunResult
     from agentkit.sandbox import SandboxPolicy, SandboxWarning
     from agentkit.thinking import Sampling, StepContext, ThinkingDecision
+    from agentkit.tools.loading import load_tools
     from agentkit.tools.tool import Tool, ToolContext, ToolResult, tool
     from agentkit.tools.toolbox import Toolbox

@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, ClassVar, Optional
 
 import typer
 from rich.console import Console
@@ -132,133 +132,168 @@ class _Renderer:
             self.open_line = None
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, StepStarted):
+        handler = self._HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    def _end_line(self, event: StepFinished | RunFailed) -> None:
+        self._break()
+
+    def _step_started(self, event: StepStarted) -> None:
+        self._break()
+        mode = "thinking" if event.decision.think else "no thinking"
+        budget = f", budget {event.decision.budget}" if event.decision.budget else ""
+        self.err.print(
+            f"[bold cyan]●[/] step {event.step} · {mode}{budget} [dim]({escape(event.decision.reason)})[/]"
+        )
+
+    def _thinking(self, event: ThinkingDelta) -> None:
+        if self.show_thinking:
+            self.err.print(Text(event.text, style="dim italic"), end="")
+            self.open_line = self.err
+
+    def _text(self, event: TextDelta) -> None:
+        if self.structured:
+            return
+        if self.held is not None:
+            self.held.append(event.text)
+            return
+        if self.open_line is self.err:
             self._break()
-            mode = "thinking" if event.decision.think else "no thinking"
-            budget = f", budget {event.decision.budget}" if event.decision.budget else ""
-            self.err.print(
-                f"[bold cyan]●[/] step {event.step} · {mode}{budget} "
-                f"[dim]({escape(event.decision.reason)})[/]"
-            )
-        elif isinstance(event, ThinkingDelta):
-            if self.show_thinking:
-                self.err.print(Text(event.text, style="dim italic"), end="")
-                self.open_line = self.err
-        elif isinstance(event, TextDelta):
-            if self.structured:
-                return
-            if self.held is not None:
-                self.held.append(event.text)
-                return
-            if self.open_line is self.err:
-                self._break()
+        self.text_steps.add(event.step)
+        if self.markdown is not None:
+            self.markdown.add(event.text)
+        else:
+            self.out.print(Text(event.text), end="")
+            self.out.file.flush()
+        self.open_line = self.out
+
+    def _call_started(self, event: ToolCallStarted) -> None:
+        self._break()
+        args = json.dumps(event.call.arguments, ensure_ascii=False)
+        kept = " [dim](not run again: answered from before the retry or resume)[/]" if event.reused else ""
+        self.err.print(f"[yellow]→[/] [bold]{escape(event.call.name)}[/] {escape(_clip(args, 200))}{kept}")
+
+    def _call_finished(self, event: ToolCallFinished) -> None:
+        self._break()
+        name = event.call.name or "?" if isinstance(event.call, ToolCallError) else event.call.name
+        mark = "[red]✗[/]" if event.result.is_error else "[green]←[/]"
+        text = _clip(event.result.content.replace("\n", " ⏎ "), 300)
+        self.err.print(f"{mark} {escape(name)} [dim]{event.duration:.2f}s[/] {escape(text)}")
+
+    def _model_retry(self, event: ModelRetry) -> None:
+        self._break()
+        how = (
+            "the step starts over"
+            if event.restart
+            else f"going on from the {event.kept:,} characters received"
+            if event.kept
+            else "retrying"
+        )
+        self.err.print(
+            f"[dim]↻ {escape(_clip(event.reason.rstrip('.'), 300))} · {how} in {event.wait:.1f}s "
+            f"(attempt {event.attempt})[/]"
+        )
+
+    def _compacted(self, event: Compacted) -> None:
+        self._break()
+        parts = [f"{event.results} tool result(s)"] if event.results else []
+        parts += [f"the thinking of {event.thoughts} step(s)"] if event.thoughts else []
+        self.err.print(
+            f"[dim]⇣ context: {event.tokens_before:,} → {event.tokens_after:,} tokens "
+            f"(left out {' and '.join(parts)})[/]"
+        )
+
+    def _run_started(self, event: RunStarted) -> None:
+        self.text_steps.clear()  # step numbers start again (a chat's next turn)
+        if event.resumed:
+            self.err.print(f"[dim]resuming run {event.run_id} at step {event.first_step}[/]")
+        if event.workspace:
+            self.err.print(f"[dim]workspace: {escape(event.workspace)}[/]")
+        if event.sandbox:
+            unconfined = event.sandbox.startswith(("auto, but none", "required, but"))
+            style = "yellow" if unconfined else "dim"
+            self.err.print(f"[{style}]sandbox: {escape(event.sandbox)}[/]")
+
+    def _progress(self, event: ToolProgress) -> None:
+        self._break()
+        total = f"/{event.total:g}" if event.total else ""
+        note = f" {escape(event.message)}" if event.message else ""
+        self.err.print(f"[dim]  … {escape(event.tool)} {event.progress:g}{total}{note}[/]")
+
+    def _mcp_log(self, event: McpLog) -> None:
+        if not self.verbose:
+            return
+        self._break()
+        data = event.data if isinstance(event.data, str) else json.dumps(event.data, ensure_ascii=False)
+        where = f"{event.server}/{event.logger}" if event.logger else event.server
+        self.err.print(f"[dim]  {escape(where)} {event.level}: {escape(_clip(data, 300))}[/]")
+
+    def _mcp_ask(self, event: McpSampling | McpElicitation) -> None:
+        self._break()
+        self.err.print(cli_asks.describe_ask(event))
+
+    def _server_starting(self, event: ServerStarting) -> None:
+        self._break()
+        self.servers.starting(event)
+
+    def _server_status(self, event: ServerStatus) -> None:
+        if not self.servers.expects(event):
+            self._break()
+        self.servers.done(event)
+
+    def _turn_finished(self, event: TurnFinished) -> None:
+        if self.held:
+            self._break()
+            text, self.held = "".join(self.held), []
+            (self.err if event.calls else self.out).print(Text(text))
             self.text_steps.add(event.step)
-            if self.markdown is not None:
-                self.markdown.add(event.text)
+
+    def _output_rejected(self, event: OutputRejected) -> None:
+        self._break()
+        self.err.print(
+            "[yellow]✗[/] the answer does not match the output schema: "
+            f"{escape(_clip(event.error, 300))} [dim](sent back to the model)[/]"
+        )
+
+    def _run_finished(self, event: RunFinished) -> None:
+        r = event.result
+        if r.ok and self.structured:
+            self._break()
+            value = json.dumps(r.output_json(), ensure_ascii=False)
+            if self.out.is_terminal:
+                self.out.print_json(value)  # indented and coloured
             else:
-                self.out.print(Text(event.text), end="")
-                self.out.file.flush()
-            self.open_line = self.out
-        elif isinstance(event, ToolCallStarted):
-            self._break()
-            args = json.dumps(event.call.arguments, ensure_ascii=False)
-            kept = (
-                " [dim](not run again: answered from before the retry or resume)[/]" if event.reused else ""
-            )
-            self.err.print(
-                f"[yellow]→[/] [bold]{escape(event.call.name)}[/] {escape(_clip(args, 200))}{kept}"
-            )
-        elif isinstance(event, ToolCallFinished):
-            self._break()
-            name = event.call.name or "?" if isinstance(event.call, ToolCallError) else event.call.name
-            mark = "[red]✗[/]" if event.result.is_error else "[green]←[/]"
-            text = _clip(event.result.content.replace("\n", " ⏎ "), 300)
-            self.err.print(f"{mark} {escape(name)} [dim]{event.duration:.2f}s[/] {escape(text)}")
-        elif isinstance(event, ModelRetry):
-            self._break()
-            how = (
-                "the step starts over"
-                if event.restart
-                else f"going on from the {event.kept:,} characters received"
-                if event.kept
-                else "retrying"
-            )
-            self.err.print(
-                f"[dim]↻ {escape(_clip(event.reason.rstrip('.'), 300))} · {how} in {event.wait:.1f}s "
-                f"(attempt {event.attempt})[/]"
-            )
-        elif isinstance(event, Compacted):
-            self._break()
-            parts = [f"{event.results} tool result(s)"] if event.results else []
-            parts += [f"the thinking of {event.thoughts} step(s)"] if event.thoughts else []
-            self.err.print(
-                f"[dim]⇣ context: {event.tokens_before:,} → {event.tokens_after:,} tokens "
-                f"(left out {' and '.join(parts)})[/]"
-            )
-        elif isinstance(event, RunStarted):
-            self.text_steps.clear()  # step numbers start again (a chat's next turn)
-            if event.resumed:
-                self.err.print(f"[dim]resuming run {event.run_id} at step {event.first_step}[/]")
-            if event.workspace:
-                self.err.print(f"[dim]workspace: {escape(event.workspace)}[/]")
-            if event.sandbox:
-                unconfined = event.sandbox.startswith(("auto, but none", "required, but"))
-                style = "yellow" if unconfined else "dim"
-                self.err.print(f"[{style}]sandbox: {escape(event.sandbox)}[/]")
-        elif isinstance(event, ToolProgress):
-            self._break()
-            total = f"/{event.total:g}" if event.total else ""
-            note = f" {escape(event.message)}" if event.message else ""
-            self.err.print(f"[dim]  … {escape(event.tool)} {event.progress:g}{total}{note}[/]")
-        elif isinstance(event, McpLog):
-            if self.verbose:
-                self._break()
-                data = (
-                    event.data if isinstance(event.data, str) else json.dumps(event.data, ensure_ascii=False)
-                )
-                where = f"{event.server}/{event.logger}" if event.logger else event.server
-                self.err.print(f"[dim]  {escape(where)} {event.level}: {escape(_clip(data, 300))}[/]")
-        elif isinstance(event, (McpSampling, McpElicitation)):
-            self._break()
-            self.err.print(cli_asks.describe_ask(event))
-        elif isinstance(event, ServerStarting):
-            self._break()
-            self.servers.starting(event)
-        elif isinstance(event, ServerStatus):
-            if not self.servers.expects(event):
-                self._break()
-            self.servers.done(event)
-        elif isinstance(event, TurnFinished):
-            if self.held:
-                self._break()
-                text, self.held = "".join(self.held), []
-                (self.err if event.calls else self.out).print(Text(text))
-                self.text_steps.add(event.step)
-        elif isinstance(event, StepFinished):
-            self._break()
-        elif isinstance(event, OutputRejected):
-            self._break()
-            self.err.print(
-                "[yellow]✗[/] the answer does not match the output schema: "
-                f"{escape(_clip(event.error, 300))} [dim](sent back to the model)[/]"
-            )
-        elif isinstance(event, RunFinished):
-            r = event.result
-            if r.ok and self.structured:
-                self._break()
-                value = json.dumps(r.output_json(), ensure_ascii=False)
-                if self.out.is_terminal:
-                    self.out.print_json(value)  # indented and coloured
-                else:
-                    self.out.print(Text(value))
-            elif r.ok and r.text and r.steps[-1].step not in self.text_steps:
-                self._print_answer(r.text)  # an answer that did not stream here (a resumed run's)
-            self._break()
-            usage = r.usage
-            tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
-            self.err.print(f"[dim]{len(r.steps)} step(s){tokens} · {r.stop_reason}[/]")
-        elif isinstance(event, RunFailed):
-            self._break()
+                self.out.print(Text(value))
+        elif r.ok and r.text and r.steps[-1].step not in self.text_steps:
+            self._print_answer(r.text)  # an answer that did not stream here (a resumed run's)
+        self._break()
+        usage = r.usage
+        tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
+        self.err.print(f"[dim]{len(r.steps)} step(s){tokens} · {r.stop_reason}[/]")
+
+    _HANDLERS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
+        RunStarted: _run_started,
+        StepStarted: _step_started,
+        ThinkingDelta: _thinking,
+        TextDelta: _text,
+        ToolCallStarted: _call_started,
+        ToolProgress: _progress,
+        ToolCallFinished: _call_finished,
+        ModelRetry: _model_retry,
+        Compacted: _compacted,
+        McpLog: _mcp_log,
+        McpSampling: _mcp_ask,
+        McpElicitation: _mcp_ask,
+        ServerStarting: _server_starting,
+        ServerStatus: _server_status,
+        TurnFinished: _turn_finished,
+        StepFinished: _end_line,
+        OutputRejected: _output_rejected,
+        RunFinished: _run_finished,
+        RunFailed: _end_line,
+    }
+    """Each event's handler; events not named here show nothing."""
 
 
 class _MarkdownStream:
@@ -2040,19 +2075,18 @@ def _no_such_tool(server: str, tool: str, names: list[str]) -> str:
 
 def _argument_problem(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
     """What is wrong with `arguments` against a tool's input schema, one line per problem."""
-    from agentkit.tools.toolbox import describe_schema_error, schema_validator
+    from agentkit.tools.arguments import schema_problems, schema_validator
 
     validator = schema_validator(schema)
     if validator is False:  # a broken schema: the server judges its arguments itself
         return []
-    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-    return [describe_schema_error(e) for e in errors[:5]]
+    return schema_problems(validator, arguments)
 
 
 def _arguments_message(
     server: str, tool: str, schema: dict[str, Any], problems: list[str], configs: list[Path]
 ) -> str:
-    from agentkit.tools.toolbox import schema_signature
+    from agentkit.tools.arguments import schema_signature
 
     example = json.dumps(_example_arguments(schema), ensure_ascii=False)
     config = " ".join(f"--mcp-config {p}" for p in configs)

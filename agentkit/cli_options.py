@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import inspect
 import json
 import typing
@@ -451,27 +450,13 @@ _LISTS = {"tools", "mcp_config", "builtins", "allow", "deny", "lora", "serve_arg
 
 
 def load_tools(path: Path) -> list[Any]:
-    """The tools a Python file defines: its `@tool` objects, or its `TOOLS` list."""
-    from agentkit.tools.tool import Tool
+    """The tools a Python file defines (`agentkit.tools.load_tools`), its errors naming `--tools`."""
+    from agentkit.tools.loading import load_tools as load
 
-    if not path.is_file():
-        raise ConfigError(f"--tools {path}: no such file")
-    spec = importlib.util.spec_from_file_location(f"agentkit_user_tools_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise ConfigError(f"--tools {path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise ConfigError(f"--tools {path}: importing it failed: {type(exc).__name__}: {exc}") from exc
-    listed = getattr(module, "TOOLS", None)
-    found = list(listed) if listed is not None else [v for v in vars(module).values() if isinstance(v, Tool)]
-    if not found:
-        raise ConfigError(
-            f"--tools {path}: it defines no tools; decorate functions with @agentkit.tool "
-            "or list them in TOOLS = [...]"
-        )
-    return found
+        return load(path)
+    except ConfigError as exc:
+        raise ConfigError(f"--tools {exc}") from exc
 
 
 def load_output_schema(path: Path) -> dict[str, Any]:

@@ -465,3 +465,51 @@ def test_mcp_commands_take_the_default_config_and_say_how_to_give_one(
     listed = runner.invoke(app, ["mcp", "list", "--json"])
     assert listed.exit_code == 0, listed.output
     assert "never-run" not in listed.stderr  # read from the default config; its server is off
+
+
+def test_every_event_type_has_a_renderer_handler() -> None:
+    import typing
+
+    from agentkit.cli import _Renderer
+    from agentkit.events import Event
+
+    assert set(_Renderer._HANDLERS) == set(typing.get_args(Event))
+
+
+def test_status_events_render_as_one_dim_line_each() -> None:
+    import io
+
+    from rich.console import Console
+
+    from agentkit.cli import _Renderer
+    from agentkit.events import Compacted, McpLog, ModelRetry, RunStarted, ToolProgress
+
+    err = io.StringIO()
+    console = Console(file=err, width=200, color_system=None)
+    render = _Renderer(Console(file=io.StringIO()), console, show_thinking=False, verbose=True)
+    render(RunStarted("r1", "task", "scripted", None, workspace="/tmp/w", resumed=True, first_step=3,
+                      sandbox="auto, but none is available"))  # fmt: skip
+    render(ModelRetry(1, 2, 1.5, "the server closed the connection.", kept=1200))
+    render(ModelRetry(1, 3, 0.25, "timed out", restart=True))
+    render(ModelRetry(1, 4, 2, "busy"))
+    render(Compacted(2, 30000, 12000, results=3, thoughts=2))
+    render(ToolProgress(2, "c1", "fetch_url", 3, 10, "pages"))
+    render(ToolProgress(2, "c1", "fetch_url", 0.5, None, None))
+    render(McpLog("git", "info", "repo", {"head": "main"}))
+    render(McpLog("time", "debug", None, "tick"))
+    quiet = _Renderer(Console(file=io.StringIO()), console, show_thinking=False)
+    quiet(McpLog("time", "debug", None, "not shown"))
+    assert err.getvalue().splitlines() == [
+        "resuming run r1 at step 3",
+        "workspace: /tmp/w",
+        "sandbox: auto, but none is available",
+        "↻ the server closed the connection · going on from the 1,200 characters received in 1.5s "
+        "(attempt 2)",
+        "↻ timed out · the step starts over in 0.2s (attempt 3)",
+        "↻ busy · retrying in 2.0s (attempt 4)",
+        "⇣ context: 30,000 → 12,000 tokens (left out 3 tool result(s) and the thinking of 2 step(s))",
+        "  … fetch_url 3/10 pages",
+        "  … fetch_url 0.5",
+        '  git/repo info: {"head": "main"}',
+        "  time debug: tick",
+    ]

@@ -16,7 +16,7 @@ def test_import_agentkit_does_not_load_heavy_dependencies() -> None:
     code = (
         "import sys, agentkit\n"
         "from agentkit import Agent, tool\n"
-        "names = ('openai', 'mcp', 'rich', 'typer', 'aiohttp', 'httpx', 'jsonschema')\n"
+        "names = ('openai', 'mcp', 'rich', 'typer', 'aiohttp', 'httpx', 'jsonschema', 'griffe')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

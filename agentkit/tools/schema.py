@@ -1,7 +1,8 @@
 """Typed Python function → tool name, description and JSON schema of its parameters.
 
 Type hints become the schema (through pydantic); the docstring's summary becomes the
-description and its Google-style `Args:` section the parameters' descriptions.
+description and its parameters section (Google, NumPy or Sphinx style) the parameters'
+descriptions.
 """
 
 from __future__ import annotations
@@ -12,49 +13,54 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
-__all__ = ["FunctionSchema", "function_schema", "parse_docstring"]
+__all__ = ["DocstringStyle", "FunctionSchema", "function_schema", "parse_docstring"]
 
-_SECTION = re.compile(
-    r"^(Args|Arguments|Parameters|Params|Returns|Return|Yields|Raises|Examples?|Notes?|"
-    r"Attributes|See Also|Warnings?|Todo):\s*$"
-)
-_ARG = re.compile(r"^(\*{0,2}\w+)\s*(?:\(([^)]*)\))?\s*:\s*(.*)$")
+DocstringStyle = Literal["auto", "google", "numpy", "sphinx"]
+"""How a tool's docstring is written: Google (`Args:`), NumPy (`Parameters` underlined with
+dashes), Sphinx (`:param x:`), or "auto" to tell from its section headers."""
+
+_STYLES = ("google", "numpy", "sphinx")
 
 
-def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """Split a Google-style docstring into its description and per-argument descriptions."""
+def parse_docstring(doc: str | None, style: DocstringStyle = "auto") -> tuple[str, dict[str, str]]:
+    """Split a docstring into its description and per-parameter descriptions.
+
+    The description is the text before the first section (so `Returns:`, `Raises:` or an
+    example stay out of it); a parameter's description has its lines joined by spaces.
+    griffe reads the sections, as it does for the PydanticAI and OpenAI Agents SDK tools.
+
+    Args:
+        doc: The docstring, indented or not.
+        style: How it is written; "auto" tells from its section headers, and a docstring with
+            none of them is all description.
+    """
     if not doc:
         return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
-    description: list[str] = []
-    args: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    arg_indent: int | None = None
-    for line in lines:
-        header = _SECTION.match(line.strip()) if not line.startswith(" ") else None
-        if header:
-            section = header.group(1)
-            current, arg_indent = None, None
-            continue
-        if section is None:
-            description.append(line)
-        elif section in ("Args", "Arguments", "Parameters", "Params"):
-            if not line.strip():
-                continue
-            indent = len(line) - len(line.lstrip())
-            match = _ARG.match(line.strip())
-            if match and (arg_indent is None or indent <= arg_indent):
-                arg_indent = indent
-                current = match.group(1).lstrip("*")
-                args[current] = match.group(3).strip()
-            elif current is not None:
-                args[current] = (args[current] + " " + line.strip()).strip()
-    return "\n".join(description).strip(), args
+    text = inspect.cleandoc(doc)
+    if "\n" not in text:  # one line has no sections: no need to import griffe (~70 ms)
+        return text, {}
+    import griffe
+
+    quiet: dict[str, Any] = {"warnings": False}  # griffe would log each parameter it cannot match
+    docstring = griffe.Docstring(text)
+    if style == "auto":
+        sections = docstring.parse("auto", per_style_options=dict.fromkeys(_STYLES, quiet))
+    else:
+        sections = docstring.parse(style, **quiet)
+    leading = sections[0] if sections else None
+    description = leading.value if leading and leading.kind is griffe.DocstringSectionKind.text else ""
+    params: dict[str, str] = {}
+    for section in sections:
+        if section.kind is griffe.DocstringSectionKind.parameters:
+            for param in section.value:
+                params[param.name.lstrip("*")] = " ".join(
+                    line.strip() for line in param.description.splitlines() if line.strip()
+                )
+    return description.strip(), params
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ class FunctionSchema:
         name: The tool name.
         description: What the tool does, from the docstring.
         parameters: JSON schema of the arguments object.
-        model: The pydantic model that validates and converts the arguments.
+        model: The pydantic model that converts the arguments to the hints' types (and applies
+            the rules JSON schema cannot state, such as validators).
         context_param: The parameter that receives the call's `ToolContext`, if any.
     """
 
@@ -175,6 +182,7 @@ def function_schema(
     name: str | None = None,
     description: str | None = None,
     context_type: type | None = None,
+    docstring_style: DocstringStyle = "auto",
 ) -> FunctionSchema:
     """Derive a tool's schema from a typed function.
 
@@ -184,13 +192,15 @@ def function_schema(
         description: Overrides the docstring's description.
         context_type: A parameter annotated with this type is filled in by agentkit and left
             out of the schema.
+        docstring_style: How the docstring is written ("google", "numpy", "sphinx"), or
+            "auto" to tell from its section headers.
 
     Raises:
         TypeError: A parameter has no type hint, a hint that cannot be resolved or described
             as JSON schema, or is `*args`/`**kwargs`.
     """
     tool_name = name or fn.__name__
-    doc_description, arg_docs = parse_docstring(inspect.getdoc(fn))
+    doc_description, arg_docs = parse_docstring(inspect.getdoc(fn), docstring_style)
     written, hints = _parameter_hints(fn, tool_name)
     fields: dict[str, Any] = {}
     context_param = None

@@ -12,7 +12,8 @@ import pydantic_core
 
 from agentkit._threads import in_daemon_thread
 from agentkit.errors import ToolError
-from agentkit.tools.schema import FunctionSchema, function_schema
+from agentkit.tools.arguments import invalid_arguments, pydantic_problems
+from agentkit.tools.schema import DocstringStyle, FunctionSchema, function_schema
 from agentkit.tools.scope import RunScope
 
 __all__ = ["Approval", "FunctionTool", "Tool", "ToolContext", "ToolError", "ToolResult", "tool", "tool_spec"]
@@ -131,11 +132,16 @@ class FunctionTool:
         description: str | None = None,
         timeout: float | None = None,
         approval: Approval = "auto",
+        docstring_style: DocstringStyle = "auto",
     ) -> None:
         self.fn = fn
         self.approval = approval
         self.schema: FunctionSchema = function_schema(
-            fn, name=name, description=description, context_type=ToolContext
+            fn,
+            name=name,
+            description=description,
+            context_type=ToolContext,
+            docstring_style=docstring_style,
         )
         self.name = self.schema.name
         self.description = self.schema.description
@@ -155,10 +161,10 @@ class FunctionTool:
         return f"FunctionTool({self.name!r})"
 
     async def call(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        try:
+        try:  # the toolbox checked them against the schema: this converts them to the hints' types
             parsed = self.schema.model.model_validate(arguments)
-        except pydantic.ValidationError as exc:
-            raise ToolError(_explain_validation(self.name, exc)) from None
+        except pydantic.ValidationError as exc:  # a rule the schema cannot state, or a direct call
+            raise ToolError(invalid_arguments(self.name, pydantic_problems(exc), self.parameters)) from None
         kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
         if self.schema.context_param:
             kwargs[self.schema.context_param] = context
@@ -167,13 +173,6 @@ class FunctionTool:
         else:
             value = await in_daemon_thread(self.fn, **kwargs)
         return to_result(value)
-
-
-def _explain_validation(name: str, exc: pydantic.ValidationError) -> str:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
-    )
-    return f"Invalid arguments for {name}: {problems}."
 
 
 @overload
@@ -187,6 +186,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     approval: Approval = "auto",
+    docstring_style: DocstringStyle = "auto",
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 
 
@@ -198,6 +198,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     approval: Approval = "auto",
+    docstring_style: DocstringStyle = "auto",
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
     """Make a typed function a tool; use bare (`@tool`) or with options (`@tool(timeout=5)`).
 
@@ -208,6 +209,9 @@ def tool(
         timeout: Seconds a call may take (default: the toolbox's).
         approval: "ask" to have each call approved first (e.g. tools that change things),
             "deny" to refuse every call; an agent's `approval` setting overrides it.
+        docstring_style: How the docstring is written: "google" (`Args:`), "numpy"
+            (`Parameters` underlined), "sphinx" (`:param x:`), or "auto" (the default) to tell
+            from its section headers.
 
     Example:
         ```python
@@ -223,6 +227,13 @@ def tool(
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout=timeout, approval=approval)
+        return FunctionTool(
+            f,
+            name=name,
+            description=description,
+            timeout=timeout,
+            approval=approval,
+            docstring_style=docstring_style,
+        )
 
     return wrap(fn) if fn is not None else wrap

@@ -20,6 +20,7 @@ from typing import Any, Union
 from agentkit._text import cut_middle
 from agentkit.defaults import DEFAULT_TOOL_TIMEOUT
 from agentkit.messages import ToolCall, ToolCallError, ToolMessage
+from agentkit.tools.arguments import invalid_arguments, schema_problems, schema_validator
 from agentkit.tools.tool import Approval, Tool, ToolContext, ToolError, ToolResult
 
 __all__ = ["Approver", "Toolbox", "cap_output"]
@@ -225,55 +226,18 @@ class Toolbox:
         )
 
     def _check(self, found: Tool, arguments: dict[str, Any]) -> str | None:
+        """The one validation of a call's arguments: None if they fit the tool's schema."""
         validator = self._validators.get(found.name)
         if validator is None:
             validator = self._validators[found.name] = schema_validator(found.parameters)
         if validator is False:
             return None
-        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
-        if not errors:
-            return None
-        problems = "; ".join(describe_schema_error(e) for e in errors[:5])
-        return (
-            f"Invalid arguments for {found.name}: {problems}. "
-            f"Expected: {schema_signature(found.parameters)}. "
-            f"Call {found.name} again with corrected arguments."
-        )
+        problems = schema_problems(validator, arguments)
+        return invalid_arguments(found.name, problems, found.parameters) if problems else None
 
 
 def _error(call: ToolCall, message: str) -> ToolMessage:
     return ToolMessage("Error: " + message, call.id, call.name, is_error=True)
-
-
-def schema_validator(schema: dict[str, Any]) -> Any:
-    import jsonschema  # imported on the first call: it costs ~0.1 s
-
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError:
-        return False  # a server's broken schema: let the tool judge its arguments itself
-    return cls(schema)
-
-
-def describe_schema_error(error: Any) -> str:
-    path = ".".join(str(p) for p in error.absolute_path)
-    return f"{path}: {error.message}" if path else error.message
-
-
-def schema_signature(schema: dict[str, Any]) -> str:
-    props = schema.get("properties") or {}
-    if not props:
-        return "no arguments ({})"
-    required = set(schema.get("required") or [])
-    parts = []
-    for name, prop in props.items():
-        kind = prop.get("type") if isinstance(prop, dict) else None
-        if isinstance(prop, dict) and "enum" in prop:
-            kind = " | ".join(repr(v) for v in prop["enum"])
-        label = f"{name}: {kind or 'any'}"
-        parts.append(label + (" (required)" if name in required else ""))
-    return "{" + ", ".join(parts) + "}"
 
 
 def cap_output(text: str, limit: int | None) -> str:

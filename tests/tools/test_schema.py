@@ -39,6 +39,110 @@ def test_docstring_summary_and_args_section() -> None:
     }
 
 
+GOOGLE = """Fetch the weather.
+
+    Uses the public API.
+
+    Args:
+        city: City name, e.g. "Paris".
+        unit: Temperature unit,
+            celsius or fahrenheit.
+
+    Returns:
+        A sentence about the weather.
+    """
+
+NUMPY = """Fetch the weather.
+
+    Uses the public API.
+
+    Parameters
+    ----------
+    city : str
+        City name, e.g. "Paris".
+    unit : str
+        Temperature unit,
+        celsius or fahrenheit.
+
+    Returns
+    -------
+    str
+        A sentence about the weather.
+    """
+
+SPHINX = """Fetch the weather.
+
+    Uses the public API.
+
+    :param city: City name, e.g. "Paris".
+    :param str unit: Temperature unit,
+        celsius or fahrenheit.
+    :type city: str
+    :returns: A sentence about the weather.
+    :rtype: str
+    """
+
+
+@pytest.mark.parametrize("doc", [GOOGLE, NUMPY, SPHINX], ids=["google", "numpy", "sphinx"])
+def test_each_docstring_style_gives_summary_and_parameter_descriptions(doc: str) -> None:
+    def weather(city: str, unit: str = "C") -> str:
+        return ""
+
+    weather.__doc__ = doc
+    schema = function_schema(weather)
+    assert schema.description == "Fetch the weather.\n\nUses the public API."
+    assert "sentence" not in schema.description  # the returns section stays out
+    properties = schema.parameters["properties"]
+    assert properties["city"]["description"] == 'City name, e.g. "Paris".'
+    assert properties["unit"]["description"] == "Temperature unit, celsius or fahrenheit."
+
+
+@pytest.mark.parametrize("style", ["google", "numpy", "sphinx"])
+def test_a_named_style_reads_its_own_docstrings(style: Literal["google", "numpy", "sphinx"]) -> None:
+    doc = {"google": GOOGLE, "numpy": NUMPY, "sphinx": SPHINX}[style]
+    assert parse_docstring(doc, style)[1]["unit"] == "Temperature unit, celsius or fahrenheit."
+
+
+def test_a_named_style_that_does_not_fit_finds_no_parameters() -> None:
+    description, args = parse_docstring(SPHINX, "google")
+    assert args == {} and description.startswith("Fetch the weather.")
+
+
+def test_the_style_is_passed_through_tool() -> None:
+    def weather(city: str) -> str:
+        """Fetch the weather.
+
+        Parameters
+        ----------
+        city
+            City name.
+        """
+        return ""
+
+    assert tool(weather).parameters["properties"]["city"]["description"] == "City name."
+    assert "description" not in tool(docstring_style="sphinx")(weather).parameters["properties"]["city"]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        "Add two numbers.",
+        "Add two numbers.\n\nThe sum is exact for integers;\nfloats round as Python's do.",
+        "Add two numbers.\n\nReturns:\n    The sum.",
+    ],
+    ids=["one line", "paragraphs", "returns only"],
+)
+def test_a_docstring_without_a_parameters_section_is_all_description(doc: str) -> None:
+    description, args = parse_docstring(doc)
+    assert args == {}
+    assert description == doc.split("\n\nReturns:")[0]
+
+
+def test_no_docstring_gives_an_empty_description() -> None:
+    assert parse_docstring(None) == ("", {})
+    assert parse_docstring("   ") == ("", {})
+
+
 class Point(pydantic.BaseModel):
     x: float
     y: float
