@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
-from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
+from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL, MCP_STREAM_READ_MARGIN
 from agentkit.errors import AgentkitError
 from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import McpConfigWarning, ServerConfig
@@ -483,7 +483,7 @@ class McpSession:
 
             transport = sse_client(
                 config.url or "", headers=config.secret_headers(), timeout=config.timeout,
-                sse_read_timeout=config.tool_timeout + 60, auth=self._oauth(),
+                sse_read_timeout=config.tool_timeout + MCP_STREAM_READ_MARGIN, auth=self._oauth(),
             )  # fmt: skip
         else:
             import httpx2
@@ -491,7 +491,7 @@ class McpSession:
 
             http = httpx2.AsyncClient(
                 headers=config.secret_headers(),
-                timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + 60),
+                timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + MCP_STREAM_READ_MARGIN),
                 auth=self._oauth(),
             )
             stack.push_async_callback(http.aclose)
