@@ -32,22 +32,12 @@ from agentkit.context import Change, apply_changes
 from agentkit.defaults import RUNS_DIR_ENV
 from agentkit.errors import ConfigError
 from agentkit.events import (
-    Compacted,
     Event,
-    McpElicitation,
-    McpLog,
-    McpSampling,
-    ModelRetry,
-    OutputRejected,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    ServerStatus,
+    ServerStarting,
     StepFinished,
-    StepStarted,
-    ToolCallFinished,
-    ToolCallStarted,
-    TurnFinished,
+    TextDelta,
+    ThinkingDelta,
+    ToolProgress,
     event_to_dict,
 )
 from agentkit.messages import (
@@ -78,24 +68,10 @@ __all__ = [
 
 FORMAT = 2
 
-_DURABLE = (
-    RunStarted,
-    ServerStatus,
-    McpLog,
-    McpSampling,
-    McpElicitation,
-    Compacted,
-    StepStarted,
-    ModelRetry,
-    ToolCallStarted,
-    TurnFinished,
-    ToolCallFinished,
-    StepFinished,
-    OutputRejected,
-    RunFinished,
-    RunFailed,
-)
-"""What a transcript keeps: deltas and progress are not needed to resume or to read a run."""
+_PASSING = (ServerStarting, ThinkingDelta, TextDelta, ToolProgress)
+"""What a transcript leaves out: a server's start is kept as its `ServerStatus`, text as the
+finished turn, and progress is not needed to resume or to read a run. Every other event is
+kept."""
 
 
 def default_runs_dir() -> Path:
@@ -161,7 +137,7 @@ def _call_or_error(data: Mapping[str, Any]) -> ToolCall | ToolCallError:
 
 def _record(event: Event, totals: Usage, steps: int) -> dict[str, Any] | None:
     """The transcript line of an event (None: not kept)."""
-    if not isinstance(event, _DURABLE):
+    if isinstance(event, _PASSING):
         return None
     if isinstance(event, StepFinished):  # the turn itself is in its turn_finished line
         return {
