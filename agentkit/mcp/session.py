@@ -296,6 +296,9 @@ class McpSession:
         log_level: The least severe level the server is asked to send.
         asks: Answers the server's sampling and elicitation requests; None declares
             neither capability.
+        transport: Opens the connection instead of the config's command or URL, afresh at
+            each start: an MCP SDK `Transport` (the SDK's `InMemoryTransport` of a server in
+            this process, say). The config's timeouts and tool filters still apply.
     """
 
     def __init__(
@@ -308,9 +311,11 @@ class McpSession:
         on_log: LogHandler | None = None,
         log_level: str = DEFAULT_MCP_LOG_LEVEL,
         asks: McpAsks | None = None,
+        transport: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
         self.asks = asks
+        self.transport = transport
         self.config = config
         self.on_tools_changed = on_tools_changed
         self.roots = roots
@@ -461,7 +466,9 @@ class McpSession:
         from mcp import Client
 
         config = self.config
-        if config.transport == "stdio":
+        if self.transport is not None:
+            transport = self.transport()
+        elif config.transport == "stdio":
             from mcp import StdioServerParameters
             from mcp.client.stdio import stdio_client
 
