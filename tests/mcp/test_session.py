@@ -5,10 +5,11 @@ changes, against MCP servers in this process (the SDK's in-memory transport)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -170,66 +171,35 @@ WAIT = 10.0
 """Seconds a test waits for something that should happen at once (a loaded machine is slow)."""
 
 
-class _SeverableRead:
-    """A transport's read stream that ends when told to, as a crashed server's output does."""
-
-    def __init__(self, inner: Any, cut: anyio.Event) -> None:
-        self._inner = inner
-        self._cut = cut
-
-    async def receive(self) -> Any:
-        received: list[Any] = []
-        async with anyio.create_task_group() as group:
-
-            async def read() -> None:
-                received.append(await self._inner.receive())
-                group.cancel_scope.cancel()
-
-            async def until_cut() -> None:
-                await self._cut.wait()
-                group.cancel_scope.cancel()
-
-            group.start_soon(read)
-            group.start_soon(until_cut)
-        if not received:
-            raise anyio.EndOfStream
-        return received[0]
-
-    def __aiter__(self) -> _SeverableRead:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    async def __aenter__(self) -> _SeverableRead:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 class _SeverableTransport:
-    """The SDK's in-memory transport to a server, whose stream to the client can be cut."""
+    """The SDK's in-memory transport to a server, with what the server sends relayed through a
+    stream of its own that `kill` ends, as a dying server's output ends."""
 
     def __init__(self, server: MCPServer) -> None:
         self._inner = InMemoryTransport(server)
-        self.cut = anyio.Event()
+        self._stack = AsyncExitStack()
+        self._relayed, self._received = anyio.create_memory_object_stream[Any]()
+        self._group: Any = None
 
     async def __aenter__(self) -> tuple[Any, Any]:
-        read, write = await self._inner.__aenter__()
-        return _SeverableRead(read, self.cut), write
+        read, write = await self._stack.enter_async_context(self._inner)
+        self._group = await self._stack.enter_async_context(anyio.create_task_group())
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self._inner.__aexit__(*exc)
+        async def relay() -> None:
+            with contextlib.suppress(anyio.ClosedResourceError, anyio.BrokenResourceError):
+                async for message in read:
+                    await self._relayed.send(message)
+
+        self._group.start_soon(relay)
+        return self._received, write
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._group.cancel_scope.cancel()
+        self._relayed.close()
+        await self._stack.aclose()
+
+    def kill(self) -> None:
+        self._relayed.close()
 
 
 class Probe:
@@ -293,11 +263,22 @@ class Probe:
 
     def kill(self) -> None:
         """End the current connection as a server that dies does."""
-        self.transports[-1].cut.set()
+        self.transports[-1].kill()
 
-    def session(self, **config: Any) -> McpSession:
+    def session(self, on_tools_changed: Any = None, **config: Any) -> McpSession:
         """A session to this server; `config` adds to its `ServerConfig`."""
-        return McpSession("probe", ServerConfig(command="in-process", **config), transport=self.transport)
+        server = ServerConfig(command="in-process", **config)
+        return McpSession("probe", server, transport=self.transport, on_tools_changed=on_tools_changed)
+
+    @asynccontextmanager
+    async def running(self, on_tools_changed: Any = None, **config: Any) -> AsyncIterator[McpSession]:
+        """A session to this server, started, and closed at the end."""
+        session = self.session(on_tools_changed, **config)
+        await session.start()
+        try:
+            yield session
+        finally:
+            await session.close()
 
 
 @contextmanager
@@ -321,24 +302,18 @@ async def probe() -> Probe:
 
 
 async def test_concurrent_calls_run_at_once_and_each_gets_its_own_answer(probe: Probe) -> None:
-    session = probe.session()
-    await session.start()
-    try:
+    async with probe.running() as session:
         with within(6 * 0.4 / 2):  # one after the other they would take 2.4 s
             answers = await asyncio.gather(
                 *(text_of(session, "echo", text=f"n{i}", seconds=0.4) for i in range(6))
             )
         assert answers == [f"n{i}" for i in range(6)]
-    finally:
-        await session.close()
 
 
 async def test_a_call_cancelled_mid_call_is_cancelled_on_the_server_and_the_session_goes_on(
     probe: Probe,
 ) -> None:
-    session = probe.session()
-    await session.start()
-    try:
+    async with probe.running() as session:
         call = asyncio.create_task(session.call_tool("slow", {}))
         await asyncio.wait_for(probe.started.wait(), WAIT)
         call.cancel()
@@ -347,38 +322,26 @@ async def test_a_call_cancelled_mid_call_is_cancelled_on_the_server_and_the_sess
         await asyncio.wait_for(probe.cancelled.wait(), WAIT)
         assert await text_of(session, "echo", text="still here") == "still here"
         assert session.restarts == 0 and len(probe.transports) == 1
-    finally:
-        await session.close()
 
 
 async def test_a_call_past_its_tool_timeout_is_cancelled_on_the_server(probe: Probe) -> None:
-    session = probe.session(tool_timeout=0.5)
-    await session.start()
-    try:
+    async with probe.running(tool_timeout=0.5) as session:
         with within(0.5 + 3.0), pytest.raises(McpServerError) as raised:
             await session.call_tool("slow", {})
         assert str(raised.value) == "slow on MCP server 'probe' did not finish within 0.5 s and was cancelled"
         await asyncio.wait_for(probe.cancelled.wait(), WAIT)
         assert await text_of(session, "echo", text="next") == "next"
-    finally:
-        await session.close()
 
 
 async def test_a_request_past_the_servers_timeout_says_what_it_waited_for(probe: Probe) -> None:
-    session = probe.session(timeout=1.0)
-    await session.start()
-    try:
+    async with probe.running(timeout=1.0) as session:
         with within(1.0 + 3.0), pytest.raises(McpServerError) as raised:
             await session.request("reading probe://slow", lambda client: client.read_resource("probe://slow"))
         assert str(raised.value) == "MCP server 'probe' did not answer reading probe://slow within 1 s"
-    finally:
-        await session.close()
 
 
 async def test_a_server_that_dies_mid_call_fails_the_call_and_is_restarted_once(probe: Probe) -> None:
-    session = probe.session()
-    await session.start()
-    try:
+    async with probe.running() as session:
         call = asyncio.create_task(session.call_tool("slow", {}))
         await asyncio.wait_for(probe.started.wait(), WAIT)
         probe.kill()
@@ -402,8 +365,6 @@ async def test_a_server_that_dies_mid_call_fails_the_call_and_is_restarted_once(
         ):
             await session.call_tool("echo", {"text": "again"})
         assert len(probe.transports) == 2
-    finally:
-        await session.close()
 
 
 async def test_closing_the_session_mid_call_ends_the_call_with_an_error(probe: Probe) -> None:
@@ -448,27 +409,18 @@ async def test_a_changed_tool_list_is_read_again_and_told(probe: Probe, protocol
         told.append([tool.name for tool in session.tools])
         heard.set()
 
-    session = McpSession(
-        "probe", ServerConfig(command="in-process", protocol=protocol), transport=probe.transport,
-        on_tools_changed=changed,
-    )  # fmt: skip
-    await session.start()
-    try:
+    async with probe.running(protocol=protocol, on_tools_changed=changed) as session:
         assert "extra" not in [tool.name for tool in session.tools]
         assert await text_of(session, "grow") == "grown"
         await asyncio.wait_for(heard.wait(), WAIT)
         assert "extra" in told[0] and "extra" in [tool.name for tool in session.tools]
         assert await text_of(session, "extra") == "extra"
-    finally:
-        await session.close()
 
 
 async def test_a_servers_mcp_error_is_one_line_naming_the_server_with_its_secrets_hidden(
     probe: Probe,
 ) -> None:
-    session = probe.session(env={"TOKEN": "s3cret-value"})
-    await session.start()
-    try:
+    async with probe.running(env={"TOKEN": "s3cret-value"}) as session:
         with pytest.raises(McpServerError) as raised:
             await session.call_tool("refuse", {"why": "the token s3cret-value expired"})
         assert str(raised.value) == (
@@ -477,5 +429,3 @@ async def test_a_servers_mcp_error_is_one_line_naming_the_server_with_its_secret
         # a tool that fails in its own code answers with an error result, not an exception
         result = await session.call_tool("echo", {"text": 1, "seconds": "soon"})
         assert result.is_error
-    finally:
-        await session.close()
