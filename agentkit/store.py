@@ -238,13 +238,18 @@ class TranscriptWriter:
 
 def read_transcript(path: str | Path) -> list[dict[str, Any]]:
     """The records of a transcript (a torn last line, from a killed run, is skipped)."""
-    records = []
     with Path(path).open("rb") as file:
-        for line in file:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
+        return _records(file)
+
+
+def _records(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """The JSON records of transcript lines, a torn one (a killed run's last) skipped."""
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
     return records
 
 
@@ -283,13 +288,7 @@ def _tail(path: Path, size: int = 1 << 16) -> list[dict[str, Any]]:
         lines = file.read().splitlines()
     if end > size:
         lines = lines[1:]  # the first may be cut
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return _records(lines)
 
 
 def _first(path: Path) -> dict[str, Any]:
