@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agentkit.batch import BatchProgress, BatchResult, TaskLike
     from agentkit.mcp.asks import Elicitor, McpAsks, SamplingApprover
     from agentkit.mcp.config import McpConfig
-    from agentkit.mcp.toolset import McpSource, McpToolset, ServerReport
+    from agentkit.mcp.toolset import McpSource, McpToolset
 
 WORKSPACE_BUILTINS = {"files", "python", "shell"}
 
@@ -637,7 +637,7 @@ class Agent:
         return toolbox, setup, own
 
     async def _start_mcp(
-        self, watch: Callable[[Any, ServerReport | None], None] | None = None
+        self, watch: Callable[[Any, ServerStatus | None], None] | None = None
     ) -> list[Event]:
         """Start the MCP servers if they are not running, telling `watch` as each begins to
         start and as each is up or has failed. Runs that start together start them once (the
@@ -676,8 +676,7 @@ class Agent:
 
     def server_status(self) -> list[ServerStatus]:
         """How the MCP servers started, last time they did (empty before)."""
-        reports = self.mcp.reports if self.mcp is not None else []
-        return [_status(r) for r in reports]
+        return list(self.mcp.reports) if self.mcp is not None else []
 
     def _sync_mcp_tools(self) -> None:
         """Put the running MCP servers' current tools in the toolbox."""
@@ -837,19 +836,15 @@ class _RunMcp:
     def log(self, session: Any, level: str, logger: str | None, data: Any) -> None:
         self.hear(McpLog(session.name, level, logger, data))
 
-    def watch(self, session: Any, report: ServerReport | None) -> None:
+    def watch(self, session: Any, report: ServerStatus | None) -> None:
         self.hear(_start_event(session, report))
 
 
-def _start_event(session: Any, report: ServerReport | None) -> ServerStarting | ServerStatus:
+def _start_event(session: Any, report: ServerStatus | None) -> ServerStarting | ServerStatus:
     """A server begins to start (no report yet), or is up or has failed, as an event."""
     if report is None:
         return ServerStarting(session.name, session.config.describe())
-    return _status(report)
-
-
-def _status(report: ServerReport) -> ServerStatus:
-    return ServerStatus(report.name, report.target, report.ok, report.tools, report.seconds, report.error)
+    return report
 
 
 def _join_instructions(messages: list[Message], instructions: Mapping[str, str]) -> None:

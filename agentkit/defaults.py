@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_MAX_STEPS",
     "DEFAULT_MCP_ASK_TIMEOUT",
     "DEFAULT_MCP_FORM_TRIES",
+    "DEFAULT_MCP_START_TIMEOUT",
     "DEFAULT_OUTPUT_RESERVE",
     "DEFAULT_OUTPUT_RETRIES",
     "DEFAULT_REPLICA_ATTEMPTS",
@@ -33,9 +34,11 @@ __all__ = [
     "DEFAULT_STEP_CANCEL_GRACE",
     "DEFAULT_TOOL_CANCEL_GRACE",
     "DEFAULT_TOOL_TIMEOUT",
+    "MCP_STREAM_READ_MARGIN",
     "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
     "SERVE_PORT",
+    "TOOL_TIMEOUT_BACKSTOP",
 ]
 
 # The model server
@@ -47,8 +50,9 @@ DEFAULT_BASE_URL = f"http://127.0.0.1:{SERVE_PORT}/v1"
 """Where `vllm serve` listens by default."""
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
-"""Seconds to open a connection to the model server. A local server accepts at once; ten
-seconds allows for a remote one across a slow network, and no more."""
+"""Seconds to open a TCP connection to the model server (`--connect-timeout`). A local server
+accepts at once; ten seconds allows for a remote one across a slow network, and no more. An
+MCP server's start has a bound of its own, `DEFAULT_MCP_START_TIMEOUT`."""
 
 DEFAULT_IDLE_TIMEOUT = 120.0
 """Seconds a response may go without a complete line (no byte at all, or a trickle that
@@ -124,6 +128,13 @@ DEFAULT_STEP_CANCEL_GRACE = 5.0
 cancelled, its transcript closed) before the process exits anyway: a service manager sends
 SIGKILL some seconds after SIGTERM (systemd: 90 s, Docker: 10 s), so well under that."""
 
+TOOL_TIMEOUT_BACKSTOP = 10.0
+"""Seconds the toolbox gives a tool that keeps a time limit of its own (the shell's `timeout`,
+`fetch_url`'s, an MCP server's `tool_timeout` and `timeout`) beyond that limit before stopping
+it. The tool's own limit is the one that should answer, with the better error (the command
+killed and its output so far, the MCP server told to cancel); the toolbox's is the backstop
+for a tool that hangs on its way out."""
+
 # The context window
 
 DEFAULT_OUTPUT_RESERVE = 8192
@@ -151,6 +162,19 @@ RUNS_DIR_ENV = "AGENTKIT_RUNS_DIR"
 """The environment variable that moves the runs directory."""
 
 # MCP
+
+DEFAULT_MCP_START_TIMEOUT = 30.0
+"""Seconds for an MCP server to start and answer `initialize`, its tools listed (its config's
+`timeout`), and for each request other than a tool call. Thirty seconds, as `npx` and `uvx`
+may download and install the server first. Time a person spends authorizing it in the
+browser does not count (`OAUTH_LOGIN_TIMEOUT` bounds that)."""
+
+MCP_STREAM_READ_MARGIN = 60.0
+"""Seconds an MCP server's HTTP stream (streamable HTTP or SSE) may stay silent beyond the
+server's `tool_timeout` before the transport drops the connection. The stream carries the
+longest call's answer, so it must outlast the call: a slow call ends with its own timeout
+(and the server told to cancel), not a dropped connection; the minute more leaves room for
+the server's answer to that cancel."""
 
 DEFAULT_MCP_LOG_LEVEL = "info"
 """The least severe log message MCP servers are asked to send (`notifications/message`):

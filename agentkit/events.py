@@ -172,14 +172,24 @@ class ServerStarting:
 
 @dataclass(frozen=True)
 class ServerStatus:
-    """An MCP server started, or failed to (the run goes on without it)."""
+    """An MCP server started, or failed to (the run goes on without it); also what
+    `McpToolset.start` and `Agent.server_status` report.
+
+    Attributes:
+        name: The server's name.
+        target: Its command line or URL (no secrets).
+        ok: Whether it is ready.
+        tools: The names of its tools, as the model sees them.
+        seconds: How long the start took.
+        error: Why it failed, with its last stderr lines.
+    """
 
     name: str
     target: str
     ok: bool
-    tools: tuple[str, ...]
-    seconds: float
-    error: str | None
+    tools: tuple[str, ...] = ()
+    seconds: float = 0.0
+    error: str | None = None
     type: ClassVar[str] = "server_status"
 
 

@@ -32,22 +32,12 @@ from agentkit.context import Change, apply_changes
 from agentkit.defaults import RUNS_DIR_ENV
 from agentkit.errors import ConfigError
 from agentkit.events import (
-    Compacted,
     Event,
-    McpElicitation,
-    McpLog,
-    McpSampling,
-    ModelRetry,
-    OutputRejected,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    ServerStatus,
+    ServerStarting,
     StepFinished,
-    StepStarted,
-    ToolCallFinished,
-    ToolCallStarted,
-    TurnFinished,
+    TextDelta,
+    ThinkingDelta,
+    ToolProgress,
     event_to_dict,
 )
 from agentkit.messages import (
@@ -78,24 +68,10 @@ __all__ = [
 
 FORMAT = 2
 
-_DURABLE = (
-    RunStarted,
-    ServerStatus,
-    McpLog,
-    McpSampling,
-    McpElicitation,
-    Compacted,
-    StepStarted,
-    ModelRetry,
-    ToolCallStarted,
-    TurnFinished,
-    ToolCallFinished,
-    StepFinished,
-    OutputRejected,
-    RunFinished,
-    RunFailed,
-)
-"""What a transcript keeps: deltas and progress are not needed to resume or to read a run."""
+_PASSING = (ServerStarting, ThinkingDelta, TextDelta, ToolProgress)
+"""What a transcript leaves out: a server's start is kept as its `ServerStatus`, text as the
+finished turn, and progress is not needed to resume or to read a run. Every other event is
+kept."""
 
 
 def default_runs_dir() -> Path:
@@ -161,7 +137,7 @@ def _call_or_error(data: Mapping[str, Any]) -> ToolCall | ToolCallError:
 
 def _record(event: Event, totals: Usage, steps: int) -> dict[str, Any] | None:
     """The transcript line of an event (None: not kept)."""
-    if not isinstance(event, _DURABLE):
+    if isinstance(event, _PASSING):
         return None
     if isinstance(event, StepFinished):  # the turn itself is in its turn_finished line
         return {
@@ -262,13 +238,18 @@ class TranscriptWriter:
 
 def read_transcript(path: str | Path) -> list[dict[str, Any]]:
     """The records of a transcript (a torn last line, from a killed run, is skipped)."""
-    records = []
     with Path(path).open("rb") as file:
-        for line in file:
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                continue
+        return _records(file)
+
+
+def _records(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """The JSON records of transcript lines, a torn one (a killed run's last) skipped."""
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
     return records
 
 
@@ -307,13 +288,7 @@ def _tail(path: Path, size: int = 1 << 16) -> list[dict[str, Any]]:
         lines = file.read().splitlines()
     if end > size:
         lines = lines[1:]  # the first may be cut
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return _records(lines)
 
 
 def _first(path: Path) -> dict[str, Any]:

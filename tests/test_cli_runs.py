@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from agentkit.cli import app
-from agentkit.events import StepStarted, ToolCallStarted
+from agentkit.events import ServerStatus, StepStarted, ToolCallStarted
 from agentkit.messages import ToolCall, UserMessage
 from agentkit.result import STOP_REASONS
-from agentkit.store import TranscriptWriter, read_transcript
+from agentkit.store import TranscriptWriter, load_run, read_transcript
 from agentkit.thinking import ThinkingDecision
 
 from .fault_server import ANSWER, FaultServer, Status
@@ -259,6 +259,46 @@ def test_runs_show_shows_a_call_started_in_a_turn_that_never_ended(runs: Path) -
         "",
         "interrupted (SIGTERM)",
         "go on with: agentkit runs resume cut0ff000000",
+    ]
+
+
+OLD_SERVER_STATUS = [
+    {"time": 1795834076.465, "type": "server_status", "name": "time", "target": "uvx mcp-server-time",
+     "ok": True, "tools": ["time__now"], "seconds": 0.4, "error": None},
+    {"time": 1795834076.466, "type": "server_status", "name": "gone", "target": "/nonexistent/server",
+     "ok": False, "tools": [], "seconds": 0.0, "error": "command not found: /nonexistent/server"},
+]  # fmt: skip
+"""`server_status` records as transcripts written before `ServerReport` became `ServerStatus`
+hold them."""
+
+
+def test_a_transcripts_server_status_records_read_as_before(runs: Path) -> None:
+    writer = TranscriptWriter(runs, "5e7e75000000")
+    writer.begin(
+        "5e7e75000000", "Tell the time.", [UserMessage("Tell the time.")], {"backend": "completions"}
+    )
+    writer.write(ServerStatus("time", "uvx mcp-server-time", True, ("time__now",), 0.4, None))
+    writer.write(
+        ServerStatus("gone", "/nonexistent/server", False, error="command not found: /nonexistent/server")
+    )
+    writer.interrupted("SIGTERM")
+    writer.close()
+    path = writer.path
+    records = read_transcript(path)
+    written = [r | {"time": 0} for r in records if r["type"] == "server_status"]
+    assert written == [r | {"time": 0} for r in OLD_SERVER_STATUS]
+    # a transcript of before, its records written as they were then, loads and shows the same
+    old = runs / "01d000000000.jsonl"
+    lines = path.read_text().splitlines()
+    old.write_text("\n".join([lines[0], *(json.dumps(r) for r in OLD_SERVER_STATUS), lines[-1]]) + "\n")
+    assert load_run(old).messages == load_run(path).messages
+    shown = [
+        invoke("runs", "show", run_id).stdout.splitlines()[3:] for run_id in ("5e7e75000000", "01d000000000")
+    ]
+    assert shown[0] == shown[1]
+    assert shown[0][:2] == [
+        "MCP server time: ready",
+        "MCP server gone: failed: command not found: /nonexistent/server",
     ]
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agentkit.builtins._limits import LAUNCHER_SOURCE, NOBODY, give_back, host_tasks, python_first_path
 from agentkit.builtins._output import CappedOutput
+from agentkit.defaults import TOOL_TIMEOUT_BACKSTOP
 from agentkit.sandbox import bwrap_command
 from agentkit.tools.tool import ToolContext, tool
 
@@ -51,7 +52,7 @@ SANDBOXED_SHELL_FILE_SIZE = 1 << 30
 """Bytes one file written by a sandboxed command may reach (RLIMIT_FSIZE)."""
 
 
-@tool(approval="ask", timeout=DEFAULT_SHELL_TIMEOUT + 10)
+@tool(approval="ask", timeout=DEFAULT_SHELL_TIMEOUT + TOOL_TIMEOUT_BACKSTOP)
 async def run_shell(command: str, ctx: ToolContext, timeout: float = DEFAULT_SHELL_TIMEOUT) -> str:
     """Run a bash command in the workspace and show its exit code and output (stdout and stderr).
 

@@ -42,12 +42,11 @@ from typing import Any, Literal, Union, cast
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
-from agentkit.defaults import DEFAULT_TOOL_TIMEOUT
+from agentkit.defaults import DEFAULT_MCP_START_TIMEOUT, DEFAULT_TOOL_TIMEOUT
 from agentkit.errors import ConfigError
 
 __all__ = [
     "CONFIG_ENV_VAR",
-    "DEFAULT_CONNECT_TIMEOUT",
     "McpConfig",
     "McpConfigWarning",
     "OAuthConfig",
@@ -57,9 +56,6 @@ __all__ = [
     "load_mcp_configs",
     "parse_mcp_config",
 ]
-
-DEFAULT_CONNECT_TIMEOUT = 30.0
-"""Seconds for a server to start and answer `initialize` (npx and uvx may install first)."""
 
 Transport = Literal["stdio", "streamable-http", "sse"]
 
@@ -190,7 +186,8 @@ class ServerConfig(BaseModel):
         inherit_env: Environment variables the server gets from agentkit's own, besides the
             MCP SDK's safe set (HOME, PATH, ...) and the proxy and certificate variables:
             True for all of them, or a list of names.
-        timeout: Seconds to connect and initialize.
+        timeout: Seconds to start, initialize and list tools, and per request other than a
+            tool call (`DEFAULT_MCP_START_TIMEOUT`).
         tool_timeout: Seconds per tool call.
         include_tools: Only these tools (by the server's names).
         exclude_tools: Not these tools.
@@ -222,7 +219,7 @@ class ServerConfig(BaseModel):
     type: Transport | None = None
     disabled: bool = False
     inherit_env: Union[bool, list[str]] = False
-    timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0)
+    timeout: float = Field(DEFAULT_MCP_START_TIMEOUT, gt=0)
     tool_timeout: float = Field(DEFAULT_TOOL_TIMEOUT, gt=0)
     include_tools: list[str] | None = None
     exclude_tools: list[str] = Field(default_factory=list)

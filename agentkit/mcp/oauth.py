@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from agentkit.defaults import OAUTH_LOGIN_TIMEOUT
+from agentkit.defaults import DEFAULT_MCP_START_TIMEOUT, OAUTH_LOGIN_TIMEOUT
 from agentkit.errors import AgentkitError
-from agentkit.mcp.config import DEFAULT_CONNECT_TIMEOUT, ServerConfig, user_config_folder
+from agentkit.mcp.config import ServerConfig, user_config_folder
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
@@ -292,7 +292,7 @@ class BrowserLogin:
         timeout: float,
         interactive: bool,
         open_browser: Callable[[str], bool] = webbrowser.open,
-        exchange_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        exchange_timeout: float = DEFAULT_MCP_START_TIMEOUT,
     ) -> None:
         self.name = name
         self.exchange_timeout = exchange_timeout

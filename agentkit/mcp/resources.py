@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentkit._text import short_size
-from agentkit.defaults import DEFAULT_MCP_LIST_PAGES, DEFAULT_MCP_RESOURCES_SHOWN
+from agentkit.defaults import DEFAULT_MCP_LIST_PAGES, DEFAULT_MCP_RESOURCES_SHOWN, TOOL_TIMEOUT_BACKSTOP
 from agentkit.errors import ConfigError
 from agentkit.mcp.session import McpServerError, McpSession
 from agentkit.mcp.tools import SavedFile, prefixed_name, save_files
@@ -77,7 +77,7 @@ class _ResourceTool:
         self.name = prefixed_name(session.name, self.remote_name)
         self.description = description
         self.parameters = parameters
-        self.timeout: float | None = session.config.timeout + 5
+        self.timeout: float | None = session.config.timeout + TOOL_TIMEOUT_BACKSTOP
         self._spec = tool_spec(self.name, description, parameters)
 
     def spec(self) -> dict[str, Any]:

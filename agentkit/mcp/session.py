@@ -23,7 +23,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
-from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
+from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL, MCP_STREAM_READ_MARGIN
 from agentkit.errors import AgentkitError
 from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import McpConfigWarning, ServerConfig
@@ -296,6 +296,9 @@ class McpSession:
         log_level: The least severe level the server is asked to send.
         asks: Answers the server's sampling and elicitation requests; None declares
             neither capability.
+        transport: Opens the connection instead of the config's command or URL, afresh at
+            each start: an MCP SDK `Transport` (the SDK's `InMemoryTransport` of a server in
+            this process, say). The config's timeouts and tool filters still apply.
     """
 
     def __init__(
@@ -308,9 +311,11 @@ class McpSession:
         on_log: LogHandler | None = None,
         log_level: str = DEFAULT_MCP_LOG_LEVEL,
         asks: McpAsks | None = None,
+        transport: Callable[[], Any] | None = None,
     ) -> None:
         self.name = name
         self.asks = asks
+        self.transport = transport
         self.config = config
         self.on_tools_changed = on_tools_changed
         self.roots = roots
@@ -461,7 +466,9 @@ class McpSession:
         from mcp import Client
 
         config = self.config
-        if config.transport == "stdio":
+        if self.transport is not None:
+            transport = self.transport()
+        elif config.transport == "stdio":
             from mcp import StdioServerParameters
             from mcp.client.stdio import stdio_client
 
@@ -483,7 +490,7 @@ class McpSession:
 
             transport = sse_client(
                 config.url or "", headers=config.secret_headers(), timeout=config.timeout,
-                sse_read_timeout=config.tool_timeout + 60, auth=self._oauth(),
+                sse_read_timeout=config.tool_timeout + MCP_STREAM_READ_MARGIN, auth=self._oauth(),
             )  # fmt: skip
         else:
             import httpx2
@@ -491,7 +498,7 @@ class McpSession:
 
             http = httpx2.AsyncClient(
                 headers=config.secret_headers(),
-                timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + 60),
+                timeout=httpx2.Timeout(config.timeout, read=config.tool_timeout + MCP_STREAM_READ_MARGIN),
                 auth=self._oauth(),
             )
             stack.push_async_callback(http.aclose)

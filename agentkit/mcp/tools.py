@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agentkit._text import short_size
+from agentkit.defaults import TOOL_TIMEOUT_BACKSTOP
 from agentkit.mcp.session import McpServerError, McpSession
 from agentkit.tools.tool import Approval, ToolContext, ToolResult, tool_spec
 
@@ -62,7 +63,7 @@ class McpTool:
         self.requires_approval = approval is True or (isinstance(approval, list) and spec.name in approval)
         self.approval: Approval = "ask" if self.destructive or self.requires_approval else "auto"
         # The session's own timeout answers first, with the server told to cancel.
-        self.timeout: float | None = session.config.tool_timeout + 5
+        self.timeout: float | None = session.config.tool_timeout + TOOL_TIMEOUT_BACKSTOP
         self._spec = tool_spec(self.name, self.description, self.parameters)
 
     def spec(self) -> dict[str, Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL
 from agentkit.errors import ConfigError
+from agentkit.events import ServerStatus
 from agentkit.mcp.config import McpConfig, load_mcp_configs
 from agentkit.mcp.resources import ListResourcesTool, ReadResourceTool, resource_tools
 from agentkit.mcp.session import LogHandler, McpServerError, McpSession, Roots
@@ -18,7 +18,7 @@ from agentkit.mcp.tools import McpTool
 if TYPE_CHECKING:
     from agentkit.mcp.asks import McpAsks
 
-__all__ = ["McpSource", "McpToolset", "ServerReport", "ServerTool", "mcp_config"]
+__all__ = ["McpSource", "McpToolset", "ServerTool", "mcp_config"]
 
 McpSource = Union[str, Path, McpConfig, Sequence[Union[str, Path]]]
 """Where MCP servers come from: config file path(s) or a parsed `McpConfig`."""
@@ -26,29 +26,8 @@ McpSource = Union[str, Path, McpConfig, Sequence[Union[str, Path]]]
 ServerTool = Union[McpTool, ListResourcesTool, ReadResourceTool]
 """A tool a server gives the model: one of its own, or one reading its resources."""
 
-StartWatcher = Callable[[McpSession, "ServerReport | None"], None]
-"""Told as each server begins to start (no report yet) and as it is up or has failed (its report)."""
-
-
-@dataclass(frozen=True)
-class ServerReport:
-    """How one server's start went.
-
-    Attributes:
-        name: The server's name.
-        target: Its command line or URL (no secrets).
-        ok: Whether it is ready.
-        tools: The names of its tools, as the model sees them.
-        seconds: How long the start took.
-        error: Why it failed, with its last stderr lines.
-    """
-
-    name: str
-    target: str
-    ok: bool
-    tools: tuple[str, ...] = ()
-    seconds: float = 0.0
-    error: str | None = None
+StartWatcher = Callable[[McpSession, "ServerStatus | None"], None]
+"""Told as each server begins to start (no status yet) and as it is up or has failed (its status)."""
 
 
 class McpToolset:
@@ -93,9 +72,9 @@ class McpToolset:
             )
             for name, server in self.config.enabled().items()
         }
-        self.reports: list[ServerReport] = []
+        self.reports: list[ServerStatus] = []
 
-    async def start(self, watch: StartWatcher | None = None) -> list[ServerReport]:
+    async def start(self, watch: StartWatcher | None = None) -> list[ServerStatus]:
         """Start every server at once; report each. In strict mode a failure raises (and
         the servers that did start are stopped).
 
@@ -104,7 +83,7 @@ class McpToolset:
                 the order that happens (the returned reports are in config order).
         """
 
-        async def start(session: McpSession) -> ServerReport:
+        async def start(session: McpSession) -> ServerStatus:
             if watch is not None:
                 watch(session, None)
             try:
@@ -132,8 +111,8 @@ class McpToolset:
         self.tools()  # refuse name collisions now, not at the first call
         return self.reports
 
-    def _report(self, session: McpSession, error: McpServerError | None) -> ServerReport:
-        return ServerReport(
+    def _report(self, session: McpSession, error: McpServerError | None) -> ServerStatus:
+        return ServerStatus(
             session.name,
             session.config.describe(),
             error is None,

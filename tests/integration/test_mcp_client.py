@@ -3,11 +3,9 @@ instructions, logging and cancellation."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,11 +24,10 @@ from agentkit.tools.tool import ToolContext
 
 from ..qwen3 import reference
 from .conftest import http_server
+from .mcp_calls import call, cancel_run_mid_call, wait_for_text
 
 PROBE = Path(__file__).with_name("mcp_client_server.py")
 INSTRUCTIONS = "Probe: call roots before anything else."
-WAIT = 10.0
-"""Seconds a test waits for the server to react (to a cancellation)."""
 
 
 @pytest.fixture(params=["stdio", "http"])
@@ -43,22 +40,9 @@ def probe(request: pytest.FixtureRequest) -> Iterator[ServerConfig]:
             yield ServerConfig(url=url)
 
 
-def call(name: str, **arguments: Any) -> str:
-    return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
-
-
 async def run_tool(toolset: McpToolset, name: str, **arguments: Any) -> Any:
     tool = {t.name: t for t in toolset.tools()}[name]
     return await tool.call(arguments, ToolContext())
-
-
-async def wait_for_text(path: Path, text: str, within: float = WAIT) -> str:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text() == text:
-            break
-        await asyncio.sleep(0.05)
-    return path.read_text() if path.exists() else "(no file)"
 
 
 # -- roots --------------------------------------------------------------------------------------
@@ -175,28 +159,7 @@ async def test_a_timed_out_call_is_cancelled_on_the_server(probe: ServerConfig, 
 
 
 async def test_a_cancelled_run_cancels_its_call_on_the_server(probe: ServerConfig, tmp_path: Path) -> None:
-    side = tmp_path / "side"
-    agent = Agent(
-        backend=ScriptedBackend([call("probe__slow", path=str(side)), "done"]),
-        mcp=McpConfig(servers={"probe": probe}),
-        transcripts=False,
-    )
-    async with agent:
-        started = asyncio.Event()
-
-        async def run() -> None:
-            async for event in agent.stream("Sleep."):
-                if isinstance(event, ToolCallStarted):
-                    started.set()
-
-        task = asyncio.create_task(run())
-        await asyncio.wait_for(started.wait(), WAIT)
-        assert await wait_for_text(side, "started") == "started"
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        # the server is still up (the agent keeps it): it heard the cancellation
-        assert await wait_for_text(side, "cancelled") == "cancelled"
+    await cancel_run_mid_call(probe, "slow", tmp_path / "side", ToolCallStarted)
 
 
 @pytest.mark.parametrize("verbose", [True, False])

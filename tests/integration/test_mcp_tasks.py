@@ -3,7 +3,6 @@ runs, against an SDK-built server over stdio and streamable HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
@@ -31,12 +30,11 @@ from agentkit.mcp.toolset import McpToolset
 from agentkit.tools.tool import ToolContext
 
 from .conftest import http_server
+from .mcp_calls import call, cancel_run_mid_call, wait_for_text
 
 SERVER = Path(__file__).with_name("mcp_tasks_server.py")
 LEGACY = Path(__file__).with_name("mcp_legacy_tasks_server.py")
 """A server of protocol 2025-11-25, where the client asks for tasks (`taskSupport`)."""
-WAIT = 10.0
-"""Seconds a test waits for the server to react (to a cancellation)."""
 
 
 @pytest.fixture(scope="module")
@@ -66,25 +64,12 @@ def task_server(request: pytest.FixtureRequest) -> ServerConfig:
     return config_for(request.param, request)
 
 
-def call(name: str, **arguments: Any) -> str:
-    return f'<tool_call>\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n</tool_call>'
-
-
 async def run_tool(toolset: McpToolset, name: str, **arguments: Any) -> tuple[Any, list[str | None]]:
     """The tool's result and the progress messages it reported."""
     tool = {t.name: t for t in toolset.tools()}[name]
     messages: list[str | None] = []
     context = ToolContext(on_progress=lambda _c, _d, _t, message: messages.append(message))
     return await tool.call(arguments, context), messages
-
-
-async def wait_for_text(path: Path, text: str, within: float = WAIT) -> str:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text() == text:
-            break
-        await asyncio.sleep(0.05)
-    return path.read_text() if path.exists() else "(no file)"
 
 
 # -- tasks -------------------------------------------------------------------------------------
@@ -126,27 +111,7 @@ async def test_a_task_that_runs_out_of_time_is_cancelled_on_the_server(
 async def test_a_cancelled_run_cancels_its_task_on_the_server(
     task_server: ServerConfig, tmp_path: Path
 ) -> None:
-    side = tmp_path / "side"
-    agent = Agent(
-        backend=ScriptedBackend([call("t__endless_job", path=str(side)), "done"]),
-        mcp=McpConfig(servers={"t": task_server}),
-        transcripts=False,
-    )
-    async with agent:
-        started = asyncio.Event()
-
-        async def run() -> None:
-            async for event in agent.stream("Work."):
-                if isinstance(event, ToolProgress):
-                    started.set()
-
-        task = asyncio.create_task(run())
-        await asyncio.wait_for(started.wait(), WAIT)
-        assert await wait_for_text(side, "started") == "started"
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert await wait_for_text(side, "cancelled") == "cancelled"
+    await cancel_run_mid_call(task_server, "endless_job", tmp_path / "side", ToolProgress)
 
 
 async def test_a_run_shows_a_tasks_status_as_tool_progress_events(task_server: ServerConfig) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from mcp import types
 
+from agentkit.defaults import TOOL_TIMEOUT_BACKSTOP
 from agentkit.mcp.config import ServerConfig
 from agentkit.mcp.session import McpSession, describe_exception
 from agentkit.mcp.tools import McpTool, prefixed_name, result_text, save_files
@@ -99,7 +100,7 @@ def test_tool_names_schemas_and_hints() -> None:
     assert not plain.destructive and plain.approval == "auto"  # not marked: no question asked
     assert wipe.approval == "ask" and read.approval == "auto"
     assert plain.description == "The plain tool of my.server."
-    assert wipe.timeout == 35
+    assert wipe.timeout == 30 + TOOL_TIMEOUT_BACKSTOP  # the session's own 30 s answers first
     assert read.spec() == {
         "type": "function",
         "function": {"name": "my_server__read", "description": "Read.", "parameters": schema},
