@@ -21,6 +21,7 @@ from yarl import URL
 
 from agentkit.builtins._address_guard import Refused, VettedResolver, check_url
 from agentkit.builtins._html_text import html_to_text
+from agentkit.defaults import TOOL_TIMEOUT_BACKSTOP
 from agentkit.tools.tool import FunctionTool, ToolError, ToolResult
 
 __all__ = [
@@ -336,4 +337,4 @@ def make_fetch_tool(
             ) from None
         return _show(page, start, max_chars, max_bytes)
 
-    return FunctionTool(fetch_url, timeout=timeout + 10)
+    return FunctionTool(fetch_url, timeout=timeout + TOOL_TIMEOUT_BACKSTOP)
