@@ -332,6 +332,7 @@ class McpSession:
         self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._gone: asyncio.Event | None = None
+        self._closed_while_up = False  # close() was called while the server still ran
         self._stderr: TextIO | None = None
         self._warned_tools = False  # about include_tools/exclude_tools names it lacks
         self._lock: asyncio.Lock | None = None
@@ -359,6 +360,7 @@ class McpSession:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         self._stop, self._gone = asyncio.Event(), asyncio.Event()
+        self._closed_while_up = False
         self._task = asyncio.create_task(self._own(ready), name=f"mcp:{self.name}")
         try:
             await self._until_ready(ready)
@@ -617,6 +619,7 @@ class McpSession:
         task, self._task = self._task, None
         if task is None:
             return
+        self._closed_while_up = self._gone is not None and not self._gone.is_set()
         if self._stop is not None:
             self._stop.set()
         try:
@@ -720,6 +723,8 @@ class McpSession:
         failure = self.oauth_login.failure if self.oauth_login is not None else None
         if failure is not None:  # the server asked for authorization again (a wider scope, say)
             return f"MCP server {self.name!r} refused the call: {failure}"
+        if self._closed_while_up:  # not a crash: the session was closed (the run or agent ended)
+            return f"MCP server {self.name!r} was closed during the call, which did not finish"
         tail = self.stderr_tail(5)
         message = f"MCP server {self.name!r} stopped during the call"
         if tail:
