@@ -87,7 +87,7 @@ class Catalog:
 
         `fresh`: past the SDK's response cache (after the server said a list changed).
         """
-        from agentkit.mcp.session import describe_exception
+        from agentkit.mcp._errors import describe_exception
 
         mode = "refresh" if fresh else "use"
         senders: dict[ListKind, Callable[[str | None], Awaitable[Any]]] = {

@@ -637,7 +637,7 @@ def _reporting_provider(login: BrowserLogin, redact: Callable[[str], str]) -> ty
     that the page waiting in the browser says so (with `redact`ed secrets)."""
     from mcp.client.auth import OAuthClientProvider
 
-    from agentkit.mcp.session import describe_exception
+    from agentkit.mcp._errors import describe_exception
 
     class ReportingProvider(OAuthClientProvider):
         async def async_auth_flow(

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 from agentkit.defaults import DEFAULT_MCP_LOG_LEVEL, MCP_STREAM_READ_MARGIN
 from agentkit.errors import AgentkitError
+from agentkit.mcp._errors import describe_exception, leaves
 from agentkit.mcp.catalog import Catalog
 from agentkit.mcp.config import McpConfigWarning, ServerConfig
 from agentkit.mcp.tasks import TaskCallError, call_as_task, follow_calls, needs_task, tasks_extension
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
     from agentkit.mcp.asks import McpAsks
 
 if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport there
-    from exceptiongroup import BaseExceptionGroup  # type: ignore[import-not-found, unused-ignore]
+    pass  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["McpServerError", "McpSession", "describe_exception"]
+__all__ = ["McpServerError", "McpSession"]
 
 SHUTDOWN_GRACE = 10.0
 """Seconds to wait for a server's owner task to close its connection (the SDK itself gives a
@@ -81,12 +82,6 @@ LogHandler = Callable[["McpSession", str, "str | None", Any], None]
 
 class McpServerError(AgentkitError):
     """An MCP server could not be started or used; the message names it and says why."""
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
-    return [exc]
 
 
 def server_env(config: ServerConfig) -> dict[str, str]:
@@ -206,33 +201,12 @@ def _refused(exc: BaseException) -> bool:
     """Whether nothing listens where the server should be."""
     import errno
 
-    for leaf in _leaves(exc):
+    for leaf in leaves(exc):
         if isinstance(leaf, ConnectionRefusedError) or getattr(leaf, "errno", None) == errno.ECONNREFUSED:
             return True
         if type(leaf).__name__ == "ConnectError":  # httpx's, whatever its cause
             return True
     return False
-
-
-def describe_exception(exc: BaseException) -> str:
-    """A readable account of an error, whatever exception groups the SDK wrapped it in."""
-    from mcp.shared.exceptions import MCPError
-
-    parts = []
-    for leaf in _leaves(exc):
-        if isinstance(leaf, MCPError):
-            parts.append(f"{leaf.message} (MCP error {leaf.code})")
-        elif isinstance(leaf, AgentkitError):  # worded for a person already
-            parts.append(str(leaf))
-        elif isinstance(leaf, FileNotFoundError):
-            parts.append(f"command not found: {leaf.filename or leaf}")
-        elif isinstance(leaf, (TimeoutError, asyncio.TimeoutError)):
-            parts.append("timed out")
-        else:
-            text = str(leaf)
-            parts.append(f"{type(leaf).__name__}: {text}" if text else type(leaf).__name__)
-    unique = list(dict.fromkeys(parts))
-    return "; ".join(unique) or type(exc).__name__
 
 
 class _WatchedStream:
@@ -448,7 +422,7 @@ class McpSession:
     def _reason(self, exc: BaseException) -> str:
         """Why the connection failed, with what to do about it where that is known."""
         config = self.config
-        missing = [leaf for leaf in _leaves(exc) if isinstance(leaf, FileNotFoundError)]
+        missing = [leaf for leaf in leaves(exc) if isinstance(leaf, FileNotFoundError)]
         if config.transport == "stdio" and missing:
             cwd = os.path.expanduser(config.cwd) if config.cwd else None
             if cwd is not None and not os.path.isdir(cwd):
@@ -459,7 +433,7 @@ class McpSession:
         if config.transport != "stdio":
             from agentkit.mcp.oauth import oauth_problem
 
-            problem = oauth_problem(self.name, _leaves(exc))
+            problem = oauth_problem(self.name, leaves(exc))
             if problem is not None:
                 return problem
         return describe_exception(exc)

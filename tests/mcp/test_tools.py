@@ -10,8 +10,9 @@ from typing import Any
 from mcp import types
 
 from agentkit.defaults import TOOL_TIMEOUT_BACKSTOP
+from agentkit.mcp._errors import describe_exception
 from agentkit.mcp.config import ServerConfig
-from agentkit.mcp.session import McpSession, describe_exception
+from agentkit.mcp.session import McpSession
 from agentkit.mcp.tools import McpTool, prefixed_name, result_text, save_files
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import ToolContext
