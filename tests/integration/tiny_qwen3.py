@@ -399,8 +399,7 @@ def _write_model(out: Path) -> None:
         dtype="bfloat16",
     )
     torch.manual_seed(_SEED)
-    # transformers leaves the model's constructor unannotated and types `.to` as a wrapped method.
-    model = Qwen3ForCausalLM(config).to(torch.bfloat16)  # type: ignore[no-untyped-call, arg-type]
+    model = Qwen3ForCausalLM(config).to(torch.bfloat16)
     model.save_pretrained(out)
     # No sampling keys (temperature, top_p, top_k...): vLLM would make them its defaults.
     generation = {"bos_token_id": 151643, "eos_token_id": [151645, 151643], "pad_token_id": 151643}
