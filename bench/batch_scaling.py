@@ -28,8 +28,8 @@ from pathlib import Path
 
 from agentkit import Agent, BatchProgress, tool
 
-sys.path.insert(0, str(Path(__file__).parent))
-from step_overhead import free_port, wait_for_port
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from bench.step_overhead import free_port, wait_for_port
 
 STEPS = 10
 

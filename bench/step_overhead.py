@@ -42,8 +42,8 @@ from agentkit.backends.completions import CompletionsBackend
 
 WARMUP = 3
 
-sys.path.insert(0, str(Path(__file__).parent))
-import stub_server as stub  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from bench import stub_server as stub  # noqa: E402
 
 
 @tool
@@ -86,10 +86,10 @@ def stub_server(token_delay: float) -> Iterator[str]:
 def recording(kind: type[Any], bodies: list[dict[str, Any]]) -> type[Any]:
     """A backend class that also keeps every request body it sends."""
 
-    class Recording(kind):  # type: ignore[misc, valid-type]
+    class Recording(kind):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            send = self.server.body
+            send: Callable[[dict[str, Any]], bytes] = self.server.body
 
             def body(fields: dict[str, Any]) -> bytes:
                 bodies.append(fields)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from typing import Any
 
 REASONING = "I need to call the tool again to make progress on the task."
 ANSWER = "All steps are done; the final result is 42."
@@ -29,11 +30,11 @@ def _pieces(text: str) -> list[str]:
     return [text[i : i + PIECE] for i in range(0, len(text), PIECE)]
 
 
-def _sse(events: list[dict]) -> list[bytes]:
+def _sse(events: list[dict[str, Any]]) -> list[bytes]:
     return [b"data: " + json.dumps(e).encode() + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
 
 
-def completions(body: dict, calls: int) -> list[bytes]:
+def completions(body: dict[str, Any], calls: int) -> list[bytes]:
     done = body["prompt"].count("<tool_response>")
     if done < calls:
         text = (
@@ -78,10 +79,10 @@ def completions(body: dict, calls: int) -> list[bytes]:
     return _sse(events)
 
 
-def chat(body: dict, calls: int) -> list[bytes]:
+def chat(body: dict[str, Any], calls: int) -> list[bytes]:
     done = sum(1 for m in body["messages"] if m.get("role") == "tool")
 
-    def chunk(delta: dict, finish: str | None = None) -> dict:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
             "id": "x",
             "object": "chat.completion.chunk",

@@ -17,16 +17,21 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from step_overhead import stub_server
+from agentkit.backends._http import AiohttpTransport, HttpxTransport, Transport
+from bench.step_overhead import stub_server
 
-from agentkit.backends._http import AiohttpTransport, HttpxTransport
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 
-def history(n: int) -> list[dict[str, object]]:
-    messages: list[dict[str, object]] = [{"role": "system", "content": "You are a careful agent. " * 10}]
+def history(n: int) -> list[ChatCompletionMessageParam]:
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "You are a careful agent. " * 10}
+    ]
     for i in range(n // 2):
         messages.append({"role": "user", "content": f"Question {i}: " + "lorem ipsum " * 20})
         messages.append({"role": "assistant", "content": "Answer " + "dolor sit amet " * 20})
@@ -48,7 +53,8 @@ async def cpu_per_request(send: Callable[[], Awaitable[None]], requests: int) ->
 async def measure(base_url: str, requests: int) -> list[tuple[str, float]]:
     import openai
 
-    body = {"model": "stub", "messages": history(22), "stream": True, "temperature": 0.7}
+    messages = history(22)
+    body = {"model": "stub", "messages": messages, "stream": True, "temperature": 0.7}
     raw = json.dumps(body).encode()
     url = base_url + "/chat/completions"
     headers = {"Content-Type": "application/json"}
@@ -58,7 +64,7 @@ async def measure(base_url: str, requests: int) -> list[tuple[str, float]]:
         ("agentkit HttpxTransport", HttpxTransport()),
     ):
 
-        async def send(t=transport) -> None:
+        async def send(t: Transport = transport) -> None:
             async for _ in t.stream(url, raw, headers):
                 pass
 
@@ -68,7 +74,7 @@ async def measure(base_url: str, requests: int) -> list[tuple[str, float]]:
 
     async def sdk_create() -> None:
         stream = await client.chat.completions.create(
-            **{k: v for k, v in body.items() if k != "stream"}, stream=True
+            model="stub", messages=messages, temperature=0.7, stream=True
         )
         async for _ in stream:
             pass

@@ -33,7 +33,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 
 __all__ = [
     "BAD_GATEWAY_HTML",
@@ -555,7 +559,7 @@ class FaultServer:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(server.wait_closed(), SHUTDOWN_TIMEOUT)
 
-    async def __aenter__(self) -> FaultServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

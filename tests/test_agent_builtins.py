@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from agentkit import Agent, ScriptedBackend
-from agentkit.events import RunStarted
+from agentkit.events import RunFinished, RunStarted
+from agentkit.messages import ToolCall
 
 
 def call(name: str, **arguments: object) -> str:
@@ -17,7 +18,7 @@ def call(name: str, **arguments: object) -> str:
 async def test_the_callback_decides_each_risky_call(tmp_path: Path) -> None:
     asked: list[str] = []
 
-    def approve(tool_call: Any, tool: Any) -> bool:
+    def approve(tool_call: ToolCall, tool: Any) -> bool:
         asked.append(tool_call.name)
         return tool_call.name == "run_python"
 
@@ -51,6 +52,7 @@ async def test_each_run_gets_a_fresh_workspace_unless_one_is_given() -> None:
     one, two = (next(e for e in events if isinstance(e, RunStarted)).workspace for events in (first, second))
     assert one and two and one != two
     assert (Path(one) / "f.txt").read_text() == "1"
+    assert isinstance(second[-1], RunFinished)
     assert second[-1].result.steps[0].tool_results[0].content == "the workspace is empty"
 
 

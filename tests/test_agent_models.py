@@ -6,6 +6,7 @@ import pytest
 
 from agentkit import Agent
 from agentkit.backends.scripted import ScriptedBackend
+from agentkit.messages import AssistantMessage
 from agentkit.thinking import ThinkingModeWarning
 
 
@@ -29,4 +30,5 @@ def test_thinking_2507_always_thinks_though_the_policy_and_the_task_ask_it_not_t
     request = backend.requests[0]
     assert request.decision.think is True
     assert request.sampling.body() == {"temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.0}
+    assert isinstance(result.messages[-1], AssistantMessage)
     assert result.output == "Four." and result.messages[-1].reasoning == "Two and two."

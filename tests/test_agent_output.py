@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from agentkit import Agent, Limits, ScriptedBackend, tool
 from agentkit.errors import ConfigError, ModelError
-from agentkit.events import OutputRejected
+from agentkit.events import OutputRejected, RunFinished
 from agentkit.messages import SystemMessage, UserMessage
 from agentkit.store import load_run, read_transcript
 
@@ -64,7 +64,8 @@ async def test_a_wrong_answer_goes_back_with_the_error_and_the_next_one_counts()
     assert isinstance(resent, UserMessage)
     assert resent.content == rejected[0].reply
     assert "does not match the required JSON schema" in resent.content
-    result = events[-1].result  # type: ignore[union-attr]
+    assert isinstance(events[-1], RunFinished)
+    result = events[-1].result
     assert result.ok and result.output.sky == "clear"
 
 

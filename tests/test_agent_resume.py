@@ -12,7 +12,7 @@ import pytest
 
 from agentkit import Agent, Limits, ScriptedBackend, tool
 from agentkit.errors import ConfigError
-from agentkit.events import RunStarted
+from agentkit.events import RunFinished, RunStarted
 from agentkit.store import find_run, load_run, read_transcript
 
 from .fault_server import ANSWER, FaultServer
@@ -115,6 +115,7 @@ async def test_a_resumed_run_continues_its_transcript_and_step_numbers(tmp_path:
         events = [e async for e in agent.resume_stream(first.run_id)]
     started = events[0]
     assert isinstance(started, RunStarted) and started.resumed and started.first_step == 3
+    assert isinstance(events[-1], RunFinished)
     result = events[-1].result
     assert result.ok and [s.step for s in result.steps] == [1, 2, 3, 4] and effects.done == [1, 2, 3]
     records = read_transcript(find_run(first.run_id, tmp_path))

@@ -15,7 +15,7 @@ import pytest
 
 from agentkit import Agent, BatchProgress, BatchTask, Limits, ScriptedBackend, tool
 from agentkit.backends.base import ModelRequest
-from agentkit.batch import ResultsFile, read_tasks, task_list
+from agentkit.batch import ResultsFile, TaskLike, read_tasks, task_list
 from agentkit.errors import ConfigError, ModelError
 from agentkit.messages import SystemMessage, UserMessage
 from agentkit.store import read_transcript
@@ -64,7 +64,7 @@ def lines(path: Path) -> list[dict[str, Any]]:
 async def test_each_task_gets_one_result_line_with_its_outcome(tmp_path: Path) -> None:
     backend, _ = answering(steps=2)
     results = tmp_path / "out" / "results.jsonl"
-    tasks = [{"id": "a", "task": "first", "meta": {"row": 1}}, "second"]
+    tasks: list[TaskLike] = [{"id": "a", "task": "first", "meta": {"row": 1}}, "second"]
     got = [r async for r in agent_of(backend).batch(tasks, results=results)]
     assert sorted(r.output for r in got) == ["done: first", "done: second"]
     written = {r["id"]: r for r in lines(results)}
@@ -174,7 +174,7 @@ async def test_150_runs_at_once_are_not_capped_by_the_connection_pool(transport:
 async def test_per_task_options_apply_to_their_run_alone() -> None:
     backend, _ = answering(steps=3)
     agent = agent_of(backend, system_prompt="Agent's own.", limits=Limits(max_steps=5))
-    tasks = [
+    tasks: list[TaskLike] = [
         BatchTask("short", id="s", max_steps=1, system_prompt="Be brief.", thinking="off"),
         {"id": "w", "task": "whole", "sampling": {"temperature": 0.1}},
     ]
@@ -357,7 +357,7 @@ async def test_a_batch_closed_early_has_stopped_its_runs_when_aclose_returns(tmp
 async def test_a_changed_task_text_starts_afresh_instead_of_going_on(tmp_path: Path) -> None:
     results, runs = tmp_path / "results.jsonl", tmp_path / "runs"
     backend, _ = answering(delay=0.05, steps=4)
-    tasks = ["x", "y", {"id": "q", "task": "old wording"}]
+    tasks: list[TaskLike] = ["x", "y", {"id": "q", "task": "old wording"}]
     batch = Agent(backend=backend, tools=[step], transcripts=runs).batch(
         tasks, concurrency=2, results=results
     )

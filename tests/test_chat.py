@@ -53,8 +53,10 @@ async def test_turns_carry_the_history_and_write_one_transcript(tmp_path: Path) 
     second = backend.requests[-1].messages
     assert [m.role for m in second] == ["system", "user", "assistant", "tool", "assistant", "user"]
     assert second[-1] == UserMessage("And twice that?") and second[4].content == "It is 391."
+    assert isinstance(second[2], AssistantMessage)
     assert second[2].reasoning is None  # an earlier turn's thinking is not sent again
     assert chat.turns == 2 and counter.runs == 1
+    assert isinstance(chat.messages[2], AssistantMessage)
     assert chat.messages[2].reasoning == "Use the tool."  # but the session keeps it
     (info,) = list_runs(tmp_path)
     assert (info.run_id, info.status, info.task) == (chat.run_id, "answer", "What is 17 * 23?")
@@ -190,7 +192,9 @@ async def test_save_writes_json_the_agent_reads_back_or_markdown(tmp_path: Path)
     async with ChatSession(Agent(backend=backend, tools=[counter.tool], transcripts=tmp_path)) as chat:
         await turn(chat, "2 * 2?")
     data = json.loads(chat.save(tmp_path / "c.json").read_text())
-    assert data["run_id"] == chat.run_id and as_messages(data["messages"])[1].tool_calls[0].name == "multiply"
+    saved = as_messages(data["messages"])[1]
+    assert isinstance(saved, AssistantMessage)
+    assert data["run_id"] == chat.run_id and saved.tool_calls[0].name == "multiply"
     assert isinstance(as_messages(data["messages"])[-1], AssistantMessage)
     text = chat.save(tmp_path / "c.md").read_text()
     assert "## User\n\n2 * 2?" in text and "> **Thinking**" in text and "`multiply`" in text

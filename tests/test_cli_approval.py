@@ -11,6 +11,7 @@ import subprocess
 import sys
 import termios
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -163,7 +164,7 @@ def call(name: str, **arguments: object) -> str:
 
 
 @pytest.fixture
-def local_page(tmp_path: Path) -> str:
+def local_page(tmp_path: Path) -> Iterator[str]:
     """A page served on 127.0.0.1 (the fetch tool may reach it only when told to)."""
     import functools
     import http.server

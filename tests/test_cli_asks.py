@@ -3,6 +3,7 @@ asked again until an answer fits, `--yes` and no terminal."""
 
 from __future__ import annotations
 
+import inspect
 import io
 from collections.abc import Iterable
 
@@ -137,7 +138,9 @@ async def test_with_no_terminal_sampling_has_no_approver_unless_yes() -> None:
     assert asks.sampling is None  # servers are told to pass --yes
     asks, typist, _ = terminal([], interactive=False, approve_all=True)
     assert asks.sampling is not None
-    assert await asks.sampling(SUMMARY) is True and typist.questions == []
+    answer = asks.sampling(SUMMARY)
+    assert inspect.isawaitable(answer)
+    assert await answer is True and typist.questions == []
 
 
 def test_the_events_read_as_one_line_each() -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -44,7 +45,7 @@ def tasks_file(tmp_path: Path, *lines: str) -> Path:
     return path
 
 
-def results_of(path: Path) -> dict[str, dict[str, object]]:
+def results_of(path: Path) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 

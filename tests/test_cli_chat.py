@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentkit.store import list_runs, load_run, read_transcript
@@ -36,7 +37,7 @@ class Chat(Terminal):
         self.log, self.seen = self.log + self.seen[:cut], self.seen[cut:]
 
 
-def chat(tmp_path: Path, turns: list[object], *extra: str) -> Chat:
+def chat(tmp_path: Path, turns: Sequence[object], *extra: str) -> Chat:
     script = tmp_path / f"script{len(list(tmp_path.glob('script*.json')))}.json"
     script.write_text(json.dumps(turns))
     args = [

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agentkit.cli import app
 
@@ -19,7 +19,7 @@ SCHEMA = {
 }
 
 
-def run(tmp_path: Path, turns: list[str], *more: str) -> object:
+def run(tmp_path: Path, turns: list[str], *more: str) -> Result:
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(SCHEMA))
     script = tmp_path / "script.json"
@@ -39,23 +39,23 @@ def run(tmp_path: Path, turns: list[str], *more: str) -> object:
 
 def test_the_answer_is_printed_as_one_line_of_json_when_piped(tmp_path: Path) -> None:
     result = run(tmp_path, ['<think>\nadd\n</think>\n\n{"total": 42, "unit": "kg"}'])
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-    assert result.stdout == '{"total": 42, "unit": "kg"}\n'  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == '{"total": 42, "unit": "kg"}\n'
 
 
 def test_json_events_carry_the_answer_as_json(tmp_path: Path) -> None:
     result = run(tmp_path, ['{"total": 1, "unit": "g"}'], "--json")
-    last = json.loads(result.stdout.splitlines()[-1])  # type: ignore[attr-defined]
+    last = json.loads(result.stdout.splitlines()[-1])
     assert last["type"] == "run_finished" and last["output"] == {"total": 1, "unit": "g"}
 
 
 def test_an_answer_that_stays_invalid_exits_10_saying_what_was_wrong(tmp_path: Path) -> None:
     result = run(tmp_path, ['{"total": "many"}'] * 3)
-    assert result.exit_code == 10  # type: ignore[attr-defined]
-    assert "'unit' is a required property" in result.stderr  # type: ignore[attr-defined]
-    assert "is not of type 'integer'" in result.stderr  # type: ignore[attr-defined]
-    assert result.stdout == ""  # type: ignore[attr-defined]
-    err = result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 10
+    assert "'unit' is a required property" in result.stderr
+    assert "is not of type 'integer'" in result.stderr
+    assert result.stdout == ""
+    err = result.stderr
     assert err.count("✗ the answer does not match the output schema:") == 2  # each one sent back
     assert "continuing after tool results" not in err  # no tool ran: the steps only continue the turn
     assert "does not match the output schema: " in err.splitlines()[-1] and "(sent back 2 times)" in err
@@ -66,9 +66,9 @@ def test_an_answer_in_a_json_code_fence_is_taken(tmp_path: Path) -> None:
         tmp_path,
         ['Here it is:\n```json\n{"total": 3, "unit": "g"}\n```', '```json\n{"total": 3, "unit": "g"}\n```'],
     )
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-    assert result.stdout == '{"total": 3, "unit": "g"}\n'  # type: ignore[attr-defined]
-    assert "sent back to the model" in result.stderr  # text around the fence is not an answer  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == '{"total": 3, "unit": "g"}\n'
+    assert "sent back to the model" in result.stderr  # text around the fence is not an answer
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from agentkit.cli import _Renderer
-from agentkit.events import ServerStarting, ServerStatus
+from agentkit.events import Event, ServerStarting, ServerStatus
 
 
 def renderer(terminal: bool) -> tuple[_Renderer, io.StringIO]:
@@ -20,7 +20,7 @@ def renderer(terminal: bool) -> tuple[_Renderer, io.StringIO]:
     return _Renderer(Console(file=io.StringIO()), console, show_thinking=False), err
 
 
-EVENTS = [
+EVENTS: list[Event] = [
     ServerStarting("time", "uvx mcp-server-time"),
     ServerStarting("git", "uvx mcp-server-git"),
     ServerStarting("fetch", "uvx mcp-server-fetch"),

@@ -11,7 +11,7 @@ import pytest
 from agentkit import Agent, tool
 from agentkit.context import ContextPolicy, compact, result_note
 from agentkit.errors import ContextOverflow
-from agentkit.events import Compacted
+from agentkit.events import Compacted, RunFinished
 from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolMessage, UserMessage
 
 from .fault_server import FaultServer, context_length_error, estimate_tokens
@@ -34,12 +34,11 @@ def test_compaction_replaces_the_oldest_tool_results_first_and_stops_at_the_targ
     done = compact(messages, size=6000, target=4100, chars_per_token=4.0)
     assert done is not None and done.results == 2 and done.thoughts == 0
     assert [c.index for c in done.changes] == [3, 5]  # the two oldest results
+    assert isinstance(before[3], ToolMessage)
     assert (
         messages[3].content
         == result_note(before[3])
-        == (  # type: ignore[union-attr]
-            "[read result of 4,000 characters left out to fit the context window; call read again to see it]"
-        )
+        == ("[read result of 4,000 characters left out to fit the context window; call read again to see it]")
     )
     assert messages[7] is before[7]  # the rest stays as it was
     assert done.after < 6000 - 1900
@@ -91,6 +90,7 @@ async def test_a_tool_loop_that_outgrows_the_window_finishes_through_compaction(
         agent = Agent(server.model, server.base_url, backend=backend, tools=[reader.tool], transcripts=False)
         events = [e async for e in agent.stream("Read all twelve parts.")]
         posts = check_requests(server)
+    assert isinstance(events[-1], RunFinished)
     result = events[-1].result
     assert result.ok and reader.runs == 12
     compactions = [e for e in events if isinstance(e, Compacted)]
@@ -128,6 +128,7 @@ async def test_a_context_length_400_compacts_once_and_retries_the_step(backend: 
     ) as server:
         agent = Agent(server.model, server.base_url, backend=backend, tools=[reader.tool], transcripts=False)
         events = [e async for e in agent.stream("Read four parts.")]
+    assert isinstance(events[-1], RunFinished)
     result = events[-1].result
     assert result.ok and reader.runs == 4
     (compacted,) = [e for e in events if isinstance(e, Compacted)]
@@ -144,6 +145,6 @@ async def test_no_compaction_that_cannot_get_under_the_room_while_the_step_still
         )  # fmt: skip
         events = [e async for e in agent.stream("Read four parts.")]
         prompts = [p["prompt"] for p in check_requests(server)]
-    assert events[-1].result.ok
+    assert isinstance(events[-1], RunFinished) and events[-1].result.ok
     assert not [e for e in events if isinstance(e, Compacted)]
     assert all(b.startswith(a) for a, b in itertools.pairwise(prompts))

@@ -77,7 +77,7 @@ async def exchange(port: int, data: bytes, *, timeout: float = 3.0) -> tuple[byt
 def split(raw: bytes) -> tuple[bytes, list[bytes], bool]:
     """(head, chunks, terminated) of a chunked response."""
     head, _, rest = raw.partition(b"\r\n\r\n")
-    chunks = []
+    chunks: list[bytes] = []
     while rest:
         size_line, _, rest = rest.partition(b"\r\n")
         size = int(size_line, 16)
@@ -228,6 +228,7 @@ async def test_empty_and_html_faults_answer_200_without_events() -> None:
 async def test_stalls_send_nothing_for_their_time_where_they_say() -> None:
     async with FaultServer(plan=[Stall(0.2), Stall(0.2, after=2, then="fin"), Stall(0.2, after=0)]) as server:
         for stall in server.plan.copy():
+            assert isinstance(stall, Stall)
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
             writer.write(request("/v1/completions", completion()))
             started = time.monotonic()

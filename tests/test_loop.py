@@ -11,6 +11,7 @@ import pytest
 from agentkit import Agent, Limits, ScriptedBackend, ThinkingDecision, tool
 from agentkit.backends.base import ModelRequest
 from agentkit.events import (
+    RunFailed,
     RunFinished,
     RunStarted,
     StepFinished,
@@ -199,6 +200,7 @@ async def test_a_conversation_continues_without_earlier_thinking() -> None:
     assert [m.role for m in sent] == ["system", "user", "assistant", "user"]
     assert isinstance(sent[2], AssistantMessage) and sent[2].reasoning is None and sent[2].content == "Paris."
     assert len([m for m in second.messages if m.role == "system"]) == 1
+    assert isinstance(first.messages[2], AssistantMessage)
     assert first.messages[2].reasoning == "first thoughts"  # the first result is untouched
 
 
@@ -315,6 +317,7 @@ async def test_a_call_running_when_the_turn_restarts_answers_the_same_call_asked
         [],
     )  # fmt: skip
     events = [e async for e in Agent(backend=backend, tools=[work], transcripts=False).stream("go")]
+    assert isinstance(events[-1], RunFinished)
     result = events[-1].result
     assert ran == ["a", "b"]  # "a" ran once although the model asked for it twice
     step = result.steps[0]
@@ -423,6 +426,7 @@ async def test_an_error_ends_the_run_with_its_partial_result() -> None:
     partial = caught.value.result
     assert partial is not None and partial.stop_reason == "error" and len(partial.steps) == 1
     assert partial.error and "ran out of turns" in partial.error
+    assert isinstance(events[-1], RunFailed)
     assert events[-1].type == "run_failed" and events[-1].result is partial
 
 

@@ -31,10 +31,16 @@ def test_public_names_resolve() -> None:
         assert getattr(agentkit, name) is not None
 
 
+CHECKED_TREES = ("agentkit", "tests", "tools", "bench", "examples")
+
+
 @pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason="mypy is not installed")
-def test_mypy_strict_is_clean_on_the_package() -> None:
+def test_mypy_strict_is_clean_on_the_package_its_tests_tools_benchmarks_and_examples() -> None:
     out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+    # Plain `mypy` checks what pyproject.toml names: every Python file of the five trees.
+    files = sum(len(list((ROOT / tree).rglob("*.py"))) for tree in CHECKED_TREES)
+    assert f"no issues found in {files} source files" in out.stdout, out.stdout
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
@@ -46,3 +52,19 @@ def test_ruff_is_clean() -> None:
         text=True,
     )
     assert out.returncode == 0, out.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
+def test_ruff_format_is_clean_on_the_code_and_the_python_blocks_of_the_readmes() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "."], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    # ruff 0.16 and later format the Python code blocks of Markdown files too.
+    readmes = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "README.md", "examples/README.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert readmes.returncode == 0 and "2 files already formatted" in readmes.stdout, readmes.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -126,7 +127,7 @@ async def test_auto_without_a_sandbox_runs_the_code_and_warns_once(
 
 def test_a_bubblewrap_that_cannot_sandbox_is_reported_with_its_words(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = Path(__file__).parent / "fake_bwrap"
-    monkeypatch.setattr(sandbox.shutil, "which", lambda name: str(fake))
+    monkeypatch.setattr(shutil, "which", lambda name: str(fake))  # the module agentkit.sandbox uses
     status = sandbox._probe()
     assert not status.available
     assert (

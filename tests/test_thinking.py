@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import pytest
 
-from agentkit.messages import AssistantMessage, SystemMessage, ToolMessage, UserMessage
+from agentkit.messages import AssistantMessage, Message, SystemMessage, ToolMessage, UserMessage
 from agentkit.thinking import (
     NON_THINKING_SAMPLING,
     THINKING_SAMPLING,
@@ -99,7 +100,7 @@ def test_soft_switch_parsing(text: str, switch: bool | None) -> None:
 
 
 def test_latest_message_with_a_switch_wins_and_overrides_the_policy() -> None:
-    messages = [
+    messages: list[Message] = [
         SystemMessage("/think"),
         UserMessage("Hi /no_think"),
         AssistantMessage("Hello"),
@@ -112,7 +113,11 @@ def test_latest_message_with_a_switch_wins_and_overrides_the_policy() -> None:
 
 
 def test_a_switch_that_agrees_with_the_policy_is_named_as_the_reason() -> None:
-    messages = [UserMessage("Count /no_think"), AssistantMessage("3"), UserMessage("Really? /think")]
+    messages: list[Message] = [
+        UserMessage("Count /no_think"),
+        AssistantMessage("3"),
+        UserMessage("Really? /think"),
+    ]
     decision = decide(resolve_policy(Auto(512)), StepContext(1, 1, messages))
     assert (decision.think, decision.budget, decision.reason) == (True, 512, "/think in the conversation")
     plain = decide(resolve_policy(Auto(512)), StepContext(1, 1, [UserMessage("Count")]))
@@ -131,7 +136,9 @@ def test_a_switch_that_agrees_with_the_policy_is_named_as_the_reason() -> None:
         ({"seed": "7"}, "Sampling.seed must be a whole number, not '7'"),
     ],
 )
-def test_sampling_refuses_values_vllm_would_reject_naming_the_field(fields: dict, says: str) -> None:
+def test_sampling_refuses_values_vllm_would_reject_naming_the_field(
+    fields: dict[str, Any], says: str
+) -> None:
     with pytest.raises(ValueError) as refused:
         Sampling(**fields)
     assert str(refused.value) == says

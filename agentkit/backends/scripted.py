@@ -15,7 +15,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from agentkit.backends.base import ModelEvent, ModelRequest, TurnBuilder
 from agentkit.errors import ConfigError, ModelError
@@ -52,6 +52,7 @@ TurnSource = Union[
     Mapping[str, Sequence[ScriptedTurn]],
     Callable[[ModelRequest], Union[ScriptedTurn, Awaitable[ScriptedTurn]]],
 ]
+ScriptFileTurns = Mapping[str, Mapping[str, Sequence[ScriptedTurn]]]  # a script file's {"tasks": {...}}
 
 _CURSOR = "scripted_turn"  # in a run's memo: how many of its task's turns it has taken
 
@@ -72,10 +73,12 @@ class ScriptedBackend:
 
     name = "scripted"
 
-    def __init__(self, turns: TurnSource, *, chunk_size: int = 7, delay: float = 0.0) -> None:
+    def __init__(
+        self, turns: Union[TurnSource, ScriptFileTurns], *, chunk_size: int = 7, delay: float = 0.0
+    ) -> None:
         if isinstance(turns, Mapping) and isinstance(turns.get("tasks"), Mapping) and len(turns) == 1:
             turns = turns["tasks"]  # a script file's form, {"tasks": {task: [turns]}}, taken as it is
-        self._turns = turns
+        self._turns = cast(TurnSource, turns)  # the {"tasks": ...} form is unwrapped above
         self._next = 0
         self._taken: dict[str, dict[str, Any]] = {}  # per task, for requests without a run's memo
         self.chunk_size = max(1, chunk_size)

@@ -13,6 +13,7 @@ from agentkit.backends.chat import ChatBackend
 from agentkit.messages import (
     AssistantMessage,
     ContentDelta,
+    Message,
     ReasoningDelta,
     SystemMessage,
     ToolCall,
@@ -56,7 +57,7 @@ async def run(backend: ChatBackend, request: ModelRequest) -> list[Any]:
 async def test_request_body_carries_messages_tools_and_the_thinking_switch(wire: Wire) -> None:
     wire.router.post("/chat/completions").mock(return_value=sse(chat_events([{"content": "Hi"}])))
     backend = ChatBackend(wire.base_url, "Qwen/Qwen3-4B", transport=wire.transport)
-    messages = [
+    messages: list[Message] = [
         SystemMessage("sys"),
         UserMessage("Weather?"),
         AssistantMessage("", "need a tool", [ToolCall("get_weather", {"city": "Paris"}, id="c1")]),

@@ -14,7 +14,9 @@ from agentkit.backends.completions import BUDGET_CLOSE, CompletionsBackend
 from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ModelError, ModelUnreachable
 from agentkit.messages import (
+    AssistantMessage,
     ContentDelta,
+    Message,
     ReasoningDelta,
     SystemMessage,
     ToolCallReady,
@@ -49,7 +51,7 @@ async def test_request_body_is_the_rendered_prompt_with_model_card_sampling(wire
         return_value=sse(completion_events(pieces(OUTPUT_2)), split=9)
     )
     backend = CompletionsBackend(wire.base_url, "Qwen/Qwen3-4B", transport=wire.transport)
-    messages = [SystemMessage("Be brief."), UserMessage("Weather?")]
+    messages: list[Message] = [SystemMessage("Be brief."), UserMessage("Weather?")]
     request = ModelRequest(messages, [get_weather.spec()], ThinkingDecision(True), THINKING_SAMPLING)
     events = [e async for e in backend.stream(request)]
     await backend.aclose()
@@ -240,7 +242,7 @@ async def test_unreachable_server_names_the_url_and_the_serve_command(
 
 def test_prompt_is_rendered_from_scratch_when_history_is_not_ours() -> None:
     backend = CompletionsBackend("http://127.0.0.1:1", "m")
-    messages = [UserMessage("hi"), ToolMessage("x", "c1")]
+    messages: list[Message] = [UserMessage("hi"), ToolMessage("x", "c1")]
     assert backend.prompt_for(ModelRequest(messages)) == render_prompt(messages)
 
 
@@ -328,6 +330,7 @@ async def test_a_thinking_2507_run_sends_an_append_only_prompt_that_the_template
     assert second.startswith(first + THINKING_2507_OUTPUT + "<|im_end|>\n")
     assert second == render_prompt(result.messages[:-1], [get_weather.spec()], template="qwen3-thinking-2507")
     assert [s.decision.think for s in result.steps] == [True, True]
+    assert isinstance(result.messages[-1], AssistantMessage)
     assert result.output == "Paris is mild." and result.messages[-1].reasoning == "Sure."
 
 

@@ -12,7 +12,7 @@ import pytest
 from agentkit import Agent, Timeouts, tool
 from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ModelError, ModelTimeout, ModelUnreachable
-from agentkit.events import ModelRetry, ToolCallFinished
+from agentkit.events import ModelRetry, RunFinished, ToolCallFinished
 from agentkit.result import RunResult
 
 from ..fault_server import (
@@ -61,6 +61,7 @@ def agent_for(server: FaultServer, backend: str, steps: Steps, **options: Any) -
 
 async def run(agent: Agent, task: str = "Do the steps.") -> tuple[RunResult, list[Any]]:
     events = [e async for e in agent.stream(task)]
+    assert isinstance(events[-1], RunFinished)
     return events[-1].result, events
 
 

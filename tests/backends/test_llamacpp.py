@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from agentkit import Agent, tool
-from agentkit.backends.base import ModelRequest, Turn
+from agentkit.backends.base import ModelRequest, Retrying, Turn
 from agentkit.backends.chat import ChatBackend
 from agentkit.backends.completions import CompletionsBackend
 from agentkit.backends.retry import RetryPolicy
@@ -30,7 +30,8 @@ CAPTURES = Path(__file__).parent / "llamacpp"
 
 
 def capture(name: str) -> dict[str, Any]:
-    return json.loads((CAPTURES / f"{name}.json").read_text())
+    data: dict[str, Any] = json.loads((CAPTURES / f"{name}.json").read_text())
+    return data
 
 
 def replay(name: str) -> httpx.Response:
@@ -123,8 +124,10 @@ async def test_a_server_seen_thinking_against_the_flag_gets_the_soft_switch_afte
     )
     backend = ChatBackend(wire.base_url, "m", transport=wire.transport)
     off = ModelRequest([UserMessage("2 + 2?")], decision=ThinkingDecision(False))
-    assert [e async for e in backend.stream(off)][-1].message.reasoning == "Hm."
-    assert [e async for e in backend.stream(off)][-1].message.content == "Five."
+    thought_turn = [e async for e in backend.stream(off)][-1]
+    assert isinstance(thought_turn, Turn) and thought_turn.message.reasoning == "Hm."
+    plain_turn = [e async for e in backend.stream(off)][-1]
+    assert isinstance(plain_turn, Turn) and plain_turn.message.content == "Five."
     await backend.aclose()
     first, second = wire.bodies("/chat/completions")
     assert first["messages"][-1]["content"] == "2 + 2?"
@@ -183,7 +186,7 @@ async def test_a_stream_cut_short_by_another_request_is_continued(llamacpp: Wire
     )
     events = [e async for e in backend.stream(ModelRequest([UserMessage("Hi")]))]
     await backend.aclose()
-    (retry,) = [e for e in events if type(e).__name__ == "Retrying"]
+    (retry,) = [e for e in events if isinstance(e, Retrying)]
     assert "no finish_reason" in retry.reason and "--interrupt_requests False" in retry.reason
     first, second = llamacpp.bodies("/completions")
     cut = "".join(

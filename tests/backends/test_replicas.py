@@ -17,7 +17,7 @@ from agentkit.backends.base import ModelRequest
 from agentkit.backends.replicas import ReplicaBackend
 from agentkit.backends.retry import RetryPolicy
 from agentkit.errors import ConfigError, ModelUnreachable
-from agentkit.events import ModelRetry
+from agentkit.events import ModelRetry, RunFinished
 from agentkit.messages import UserMessage
 
 from ..fault_server import ANSWER, FaultServer, Status
@@ -130,7 +130,7 @@ async def test_a_server_that_is_down_is_set_aside_and_tried_again_later() -> Non
         backend.clock = clock
         agent = Agent(up.model, backend=backend, tools=[step], transcripts=False)
         first = [e async for e in agent.stream("Do run-0 now.")]
-        assert first[-1].result.output == ANSWER
+        assert isinstance(first[-1], RunFinished) and first[-1].result.output == ANSWER
         (moved,) = [e for e in first if isinstance(e, ModelRetry)]
         assert "set aside for 30 s" in moved.reason and "moves to another server" in moved.reason
         assert "run-0" in runs_on(up)
@@ -139,7 +139,7 @@ async def test_a_server_that_is_down_is_set_aside_and_tried_again_later() -> Non
         assert "run-1" in runs_on(up) and not later.requests
         clock.now += 31  # tried again once the while is over
         second = [e async for e in agent.stream("Do run-2 now.")]
-        assert second[-1].result.output == ANSWER
+        assert isinstance(second[-1], RunFinished) and second[-1].result.output == ANSWER
         assert runs_on(later) == {"run-2": 2} and not [e for e in second if isinstance(e, ModelRetry)]
 
 
@@ -158,6 +158,7 @@ async def test_a_run_whose_server_dies_moves_to_another_and_answers() -> None:
         servers += [a, b]
         agent = Agent(a.model, [a.base_url, b.base_url], tools=[step], transcripts=False, retry=QUICK)
         events = [e async for e in agent.stream("Do run-0 now.")]
+        assert isinstance(events[-1], RunFinished)
         result = events[-1].result
         assert result.output == ANSWER and len(result.steps) == 4
         assert runs_on(a)["run-0"] + runs_on(b)["run-0"] >= 4  # both served it: 2 steps, then the rest

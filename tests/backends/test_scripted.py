@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agentkit.backends.base import ModelRequest, Turn
-from agentkit.backends.scripted import Paced, ScriptedBackend, load_script
+from agentkit.backends.scripted import Paced, ScriptedBackend, ScriptedTurn, load_script
 from agentkit.errors import ConfigError, ModelError
 from agentkit.messages import AssistantMessage, UserMessage
 
@@ -62,7 +62,9 @@ def _call(word: str) -> str:
 async def test_runs_at_once_each_take_the_turns_of_their_own_task() -> None:
     from agentkit import Agent
 
-    script = {task: [_call(task), Paced(f"{task} answered", 0.01)] for task in ("alpha", "beta", "gamma")}
+    script: dict[str, list[ScriptedTurn]] = {
+        task: [_call(task), Paced(f"{task} answered", 0.01)] for task in ("alpha", "beta", "gamma")
+    }
     backend = ScriptedBackend(script, chunk_size=3, delay=0.005)
     agent = Agent(backend=backend, tools=[_echo_tool()], transcripts=False)
     results = await asyncio.gather(*(agent.run(task) for task in ("gamma", "alpha", "beta", "alpha")))

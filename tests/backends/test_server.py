@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agentkit import Agent
@@ -48,7 +50,8 @@ def test_a_wrong_base_url_says_what_to_write(given: str, message: str) -> None:
 @pytest.mark.parametrize("name", ["connect_timeout", "idle_timeout"])
 def test_timeouts_must_be_positive(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name} must be a number of seconds above 0"):
-        ServerConnection("http://h/v1", **{name: -1})
+        options: dict[str, Any] = {name: -1}
+        ServerConnection("http://h/v1", **options)
 
 
 @pytest.mark.parametrize("cls", [CompletionsBackend, ChatBackend])

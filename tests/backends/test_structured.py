@@ -13,7 +13,7 @@ import pytest
 from agentkit import Agent, tool
 from agentkit.backends.completions import NO_THINK
 from agentkit.backends.retry import RetryPolicy
-from agentkit.events import ModelRetry
+from agentkit.events import ModelRetry, RunFinished, TextDelta
 from agentkit.messages import SystemMessage, UserMessage
 from agentkit.qwen3.template import render_prompt
 
@@ -61,7 +61,8 @@ async def test_completions_write_the_answer_again_from_the_think_block_under_the
     run = agent(wire, thinking="on")
     events = [e async for e in run.stream("Weather in Paris?")]
     await run.aclose()
-    result = events[-1].result  # type: ignore[union-attr]
+    assert isinstance(events[-1], RunFinished)
+    result = events[-1].result
 
     first, second, third = wire.bodies("/completions")
     assert "structured_outputs" not in first and "structured_outputs" not in second
@@ -76,7 +77,7 @@ async def test_completions_write_the_answer_again_from_the_think_block_under_the
     assert result.output == {"city": "Paris", "celsius": 14}
     assert result.steps[-1].message.raw == answered + ANSWER
     assert result.steps[-1].message.reasoning == "Now answer."
-    texts = "".join(e.text for e in events if e.type == "text_delta")  # type: ignore[union-attr]
+    texts = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert texts == ANSWER  # the free answer was never shown
     assert result.steps[-1].usage.requests == 2
 
@@ -118,7 +119,8 @@ async def test_completions_write_a_constrained_answer_anew_when_its_stream_break
     run = agent(wire, thinking="on", retry=RetryPolicy(base=0.01))
     events = [e async for e in run.stream("Weather in Paris?")]
     await run.aclose()
-    result = events[-1].result  # type: ignore[union-attr]
+    assert isinstance(events[-1], RunFinished)
+    result = events[-1].result
 
     first, broken, again = wire.bodies("/completions")
     # Not continued from the half answer: a grammar starts at the first generated token.
@@ -200,10 +202,11 @@ async def test_chat_reads_an_answer_its_reasoning_parser_took_for_reasoning(wire
     run = agent(wire, backend="chat", thinking="on")
     events = [e async for e in run.stream("Weather in Paris?")]
     await run.aclose()
-    result = events[-1].result  # type: ignore[union-attr]
+    assert isinstance(events[-1], RunFinished)
+    result = events[-1].result
     assert result.output == {"city": "Paris", "celsius": 14}
     assert result.steps[-1].message.reasoning == "think"
-    assert "".join(e.text for e in events if e.type == "text_delta") == ANSWER  # type: ignore[union-attr]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == ANSWER
 
 
 async def test_chat_without_thinking_asks_the_same_request_with_response_format(wire: Wire) -> None:

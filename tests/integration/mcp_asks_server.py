@@ -28,6 +28,7 @@ from mcp.types import (
     CreateMessageResult,
     ElicitRequest,
     ElicitRequestURLParams,
+    ElicitResult,
     InputRequiredResult,
     SamplingMessage,
     TextContent,
@@ -111,7 +112,9 @@ def modern_tools(server: MCPServer) -> None:
         if not answers:
             page = ElicitRequestURLParams(message="Log in to the test service", url=LOGIN)
             return InputRequiredResult(input_requests={"login": ElicitRequest(params=page)})
-        return json.dumps({"action": answers["login"].action})
+        answer = answers["login"]
+        assert isinstance(answer, ElicitResult)
+        return json.dumps({"action": answer.action})
 
 
 # -- the 2025-11-25 way: the server's own requests, mid-call ---------------------------------------

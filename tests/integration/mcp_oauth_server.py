@@ -24,6 +24,7 @@ from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
     AuthorizationParams,
+    OAuthAuthorizationServerProvider,
     RefreshToken,
     TokenError,
     construct_redirect_uri,
@@ -38,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 SCOPES = ["notes:read", "notes:write"]
 
 
-class ApprovingProvider:
+class ApprovingProvider(OAuthAuthorizationServerProvider[AuthorizationCode, RefreshToken, AccessToken]):
     """An authorization server that keeps everything in memory and approves every request."""
 
     def __init__(self, token_seconds: int) -> None:

@@ -29,12 +29,14 @@ async def test_shared_servers_start_once_per_batch_and_per_run_servers_once_per_
     config = parse_mcp_config(
         {"mcpServers": {"shared": notes("s.json"), "mine": notes("m.json", per_run=True)}}
     )
-    together = asyncio.Barrier(RUNS)
+    together = asyncio.Event()  # set when every run is at its first step (asyncio.Barrier needs 3.11)
     seen: list[int] = []
     tools: list[set[str]] = []
 
     async def turn(request: ModelRequest) -> str:
         tools.append({spec["function"]["name"] for spec in request.tools})
+        if len(tools) == RUNS:
+            together.set()
         await asyncio.wait_for(together.wait(), 60)  # every run is at its first step
         seen.append(len(processes_with(str(NOTES))))
         return "done"

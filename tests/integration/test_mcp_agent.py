@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agentkit import Agent, ScriptedBackend
-from agentkit.events import ServerStatus, ToolCallFinished, ToolProgress
+from agentkit.events import RunFinished, ServerStatus, ToolCallFinished, ToolProgress
 from agentkit.mcp.config import parse_mcp_config
 
 from .conftest import NOTES, NPM_PREFIX, ROOT, processes_with
@@ -52,6 +52,7 @@ async def test_a_run_uses_mcp_tools_and_goes_on_without_a_broken_server(tmp_path
     results = [e.result.content for e in events if isinstance(e, ToolCallFinished)]
     assert results == ["saved note 'plan' (7 characters)", "1 notes, 2 words"]
     assert [e.message for e in events if isinstance(e, ToolProgress)] == ["read 'plan'"]
+    assert isinstance(events[-1], RunFinished)
     assert events[-1].result.output == "Saved: the plan is to ship it."
     assert processes_with(str(NOTES)) == []  # the run stopped its servers
 

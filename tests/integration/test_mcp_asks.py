@@ -140,7 +140,7 @@ async def test_a_server_asking_with_its_own_requests_works_with_protocol_legacy_
 ):
     own_requests = ServerConfig(command=sys.executable, args=[str(SERVER), "--legacy"])  # ctx.elicit & co
 
-    async def run(server: ServerConfig) -> dict[str, Any]:
+    async def run(server: ServerConfig) -> dict[str | None, Any]:
         def turns(request: ModelRequest) -> str:
             if request.messages and request.messages[0] == SystemMessage(SYSTEM):
                 return "A one-line summary."

@@ -90,11 +90,13 @@ async def test_server_instructions_join_the_system_prompt(tmp_path: Path) -> Non
     expected = f"You are terse.\n\nInstructions from the MCP server 'probe':\n{INSTRUCTIONS}"
     for request in backend.requests:  # a later turn does not add them twice
         assert request.messages[0] == SystemMessage(expected)
-    first = backend.requests[0]
-    prompt = render_prompt(first.messages, first.tools)
+    first_request = backend.requests[0]
+    prompt = render_prompt(first_request.messages, first_request.tools)
     assert prompt.startswith(f"<|im_start|>system\n{expected}\n\n# Tools\n")  # before the tools, as content
     if reference.available():  # the official template renders the same bytes
-        assert prompt == reference.official_render([to_openai(m) for m in first.messages], list(first.tools))
+        assert prompt == reference.official_render(
+            [to_openai(m) for m in first_request.messages], list(first_request.tools)
+        )
 
 
 async def test_a_resumed_run_sends_the_system_prompt_the_stopped_run_sent(tmp_path: Path) -> None:

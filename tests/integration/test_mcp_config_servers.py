@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from agentkit.mcp.config import McpConfig, ServerConfig, load_mcp_config
 from agentkit.mcp.toolset import McpToolset
@@ -90,7 +91,10 @@ async def test_inherit_env_passes_everything_or_the_names_listed(
     monkeypatch.setenv("AGENTKIT_TEST_A", "a")
     monkeypatch.setenv("AGENTKIT_TEST_B", "b")
     server = ServerConfig(
-        command=sys.executable, args=[str(env_server)], inherit_env=inherit, env={"AGENTKIT_TEST_C": "c"}
+        command=sys.executable,
+        args=[str(env_server)],
+        inherit_env=inherit,
+        env={"AGENTKIT_TEST_C": SecretStr("c")},
     )
     env = server_environment_env(await server_environment(McpConfig(servers={"env": server})))
     assert {name for name in env if name.startswith("AGENTKIT_TEST_")} == expected | {"AGENTKIT_TEST_C"}

@@ -25,8 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agentkit import Agent, ScriptedBackend
 from agentkit.cli import app
@@ -214,8 +213,8 @@ def test_login_then_later_runs_and_the_api_reuse_and_refresh_the_tokens_without_
     other.write_text(json.dumps({"servers": {"guarded": {"type": "http", "url": server_url + "/"}}}))
     assert whoami(replace(setup, config=other), "guarded")["grants"]["authorizations"] == 1
 
-    done = call(setup, "mcp", "logout", "notes")
-    assert done.exit_code == 0 and "forgot the tokens of notes" in done.stdout
+    logged_out = call(setup, "mcp", "logout", "notes")
+    assert logged_out.exit_code == 0 and "forgot the tokens of notes" in logged_out.stdout
     assert not token_file.exists()
 
 

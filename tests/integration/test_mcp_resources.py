@@ -129,7 +129,7 @@ async def test_the_model_reads_a_resource_through_its_tool_unless_the_config_say
     call_read = (
         '<tool_call>\n{"name": "shelf__read_resource", "arguments": {"uri": "shelf://logo"}}\n</tool_call>'
     )
-    config = {"mcpServers": {"shelf": {"command": sys.executable, "args": [str(SHELF)]}}}
+    config: dict[str, Any] = {"mcpServers": {"shelf": {"command": sys.executable, "args": [str(SHELF)]}}}
     agent = Agent(
         backend=ScriptedBackend([call_read, "saved"]), mcp=config, workspace=tmp_path, transcripts=False
     )
@@ -137,7 +137,7 @@ async def test_the_model_reads_a_resource_through_its_tool_unless_the_config_say
     assert result.steps[0].tool_results[0].content == f"[binary: image/png, {PNG_SIZE} B, saved as logo.png]"
     assert (tmp_path / "logo.png").is_file()
 
-    config["mcpServers"]["shelf"]["resources"] = False  # type: ignore[index]
+    config["mcpServers"]["shelf"]["resources"] = False
     backend = ScriptedBackend(["no resources"])
     await Agent(backend=backend, mcp=config, transcripts=False).run("x")
     offered = {spec["function"]["name"] for spec in backend.requests[0].tools}

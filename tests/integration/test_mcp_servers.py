@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from agentkit.mcp.config import McpConfig, ServerConfig, load_mcp_config, parse_mcp_config
 from agentkit.mcp.toolset import McpToolset
@@ -51,10 +52,12 @@ async def test_own_server_tools_results_progress_and_errors(
     transport: str, notes_file: Path, request: pytest.FixtureRequest, report: Any
 ) -> None:
     if transport == "stdio":
-        server = ServerConfig(command=sys.executable, args=[str(NOTES)], env={"NOTES_FILE": str(notes_file)})
+        server = ServerConfig(
+            command=sys.executable, args=[str(NOTES)], env={"NOTES_FILE": SecretStr(str(notes_file))}
+        )
     else:
         server = ServerConfig(
-            url=request.getfixturevalue("notes_http"), headers={"Authorization": "Bearer t0ken"}
+            url=request.getfixturevalue("notes_http"), headers={"Authorization": SecretStr("Bearer t0ken")}
         )
     toolset = McpToolset(McpConfig(servers={"notes": server}))
     try:
@@ -286,9 +289,11 @@ async def test_an_unreachable_http_server(report: Any) -> None:
 
 
 async def test_secrets_stay_out_of_reports_and_reprs(notes_http: str) -> None:
-    server = ServerConfig(
-        url=notes_http, headers={"Authorization": "Bearer sk-very-secret"}, env={"TOKEN": "sk-env-secret"}
-    )
+    secrets: dict[str, Any] = {  # plain strings, as a user writes them: they become SecretStr
+        "headers": {"Authorization": "Bearer sk-very-secret"},
+        "env": {"TOKEN": "sk-env-secret"},
+    }
+    server = ServerConfig(url=notes_http, **secrets)
     toolset = McpToolset(McpConfig(servers={"notes": server}))
     try:
         reports = await toolset.start()

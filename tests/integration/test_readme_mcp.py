@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from agentkit.cli import app
 from tools.docs_mcp_server import ANSWER_STYLE, PAGES

@@ -17,6 +17,7 @@ import pytest
 from agentkit import Agent
 from agentkit.backends.chat import ChatBackend
 from agentkit.backends.completions import CompletionsBackend
+from agentkit.messages import AssistantMessage
 from agentkit.thinking import ThinkingModeWarning
 
 from .conftest import STRUCTURED_OUTPUTS, VllmServer, free_port
@@ -76,5 +77,6 @@ async def test_output_without_an_opening_think_tag_is_reasoning_on_both_backends
     await agent.aclose()
 
     assert result.ok and result.output == "Hello there."
+    assert isinstance(result.messages[-1], AssistantMessage)
     assert result.messages[-1].reasoning == "The user greets me."
     assert [s.decision.think for s in result.steps] == [True]

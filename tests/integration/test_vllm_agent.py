@@ -67,8 +67,8 @@ async def test_think_parallel_calls_results_answer(
     script = Script([THINK_AND_CALL, ANSWER], tiny_tokenizer)
     agent = make_agent(kind, vllm_server, script, system_prompt="You report the weather.")
     events = [event async for event in agent.stream("What's the weather in Paris and Tokyo?")]
-    result = events[-1].result
     assert isinstance(events[-1], RunFinished)
+    result = events[-1].result
 
     assert result.ok and result.output == ANSWER
     first = result.steps[0]

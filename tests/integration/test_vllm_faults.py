@@ -97,6 +97,7 @@ async def test_a_run_survives_vllm_killed_mid_stream_and_started_again(
             events.append(event)
             if isinstance(event, ThinkingDelta):
                 streaming[kind].set()
+        assert isinstance(events[-1], RunFinished)
         return events[-1].result, events
 
     runs = [asyncio.ensure_future(run(kind)) for kind in ran]
@@ -161,6 +162,7 @@ async def run_loop(
         limits=Limits(max_steps=parts + 2), **options,
     )  # fmt: skip
     events = [e async for e in agent.stream(f"Read parts 1 to {parts}.")]
+    assert isinstance(events[-1], RunFinished)
     return events[-1].result, events
 
 

@@ -54,7 +54,9 @@ def get_weather(city: str) -> str:
     return "14°C, rain"
 
 
-def make_agent(kind: str, server: VllmServer, thinking: str, seed: int, extra: Any = None) -> Agent:
+def make_agent(
+    kind: str, server: VllmServer, thinking: Literal["off", "on"], seed: int, extra: Any = None
+) -> Agent:
     cls = CompletionsBackend if kind == "completions" else ChatBackend
     backend = cls(server.base_url, server.model, extra_body=extra)
     return Agent(
@@ -72,14 +74,14 @@ def make_agent(kind: str, server: VllmServer, thinking: str, seed: int, extra: A
 @pytest.mark.parametrize("kind", ["completions", "chat"])
 @pytest.mark.parametrize("thinking", ["off", "on"])
 async def test_answers_of_noise_are_valid_by_construction(
-    kind: str, thinking: str, vllm_server: VllmServer, report: Any
+    kind: str, thinking: Literal["off", "on"], vllm_server: VllmServer, report: Any
 ) -> None:
     lines = []
     for seed in SEEDS:
         agent = make_agent(kind, vllm_server, thinking, seed)
         events = [e async for e in agent.stream("Report the weather in Paris.")]
-        result = events[-1].result  # type: ignore[union-attr]
         assert isinstance(events[-1], RunFinished)
+        result = events[-1].result
         assert not [e for e in events if isinstance(e, OutputRejected)]
         assert result.stop_reason == "answer", result.error
         assert isinstance(result.output, Report)

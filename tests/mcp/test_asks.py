@@ -134,7 +134,7 @@ async def test_sampling_reaches_the_model_as_the_server_asked_without_thinking()
         on_event=heard,
     )
     result = await asks.sample("notes", sampling_params())
-    assert isinstance(result, types.CreateMessageResult)
+    assert isinstance(result, types.CreateMessageResult) and isinstance(result.content, types.TextContent)
     assert (result.content.text, result.model, result.stop_reason) == (
         "The sky is blue.",
         "Qwen/Qwen3-4B",
@@ -289,6 +289,11 @@ async def test_the_sdks_servers_get_their_answers_in_either_protocol_era(legacy:
     backend = ScriptedBackend(["One line.\n\nMore."])
     heard = Heard()
     opened: list[str] = []
+
+    def open_url(url: str) -> bool:
+        opened.append(url)
+        return True
+
     asks = McpAsks(
         backend,
         on_sampling=lambda request: True,
@@ -296,7 +301,7 @@ async def test_the_sdks_servers_get_their_answers_in_either_protocol_era(legacy:
             "accept", {"name": "Ann"} if request.fields else None
         ),
         on_event=heard,
-        open_url=lambda url: opened.append(url) is None,
+        open_url=open_url,
     )
     async with Client(
         build(legacy),
@@ -308,6 +313,7 @@ async def test_the_sdks_servers_get_their_answers_in_either_protocol_era(legacy:
         results = {}
         for name in ("summarize", "book", "login"):
             result = await client.call_tool(name, {"text": "A long text."} if name == "summarize" else {})
+            assert isinstance(result.content[0], types.TextContent)
             results[name] = json.loads(result.content[0].text)
     assert results["summarize"] == {"model": "scripted", "stop": "stopSequence", "text": "One line."}
     assert results["book"] == {

@@ -24,7 +24,7 @@ from agentkit.errors import ConfigError
 from agentkit.mcp.config import McpConfig, load_mcp_config, load_mcp_configs, parse_mcp_config
 
 
-def fuzz(examples: int) -> Any:
+def fuzz(examples: int) -> settings:
     """Hypothesis settings: `examples` runs, or `AGENTKIT_FUZZ_EXAMPLES` when it is set."""
     return settings(
         max_examples=int(os.environ.get("AGENTKIT_FUZZ_EXAMPLES") or examples),
@@ -47,7 +47,7 @@ _VARIABLES = ["AKFUZZ_A", "AKFUZZ_B", "AKFUZZ_EMPTY", "AKFUZZ_UNSET"]
 # The environment of one example: what the process can hold (no NUL, no lone surrogates).
 _environment = st.dictionaries(
     st.sampled_from(_VARIABLES[:-1]),
-    st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12),
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12),
 )
 
 _variable = st.builds(

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from pydantic import AnyUrl
 
 from agentkit.errors import ConfigError
 from agentkit.mcp.config import OAuthConfig, ServerConfig, parse_mcp_config
@@ -179,7 +180,7 @@ async def test_a_stored_expiry_and_registration_port_reach_the_next_run() -> Non
     url = "https://a.example/mcp"
     stored = TokenFile(token_path(url), url)
     await stored.set_client_info(
-        OAuthClientInformationFull(client_id="c1", redirect_uris=["http://127.0.0.1:41234/callback"])
+        OAuthClientInformationFull(client_id="c1", redirect_uris=[AnyUrl("http://127.0.0.1:41234/callback")])
     )
     await stored.set_tokens(OAuthToken(access_token="at", refresh_token="rt", expires_in=-5))
     auth = oauth_auth("s", server(url=url), interactive=False)

@@ -4,6 +4,7 @@ and files, and `--attach` references."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -33,7 +34,7 @@ from agentkit.mcp.resources import (
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
 
-def session(catalog: Catalog, *, tools: list[str] = (), **config: Any) -> Any:
+def session(catalog: Catalog, *, tools: Sequence[str] = (), **config: Any) -> Any:
     return SimpleNamespace(
         name="docs",
         config=ServerConfig(command="x", **config),

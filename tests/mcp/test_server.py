@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,13 @@ import pytest
 from mcp import Client
 
 from agentkit import Agent, Limits, ScriptedBackend, tool
-from agentkit.backends.scripted import Paced
+from agentkit.backends.scripted import Paced, ScriptedTurn
 from agentkit.mcp.server import AgentServer, ClientApprover
 from agentkit.store import read_transcript
 from agentkit.tools.tool import ToolContext
 
 
-def agent(turns: dict[str, list[str]], tmp_path: Path, **options: Any) -> Agent:
+def agent(turns: Mapping[str, Sequence[ScriptedTurn]], tmp_path: Path, **options: Any) -> Agent:
     return Agent(backend=ScriptedBackend(turns), transcripts=tmp_path, mcp=False, **options)
 
 
@@ -109,13 +109,13 @@ def test_concurrency_below_one_is_refused(tmp_path: Path) -> None:
 
 
 async def test_calls_past_the_concurrency_wait_for_a_slot_and_say_so(tmp_path: Path) -> None:
-    turns = {"first": [Paced("first done", 0.1)], "second": ["second done"]}
+    turns: dict[str, list[ScriptedTurn]] = {"first": [Paced("first done", 0.1)], "second": ["second done"]}
     served = AgentServer(agent(turns, tmp_path), concurrency=1)
     heard: dict[str, list[str | None]] = {"first": [], "second": []}
     answers: dict[str, str] = {}
 
     async def run(client: Client, task: str) -> None:
-        async def progress(value: float, total: float | None, message: str | None) -> None:
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
             heard[task].append(message)
 
         answers[task] = text_of(
@@ -136,7 +136,7 @@ async def test_the_think_flag_sets_the_runs_thinking(tmp_path: Path, think: bool
     served = AgentServer(agent({"Hi.": ["Hello."]}, tmp_path))
     heard: list[str | None] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
         heard.append(message)
 
     async with Client(served.server) as client:
@@ -156,15 +156,15 @@ async def test_tool_progress_and_ends_are_reported_within_their_step(tmp_path: P
     served = AgentServer(agent({"Get it.": [call("fetch"), "Got it."]}, tmp_path, tools=[fetch]))
     heard: list[tuple[float, str | None]] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        heard.append((value, message))
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        heard.append((progress, message))
 
     async with Client(served.server) as client:
         await client.call_tool("run_agent", {"task": "Get it.", "think": False}, progress_callback=progress)
     messages = [m for _, m in heard]
     assert messages[:2] == ["step 1: writing", "step 1: calling fetch"]
     assert messages[2:4] == ["step 1: fetch: first half", "step 1: fetch: 2/2"]
-    assert messages[4].startswith("step 1: fetch done in ")
+    assert (messages[4] or "").startswith("step 1: fetch done in ")
     assert messages[5:] == ["step 2: writing", "step 2: answered"]
     values = [v for v, _ in heard]
     assert values == sorted(values) and len(set(values)) == len(values)
@@ -231,8 +231,8 @@ async def test_a_call_refused_at_once_is_told_after_the_turn_that_made_it(tmp_pa
     )
     heard: list[tuple[float, str | None]] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
-        heard.append((value, message))
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
+        heard.append((progress, message))
 
     async with Client(served.server) as client:
         await client.call_tool("run_agent", {"task": "Wipe it.", "think": False}, progress_callback=progress)
@@ -251,7 +251,7 @@ async def counted(served: AgentServer) -> tuple[mcp_types.CallToolResult, list[s
     """The result of the task "Count." and its progress messages."""
     heard: list[str] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
         heard.append(message or "")
 
     async with Client(served.server) as client:
@@ -298,8 +298,12 @@ BROKEN = {"command": sys.executable, "args": ["-c", "import sys; sys.exit('no no
 def serve_log() -> Iterator[list[logging.LogRecord]]:
     """What `agentkit mcp serve` logs, at info level and up, while the block runs."""
     logged: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = logged.append  # type: ignore[method-assign]
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record)
+
+    handler = Keep()
     served_log = logging.getLogger("agentkit.mcp.serve")
     served_log.addHandler(handler)
     level = served_log.level

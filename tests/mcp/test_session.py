@@ -18,6 +18,7 @@ import pytest
 from mcp.client._memory import InMemoryTransport
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
+from pydantic import SecretStr
 
 from agentkit.mcp.config import ServerConfig
 from agentkit.mcp.session import (
@@ -54,7 +55,9 @@ def test_inherit_env_and_the_configs_own_env_which_wins(monkeypatch: pytest.Monk
     assert everything["AGENTKIT_TEST_A"] == "a"
     listed = server_env(
         ServerConfig(
-            command="x", inherit_env=["AGENTKIT_TEST_A", "AGENTKIT_TEST_UNSET"], env={"HTTPS_PROXY": ""}
+            command="x",
+            inherit_env=["AGENTKIT_TEST_A", "AGENTKIT_TEST_UNSET"],
+            env={"HTTPS_PROXY": SecretStr("")},
         )
     )
     assert listed["AGENTKIT_TEST_A"] == "a" and "AGENTKIT_TEST_UNSET" not in listed

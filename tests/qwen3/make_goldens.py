@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
-from reference import official_render
+sys.path.insert(0, str(Path(__file__).parents[2]))
+from tests.qwen3.reference import official_render
 
 GOLDEN = Path(__file__).parent / "golden"
 TEMPLATES_2507 = ("qwen3-instruct-2507", "qwen3-thinking-2507")

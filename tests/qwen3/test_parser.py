@@ -403,7 +403,7 @@ def stream(
 
 
 def same(a: ParsedOutput, b: ParsedOutput) -> bool:
-    def key(o: ParsedOutput) -> Any:
+    def key(o: ParsedOutput) -> tuple[object, ...]:
         return (
             o.reasoning,
             o.content,

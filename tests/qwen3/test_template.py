@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agentkit import tool
-from agentkit.messages import AssistantMessage, SystemMessage, ToolCall, ToolMessage, UserMessage, to_openai
+from agentkit.messages import (
+    AssistantMessage,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    UserMessage,
+    to_openai,
+)
 from agentkit.qwen3.template import TemplateName, generation_prompt, render_prompt, template_source
 
 from . import reference
@@ -124,7 +132,7 @@ def _message(draw: st.DrawFn) -> dict[str, Any]:
     return message
 
 
-_tools = st.one_of(
+_tools: st.SearchStrategy[list[dict[str, Any]] | None] = st.one_of(
     st.none(),
     st.just([]),
     st.lists(
@@ -195,7 +203,7 @@ def test_the_thinking_2507_reference_has_the_published_length_of_the_official_te
     assert len(reference.official_source("qwen3-thinking-2507")) == reference.THINKING_2507_LENGTH
 
 
-CONVERSATION = [
+CONVERSATION: list[dict[str, Any]] = [
     {"role": "system", "content": "Be brief."},
     {"role": "user", "content": "Weather? /think"},
     {
@@ -263,7 +271,7 @@ def test_an_unknown_template_name_is_refused_with_the_names_there_are() -> None:
 
 def test_message_objects_render_like_their_openai_dicts() -> None:
     call = ToolCall("get_weather", {"city": "Paris"}, id="c1")
-    messages = [
+    messages: list[Message] = [
         SystemMessage("sys"),
         UserMessage("Weather?"),
         AssistantMessage("", "thinking about it", [call]),
@@ -286,7 +294,7 @@ def test_tool_objects_render_as_their_function_specs() -> None:
 def test_history_within_one_query_is_an_extension_of_the_previous_prompt() -> None:
     # What the completions backend relies on: within one user query, the template renders
     # an assistant turn with reasoning exactly as prompt + output, so prompts only grow.
-    start = [SystemMessage("sys"), UserMessage("Weather in Paris and Rome?")]
+    start: list[Message] = [SystemMessage("sys"), UserMessage("Weather in Paris and Rome?")]
     call = ToolCall("get_weather", {"city": "Paris"}, id="c1")
     turn = AssistantMessage("", "I will check.", [call])
     output = (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import pytest
@@ -127,8 +127,10 @@ async def test_function_and_schema_only_tools_get_one_wording() -> None:
     class Remote:  # like an MCP server's tool: a JSON schema and nothing else
         name = "remote_forecast"
         description = "A forecast from a server."
-        parameters: ClassVar[dict[str, Any]] = forecast.parameters
-        timeout = None
+        timeout: float | None = None
+
+        def __init__(self) -> None:
+            self.parameters = forecast.parameters
 
         def spec(self) -> dict[str, Any]:
             return {}

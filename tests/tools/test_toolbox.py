@@ -144,7 +144,7 @@ async def test_ask_tools_run_only_when_the_approver_agrees() -> None:
 
     async def approver(call: ToolCall, item: object) -> bool:
         asked.append((call.name, call.arguments))
-        return call.arguments["target"] == "tmp"
+        return bool(call.arguments["target"] == "tmp")
 
     box = Toolbox([wipe], approver=approver)
     assert (await box.run(ToolCall("wipe", {"target": "tmp"}))).content == "wiped tmp"
@@ -157,7 +157,12 @@ async def test_without_an_approver_ask_tools_are_refused_and_invalid_calls_are_n
     refused = await Toolbox([wipe]).run(ToolCall("wipe", {"target": "x"}))
     assert refused.is_error and "needs the user's approval and no one can approve it here" in refused.content
     asked: list[str] = []
-    box = Toolbox([wipe], approver=lambda call, item: asked.append(call.name) or True)
+
+    def approve(call: ToolCall, item: object) -> bool:
+        asked.append(call.name)
+        return True
+
+    box = Toolbox([wipe], approver=approve)
     invalid = await box.run(ToolCall("wipe", {}))
     assert invalid.is_error and "'target' is a required property" in invalid.content and asked == []
 
