@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
-from lxml import html as lxml_html  # type: ignore[import-untyped]  # installed with trafilatura
+from lxml import html as lxml_html  # installed with trafilatura
 
 Convert = Callable[[str, str], str]
 
