@@ -21,9 +21,9 @@ from agentkit.limits import Limits, Timeouts, with_call_cap
 from agentkit.loop import collect_result, run_loop
 from agentkit.messages import AssistantMessage, Message, SystemMessage, UserMessage, as_messages
 from agentkit.output import OutputSpec, OutputType, answer_instruction, output_spec
+from agentkit.profiles import profile_for
 from agentkit.result import Resume, RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
-from agentkit.serving import profile_for
 from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run
 from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, model_policy
 from agentkit.tools.scope import RunScope

@@ -312,7 +312,7 @@ def mcp_call_asks(
     Raises:
         ConfigError: The script cannot be read.
     """
-    from agentkit.serving import profile_for
+    from agentkit.profiles import profile_for
 
     backend: Any = None
     if script is not None:

@@ -24,7 +24,7 @@ from agentkit.defaults import DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT, DEFAULT
 from agentkit.errors import ConfigError, ModelError, ModelUnreachable, StreamBroken
 
 if TYPE_CHECKING:
-    from agentkit.serving import ModelProfile
+    from agentkit.profiles import ModelProfile
 
 __all__ = ["DEFAULT_BASE_URL", "ServerBackend", "ServerConnection", "normalize_base_url"]
 
@@ -168,7 +168,7 @@ class ServerConnection:
     def profile(self) -> ModelProfile:
         """The served model's profile: by the name asked for, else by the checkpoint the
         server loaded (vLLM lists it), for a model served under a name of its own."""
-        from agentkit.serving import PROFILES, profile_for
+        from agentkit.profiles import PROFILES, profile_for
 
         for name in (self.model, self._checkpoint):
             found = profile_for(name) if name else None

@@ -43,7 +43,7 @@ from agentkit.qwen3.parser import ParserEvent, StreamParser
 from agentkit.qwen3.template import IM_END, TemplateName, generation_prompt, render_prompt
 
 if TYPE_CHECKING:
-    from agentkit.serving import ModelProfile
+    from agentkit.profiles import ModelProfile
 
 __all__ = ["BUDGET_CLOSE", "CompletionsBackend", "prompt_text"]
 
