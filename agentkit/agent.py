@@ -502,26 +502,17 @@ class Agent:
         scope = scope or RunScope(workspace or self.workspace, self.sandbox)
         if WORKSPACE_BUILTINS & set(self.builtins):
             scope.workspace  # noqa: B018 - made now, so that RunStarted and the transcript name it
-        transcript: TranscriptWriter | None = None
+        transcript = None
         if self.transcripts is not None:
-            try:
-                transcript = TranscriptWriter(self.transcripts, run_id, path=path)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot write the run's transcript in {self.transcripts} ({exc.strerror or exc}); "
-                    f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
-                ) from None
-            if resume is None and path is None:
-                config = {**self._describe(scope, limits), **({"chat": True} if chat else {}), **(tag or {})}
-                if output is not None:
-                    config["output_schema"] = output.schema
-                transcript.begin(run_id, task, messages, config)
-            elif resume is None:
-                transcript.user_turn(messages[-1])
-            else:
-                transcript.resumed()
-                transcript.count_from(len(resume.steps), resume.usage)
-            self.last_transcript = transcript.path
+            transcript = self._open_transcript(self.transcripts, run_id, path, resume)
+            if resume is None:
+                config = {
+                    **self._describe(scope, limits),
+                    **({"chat": True} if chat else {}),
+                    **(tag or {}),
+                    **({"output_schema": output.schema} if output is not None else {}),
+                }
+                self._first_lines(transcript, path, run_id, task, messages, config)
         listening = _RunMcp(scope)
         self._listening.add(listening)
         toolbox, servers_up, own_servers = self._run_tools(listening)
@@ -550,35 +541,61 @@ class Agent:
             heard=listening.heard,
             cancel_grace=self.timeouts.tool_cancel_grace,
         )
-        where = str(transcript.path) if transcript is not None else None
         self._active += 1
         try:
-            async for event in events:
-                if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
-                    event.result.transcript = where
-                if transcript is not None:
-                    transcript.write(event)
-                yield event
-        except asyncio.CancelledError as exc:
-            if transcript is not None:
-                transcript.interrupted(str(exc.args[0]) if exc.args else "cancelled")
-            raise
-        except AgentkitError as exc:
-            if exc.result is not None:
-                exc.result.transcript = where
-            raise
+            async with contextlib.aclosing(_recorded(events, transcript)) as recorded:
+                async for event in recorded:
+                    yield event
         finally:
             self._listening.discard(listening)
             if transcript is not None:
                 transcript.close()
             await events.aclose()
-            if own_servers is not None:
-                await own_servers.close()
-            if owned:
-                await scope.aclose()
-            self._active -= 1
-            if not self._active and not self._entered:  # the last run: release connections and servers
-                await self._release()
+            await self._run_ended(own_servers, scope if owned else None)
+
+    async def _run_ended(self, own_servers: Any, scope: RunScope | None) -> None:
+        """Close what a run opened for itself (its own MCP servers, its scope), and after the
+        last run of an agent not entered with `async with`, its connections and servers."""
+        if own_servers is not None:
+            await own_servers.close()
+        if scope is not None:
+            await scope.aclose()
+        self._active -= 1
+        if not self._active and not self._entered:
+            await self._release()
+
+    def _open_transcript(
+        self, folder: Path, run_id: str, path: Path | None, resume: Resume | None
+    ) -> TranscriptWriter:
+        """The run's transcript, opened for writing (a resumed run's counts carried on)."""
+        try:
+            transcript = TranscriptWriter(folder, run_id, path=path)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the run's transcript in {folder} ({exc.strerror or exc}); "
+                f"pick another runs directory (--runs-dir, ${RUNS_DIR_ENV}), or Agent(transcripts=False)"
+            ) from None
+        if resume is not None:
+            transcript.resumed()
+            transcript.count_from(len(resume.steps), resume.usage)
+        self.last_transcript = transcript.path
+        return transcript
+
+    @staticmethod
+    def _first_lines(
+        transcript: TranscriptWriter,
+        path: Path | None,
+        run_id: str,
+        task: str,
+        messages: list[Message],
+        config: dict[str, Any],
+    ) -> None:
+        """How a new run's transcript opens: with the run's configuration and messages, or,
+        for a chat's next turn (`path`: the chat's transcript), with the user's message."""
+        if path is None:
+            transcript.begin(run_id, task, messages, config)
+        else:
+            transcript.user_turn(messages[-1])
 
     def _describe(self, scope: RunScope, limits: Limits) -> dict[str, Any]:
         """The configuration a transcript keeps (no secrets: API keys and MCP env and
@@ -810,6 +827,30 @@ class Agent:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _recorded(
+    events: AsyncGenerator[Event, None], transcript: TranscriptWriter | None
+) -> AsyncGenerator[Event, None]:
+    """A run's events, each written to its transcript (if it keeps one) as it passes, and the
+    result, finished or failed, told where that transcript is; a cancelled run's transcript
+    says it was interrupted."""
+    where = str(transcript.path) if transcript is not None else None
+    try:
+        async for event in events:
+            if isinstance(event, (RunFinished, RunFailed)) and event.result is not None:
+                event.result.transcript = where
+            if transcript is not None:
+                transcript.write(event)
+            yield event
+    except asyncio.CancelledError as exc:
+        if transcript is not None:
+            transcript.interrupted(str(exc.args[0]) if exc.args else "cancelled")
+        raise
+    except AgentkitError as exc:
+        if exc.result is not None:
+            exc.result.transcript = where
+        raise
 
 
 class _RunMcp:
