@@ -1326,7 +1326,6 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
     with its result, retries and compactions, and timings."""
     import time as _time
 
-    limit = 10**9 if full else 300
     head = saved.records[0]
     config = head.get("config") or {}
     when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(head.get("started") or 0))
@@ -1334,71 +1333,111 @@ def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
     where = " · ".join(str(config.get(k) or "") for k in ("backend", "model", "base_url") if config.get(k))
     out.print(f"[dim]{escape(where)}[/]")
     out.print(f"[bold]task:[/] {escape(saved.task)}")
-    results: dict[str, dict[str, Any]] = {}
-    in_turns: set[str] = set()  # calls a finished turn lists (shown with it)
-    for record in saved.records:
-        if record.get("type") == "tool_call_finished":
-            results[str((record.get("call") or {}).get("id"))] = record
-        elif record.get("type") == "turn_finished":
-            in_turns.update(str(call.get("id")) for call in record.get("calls") or ())
+    view = _TranscriptView(saved.records, out, thinking=thinking, limit=10**9 if full else 300)
     for record in saved.records[1:]:
-        kind = record.get("type")
-        if kind == "run_started" and record.get("sandbox"):
-            out.print(f"[dim]sandbox: {escape(record['sandbox'])}[/]")
-        elif kind == "step_started":
-            d = record.get("decision") or {}
-            mode = "thinking" if d.get("think") else "no thinking"
-            reason = escape(d.get("reason") or "")
-            out.print(f"\n[bold cyan]● step {record.get('step')}[/] · {mode} [dim]({reason})[/]")
-        elif kind == "turn_finished":  # the model's turn, then its calls with their results
-            message = record.get("message") or {}
-            reasoning = (message.get("reasoning") or "").strip()
-            if reasoning:
-                first = reasoning.splitlines()[0]
-                if not thinking and first != reasoning:
-                    reasoning = f"{_clip(first, 120)} … ({len(reasoning):,} characters; --thinking shows all)"
-                out.print(Text(reasoning, style="dim italic"))
-            if message.get("content"):
-                out.print(Text(message["content"]))
-            for call in record.get("calls") or ():
-                _show_call(out, call, results.get(str(call.get("id"))), limit)
-        elif kind == "tool_call_started":  # started while the model wrote a turn that never ended
-            call = record.get("call") or {}
-            if str(call.get("id")) not in in_turns:
-                _show_call(out, {"kind": "call", **call}, results.get(str(call.get("id"))), limit)
-        elif kind == "step_finished":
-            usage = record.get("usage") or {}
-            tokens = f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens"
-            out.print(
-                f"[dim]  {record.get('duration', 0):.2f}s · {tokens} · {record.get('finish_reason')}[/]"
-            )
-        elif kind == "model_retry":
-            out.print(f"[dim]↻ attempt {record.get('attempt')}: {escape(record.get('reason') or '')}[/]")
-        elif kind == "compacted":
-            before, after = record.get("tokens_before") or 0, record.get("tokens_after") or 0
-            out.print(f"[dim]⇣ context {before:,} → {after:,} tokens[/]")
-        elif kind in ("mcp_sampling", "mcp_elicitation"):
-            out.print(cli_asks.describe_record(record))
-        elif kind == "server_status":
-            state = "ready" if record.get("ok") else f"failed: {record.get('error')}"
-            out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")
-        elif kind == "run_finished":
-            out.print(
-                f"\n[bold]{escape(stop_reason_of(record.get('stop_reason') or ''))}[/] after "
-                f"{record.get('steps')} step(s)"
-            )
-        elif kind == "run_failed":
-            out.print(f"\n[red]failed:[/] {escape(record.get('error') or '')}")
-        elif kind == "run_interrupted":
-            out.print(f"\n[yellow]interrupted[/] ({escape(record.get('reason') or '')})")
-        elif kind == "run_resumed":
-            out.print("[dim]— resumed —[/]")
-        elif kind == "user_turn":  # a chat's next message
-            out.print(f"\n[bold]task:[/] {escape((record.get('message') or {}).get('content') or '')}")
+        view.show(record)
     if config.get("chat"):
         out.print(f"[dim]go on with: agentkit chat --resume {saved.run_id}[/]")
     elif saved.status not in ("answer", "running"):
         out.print(f"[dim]go on with: agentkit runs resume {saved.run_id}[/]")
+
+
+class _TranscriptView:
+    """Prints a transcript's records for `runs show`, one handler per kind of record; kinds
+    it has no handler for are not shown."""
+
+    def __init__(self, records: list[dict[str, Any]], out: Console, *, thinking: bool, limit: int) -> None:
+        self.out, self.thinking, self.limit = out, thinking, limit
+        self.results: dict[str, dict[str, Any]] = {}
+        self.in_turns: set[str] = set()  # calls a finished turn lists (shown with it)
+        for record in records:
+            if record.get("type") == "tool_call_finished":
+                self.results[str((record.get("call") or {}).get("id"))] = record
+            elif record.get("type") == "turn_finished":
+                self.in_turns.update(str(call.get("id")) for call in record.get("calls") or ())
+
+    SHOWN = (
+        "run_started", "step_started", "turn_finished", "tool_call_started", "step_finished",
+        "model_retry", "compacted", "mcp_sampling", "mcp_elicitation", "server_status",
+        "run_finished", "run_failed", "run_interrupted", "run_resumed", "user_turn",
+    )  # fmt: skip
+
+    def show(self, record: dict[str, Any]) -> None:
+        kind = record.get("type")
+        if kind in self.SHOWN:
+            getattr(self, f"_{kind}")(record)
+
+    def _mcp_sampling(self, record: dict[str, Any]) -> None:
+        self.out.print(cli_asks.describe_record(record))
+
+    _mcp_elicitation = _mcp_sampling
+
+    def _run_started(self, record: dict[str, Any]) -> None:
+        if record.get("sandbox"):
+            self.out.print(f"[dim]sandbox: {escape(record['sandbox'])}[/]")
+
+    def _step_started(self, record: dict[str, Any]) -> None:
+        d = record.get("decision") or {}
+        mode = "thinking" if d.get("think") else "no thinking"
+        reason = escape(d.get("reason") or "")
+        self.out.print(f"\n[bold cyan]● step {record.get('step')}[/] · {mode} [dim]({reason})[/]")
+
+    def _turn_finished(self, record: dict[str, Any]) -> None:
+        """The model's turn, then its calls with their results."""
+        message = record.get("message") or {}
+        reasoning = (message.get("reasoning") or "").strip()
+        if reasoning:
+            first = reasoning.splitlines()[0]
+            if not self.thinking and first != reasoning:
+                reasoning = f"{_clip(first, 120)} … ({len(reasoning):,} characters; --thinking shows all)"
+            self.out.print(Text(reasoning, style="dim italic"))
+        if message.get("content"):
+            self.out.print(Text(message["content"]))
+        for call in record.get("calls") or ():
+            _show_call(self.out, call, self.results.get(str(call.get("id"))), self.limit)
+
+    def _tool_call_started(self, record: dict[str, Any]) -> None:
+        """A call started while the model wrote a turn that never ended (others show with
+        their turn)."""
+        call = record.get("call") or {}
+        if str(call.get("id")) not in self.in_turns:
+            _show_call(self.out, {"kind": "call", **call}, self.results.get(str(call.get("id"))), self.limit)
+
+    def _step_finished(self, record: dict[str, Any]) -> None:
+        usage = record.get("usage") or {}
+        tokens = f"{usage.get('prompt_tokens', 0)}+{usage.get('completion_tokens', 0)} tokens"
+        took = f"{record.get('duration', 0):.2f}s"
+        self.out.print(f"[dim]  {took} · {tokens} · {record.get('finish_reason')}[/]")
+
+    def _model_retry(self, record: dict[str, Any]) -> None:
+        self.out.print(f"[dim]↻ attempt {record.get('attempt')}: {escape(record.get('reason') or '')}[/]")
+
+    def _compacted(self, record: dict[str, Any]) -> None:
+        before, after = record.get("tokens_before") or 0, record.get("tokens_after") or 0
+        self.out.print(f"[dim]⇣ context {before:,} → {after:,} tokens[/]")
+
+    def _server_status(self, record: dict[str, Any]) -> None:
+        state = "ready" if record.get("ok") else f"failed: {record.get('error')}"
+        self.out.print(f"[dim]MCP server {escape(record.get('name') or '')}: {escape(state)}[/]")
+
+    def _run_finished(self, record: dict[str, Any]) -> None:
+        self.out.print(
+            f"\n[bold]{escape(stop_reason_of(record.get('stop_reason') or ''))}[/] after "
+            f"{record.get('steps')} step(s)"
+        )
+
+    def _run_failed(self, record: dict[str, Any]) -> None:
+        self.out.print(f"\n[red]failed:[/] {escape(record.get('error') or '')}")
+
+    def _run_interrupted(self, record: dict[str, Any]) -> None:
+        self.out.print(f"\n[yellow]interrupted[/] ({escape(record.get('reason') or '')})")
+
+    def _run_resumed(self, record: dict[str, Any]) -> None:
+        self.out.print("[dim]— resumed —[/]")
+
+    def _user_turn(self, record: dict[str, Any]) -> None:
+        """A chat's next message."""
+        self.out.print(f"\n[bold]task:[/] {escape((record.get('message') or {}).get('content') or '')}")
 
 
 def _either(on: bool, off: bool, flag: str) -> Optional[bool]:
