@@ -1914,20 +1914,10 @@ def mcp_call(
     did not start · 3 the call was not approved.
     """
     from agentkit.mcp.session import McpServerError
-    from agentkit.mcp.tools import McpTool, prefixed_name, result_text, save_files
+    from agentkit.mcp.tools import prefixed_name
     from agentkit.messages import ToolCall
 
-    try:
-        parsed = json.loads(arguments)
-    except ValueError as exc:
-        raise _fail(
-            f'the arguments are not valid JSON ({exc}); give a JSON object, e.g. \'{{"city": "Paris"}}\'', 2
-        ) from None
-    if not isinstance(parsed, dict):
-        raise _fail(
-            f'the arguments must be a JSON object, not {type(parsed).__name__}; e.g. \'{{"city": "Paris"}}\'',
-            2,
-        )
+    parsed = _json_object(arguments)
     err = Console(stderr=True, highlight=False, emoji=False)
     try:
         asks = cli_asks.mcp_call_asks(
@@ -1953,16 +1943,7 @@ def mcp_call(
 
     async def main() -> Any:
         try:
-            await toolset.start()
-            if toolset.reports and not toolset.reports[0].ok:
-                raise _fail(toolset.reports[0].error or f"MCP server {server!r} did not start", 2)
-            tools = {t.remote_name: t for t in toolset.tools() if isinstance(t, McpTool)}
-            found = tools.get(tool)
-            if found is None:
-                raise _fail(_no_such_tool(server, tool, list(tools)), 2)
-            problem = _argument_problem(found.parameters, parsed)
-            if problem:
-                raise _fail(_arguments_message(server, tool, found.parameters, problem, mcp_config or []), 2)
+            found = await _started_tool(toolset, server, tool, parsed, mcp_config or [])
             if found.approval != "auto" and not await approver(
                 ToolCall(prefixed_name(server, tool), parsed), found
             ):
@@ -1983,27 +1964,68 @@ def mcp_call(
         result = asyncio.run(main())
     except AgentkitError as exc:
         raise _fail(str(exc), 2) from None
+    _print_call_result(result, tool, err, json_out=json_out, out=out)
+    if result.is_error:
+        raise typer.Exit(1)
+
+
+def _json_object(arguments: str) -> dict[str, Any]:
+    """`mcp call`'s arguments, which must be a JSON object."""
+    try:
+        parsed = json.loads(arguments)
+    except ValueError as exc:
+        raise _fail(
+            f'the arguments are not valid JSON ({exc}); give a JSON object, e.g. \'{{"city": "Paris"}}\'', 2
+        ) from None
+    if not isinstance(parsed, dict):
+        raise _fail(
+            f'the arguments must be a JSON object, not {type(parsed).__name__}; e.g. \'{{"city": "Paris"}}\'',
+            2,
+        )
+    return parsed
+
+
+async def _started_tool(
+    toolset: Any, server: str, tool: str, arguments: dict[str, Any], configs: list[Path]
+) -> Any:
+    """Start `mcp call`'s one server and find its tool, refusing (exit 2) a server that did not
+    start, a tool it lacks, or arguments that do not fit the tool's input schema."""
+    from agentkit.mcp.tools import McpTool
+
+    await toolset.start()
+    if toolset.reports and not toolset.reports[0].ok:
+        raise _fail(toolset.reports[0].error or f"MCP server {server!r} did not start", 2)
+    tools = {t.remote_name: t for t in toolset.tools() if isinstance(t, McpTool)}
+    found = tools.get(tool)
+    if found is None:
+        raise _fail(_no_such_tool(server, tool, list(tools)), 2)
+    problem = _argument_problem(found.parameters, arguments)
+    if problem:
+        raise _fail(_arguments_message(server, tool, found.parameters, problem, configs), 2)
+    return found
+
+
+def _print_call_result(result: Any, tool: str, err: Console, *, json_out: bool, out: Optional[Path]) -> None:
+    """`mcp call`'s result: as text (its files saved, and named in it), or as the server sent
+    it with `--json` (files saved only with `--out`)."""
+    from agentkit.mcp.tools import result_text, save_files
+
     files = []
     if out is not None or not json_out:
         here = Path.cwd()
         files = save_files(result, (out or here).resolve(), tool, shown_from=here)
-    if json_out:
-        print(
-            json.dumps(
-                result.model_dump(mode="json", by_alias=True, exclude_none=True), ensure_ascii=False, indent=1
-            )
-        )
-        for saved in files:
-            if saved is not None:
-                err.print(
-                    f"[dim]saved {escape(saved.shown)} ({saved.mime_type})[/]"
-                    if saved.error is None
-                    else f"[yellow]⚠[/] {escape(saved.shown)}: {escape(saved.error)}"
-                )
-    else:
+    if not json_out:
         print(result_text(result, files))
-    if result.is_error:
-        raise typer.Exit(1)
+        return
+    raw = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    print(json.dumps(raw, ensure_ascii=False, indent=1))
+    for saved in files:
+        if saved is not None:
+            err.print(
+                f"[dim]saved {escape(saved.shown)} ({saved.mime_type})[/]"
+                if saved.error is None
+                else f"[yellow]⚠[/] {escape(saved.shown)}: {escape(saved.error)}"
+            )
 
 
 @mcp_app.command("serve")
