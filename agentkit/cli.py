@@ -271,6 +271,11 @@ class _Renderer:
         usage = r.usage
         tokens = f" · {usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage.requests else ""
         self.err.print(f"[dim]{len(r.steps)} step(s){tokens} · {r.stop_reason}[/]")
+        if r.ok and r.steps and r.steps[-1].finish_reason == "length":
+            self.err.print(
+                "[yellow]⚠[/] the answer was cut off: its model call reached the per-call token cap "
+                "(--max-tokens, Agent(max_tokens=...)); raise it, or leave it out for what the window leaves"
+            )
 
     _HANDLERS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
         RunStarted: _run_started,
@@ -527,7 +532,14 @@ def _stop_message(result: RunResult, options: RunOptions) -> str:
             f"stopped at the time limit ({options.timeout:g} s) without an answer; go on with: {resume}{more}"
         )
     if reason == "max_run_tokens":
-        return f"stopped at the run's token limit without an answer; go on with: {resume}"
+        cap = options.max_run_tokens
+        more = f" --max-run-tokens {2 * cap}" if cap else ""
+        return (
+            f"stopped at the run's token limit ({cap:,} token{'s' * (cap != 1)}) without an answer; "
+            f"go on with a larger one: {resume}{more}"
+            if cap
+            else f"stopped at the run's token limit without an answer; go on with: {resume}"
+        )
     if reason == "repetition":
         last = result.steps[-1].message.tool_calls if result.steps else []
         what = f"called {last[0].name} with the same arguments" if last else "repeated the same call"

@@ -463,8 +463,8 @@ def test_the_runs_token_limit_exits_4_and_a_transcript_from_before_its_rename_re
         assert stopped.exit_code == STOP_REASONS["max_run_tokens"][0] == 4, stopped.output
         path, run_id = only_transcript(runs)
         assert last_line(stopped.stderr).startswith(
-            "agentkit: stopped at the run's token limit without an answer; go on with: "
-            f"agentkit runs resume {run_id}"
+            "agentkit: stopped at the run's token limit (1 token) without an answer; go on with a larger "
+            f"one: agentkit runs resume {run_id} --max-run-tokens 2"
         )
         lines = path.read_text().splitlines()
         assert '"stop_reason": "max_run_tokens"' in lines[-1]
@@ -665,3 +665,14 @@ def test_help_of_the_runs_commands(command: list[str], shows: list[str]) -> None
     assert "Usage" in result.stdout
     for word in shows:
         assert word in result.stdout
+
+
+def test_an_answer_cut_off_at_the_per_call_token_cap_is_flagged(step_tools: Path, runs: Path) -> None:
+    with FaultServer(calls=3).in_thread() as server:
+        cut = invoke("run", "Do steps.", "--base-url", server.base_url, "--tools", str(step_tools),
+                     "--max-tokens", "5")  # fmt: skip
+    assert cut.exit_code == 0, cut.output
+    assert "the answer was cut off: its model call reached the per-call token cap" in cut.stderr
+    with FaultServer(calls=1).in_thread() as server:
+        whole = invoke("run", "Do steps.", "--base-url", server.base_url, "--tools", str(step_tools))
+    assert whole.exit_code == 0 and "cut off" not in whole.stderr, whole.output
