@@ -7,7 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from agentkit.backends import Backend, make_backend
 from agentkit.backends.base import ExtraBody, StructuredOutputs, check_structured_outputs
@@ -170,7 +170,10 @@ class Agent:
         sandbox_network: bool | Iterable[str] = False,
         output_type: OutputType | None = None,
         structured_outputs: StructuredOutputs = "auto",
+        **moved: NoReturn,  # the settings that moved into Limits and Timeouts: told where
     ) -> None:
+        if moved:
+            raise TypeError(_moved_settings(moved))
         self.limits = _settings(limits, Limits, "limits")
         self.timeouts = timeouts = _settings(timeouts, Timeouts, "timeouts")
         sampling = with_call_cap(max_tokens, sampling)
@@ -827,6 +830,30 @@ class Agent:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+_MOVED = {
+    "max_steps": "limits=Limits(max_steps=...)",
+    "max_run_tokens": "limits=Limits(max_run_tokens=...)",
+    "timeout": "limits=Limits(timeout=...)",
+    "max_repeats": "limits=Limits(max_repeats=...)",
+    "max_malformed": "limits=Limits(max_malformed=...)",
+    "output_retries": "limits=Limits(output_retries=...)",
+    "connect_timeout": "timeouts=Timeouts(connect=...)",
+    "idle_timeout": "timeouts=Timeouts(idle=...)",
+    "tool_timeout": "timeouts=Timeouts(tool=...)",
+}
+"""Agent's former keyword arguments, and where each setting is given now."""
+
+
+def _moved_settings(given: Mapping[str, Any]) -> str:
+    """The error for keyword arguments Agent does not take: where each moved one is given
+    now, and for the others, that there is no such setting."""
+    parts = [
+        f"{name}= is now {_MOVED[name]}" if name in _MOVED else f"Agent has no setting {name}="
+        for name in given
+    ]
+    return "; ".join(parts) + " (Limits and Timeouts are imported from agentkit)"
 
 
 async def _recorded(

@@ -175,3 +175,12 @@ async def test_tool_cancel_grace_bounds_the_wait_for_a_call_stopped_at_the_time_
     result = await asyncio.wait_for(agent.run("Go."), 10)
     took = time.monotonic() - started
     assert result.stop_reason == "timeout" and 0.4 < took < 1.5, took  # not the 2 s default
+
+
+def test_a_setting_that_moved_into_limits_or_timeouts_is_refused_saying_where_it_is_now() -> None:
+    with pytest.raises(TypeError) as raised:
+        Agent(max_steps=5, idle_timeout=3, tiemout=1)  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "max_steps= is now limits=Limits(max_steps=...); idle_timeout= is now timeouts=Timeouts(idle=...); "
+        "Agent has no setting tiemout= (Limits and Timeouts are imported from agentkit)"
+    )
