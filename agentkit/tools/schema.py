@@ -13,7 +13,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pydantic
 
@@ -197,9 +197,15 @@ def function_schema(
 
     Raises:
         TypeError: A parameter has no type hint, a hint that cannot be resolved or described
-            as JSON schema, or is `*args`/`**kwargs`.
+            as JSON schema, or is `*args`/`**kwargs`; or the docstring style is not one of these.
     """
     tool_name = name or fn.__name__
+    if docstring_style not in get_args(DocstringStyle):
+        styles = ", ".join(repr(style) for style in get_args(DocstringStyle))
+        raise TypeError(
+            f"tool {tool_name!r}: docstring_style={docstring_style!r} is not a style agentkit reads; "
+            f"give one of {styles}"
+        )
     doc_description, arg_docs = parse_docstring(inspect.getdoc(fn), docstring_style)
     written, hints = _parameter_hints(fn, tool_name)
     fields: dict[str, Any] = {}

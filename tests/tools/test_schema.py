@@ -294,3 +294,16 @@ def test_no_parameters_gives_an_empty_object_schema() -> None:
         return ""
 
     assert function_schema(now).parameters["properties"] == {}
+
+
+def test_a_docstring_style_agentkit_does_not_read_is_refused_naming_the_tool_and_the_styles() -> None:
+    def f(x: int) -> int:
+        """Double it."""
+        return 2 * x
+
+    with pytest.raises(TypeError) as raised:
+        function_schema(f, docstring_style="javadoc")  # type: ignore[arg-type]
+    assert str(raised.value) == (
+        "tool 'f': docstring_style='javadoc' is not a style agentkit reads; "
+        "give one of 'auto', 'google', 'numpy', 'sphinx'"
+    )
