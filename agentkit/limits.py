@@ -117,7 +117,7 @@ class Timeouts:
                     f"Timeouts({item.name}=None): every wait needs a bound; give seconds, or leave "
                     f"{item.name} out for its default ({item.default:g} s)"
                 )
-            _positive(self, item.name, f"leave it out for its default ({item.default:g} s)")
+            _positive(self, item.name, f"leave it out for its default, {item.default:g} s")
 
     def override(self, **changes: Any) -> Timeouts:
         """These timeouts with some changed; a change that is None keeps the timeout."""

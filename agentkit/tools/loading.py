@@ -38,6 +38,8 @@ def load_tools(path: str | os.PathLike[str]) -> list[Tool | Callable[..., Any]]:
         ```
     """
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{file}: a folder, not a Python file; give each tools file (.py) in it")
     if not file.is_file():
         raise ConfigError(f"{file}: no such file")
     spec = importlib.util.spec_from_file_location(f"agentkit_user_tools_{file.stem}", file)

@@ -113,6 +113,12 @@ def test_a_file_that_gives_no_tools_is_a_config_error_naming_it(
     assert str(caught.value).startswith(f"{tmp_path}/{problem}")
 
 
+def test_a_folder_is_refused_asking_for_its_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_tools(tmp_path)
+    assert str(caught.value) == f"{tmp_path}: a folder, not a Python file; give each tools file (.py) in it"
+
+
 def test_the_cli_names_its_option_in_the_same_errors(tmp_path: Path) -> None:
     from agentkit.cli_options import load_tools as cli_load_tools
 
