@@ -21,6 +21,13 @@ AGENTKIT = [sys.executable, "-m", "agentkit.cli"]
 TINY_ARGS = ["--enforce-eager", "--max-model-len", "2048", "--served-model-name", "tiny-qwen3"]
 
 
+def _ctrl_c_heard() -> None:
+    """In the child: Ctrl-C at its default, as at a terminal. A suite started in the background
+    by a shell without job control inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def cli_env() -> dict[str, str]:
     return {**os.environ, "NO_COLOR": "1", "VLLM_CPU_KVCACHE_SPACE": "1", "COLUMNS": "200"}
 
@@ -80,6 +87,7 @@ def test_agentkit_serve_starts_answers_and_stops_on_ctrl_c(
         text=True,
         env=cli_env(),
         start_new_session=True,
+        preexec_fn=_ctrl_c_heard,
     )  # fmt: skip
     try:
         started = time.monotonic()
