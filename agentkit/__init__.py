@@ -52,6 +52,7 @@ _EXPORTS = {
     "ScriptedBackend": "agentkit.backends.scripted",
     "StepContext": "agentkit.thinking",
     "SystemMessage": "agentkit.messages",
+    "Telemetry": "agentkit.telemetry",
     "ThinkingDecision": "agentkit.thinking",
     "Timeouts": "agentkit.limits",
     "Tool": "agentkit.tools.tool",
@@ -111,6 +112,7 @@ if TYPE_CHECKING:
     from agentkit.qwen3.template import render_prompt
     from agentkit.result import RunResult
     from agentkit.sandbox import SandboxPolicy, SandboxWarning
+    from agentkit.telemetry import Telemetry
     from agentkit.thinking import Sampling, StepContext, ThinkingDecision
     from agentkit.tools.loading import load_tools
     from agentkit.tools.tool import Tool, ToolContext, ToolResult, tool

@@ -25,6 +25,7 @@ from agentkit.profiles import profile_for
 from agentkit.result import Resume, RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run
+from agentkit.telemetry import TelemetryLike, tracer_for
 from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, model_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
@@ -131,6 +132,11 @@ class Agent:
             (default: the server constrains it where it is known to, vLLM; else it is
             checked and sent back), "server" (always ask the server), or "validate"
             (never ask: check and send back).
+        telemetry: Trace each run with OpenTelemetry (`pip install 'agentkit[otel]'`):
+            True, a `TracerProvider`, or a `Telemetry` (content capture, agent name); None
+            (default): when `AGENTKIT_OTEL=1`. Spans: `invoke_agent` per run, `chat` or
+            `text_completion` per model call, `execute_tool` per tool call, with the GenAI
+            semantic conventions' attributes (see `agentkit.telemetry`).
     """
 
     def __init__(
@@ -170,10 +176,12 @@ class Agent:
         sandbox_network: bool | Iterable[str] = False,
         output_type: OutputType | None = None,
         structured_outputs: StructuredOutputs = "auto",
+        telemetry: TelemetryLike = None,
         **moved: NoReturn,  # the settings that moved into Limits and Timeouts: told where
     ) -> None:
         if moved:
             raise TypeError(_moved_settings(moved))
+        self._tracer = tracer_for(telemetry)  # first: a missing package is said before anything starts
         self.limits = _settings(limits, Limits, "limits")
         self.timeouts = timeouts = _settings(timeouts, Timeouts, "timeouts")
         sampling = with_call_cap(max_tokens, sampling)
@@ -544,6 +552,10 @@ class Agent:
             heard=listening.heard,
             cancel_grace=self.timeouts.tool_cancel_grace,
         )
+        if self._tracer is not None:
+            events = self._tracer.traced(
+                events, run_id=run_id, backend=self.backend, model=self.model, messages=messages
+            )
         self._active += 1
         try:
             async with contextlib.aclosing(_recorded(events, transcript)) as recorded:
