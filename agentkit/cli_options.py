@@ -274,6 +274,14 @@ def _declared(
         bool, _output("--hide-thinking", help="Do not print the model's reasoning.")
     ] = False,
     verbose: Annotated[bool, _output("--verbose", "-v", help="Also print what MCP servers log.")] = False,
+    otel: Annotated[
+        bool,
+        _output(
+            "--otel",
+            help="Send OpenTelemetry traces where the OTEL_* environment variables point "
+            "(pip install 'agentkit[otel]'; AGENTKIT_OTEL=1 does the same).",
+        ),
+    ] = False,
     output_schema: Annotated[
         Optional[Path],
         _output(
@@ -373,6 +381,7 @@ class RunOptions:
     json_events: bool = False
     hide_thinking: bool = False
     verbose: bool = False
+    otel: bool = False
     output_schema: Optional[Path] = None
     mcp_config: list[Path] = field(default_factory=list)
     mcp_strict: bool = False
@@ -548,6 +557,7 @@ def build_agent(options: RunOptions, approver: Any = None, **more: Any) -> Any:
             sandbox_network=options.sandbox_network,
             metadata={"cli": options.saved()},
             output_type=load_output_schema(options.output_schema) if options.output_schema else None,
+            telemetry=True if options.otel else None,  # None: as AGENTKIT_OTEL says
             **more,
         )
     for note in noted:
