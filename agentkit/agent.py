@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from agentkit.backends.base import ExtraBody, StructuredOutputs, check_structure
 from agentkit.backends.retry import RetryPolicy
 from agentkit.builtins import builtin_tools
 from agentkit.context import ContextPolicy
-from agentkit.defaults import DEFAULT_BATCH_CONCURRENCY, RUNS_DIR_ENV
+from agentkit.defaults import DEFAULT_BATCH_CONCURRENCY, RUNS_DIR_ENV, TELEMETRY_ENV
 from agentkit.errors import AgentkitError, ConfigError
 from agentkit.events import Event, McpLog, RunFailed, RunFinished, ServerStarting, ServerStatus
 from agentkit.limits import Limits, Timeouts, with_call_cap
@@ -25,7 +26,6 @@ from agentkit.profiles import profile_for
 from agentkit.result import Resume, RunResult
 from agentkit.sandbox import SandboxMode, SandboxPolicy
 from agentkit.store import SavedRun, TranscriptWriter, default_runs_dir, find_run, load_run
-from agentkit.telemetry import TelemetryLike, tracer_for
 from agentkit.thinking import PolicyLike, Sampling, StepContext, ThinkingDecision, model_policy
 from agentkit.tools.scope import RunScope
 from agentkit.tools.tool import Approval, FunctionTool, Tool
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agentkit.mcp.asks import Elicitor, McpAsks, SamplingApprover
     from agentkit.mcp.config import McpConfig
     from agentkit.mcp.toolset import McpSource, McpToolset
+    from agentkit.telemetry import RunTracer, TelemetryLike
 
 WORKSPACE_BUILTINS = {"files", "python", "shell"}
 
@@ -181,7 +182,7 @@ class Agent:
     ) -> None:
         if moved:
             raise TypeError(_moved_settings(moved))
-        self._tracer = tracer_for(telemetry)  # first: a missing package is said before anything starts
+        self._tracer = _tracer(telemetry)  # first: a missing package is said before anything starts
         self.limits = _settings(limits, Limits, "limits")
         self.timeouts = timeouts = _settings(timeouts, Timeouts, "timeouts")
         sampling = with_call_cap(max_tokens, sampling)
@@ -856,6 +857,15 @@ _MOVED = {
     "tool_timeout": "timeouts=Timeouts(tool=...)",
 }
 """Agent's former keyword arguments, and where each setting is given now."""
+
+
+def _tracer(telemetry: TelemetryLike) -> RunTracer | None:
+    """The runs' tracer, if tracing is on; agentkit.telemetry is not even imported when off."""
+    if telemetry is False or (telemetry is None and not os.environ.get(TELEMETRY_ENV, "").strip()):
+        return None
+    from agentkit.telemetry import tracer_for
+
+    return tracer_for(telemetry)
 
 
 def _moved_settings(given: Mapping[str, Any]) -> str:

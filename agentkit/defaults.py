@@ -38,6 +38,7 @@ __all__ = [
     "OAUTH_LOGIN_TIMEOUT",
     "RUNS_DIR_ENV",
     "SERVE_PORT",
+    "TELEMETRY_ENV",
     "TOOL_TIMEOUT_BACKSTOP",
 ]
 
@@ -160,6 +161,10 @@ much. Raise it with the number of servers (and their `--max-num-seqs`)."""
 
 RUNS_DIR_ENV = "AGENTKIT_RUNS_DIR"
 """The environment variable that moves the runs directory."""
+
+TELEMETRY_ENV = "AGENTKIT_OTEL"
+"""Set to 1 to trace the runs of every `Agent` made without `telemetry=` with OpenTelemetry
+(`agentkit.telemetry`)."""
 
 # MCP
 

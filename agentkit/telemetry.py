@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from agentkit.defaults import TELEMETRY_ENV
 from agentkit.errors import ConfigError
 from agentkit.events import (
     Compacted,
@@ -79,9 +80,6 @@ from agentkit.events import (
 from agentkit.messages import AssistantMessage, Message, ToolCallError, ToolMessage
 
 __all__ = ["CAPTURE_CONTENT_ENV", "TELEMETRY_ENV", "RunTracer", "Telemetry", "TelemetryLike", "tracer_for"]
-
-TELEMETRY_ENV = "AGENTKIT_OTEL"
-"""Set to 1 to trace every run of an `Agent` made without `telemetry=`."""
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 """The conventions' switch for recording message contents on spans."""
