@@ -507,12 +507,7 @@ class _RunSpans:
             self.run.set_attribute(
                 "gen_ai.output.messages", json.dumps([{**answer, "finish_reason": "stop"}])
             )
-        self.end_run(
-            result.stop_reason,
-            result.steps,
-            None if result.stop_reason != "error" else "RunError",
-            result.error,
-        )
+        self.end_run(result.stop_reason, result.steps, None, None)
 
     def failed(self, event: RunFailed) -> None:
         if self.model is not None:
@@ -549,19 +544,19 @@ class _RunSpans:
         if self.ended:
             return
         self.ended = True
-        interrupted = outcome is None or isinstance(
+        failed = outcome is not None and not isinstance(
             outcome, (GeneratorExit, KeyboardInterrupt, asyncio.CancelledError)
         )
         for span in [self.model, *(span for span, _ in self.tools.values())]:
             if span is not None:
-                if not interrupted and outcome is not None:
+                if failed:
                     self.fail(span, type(outcome).__name__, str(outcome))
                 span.end()
         self.model = None
         self.tools.clear()
-        if self.run.is_recording() and outcome is not None:
-            self.run.set_attribute("agentkit.stop_reason", "interrupted" if interrupted else "error")
-            if not interrupted:
+        if outcome is not None:
+            self.run.set_attribute("agentkit.stop_reason", "error" if failed else "interrupted")
+            if failed:
                 self.fail(self.run, type(outcome).__name__, str(outcome))
         self.run.end()
 

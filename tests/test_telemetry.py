@@ -68,6 +68,13 @@ def _no_content_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(TELEMETRY_ENV, raising=False)
 
 
+def _adder(telemetry: Any) -> Agent:
+    """An agent whose model calls `add` once, then answers."""
+    return Agent(
+        backend=ScriptedBackend([CALL, "It is 3."]), tools=[add], transcripts=False, telemetry=telemetry
+    )
+
+
 def _by_name(finished: Sequence[ReadableSpan]) -> dict[str, list[ReadableSpan]]:
     out: dict[str, list[ReadableSpan]] = {}
     for span in finished:
@@ -87,10 +94,7 @@ async def test_a_run_is_an_agent_span_with_its_model_and_tool_calls_as_children(
     spans: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
     provider, exporter = spans
-    agent = Agent(
-        backend=ScriptedBackend([CALL, "It is 3."]), tools=[add], transcripts=False, telemetry=provider
-    )
-    result = await agent.run("What is 1 + 2?")
+    result = await _adder(provider).run("What is 1 + 2?")
     assert result.output == "It is 3."
 
     found = _by_name(exporter.get_finished_spans())
@@ -230,14 +234,28 @@ async def test_a_failed_run_ends_its_model_span_and_its_own_in_error(
     assert _attrs(run)["agentkit.stop_reason"] == "error"
 
 
+async def test_a_run_broken_by_the_applications_own_code_ends_its_span_in_error_naming_the_exception(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+
+    def policy(context: Any) -> bool:
+        raise ZeroDivisionError("the policy's own bug")
+
+    agent = Agent(backend=ScriptedBackend(["Hi."]), thinking=policy, transcripts=False, telemetry=provider)
+    with pytest.raises(ZeroDivisionError):
+        await agent.run("Say hi.")
+
+    (run,) = _by_name(exporter.get_finished_spans())["invoke_agent agentkit"]
+    assert run.status.status_code is StatusCode.ERROR and run.status.description == "the policy's own bug"
+    assert _attrs(run)["error.type"] == "ZeroDivisionError" and _attrs(run)["agentkit.stop_reason"] == "error"
+
+
 async def test_a_run_closed_early_ends_its_spans_as_interrupted(
     spans: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
     provider, exporter = spans
-    agent = Agent(
-        backend=ScriptedBackend([CALL, "It is 3."]), tools=[add], transcripts=False, telemetry=provider
-    )
-    stream = agent.stream("What is 1 + 2?")
+    stream = _adder(provider).stream("What is 1 + 2?")
     async for event in stream:
         if isinstance(event, StepStarted):
             break
@@ -271,10 +289,7 @@ async def test_contents_are_recorded_only_when_asked_for(
         setting: Any = Telemetry(provider, agent_name="adder")
     else:
         setting = Telemetry(provider, capture_content=True, agent_name="adder")
-    agent = Agent(
-        backend=ScriptedBackend([CALL, "It is 3."]), tools=[add], transcripts=False, telemetry=setting
-    )
-    await agent.run("What is 1 + 2?")
+    await _adder(setting).run("What is 1 + 2?")
 
     found = _by_name(exporter.get_finished_spans())
     (run,) = found["invoke_agent adder"]
