@@ -1316,6 +1316,59 @@ def runs_show(
     _show(saved, Console(highlight=False, emoji=False, soft_wrap=True), thinking=thinking, full=full)
 
 
+@runs_app.command("view")
+def runs_view(
+    run_id: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="[RUN_ID]", help="Open at this run (its id or a unique start of it).", show_default=False
+        ),
+    ] = None,
+    runs_dir: RunsDirOption = None,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: a free one).")] = 0,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the address; open no browser.")
+    ] = False,
+) -> None:
+    """The runs in your browser: a list to filter and search, each run as a timeline of its
+    steps (live while it runs), batches as tables of their runs.
+
+    The page is served on 127.0.0.1 only, at an address with a secret token, until Ctrl-C.
+    """
+    from agentkit.store import default_runs_dir, find_run
+    from agentkit.viewer import RunViewer
+
+    folder = runs_dir or default_runs_dir()
+    try:
+        if run_id is not None:
+            run_id = find_run(run_id, folder).stem.rsplit("-", 1)[-1]
+        viewer = RunViewer(folder, port=port)
+    except AgentkitError as exc:
+        raise _fail(str(exc), 2) from None
+    except OSError as exc:
+        raise _fail(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pick another --port", 2
+        ) from None
+    url = viewer.url(run_id)
+    err = Console(stderr=True, highlight=False, emoji=False)
+    err.print(f"[dim]the runs of {escape(str(folder))}, until Ctrl-C, at:[/]")
+    print(url, flush=True)
+    if not no_browser:
+        import threading
+        import webbrowser
+
+        def browse() -> None:  # a terminal's browser (no display) holds its caller until it quits
+            if not webbrowser.open(url):
+                err.print("[dim]no browser could be opened: open the address above[/]")
+
+        threading.Thread(target=browse, name="agentkit-browser", daemon=True).start()
+    with viewer:
+        try:
+            viewer.serve_forever()
+        except KeyboardInterrupt:
+            err.print("[dim]viewer stopped[/]")
+
+
 def _show_call(out: Console, call: dict[str, Any], done: dict[str, Any] | None, limit: int) -> None:
     """One tool call of a shown run, with its result (or that it never finished)."""
     if call.get("kind") == "call":

@@ -40,6 +40,9 @@ __all__ = [
     "SERVE_PORT",
     "TELEMETRY_ENV",
     "TOOL_TIMEOUT_BACKSTOP",
+    "VIEWER_HEARTBEAT",
+    "VIEWER_POLL_INTERVAL",
+    "VIEWER_STREAM_TIME",
 ]
 
 # The model server
@@ -165,6 +168,21 @@ RUNS_DIR_ENV = "AGENTKIT_RUNS_DIR"
 TELEMETRY_ENV = "AGENTKIT_OTEL"
 """Set to 1 to trace the runs of every `Agent` made without `telemetry=` with OpenTelemetry
 (`agentkit.telemetry`)."""
+
+# The run viewer (`agentkit runs view`)
+
+VIEWER_POLL_INTERVAL = 0.25
+"""Seconds between looks at a live run's transcript for new lines: a step's records reach
+the page within a quarter second, and an idle run costs four small reads a second."""
+
+VIEWER_HEARTBEAT = 15.0
+"""Seconds a live stream to the page may stay silent before the viewer sends a comment line,
+so that a proxy or the browser does not take a run that is thinking for a dead connection."""
+
+VIEWER_STREAM_TIME = 300.0
+"""Seconds one live stream stays open before the viewer ends it; the page opens the next at
+once, from where the last left off. A tab left open on a run that never ends holds a server
+thread for at most this long per connection."""
 
 # MCP
 

@@ -62,6 +62,7 @@ __all__ = [
     "find_run",
     "list_runs",
     "load_run",
+    "read_head",
     "read_transcript",
     "writer_alive",
 ]
@@ -269,6 +270,7 @@ class RunInfo:
             ...), or "killed" (its process ended without a last word).
         steps: Steps finished.
         tokens: Prompt and completion tokens so far.
+        last: When its latest record was written (seconds since the epoch; 0 when unknown).
     """
 
     path: Path
@@ -278,6 +280,7 @@ class RunInfo:
     status: str
     steps: int
     tokens: int
+    last: float = 0.0
 
 
 def _tail(path: Path, size: int = 1 << 16) -> list[dict[str, Any]]:
@@ -291,7 +294,9 @@ def _tail(path: Path, size: int = 1 << 16) -> list[dict[str, Any]]:
     return _records(lines)
 
 
-def _first(path: Path) -> dict[str, Any]:
+def read_head(path: Path) -> dict[str, Any]:
+    """A transcript's first record (the run's task, configuration and start), or {} when the
+    file does not start with one."""
     with path.open("rb") as file:
         line = file.readline()
     try:
@@ -328,12 +333,15 @@ def writer_alive(records: Iterable[Mapping[str, Any]]) -> int | None:
 
 def run_info(path: Path) -> RunInfo:
     """What `agentkit runs list` shows of one transcript (reads its first and last lines)."""
-    head = _first(path)
+    head = read_head(path)
     tail = _tail(path)
     status = "killed"
     owner = head
     steps = tokens = 0
+    last = 0.0
     for record in tail:
+        if isinstance(record.get("time"), (int, float)):
+            last = max(last, float(record["time"]))
         kind = record.get("type")
         if kind == "step_finished":
             steps, tokens = record.get("steps_done", steps), record.get("tokens", tokens)
@@ -358,13 +366,14 @@ def run_info(path: Path) -> RunInfo:
         status,
         int(steps),
         int(tokens),
+        last,
     )
 
 
 def list_runs(directory: str | Path | None = None) -> list[RunInfo]:
     """The runs in a directory (default: `default_runs_dir()`), oldest first."""
     folder = Path(directory) if directory is not None else default_runs_dir()
-    paths = [p for p in folder.glob("*.jsonl") if _first(p).get("type") == "run"]  # transcripts only
+    paths = [p for p in folder.glob("*.jsonl") if read_head(p).get("type") == "run"]  # transcripts only
     return sorted((run_info(p) for p in paths), key=lambda r: (r.started, r.run_id))
 
 
@@ -376,7 +385,7 @@ def runs_tagged(name: str, directory: str | Path | None = None) -> list[tuple[Ru
         return []
     found = []
     for path in folder.glob("*.jsonl"):
-        head = _first(path)
+        head = read_head(path)
         config = head.get("config")
         if head.get("type") == "run" and isinstance(config, dict) and name in config:
             found.append((run_info(path), config[name]))
