@@ -37,6 +37,7 @@ def run_row(info: RunInfo, head: dict[str, Any]) -> dict[str, Any]:
         "tokens": info.tokens,
         "backend": config.get("backend"),
         "model": config.get("model"),
+        "base_url": config.get("base_url"),
         "chat": bool(config.get("chat")),
         "batch": {"results": str(batch["results"]), "task": str(batch.get("task"))} if batch else None,
         "file": info.path.name,

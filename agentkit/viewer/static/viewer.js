@@ -35,6 +35,12 @@ function append(node, children) {
   return node;
 }
 
+/** Replace a node's children (null, undefined and false are left out). */
+function fill(node, ...children) {
+  node.replaceChildren();
+  return append(node, children);
+}
+
 function text(value) {
   if (value === null || value === undefined) return '';
   return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
@@ -127,7 +133,7 @@ const listState = { status: '', search: '' };
 function showList() {
   document.title = 'agentkit runs';
   const root = main();
-  root.replaceChildren(el('p', { class: 'muted loading' }, 'Loading runs…'));
+  fill(root, el('p', { class: 'muted loading' }, 'Loading runs…'));
   let last = '';
   let timer = null;
   let stopped = false;
@@ -139,7 +145,7 @@ function showList() {
       last = key;
       renderList(root, data);
     } catch (err) {
-      if (!stopped) root.replaceChildren(problem(err.message));
+      if (!stopped) fill(root, problem(err.message));
     } finally {
       if (!stopped) timer = setTimeout(load, LIST_REFRESH_MS);
     }
@@ -169,7 +175,7 @@ function renderList(root, data) {
     const words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     const rows = data.runs.filter((run) => (!select.value || run.status === select.value) &&
       words.every((w) => run.task.toLowerCase().includes(w) || run.id.toLowerCase().includes(w)));
-    body.replaceChildren(...rows.map(runRow));
+    fill(body, ...rows.map(runRow));
     shown.textContent = rows.length === data.runs.length ? plural(rows.length, 'run')
       : `${rows.length} of ${plural(data.runs.length, 'run')}`;
     if (!rows.length) body.append(el('tr', {}, el('td', { colspan: 8, class: 'empty' }, 'No run matches.')));
@@ -194,7 +200,7 @@ function renderList(root, data) {
           .map((h, i) => el('th', { class: i >= 3 && i <= 5 ? 'num' : null }, h)))),
         body)));
   }
-  root.replaceChildren(...parts);
+  fill(root, ...parts);
   if (focused === 'search') { search.focus(); search.setSelectionRange(search.value.length, search.value.length); }
 }
 
@@ -241,17 +247,17 @@ function batchesCard(batches) {
 
 async function showBatch(results) {
   const root = main();
-  root.replaceChildren(el('p', { class: 'muted loading' }, 'Loading batch…'));
+  fill(root, el('p', { class: 'muted loading' }, 'Loading batch…'));
   let data;
   try {
     data = await getJSON('/api/runs');
   } catch (err) {
-    root.replaceChildren(problem(err.message));
+    fill(root, problem(err.message));
     return;
   }
   const batch = data.batches.find((b) => b.results === results);
   if (!batch) {
-    root.replaceChildren(back(), problem(`no batch with the results file ${results} in ${data.dir}`));
+    fill(root, back(), problem(`no batch with the results file ${results} in ${data.dir}`));
     return;
   }
   document.title = `batch ${batch.name} · agentkit`;
@@ -267,7 +273,7 @@ async function showBatch(results) {
       el('td', { class: 'num' }, run.tokens.toLocaleString()),
       el('td', { class: 'num' }, seconds(run.duration)),
       el('td', { class: 'nowrap muted' }, when(run.started))))));
-  root.replaceChildren(back(),
+  fill(root, back(),
     el('section', { class: 'card' },
       el('div', { class: 'card-head' }, el('h2', {}, `Batch ${batch.name}`), el('span', { class: 'muted' }, plural(batch.runs.length, 'run'))),
       el('p', { class: 'muted mono small' }, batch.results),
@@ -282,17 +288,17 @@ function back() { return el('a', { class: 'back', href: '#/' }, '← All runs');
 
 async function showRun(id) {
   const root = main();
-  root.replaceChildren(el('p', { class: 'muted loading' }, 'Loading run…'));
+  fill(root, el('p', { class: 'muted loading' }, 'Loading run…'));
   let data;
   try {
     data = await getJSON(`/api/runs/${encodeURIComponent(id)}`);
   } catch (err) {
-    root.replaceChildren(back(), problem(err.message));
+    fill(root, back(), problem(err.message));
     return;
   }
   document.title = `run ${data.run.id} · agentkit`;
   const view = new RunView(data);
-  root.replaceChildren(back(), view.node);
+  fill(root, back(), view.node);
   for (const record of data.records) view.add(record);
   view.settle(data.live);
   if (data.live) {
@@ -306,7 +312,8 @@ async function showRun(id) {
       source.close();
       view.finish(JSON.parse(event.data));
     });
-    leave = () => source.close();
+    const clock = setInterval(() => view.tick(), 1000); // the running time, between records
+    leave = () => { source.close(); clearInterval(clock); };
   }
 }
 
@@ -339,8 +346,8 @@ class RunView {
 
   updateStats() {
     const r = this.run;
-    const where = [r.backend, r.model].filter(Boolean).join(' · ');
-    this.stats.replaceChildren(
+    const where = [r.backend, r.model, r.base_url].filter(Boolean).join(' · ');
+    fill(this.stats,
       el('span', { class: 'badge' }, plural(r.steps, 'step')),
       el('span', { class: 'badge' }, `${r.tokens.toLocaleString()} tokens`),
       el('span', { class: 'badge' }, seconds(r.duration)),
@@ -412,8 +419,8 @@ class RunView {
       el('header', { class: 'step-head' },
         el('span', { class: 'step-no' }, `Step ${step}`), card.mode, card.reason,
         el('span', { class: 'spacer' }), card.timing, card.offset),
-      el('div', { class: 'bar' }, card.bar),
-      card.thinking, card.text, card.calls, card.events, card.raw);
+      el('div', { class: 'step-bar' }, card.bar),
+      card.events, card.thinking, card.text, card.calls, card.raw);
     this.timeline.append(el('li', { class: 'item step-item' }, card.node));
     this.steps.set(key, card);
     return card;
@@ -449,7 +456,7 @@ class RunView {
     card.done = true;
     card.node.classList.toggle('failed', error);
     card.result.className = `result${error ? ' error' : ''}`;
-    card.result.replaceChildren(
+    fill(card.result,
       el('div', { class: 'result-head' },
         el('span', { class: 'arrow' }, error ? '✗' : '←'),
         el('span', {}, error ? 'error' : 'result'),
@@ -466,19 +473,25 @@ class RunView {
     for (const card of this.calls.values()) {
       if (!card.done) {
         card.result.className = 'result error';
-        card.result.replaceChildren(el('span', { class: 'arrow' }, '✗'), 'never finished (the run stopped while it ran)');
+        fill(card.result, el('span', { class: 'arrow' }, '✗'), 'never finished (the run stopped while it ran)');
       }
     }
     for (const card of this.steps.values()) {
       if (card.duration === null) {
         card.node.classList.remove('running');
         card.node.classList.add('unfinished');
-        card.timing.replaceChildren('unfinished');
+        fill(card.timing, 'unfinished');
       }
     }
     const r = this.run;
-    if (r.chat) this.hint.replaceChildren('Go on with: ', el('code', {}, `agentkit chat --resume ${r.id}`));
-    else if (r.status !== 'answer' && r.status !== 'running') this.hint.replaceChildren('Go on with: ', el('code', {}, `agentkit runs resume ${r.id}`));
+    if (r.chat) fill(this.hint, 'Go on with: ', el('code', {}, `agentkit chat --resume ${r.id}`));
+    else if (r.status !== 'answer' && r.status !== 'running') fill(this.hint, 'Go on with: ', el('code', {}, `agentkit runs resume ${r.id}`));
+  }
+
+  tick() {
+    if (!this.live) return;
+    this.run.duration = Math.max(this.run.duration || 0, Date.now() / 1000 - this.start);
+    this.updateStats();
   }
 
   finish(row) {
@@ -497,7 +510,7 @@ class RunView {
   redrawBars() {
     const longest = Math.max(...this.durations.map((d) => d.seconds), 0.001);
     for (const d of this.durations) d.card.bar.style.width = `${Math.max(1, (100 * d.seconds) / longest)}%`;
-    this.strip.replaceChildren(...this.durations.map((d) => el('a', {
+    fill(this.strip, ...this.durations.map((d) => el('a', {
       class: `strip-step ${d.think ? 'think' : ''}`, href: `#${d.card.node.id}`, title: `step ${d.card.step}: ${seconds(d.seconds)}`,
       onclick: (e) => { e.preventDefault(); d.card.node.scrollIntoView({ behavior: 'smooth', block: 'start' }); },
     })));
@@ -518,10 +531,8 @@ const ASK_OUTCOME = { accept: 'accepted', decline: 'declined', cancel: 'cancelle
 const RECORDS = {
   run(r) {
     const config = r.config || {};
-    const where = ['backend', 'model', 'base_url'].map((k) => config[k]).filter(Boolean).join(' · ');
     const system = (r.messages || []).filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
-    this.config.replaceChildren(
-      where ? el('p', { class: 'muted mono small' }, where) : null,
+    fill(this.config,
       system ? textBlock(system, { label: 'system prompt' }) : null,
       textBlock(JSON.stringify(config, null, 2), { label: 'configuration' }));
     const user = (r.messages || []).filter((m) => m.role === 'user').pop();
@@ -561,15 +572,15 @@ const RECORDS = {
     const message = r.message || {};
     const reasoning = text(message.reasoning).trim();
     if (reasoning) {
-      card.thinking.replaceChildren(el('details', { class: 'fold thinking' },
+      fill(card.thinking, el('details', { class: 'fold thinking' },
         el('summary', {}, el('span', { class: 'fold-label' }, 'thinking'), el('span', { class: 'preview' }, clip(reasoning, 90)),
           el('span', { class: 'size' }, plural(reasoning.length, 'character'))),
         el('pre', { class: 'text' }, reasoning)));
     }
     const content = text(message.content);
-    card.text.replaceChildren(content ? el('pre', { class: 'text said' }, content) : '');
+    fill(card.text, content ? el('pre', { class: 'text said' }, content) : '');
     for (const call of r.calls || []) this.callCard(card, call, call.kind);
-    if (message.raw) card.raw.replaceChildren(textBlock(text(message.raw), { label: 'raw model output', cls: 'raw' }));
+    if (message.raw) fill(card.raw, textBlock(text(message.raw), { label: 'raw output', cls: 'raw' }));
     card.usage = r.usage;
     card.finish = r.finish_reason;
   },
@@ -587,7 +598,7 @@ const RECORDS = {
     const card = this.stepCard(r);
     card.duration = r.duration || 0;
     card.node.classList.remove('running');
-    card.timing.replaceChildren(
+    fill(card.timing,
       el('span', { class: 'took' }, seconds(card.duration)),
       el('span', {}, usageText(r.usage)),
       r.finish_reason ? el('span', { class: 'muted' }, r.finish_reason) : null);
@@ -599,14 +610,15 @@ const RECORDS = {
   },
   model_retry(r) {
     const how = r.restart ? 'starting the step again' : r.kept ? `going on from ${plural(r.kept, 'character')} kept` : 'sending again';
-    this.place(this.note('↻', 'retry', `attempt ${r.attempt} failed: `, el('span', {}, r.reason || ''), ` · ${how} in ${seconds(r.wait)}`), r);
+    this.place(this.note('↻', 'retry', `model request retried (attempt ${r.attempt}, ${how} after ${seconds(r.wait)}): `,
+      el('span', {}, r.reason || '')), r);
   },
   compacted(r) {
     const before = (r.tokens_before || 0).toLocaleString();
     const after = (r.tokens_after || 0).toLocaleString();
     const what = [r.results ? plural(r.results, 'tool result') : null, r.thoughts ? plural(r.thoughts, 'thought') : null].filter(Boolean).join(', ');
-    this.place(this.note('⇣', 'compact', `context compacted before step ${r.step}: ${before} → ${after} tokens`,
-      what ? el('span', { class: 'muted' }, ` (${what} shortened)`) : null), r, { top: true });
+    this.place(this.note('⇣', 'compact', `context compacted: ${before} → ${after} tokens`,
+      what ? el('span', { class: 'muted' }, ` (${what} shortened)`) : null), r);
   },
   output_rejected(r) {
     this.place(this.note('⚠', 'warn', 'answer rejected: ', r.error || '', textBlock(text(r.reply), { label: 'sent back' })), r);
