@@ -15,6 +15,23 @@ from pathlib import Path
 import pytest
 
 from agentkit import Agent, tool
+from agentkit.events import (
+    McpElicitation,
+    McpLog,
+    McpSampling,
+    OutputRejected,
+    RunFailed,
+    RunStarted,
+    ServerStatus,
+    StepFinished,
+    StepStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnFinished,
+)
+from agentkit.messages import AssistantMessage, ToolCall, ToolMessage, Usage, UserMessage
+from agentkit.store import TranscriptWriter
+from agentkit.thinking import ThinkingDecision
 from agentkit.viewer import RunViewer
 from tests.fault_server import FaultServer, Status
 from tests.viewer.runs import LIVE_TASK, TASK, THINKING, LiveRun, answered_run, batch_runs, stopped_run
@@ -142,4 +159,83 @@ async def test_the_viewer_shows_runs_and_timelines_and_follows_a_live_run(tmp_pa
             assert await browser.evaluate("document.querySelectorAll('.step').length") == 2
             assert await browser.evaluate("document.querySelector('.status').textContent") == "answer"
             assert await browser.evaluate("document.querySelector('.result.pending')") is None
+            assert browser.errors == []
+
+
+def every_kind_of_record(runs: Path) -> str:
+    """A transcript, written by the transcript writer from the events a run emits, holding
+    the records the other runs lack: MCP servers' status, logs, sampling and elicitation, a
+    shortened result, a rejected answer, an interruption, a resume, a chat's next turn, a
+    failure; and a kind from a newer agentkit and a malformed record."""
+    call = ToolCall("lookup", {"q": "weather"}, "call_1")
+    message = AssistantMessage("Looking it up.", "Which tool?", [call], "raw text")
+    usage = Usage(120, 30, 100, 1)
+    writer = TranscriptWriter(runs, "kinds0000001")
+    writer.begin(
+        "kinds0000001", "What is the weather?", [UserMessage("What is the weather?")], {"backend": "chat"}
+    )
+    writer.write(RunStarted("kinds0000001", "What is the weather?", "chat", "qwen", sandbox="bubblewrap"))
+    writer.write(ServerStatus("weather", "uvx weather-mcp", True, ("lookup",), 0.4))
+    writer.write(ServerStatus("broken", "npx broken", False, error="exited with 1: <b>no</b>"))
+    writer.write(StepStarted(1, ThinkingDecision(True, 256, "auto: first step")))
+    writer.write(McpLog("weather", "warning", "http", {"note": "slow upstream"}))
+    writer.write(McpSampling("weather", "summarise a page", True, False, 200, usage, "It is sunny.", "stop"))
+    writer.write(McpElicitation("weather", "form", "Which city?", "accept", ("city",), {"city": "Oslo"}))
+    writer.write(ToolCallStarted(1, call))
+    writer.write(TurnFinished(1, message, (call,), usage, "stop"))
+    writer.write(
+        ToolCallFinished(1, call, ToolMessage("sunny…", "call_1", "lookup", full_content="sunny " * 300), 0.2)
+    )
+    writer.write(StepFinished(1, message, usage, "stop", 1.5))
+    writer.write(OutputRejected(1, "not a number", "Answer with a number."))
+    writer.interrupted("SIGTERM")
+    writer.resumed()
+    writer.user_turn(UserMessage("And tomorrow?"))
+    writer.thinking_set("off")
+    writer.write(RunFailed("the model server failed: 503 after 20 attempts", "ModelError"))
+    writer.close()
+    with writer.path.open("a") as file:
+        file.write(json.dumps({"time": 1.0, "type": "future_kind", "detail": "<i>new</i>"}) + "\n")
+        file.write(json.dumps({"time": 1.0, "type": "step_started", "step": None, "decision": 5}) + "\n")
+        file.write(json.dumps({"time": 1.0, "type": "turn_finished", "message": "?", "calls": 7}) + "\n")
+    return "kinds0000001"
+
+
+async def test_every_kind_of_record_is_shown_and_none_breaks_the_page() -> None:
+    assert CHROMIUM is not None
+    runs = Path(os.environ["AGENTKIT_RUNS_DIR"])
+    run_id = every_kind_of_record(runs)
+    with RunViewer(runs) as viewer:
+        viewer.start()
+        async with Chromium(CHROMIUM) as browser:
+            await browser.open(viewer.url(run_id))
+            await browser.wait_for("document.querySelector('.final.bad') !== null")
+            page = await browser.evaluate("document.getElementById('timeline').innerText")
+            for shown in (
+                "sandbox: bubblewrap",
+                "MCP server weather ready",
+                "tools: lookup",
+                "MCP server broken failed to start",
+                "slow upstream",
+                "MCP server weather asked the model: summarise a page",
+                "approved",
+                "MCP server weather asked: Which city?",
+                "accepted",
+                "thinking · budget 256",
+                "CUT FOR THE MODEL",
+                "answer rejected: not a number",
+                "Interrupted (SIGTERM)",
+                "resumed by process",
+                "And tomorrow?",
+                "thinking set to off",
+                "Failed (ModelError)",
+                "the model server failed: 503 after 20 attempts",
+                "future_kind",
+            ):
+                assert shown in page, shown
+            assert await browser.evaluate("document.querySelectorAll('main b, main i').length") == 0
+            generic = await browser.evaluate("document.querySelectorAll('.event.generic').length")
+            assert generic >= 2  # the unknown kind, and the malformed record(s)
+            assert "agentkit runs resume kinds0000001" in await browser.evaluate("document.body.innerText")
+            await browser.screenshot(ARTIFACTS / "viewer-kinds.png")
             assert browser.errors == []

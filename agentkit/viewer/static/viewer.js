@@ -392,6 +392,10 @@ class RunView {
   }
 
   stepCard(record) {
+    if (typeof record.step !== 'number') {
+      if (this.open) return this.open;
+      throw new Error('it names no step');
+    }
     const key = `${this.turn}:${record.step}`;
     let card = this.steps.get(key);
     if (!card) card = this.newStep(record.step, null);
@@ -417,7 +421,7 @@ class RunView {
     const id = `step-${this.turn}-${step}`;
     card.node = el('section', { class: 'step running', id },
       el('header', { class: 'step-head' },
-        el('span', { class: 'step-no' }, `Step ${step}`), card.mode, card.reason,
+        el('span', { class: 'step-no' }, `Step ${step ?? '?'}`), card.mode, card.reason,
         el('span', { class: 'spacer' }), card.timing, card.offset),
       el('div', { class: 'step-bar' }, card.bar),
       card.events, card.thinking, card.text, card.calls, card.raw);
