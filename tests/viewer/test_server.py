@@ -246,3 +246,13 @@ def test_a_stream_ends_when_the_viewer_closes(runs: Path, tmp_path: Path) -> Non
         assert list(stream) == [] and time.monotonic() - started < 10
     finally:
         live.close()
+
+
+def test_a_runs_directory_not_made_yet_lists_no_runs(tmp_path: Path) -> None:
+    with RunViewer(tmp_path / "not-yet") as served:
+        served.start()
+        assert get(served, "/api/runs").json() == {
+            "dir": str(tmp_path / "not-yet"),
+            "runs": [],
+            "batches": [],
+        }
