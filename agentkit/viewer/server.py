@@ -122,6 +122,12 @@ class RunViewer:
             return self.index.runs()
 
 
+def _same(given: str, token: str) -> bool:
+    """Whether a token given is the viewer's, in a time that does not tell how much matched
+    (as bytes: `compare_digest` refuses text that is not ASCII)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode())
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a live stream left open does not hold the process at exit
     viewer: RunViewer
@@ -150,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         given = (query.get("token") or [""])[0]
-        fresh = bool(given) and hmac.compare_digest(given, viewer.token)
+        fresh = bool(given) and _same(given, viewer.token)
         if not fresh and not self._has_cookie():
             self._text(
                 HTTPStatus.FORBIDDEN,
@@ -183,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         viewer = self.server.viewer
         for part in self.headers.get("Cookie", "").split(";"):
             name, _, value = part.strip().partition("=")
-            if name == viewer.cookie and hmac.compare_digest(value, viewer.token):
+            if name == viewer.cookie and _same(value, viewer.token):
                 return True
         return False
 

@@ -141,7 +141,8 @@ def test_without_the_token_nothing_is_served_and_with_it_a_cookie_carries_it(vie
     for path in ("/", "/api/runs", "/static/viewer.js"):
         refused = get(viewer, path, token=None)
         assert refused.status == 403 and b"carries the viewer's token" in refused.body
-    assert get(viewer, "/api/runs", token="wrong-token").status == 403
+    for wrong in ("wrong-token", "%C3%A9t%C3%A9", viewer.token[:-1]):
+        assert get(viewer, "/api/runs", token=wrong).status == 403
     first = get(viewer, "/")
     cookie = first.headers["Set-Cookie"]
     assert cookie.startswith(f"agentkit-viewer-{viewer.port}={viewer.token};") and "HttpOnly" in cookie
