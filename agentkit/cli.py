@@ -1321,7 +1321,7 @@ def runs_view(
     run_id: Annotated[
         Optional[str],
         typer.Argument(
-            metavar="[RUN_ID]", help="Open at this run (its id or a unique start of it).", show_default=False
+            metavar="RUN_ID", help="Open at this run (its id or a unique start of it).", show_default=False
         ),
     ] = None,
     runs_dir: RunsDirOption = None,

@@ -42,6 +42,7 @@ __all__ = [
     "TOOL_TIMEOUT_BACKSTOP",
     "VIEWER_HEARTBEAT",
     "VIEWER_POLL_INTERVAL",
+    "VIEWER_REQUEST_TIMEOUT",
     "VIEWER_STREAM_TIME",
 ]
 
@@ -178,6 +179,11 @@ the page within a quarter second, and an idle run costs four small reads a secon
 VIEWER_HEARTBEAT = 15.0
 """Seconds a live stream to the page may stay silent before the viewer sends a comment line,
 so that a proxy or the browser does not take a run that is thinking for a dead connection."""
+
+VIEWER_REQUEST_TIMEOUT = 30.0
+"""Seconds the viewer waits on one connection for a request to arrive, or for the browser to
+take what it sends, before it drops the connection: a client that connects and stalls holds a
+server thread no longer than this."""
 
 VIEWER_STREAM_TIME = 300.0
 """Seconds one live stream stays open before the viewer ends it; the page opens the next at

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from agentkit.defaults import VIEWER_HEARTBEAT, VIEWER_POLL_INTERVAL, VIEWER_STREAM_TIME
+from agentkit.defaults import (
+    VIEWER_HEARTBEAT,
+    VIEWER_POLL_INTERVAL,
+    VIEWER_REQUEST_TIMEOUT,
+    VIEWER_STREAM_TIME,
+)
 from agentkit.errors import ConfigError
 from agentkit.store import find_run, read_head, run_info, writer_alive
 from agentkit.viewer.api import RunsIndex, read_after, run_detail, run_row
@@ -58,6 +63,8 @@ class RunViewer:
         poll: Seconds between looks at a live run's transcript.
         heartbeat: Seconds a live stream may stay silent before a keep-alive line.
         stream_time: Seconds one live stream stays open (the page then opens the next).
+        request_timeout: Seconds a connection may wait for its request, or for the browser
+            to take what is sent, before it is dropped.
 
     Raises:
         OSError: The port is taken.
@@ -72,10 +79,12 @@ class RunViewer:
         poll: float = VIEWER_POLL_INTERVAL,
         heartbeat: float = VIEWER_HEARTBEAT,
         stream_time: float = VIEWER_STREAM_TIME,
+        request_timeout: float = VIEWER_REQUEST_TIMEOUT,
     ) -> None:
         self.directory = Path(directory)
         self.token = token or secrets.token_urlsafe(24)
         self.poll, self.heartbeat, self.stream_time = poll, heartbeat, stream_time
+        self.request_timeout = request_timeout
         self.index = RunsIndex(self.directory)
         self.stopping = threading.Event()
         self._lock = threading.Lock()  # the index is shared by the request threads
@@ -135,6 +144,13 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+
+    def setup(self) -> None:
+        self.timeout = (
+            self.server.viewer.request_timeout
+        )  # a request that never comes, a page that stops reading
+        super().setup()
+
     server_version = "agentkit-viewer"
     sys_version = ""
 
@@ -252,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._stream(path, offset, owners)
-        except (BrokenPipeError, ConnectionResetError):  # the page went away
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):  # the page went away, or stalled
             return
 
     def _stream(self, path: Path, offset: int, owners: list[dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -257,3 +258,13 @@ def test_a_runs_directory_not_made_yet_lists_no_runs(tmp_path: Path) -> None:
             "runs": [],
             "batches": [],
         }
+
+
+def test_a_connection_that_sends_no_request_is_dropped_after_the_request_timeout(runs: Path) -> None:
+    with RunViewer(runs, request_timeout=0.5) as served:
+        served.start()
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as idle:
+            started = time.monotonic()
+            assert idle.recv(1) == b""  # closed by the viewer, not by our own timeout
+            assert 0.4 < time.monotonic() - started < 5
+        assert get(served, "/api/runs").status == 200
