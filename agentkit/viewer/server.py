@@ -146,10 +146,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = (
-            self.server.viewer.request_timeout
-        )  # a request that never comes, a page that stops reading
         super().setup()
+        # a request that never comes, or a page that stops reading, lets the thread go
+        self.connection.settimeout(self.server.viewer.request_timeout)
 
     server_version = "agentkit-viewer"
     sys_version = ""
