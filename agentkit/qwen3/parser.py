@@ -94,6 +94,11 @@ _TAGS_BY_STATE = {
     _UNOPENED: _alternation(THINK_CLOSE, CALL_OPEN, *FUNCTION_OPENS, *END_TOKENS),
 }
 _LONGEST_TAG = max(len(t) for t in _ALL_TAGS)
+# Text that may be a tag split across deltas: a tag's start, or (held until more text
+# shows it is not some longer tag's start) a whole tag the state does not look for.
+_TAG_STARTS = frozenset(tag[:n] for tag in _ALL_TAGS for n in range(1, len(tag) + 1))
+# Starts that are no whole tag: while the held text is one of them, nothing can happen.
+_PARTIAL_TAGS = _TAG_STARTS - frozenset(_ALL_TAGS)
 
 # A failed block is read again from its first tag that was taken for text (see _CallBody);
 # the rest may fail the same way. Past this many re-readings one inside the other, the
@@ -243,14 +248,33 @@ class StreamParser:
 
     def feed(self, delta: str) -> list[ParserEvent]:
         """Read more output; return what became certain."""
-        events: list[ParserEvent] = []
-        if self._state == _DONE or not delta:
+        state = self._state
+        if state == _DONE or not delta:
+            return []
+        if self._buf:
+            text = self._buf + delta
+            if text in _PARTIAL_TAGS:  # still only the start of a tag: nothing to do yet
+                self._buf = text
+                return []
+            self._buf = ""
+        elif "<" in delta or state == _START:
+            text = delta
+        # Every tag starts with "<": with none in sight, the delta is text of this state.
+        elif state == _CALL:  # most of a tool-using output: as _CallBody.add
+            call = self._call
+            call.parts.append(delta)
+            call.size += len(delta)
+            return []
+        else:
+            events: list[ParserEvent] = []
+            if state == _CONTENT and self._untagged is None and self._calls_seen:
+                self._push_content(delta, events)  # as _content_text, past its checks
+            elif state == _THINK:
+                self._think_text(delta, events)
+            else:
+                self._text(delta, events)
             return events
-        if not self._buf and "<" not in delta and self._state != _START:
-            self._text(delta, events)  # every tag starts with "<": nothing to look for
-            return events
-        text = self._buf + delta if self._buf else delta
-        self._buf = ""
+        events = []
         self._scan(text, events, final=False)
         return events
 
@@ -283,7 +307,7 @@ class StreamParser:
         cut = len(text)
         if not final:  # hold back a tail that may be the start of a tag split across deltas
             lt = text.rfind("<", max(pos, len(text) - _LONGEST_TAG + 1))
-            if lt >= 0 and any(tag.startswith(text[lt:]) for tag in _ALL_TAGS):
+            if lt >= 0 and text[lt:] in _TAG_STARTS:
                 cut = lt
                 self._buf = text[lt:]
         self._text(text[pos:cut], events)
