@@ -17,7 +17,7 @@ from agentkit.qwen3.parser import StreamParser, parse_output
 
 def make_output(size: int) -> str:
     """Reasoning, then answer text and tool calls, to about `size` characters."""
-    reasoning = "Let me think about which tools to call and in what order. " * 40
+    reasoning = "Let me think about which tools to call and in what order. " * max(1, min(40, size // 1000))
     parts = [f"<think>\n{reasoning}\n</think>\n\n"]
     total = len(parts[0])
     i = 0
