@@ -123,6 +123,8 @@ class _Trimmed:
         self.pending = ""
 
     def push(self, text: str) -> str:
+        if self.started and not self.pending and not text[-1:].isspace():
+            return text  # the common case, as below
         if not self.started:
             text = text.lstrip()
             if not text:
