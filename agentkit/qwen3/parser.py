@@ -153,18 +153,16 @@ class _CallBody:
     then fails to read is it taken as a tag after all.
     """
 
-    __slots__ = ("clean", "inside", "parts", "size", "suspects")
+    __slots__ = ("clean", "inside", "parts", "suspects")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
-        self.size = 0
         self.clean = 0  # the body up to here is known to end outside any string
         self.inside: int | None = None  # the body up to here ends inside a string
         self.suspects: list[tuple[int, str]] = []  # (offset, tag) of tags read as text
 
     def add(self, text: str) -> None:
         self.parts.append(text)
-        self.size += len(text)
 
     @property
     def in_string(self) -> bool:
@@ -185,7 +183,7 @@ class _CallBody:
         return False
 
     def add_tag_as_text(self, tag: str) -> None:
-        self.suspects.append((self.size, tag))
+        self.suspects.append((len(self.text()), tag))
         self.add(tag)
 
     def text(self) -> str:
@@ -263,9 +261,7 @@ class StreamParser:
             text = delta
         # Every tag starts with "<": with none in sight, the delta is text of this state.
         elif state == _CALL:  # most of a tool-using output: as _CallBody.add
-            call = self._call
-            call.parts.append(delta)
-            call.size += len(delta)
+            self._call.parts.append(delta)
             return []
         else:
             events: list[ParserEvent] = []
