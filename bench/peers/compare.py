@@ -77,8 +77,11 @@ def runner(framework: str, base_url: str, args: Sequence[str], stream: bool = Tr
     except subprocess.TimeoutExpired:
         return {"failed": f"no result in {RUNNER_TIMEOUT:g} s"}
     lines = done.stdout.strip().splitlines()
+    if done.returncode < 0:
+        return {"failed": f"stopped by signal {-done.returncode}"}
     if done.returncode or not lines:
-        return {"failed": (done.stderr.strip().splitlines() or ["no output"])[-1]}
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"failed": last if len(last) < 160 else last[:157] + "..."}
     result: dict[str, Any] = json.loads(lines[-1])
     return result
 
