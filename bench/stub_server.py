@@ -10,6 +10,16 @@ request holds one of `--slots` places for `--latency` seconds before its events 
 and requests beyond the slots wait for one (as vLLM queues past `--max-num-seqs`). Its
 throughput is then `slots / latency` requests a second, whatever the client sends.
 
+For the peer frameworks (bench/peers/), a chat request is answered as vLLM would answer it:
+- `"stream": false` gets one `chat.completion` object instead of an event stream;
+- a request whose `tools` offer `final_answer` (smolagents) gets its answer as a call of it;
+- a request with no `tools` whose prompt lists them in `<tools>` (Qwen-Agent's own
+  function-calling prompt) gets the `<tool_call>` as text in `content`, as vLLM leaves it
+  when the request names no tools;
+- the steps done are counted from the tool results in any form: `tool` messages, or, for
+  frameworks that send results as user text, the distinct `step N done` results of the
+  benchmark's tool.
+
     python bench/stub_server.py --port 8765 --calls 9
     python bench/stub_server.py --port 8765 --latency 0.05 --slots 8
 """
@@ -19,11 +29,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from typing import Any
 
 REASONING = "I need to call the tool again to make progress on the task."
 ANSWER = "All steps are done; the final result is 42."
 PIECE = 4
+STEP_RESULT = re.compile(r"step (\d+) done")  # what the benchmarks' `step(n)` tool returns
 
 
 def _pieces(text: str) -> list[str]:
@@ -79,8 +91,62 @@ def completions(body: dict[str, Any], calls: int) -> list[bytes]:
     return _sse(events)
 
 
+def _steps_done(messages: list[dict[str, Any]]) -> int:
+    """Tool results in the conversation: `tool` messages, or results sent back as text."""
+    results = sum(1 for m in messages if m.get("role") == "tool")
+    if results:
+        return results
+    return len(set(STEP_RESULT.findall(json.dumps(messages[1:]))))
+
+
+def _turn(body: dict[str, Any], calls: int) -> tuple[str, str, dict[str, Any] | None]:
+    """This turn's reasoning, content and tool call (name and arguments), as vLLM parses them."""
+    done = _steps_done(body["messages"])
+    tools = {t["function"]["name"] for t in body.get("tools") or ()}
+    if done < calls:
+        call = {"id": f"call_{done}", "name": "step", "arguments": {"n": done + 1}}
+    elif "final_answer" in tools:
+        call = {"id": f"call_{done}", "name": "final_answer", "arguments": {"answer": ANSWER}}
+    else:
+        return "\n" + REASONING + "\n", ANSWER, None
+    if not tools and "<tools>" in json.dumps(body["messages"][:1]):
+        text = json.dumps({"name": call["name"], "arguments": call["arguments"]})
+        return "\n" + REASONING + "\n", f"<tool_call>\n{text}\n</tool_call>", None
+    return "\n" + REASONING + "\n", "", call
+
+
+def chat_message(body: dict[str, Any], calls: int) -> bytes:
+    """A whole `chat.completion` answer, for a request with `"stream": false`."""
+    reasoning, content, call = _turn(body, calls)
+    message: dict[str, Any] = {"role": "assistant", "content": content or None, "reasoning": reasoning}
+    if call is not None:
+        message["tool_calls"] = [
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": json.dumps(call["arguments"])},
+            }
+        ]
+    answer = {
+        "id": "x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "stub",
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if call else "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 30, "total_tokens": 130},
+    }
+    return json.dumps(answer).encode()
+
+
 def chat(body: dict[str, Any], calls: int) -> list[bytes]:
-    done = sum(1 for m in body["messages"] if m.get("role") == "tool")
+    reasoning, content, call = _turn(body, calls)
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -92,17 +158,17 @@ def chat(body: dict[str, Any], calls: int) -> list[bytes]:
         }
 
     events = [chunk({"role": "assistant", "content": ""})]
-    if done < calls:
-        events += [chunk({"reasoning": p}) for p in _pieces("\n" + REASONING + "\n")]
+    if call is not None:
+        events += [chunk({"reasoning": p}) for p in _pieces(reasoning)]
         events.append(
             chunk(
                 {
                     "tool_calls": [
                         {
                             "index": 0,
-                            "id": f"call_{done}",
+                            "id": call["id"],
                             "type": "function",
-                            "function": {"name": "step", "arguments": ""},
+                            "function": {"name": call["name"], "arguments": ""},
                         }
                     ]
                 }
@@ -110,11 +176,15 @@ def chat(body: dict[str, Any], calls: int) -> list[bytes]:
         )
         events += [
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]})
-            for p in _pieces(f'{{"n": {done + 1}}}')
+            for p in _pieces(json.dumps(call["arguments"]))
         ]
         events.append(chunk({}, "tool_calls"))
+    elif content != ANSWER:  # a tool call as text, after the reasoning
+        events += [chunk({"reasoning": p}) for p in _pieces(reasoning)]
+        events += [chunk({"content": p}) for p in _pieces(content)]
+        events.append(chunk({}, "stop"))
     else:
-        events += [chunk({"content": p}) for p in _pieces(ANSWER)]
+        events += [chunk({"content": p}) for p in _pieces(content)]
         events.append(chunk({}, "stop"))
     events.append(
         {
@@ -151,14 +221,21 @@ async def serve(port: int, calls: int, token_delay: float, latency: float = 0.0,
                     )
                 else:
                     body = json.loads(raw)
-                    data = (
-                        chat(body, calls) if path.endswith("/chat/completions") else completions(body, calls)
-                    )
+                    is_chat = path.endswith("/chat/completions")
+                    whole = chat_message(body, calls) if is_chat and not body.get("stream") else None
+                    data = [] if whole else chat(body, calls) if is_chat else completions(body, calls)
                     if capacity is not None:
                         async with capacity:
                             await asyncio.sleep(latency)
                     elif latency:
                         await asyncio.sleep(latency)
+                    if whole:
+                        writer.write(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                            % (len(whole), whole)
+                        )
+                        await writer.drain()
+                        continue
                     writer.write(
                         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
                     )
