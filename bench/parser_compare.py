@@ -265,7 +265,7 @@ def qwen_agent_worker(texts: dict[int, str], budget: float) -> Iterator[dict[str
     from qwen_agent.llm.function_calling import BaseFnCallModel
     from qwen_agent.llm.schema import ASSISTANT, Message
 
-    class ReplayModel(BaseFnCallModel):
+    class ReplayModel(BaseFnCallModel):  # type: ignore[misc]  # untyped outside its venv
         """Streams a prepared output the way Qwen-Agent's OpenAI model streams a server's."""
 
         def __init__(self, cfg: dict[str, Any]) -> None:
@@ -273,14 +273,14 @@ def qwen_agent_worker(texts: dict[int, str], budget: float) -> Iterator[dict[str
             self.chunks: list[str] = []
 
         def _chat_stream(
-            self, messages: Any, delta_stream: bool, generate_cfg: dict
+            self, messages: Any, delta_stream: bool, generate_cfg: dict[str, Any]
         ) -> Iterator[list[Message]]:
             full = ""
             for delta in self.chunks:
                 full += delta
                 yield [Message(role=ASSISTANT, content=full)]
 
-        def _chat_no_stream(self, messages: Any, generate_cfg: dict) -> list[Message]:
+        def _chat_no_stream(self, messages: Any, generate_cfg: dict[str, Any]) -> list[Message]:
             return [Message(role=ASSISTANT, content="".join(self.chunks))]
 
     llm = ReplayModel({"model": "qwen3"})
@@ -289,7 +289,7 @@ def qwen_agent_worker(texts: dict[int, str], budget: float) -> Iterator[dict[str
 
     for size, text in texts.items():
         for step in ("batch", *STEPS):
-            chunks = [text] if step == "batch" else char_chunks(text, step)
+            chunks = [text] if isinstance(step, str) else char_chunks(text, step)
             outputs: list[list[Message]] = [[]]
 
             def stream() -> tuple[float, bool]:
@@ -388,7 +388,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         print("no plot: matplotlib is not installed (pip install matplotlib)", file=sys.stderr)
         return
     colors = {"agentkit": "tab:blue", "vLLM": "tab:orange", "Qwen-Agent": "tab:green"}
-    styles = {"batch": ":", 1: "-", 4: "--", TOKEN: (0, (5, 1, 1, 1)), 1024: "-."}
+    styles: dict[int | str, Any] = {"batch": ":", 1: "-", 4: "--", TOKEN: (0, (5, 1, 1, 1)), 1024: "-."}
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=90)
     for parser in colors:
         for step in styles:
@@ -415,8 +415,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def measure(opts: argparse.Namespace) -> list[dict[str, Any]]:
-    sys.path.insert(0, str(HERE))
-    from parser_cost import make_output
+    sys.path.insert(0, str(ROOT))
+    from bench.parser_cost import make_output
 
     texts = {size: make_output(size) for size in map(int, opts.sizes.split(","))}
     pythons = {"agentkit": sys.executable, "vllm": sys.executable, "qwen-agent": opts.qwen_agent_python}
