@@ -12,7 +12,13 @@ per step and its share of one core (an asyncio client uses one core), and the st
 CPU. The last row lifts the capacity limit (no slots, no latency) to show the client's own
 ceiling: where its CPU is the limit.
 
+`--floor` compares instead agentkit with a bare aiohttp client at one concurrency (64 by
+default) against one endpoint with a slot for every run, so that only the clients differ:
+the bare client replays agentkit's own request bodies, ten per run, and reads each stream's
+bytes without parsing them. Rounds alternate which client goes first.
+
     python bench/batch_scaling.py [--latency 0.05] [--slots 8] [--runs 40]
+    python bench/batch_scaling.py --floor [--concurrency 64] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -20,18 +26,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import statistics
 import subprocess
+import tempfile
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from agentkit import Agent, BatchProgress, tool
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from bench.step_overhead import free_port, wait_for_port
+from bench.step_overhead import free_port, recording, wait_for_port
 
 STEPS = 10
+SYSTEM = "You are a careful agent."
 
 
 @tool
@@ -87,7 +98,7 @@ def endpoints(count: int, latency: float, slots: int) -> Iterator[tuple[list[str
 
 async def batch(urls: list[str], runs: int, concurrency: int) -> tuple[float, float, BatchProgress]:
     """Wall seconds and client CPU seconds of a batch, and its progress counts."""
-    agent = Agent("stub", urls, tools=[step], transcripts=False, system_prompt="You are a careful agent.")
+    agent = Agent("stub", urls, tools=[step], transcripts=False, system_prompt=SYSTEM)
     warm = [
         r
         async for r in agent.batch([f"warm-up {i}" for i in range(len(urls) * 2)], concurrency=len(urls) * 2)
@@ -120,12 +131,103 @@ def row(label: str, count: int, runs: int, concurrency: int, latency: float, slo
     )
 
 
+async def _bodies(url: str) -> list[bytes]:
+    """The request bodies of one agentkit run, as the bare client replays them."""
+    from agentkit.backends.completions import CompletionsBackend
+
+    sent: list[dict[str, Any]] = []
+    backend = recording(CompletionsBackend, sent)(url, "stub")
+    agent = Agent("stub", url, backend=backend, tools=[step], transcripts=False, system_prompt=SYSTEM)
+    result = await agent.run("task 0")
+    await agent.aclose()
+    assert result.ok and len(sent) == STEPS, result.stop_reason
+    return [json.dumps(fields, ensure_ascii=False).encode() for fields in sent]
+
+
+async def _agentkit_runs(url: str, runs: int, concurrency: int, folder: str) -> list[float]:
+    """Each run's wall seconds, `runs` runs of agentkit `concurrency` at a time (a batch,
+    transcripts written as by default)."""
+    agent = Agent("stub", url, tools=[step], transcripts=folder, system_prompt=SYSTEM)
+    warm = [r async for r in agent.batch([f"warm-up {i}" for i in range(4)], concurrency=4)]
+    assert all(r.ok for r in warm)
+    results = [r async for r in agent.batch([f"task {i}" for i in range(runs)], concurrency=concurrency)]
+    await agent.aclose()
+    assert all(r.ok and r.steps == STEPS for r in results)
+    return [r.duration for r in results]
+
+
+async def _bare_runs(url: str, bodies: list[bytes], runs: int, concurrency: int) -> list[float]:
+    """Each run's wall seconds, `runs` replays of `bodies` by a bare aiohttp client,
+    `concurrency` at a time on one session."""
+    import aiohttp
+
+    headers = {"Content-Type": "application/json"}
+    times: list[float] = []
+    left = iter(range(runs))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one() -> float:
+            started = time.monotonic()
+            for body in bodies:
+                async with session.post(url + "/completions", data=body, headers=headers) as resp:
+                    async for _ in resp.content.iter_any():
+                        pass
+            return time.monotonic() - started
+
+        async def worker() -> None:
+            for _ in left:
+                times.append(await one())
+
+        await one()  # warm-up
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return times
+
+
+def versus_floor(concurrency: int, latency: float, runs: int, rounds: int) -> None:
+    """agentkit against the bare client at one concurrency, same endpoint, alternating."""
+    ideal = concurrency / (STEPS * latency)
+    rows: dict[str, list[tuple[float, float, list[float]]]] = {"agentkit": [], "bare aiohttp": []}
+    with endpoints(1, latency, concurrency) as (urls, _), tempfile.TemporaryDirectory() as folder:
+        bodies = asyncio.run(_bodies(urls[0]))
+        clients = {
+            "agentkit": lambda: _agentkit_runs(urls[0], runs, concurrency, folder),
+            "bare aiohttp": lambda: _bare_runs(urls[0], bodies, runs, concurrency),
+        }
+        for i in range(rounds):
+            for name in list(clients)[:: 1 if i % 2 == 0 else -1]:
+                wall, cpu = time.monotonic(), time.process_time()
+                times = asyncio.run(clients[name]())
+                rows[name].append((time.monotonic() - wall, time.process_time() - cpu, times))
+    print(
+        f"\n{runs} 10-step runs, {concurrency} at a time, one stub endpoint ({concurrency} slots x "
+        f"{latency * 1000:g} ms): ideal {ideal:.1f} runs/s; median of {rounds} rounds\n"
+    )
+    print("| client       | runs/s | of ideal | run p50 s | run p99 s | CPU ms/step | runs/s vs bare |")
+    print("|--------------|--------|----------|-----------|-----------|-------------|----------------|")
+    bare = statistics.median(runs / wall for wall, _, _ in rows["bare aiohttp"])
+    for name, measured in rows.items():
+        rate = statistics.median(runs / wall for wall, _, _ in measured)
+        cpu = statistics.median(cpu / (runs * STEPS) * 1000 for _, cpu, _ in measured)
+        times = sorted(t for _, _, ts in measured for t in ts)
+        p50, p99 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
+        print(
+            f"| {name:<12} | {rate:6.1f} | {rate / ideal:7.0%}  | {p50:9.3f} | {p99:9.3f} "
+            f"| {cpu:11.2f} | {rate / bare:13.0%}  |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.05, help="seconds each request holds a slot")
     parser.add_argument("--slots", type=int, default=8, help="requests an endpoint serves at once")
     parser.add_argument("--runs", type=int, default=40, help="10-step runs per endpoint and row")
+    parser.add_argument("--floor", action="store_true", help="agentkit against a bare aiohttp client")
+    parser.add_argument("--concurrency", type=int, default=64, help="runs at once, with --floor")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each client, with --floor")
     args = parser.parse_args()
+    if args.floor:
+        versus_floor(args.concurrency, args.latency, args.runs * 8, args.rounds)
+        return
     concurrency = 4 * args.slots * 2  # twice what four endpoints serve at once
     print(
         f"\nBatch throughput: 10-step runs, concurrency {concurrency}, stub endpoints of {args.slots} slots "

@@ -92,7 +92,8 @@ def recording(kind: type[Any], bodies: list[dict[str, Any]]) -> type[Any]:
             send: Callable[[dict[str, Any]], bytes] = self.server.body
 
             def body(fields: dict[str, Any]) -> bytes:
-                bodies.append(fields)
+                if fields.get("stream"):  # a model call (not a prompt measured for the budget)
+                    bodies.append(fields)
                 return send(fields)
 
             self.server.body = body
