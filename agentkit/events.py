@@ -14,10 +14,10 @@ send or ask comes between them as it happens, also while a tool call runs: `McpL
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
+from agentkit._plain import as_plain
 from agentkit.messages import AssistantMessage, ToolCall, ToolCallError, ToolMessage, Usage
 from agentkit.thinking import ThinkingDecision
 
@@ -323,7 +323,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         if event.result is not None:
             body["result"] = event.result.summary()
     else:
-        body = dataclasses.asdict(event)
+        body = as_plain(event)
         if isinstance(event, ToolCallFinished):
             body["call"]["kind"] = _kind(event.call)
         elif isinstance(event, TurnFinished):

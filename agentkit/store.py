@@ -17,7 +17,6 @@ the whole conversation; the state to take up is the last turn's.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from agentkit._plain import as_plain
 from agentkit.backends.base import Turn
 from agentkit.context import Change, apply_changes
 from agentkit.defaults import RUNS_DIR_ENV
@@ -97,7 +97,7 @@ def _dumps(record: Mapping[str, Any]) -> bytes:
 
 def message_to_dict(message: Message) -> dict[str, Any]:
     """A message as a transcript keeps it: every field, `raw` included."""
-    return {"role": message.role, **dataclasses.asdict(message)}
+    return {"role": message.role, **as_plain(message)}
 
 
 def message_from_dict(data: Mapping[str, Any]) -> Message:
@@ -144,7 +144,7 @@ def _record(event: Event, totals: Usage, steps: int) -> dict[str, Any] | None:
         return {
             "type": event.type,
             "step": event.step,
-            "usage": dataclasses.asdict(event.usage),
+            "usage": as_plain(event.usage),
             "finish_reason": event.finish_reason,
             "duration": round(event.duration, 3),
             "steps_done": steps,
