@@ -675,6 +675,8 @@ class _Calls:
             if not isinstance(c, ToolCallError) and c.id not in self.answered  # else answered already
         }
         waiting: set[asyncio.Future[Any]] = set(by_future)
+        if not waiting:  # all answered while the model wrote: nothing to wait or listen for
+            return
         report = asyncio.ensure_future(self.progress.get())
         heard = self.run.heard
         noted: asyncio.Future[Event] = asyncio.ensure_future(heard.get()) if heard else _never()
@@ -790,7 +792,7 @@ class _Race:
     """A model's stream read while tool calls run: each next item raced against the calls, so
     that a call's result is passed on as soon as it is ready, while the model still writes."""
 
-    def __init__(self, stream: AsyncGenerator[Any, None]) -> None:
+    def __init__(self, stream: AsyncIterator[Any]) -> None:
         self.stream = stream
         self.upcoming: asyncio.Future[Any] | None = None
 
@@ -810,7 +812,7 @@ class _Race:
         if self.upcoming is not None:
             self.upcoming.cancel()
             await asyncio.wait({self.upcoming})
-        await self.stream.aclose()
+        await _close(self.stream)
 
 
 async def _answer_as(call: ToolCall, outcome: _Outcome) -> tuple[ToolMessage, float]:
@@ -840,19 +842,31 @@ def _drain(queue: asyncio.Queue[Event] | None) -> list[Event]:
     return out
 
 
-async def _bounded(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncGenerator[Any, None]:
-    """The stream's items, raising `asyncio.TimeoutError` when the deadline passes."""
-    if deadline.at is None:
-        async for item in stream:
-            yield item
-        return
+def _bounded(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncIterator[Any]:
+    """The stream's items, raising `asyncio.TimeoutError` when the deadline passes (the
+    stream itself when there is no deadline: no layer to pass each item through)."""
+    return stream if deadline.at is None else _until(stream, deadline)
+
+
+async def _until(stream: AsyncIterator[Any], deadline: _Deadline) -> AsyncGenerator[Any, None]:
     iterator = stream.__aiter__()
-    while True:
-        try:
-            item = await asyncio.wait_for(iterator.__anext__(), deadline.left())
-        except StopAsyncIteration:
-            return
-        yield item
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(iterator.__anext__(), deadline.left())
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        await _close(iterator)
+
+
+async def _close(stream: AsyncIterator[Any]) -> None:
+    """Close an async generator now, in this task; left to the garbage collector, its
+    closing costs a wake-up of the event loop from outside and a task of its own."""
+    closing = getattr(stream, "aclose", None)
+    if closing is not None:
+        await closing()
 
 
 async def collect_result(events: AsyncIterator[Event]) -> RunResult:
