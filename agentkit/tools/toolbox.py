@@ -14,6 +14,7 @@ import difflib
 import fnmatch
 import functools
 import inspect
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Union
 
@@ -137,9 +138,9 @@ class Toolbox:
         try:
             if self.max_concurrency:
                 async with self._limit(context):
-                    result = await asyncio.wait_for(found.call(call.arguments, ctx), timeout)
+                    result = await _within(found.call(call.arguments, ctx), timeout)
             else:
-                result = await asyncio.wait_for(found.call(call.arguments, ctx), timeout)
+                result = await _within(found.call(call.arguments, ctx), timeout)
         except asyncio.TimeoutError:
             return _error(
                 call,
@@ -234,6 +235,20 @@ class Toolbox:
             return None
         problems = schema_problems(validator, arguments)
         return invalid_arguments(found.name, problems, found.parameters) if problems else None
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(call: Awaitable[ToolResult], timeout: float | None) -> ToolResult:
+        """The call's result, or `asyncio.TimeoutError` after `timeout` seconds; it runs in
+        the caller's task (`asyncio.wait_for` would make a task of its own for it)."""
+        async with asyncio.timeout(timeout):
+            return await call
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(call: Awaitable[ToolResult], timeout: float | None) -> ToolResult:
+        return await asyncio.wait_for(call, timeout)
 
 
 def _error(call: ToolCall, message: str) -> ToolMessage:
