@@ -20,7 +20,7 @@ import errno
 import functools
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, NamedTuple, Protocol, Union
 
 from agentkit.defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS
@@ -364,7 +364,11 @@ class _Reader:
         self.idle = idle
         self.sse = _SSE(url)
 
-    async def events(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
+    async def events(
+        self, chunks: AsyncIterator[bytes], ended: Callable[[], bool] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The body's events; `ended` says whether the body has been read to its end (then
+        nothing is left to drain after `[DONE]`)."""
         sse = self.sse
         loop = asyncio.get_running_loop()
         last = loop.time()
@@ -374,9 +378,10 @@ class _Reader:
                 yield event
             if sse.done:
                 # Read the body's end too, so that the connection goes back to the pool
-                # (servers write the chunked terminator after [DONE], separately).
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(_drain(chunks), DRAIN_TIMEOUT)
+                # (servers write the chunked terminator after [DONE], often separately).
+                if ended is None or not ended():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(_drain(chunks), DRAIN_TIMEOUT)
                 return
             if sse.lines != lines:
                 last = loop.time()
@@ -437,7 +442,8 @@ class AiohttpTransport(_LibraryTransport):
             async with session.post(url, data=body, headers=headers) as resp:
                 if resp.status >= 300:
                     raise http_error(url, resp.status, await resp.read(), resp.headers.get("Retry-After"))
-                async for event in _Reader(url, self.idle_timeout).events(resp.content.iter_any()):
+                reader = _Reader(url, self.idle_timeout)
+                async for event in reader.events(resp.content.iter_any(), resp.content.at_eof):
                     yield event
 
     async def _json(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> Any:
