@@ -29,8 +29,8 @@ import contextlib
 import json
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path

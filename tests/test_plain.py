@@ -28,7 +28,7 @@ def test_events_come_out_as_asdict_makes_them() -> None:
     call = ToolCall("step", {"n": [1, {"deep": "ü"}]}, raw='{"name": "step"}')
     bad = ToolCallError("<tool_call>{", "not JSON", "step")
     message = AssistantMessage("", "thinking", [call], "<think>\nthinking\n</think>")
-    events = [
+    events: list[Any] = [
         TurnFinished(1, message, (call, bad), Usage(10, 20, 3, 1), "stop"),
         ToolCallFinished(1, call, ToolMessage("done", call.id, "step", full_content="done!"), 0.25),
         Compacted(2, 100, 50, 3, 1, ({"kind": "result", "index": 4},)),
