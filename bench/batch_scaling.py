@@ -144,10 +144,10 @@ async def _bodies(url: str) -> list[bytes]:
     return [json.dumps(fields, ensure_ascii=False).encode() for fields in sent]
 
 
-async def _agentkit_runs(url: str, runs: int, concurrency: int, folder: str) -> list[float]:
-    """Each run's wall seconds, `runs` runs of agentkit `concurrency` at a time (a batch,
-    transcripts written as by default)."""
-    agent = Agent("stub", url, tools=[step], transcripts=folder, system_prompt=SYSTEM)
+async def _agentkit_runs(url: str, runs: int, concurrency: int, folder: str | None) -> list[float]:
+    """Each run's wall seconds, `runs` runs of agentkit `concurrency` at a time (a batch),
+    writing transcripts into `folder` (None: none, as the peers' harness runs it)."""
+    agent = Agent("stub", url, tools=[step], transcripts=folder or False, system_prompt=SYSTEM)
     warm = [r async for r in agent.batch([f"warm-up {i}" for i in range(4)], concurrency=4)]
     assert all(r.ok for r in warm)
     results = [r async for r in agent.batch([f"task {i}" for i in range(runs)], concurrency=concurrency)]
@@ -186,11 +186,13 @@ async def _bare_runs(url: str, bodies: list[bytes], runs: int, concurrency: int)
 def versus_floor(concurrency: int, latency: float, runs: int, rounds: int) -> None:
     """agentkit against the bare client at one concurrency, same endpoint, alternating."""
     ideal = concurrency / (STEPS * latency)
-    rows: dict[str, list[tuple[float, float, list[float]]]] = {"agentkit": [], "bare aiohttp": []}
+    names = ("agentkit", "agentkit+transcripts", "bare aiohttp")
+    rows: dict[str, list[tuple[float, float, list[float]]]] = {name: [] for name in names}
     with endpoints(1, latency, concurrency) as (urls, _), tempfile.TemporaryDirectory() as folder:
         bodies = asyncio.run(_bodies(urls[0]))
         clients = {
-            "agentkit": lambda: _agentkit_runs(urls[0], runs, concurrency, folder),
+            "agentkit": lambda: _agentkit_runs(urls[0], runs, concurrency, None),
+            "agentkit+transcripts": lambda: _agentkit_runs(urls[0], runs, concurrency, folder),
             "bare aiohttp": lambda: _bare_runs(urls[0], bodies, runs, concurrency),
         }
         for i in range(rounds):
@@ -202,8 +204,12 @@ def versus_floor(concurrency: int, latency: float, runs: int, rounds: int) -> No
         f"\n{runs} 10-step runs, {concurrency} at a time, one stub endpoint ({concurrency} slots x "
         f"{latency * 1000:g} ms): ideal {ideal:.1f} runs/s; median of {rounds} rounds\n"
     )
-    print("| client       | runs/s | of ideal | run p50 s | run p99 s | CPU ms/step | runs/s vs bare |")
-    print("|--------------|--------|----------|-----------|-----------|-------------|----------------|")
+    print(
+        "| client               | runs/s | of ideal | run p50 s | run p99 s | CPU ms/step | runs/s vs bare |"
+    )
+    print(
+        "|----------------------|--------|----------|-----------|-----------|-------------|----------------|"
+    )
     bare = statistics.median(runs / wall for wall, _, _ in rows["bare aiohttp"])
     for name, measured in rows.items():
         rate = statistics.median(runs / wall for wall, _, _ in measured)
@@ -211,7 +217,7 @@ def versus_floor(concurrency: int, latency: float, runs: int, rounds: int) -> No
         times = sorted(t for _, _, ts in measured for t in ts)
         p50, p99 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
         print(
-            f"| {name:<12} | {rate:6.1f} | {rate / ideal:7.0%}  | {p50:9.3f} | {p99:9.3f} "
+            f"| {name:<20} | {rate:6.1f} | {rate / ideal:7.0%}  | {p50:9.3f} | {p99:9.3f} "
             f"| {cpu:11.2f} | {rate / bare:13.0%}  |"
         )
 
