@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
+import inspect
 import os
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -858,6 +860,13 @@ _MOVED = {
 }
 """Agent's former keyword arguments, and where each setting is given now."""
 
+_ELSEWHERE = {
+    "script": "a scripted model is backend=ScriptedBackend(turns) (from agentkit)",
+    "tools_file": "tools=load_tools(path) (from agentkit) loads a tool file",
+    "mcp_config": "mcp= takes the path of an MCP config file, or its servers as a dict",
+}
+"""CLI options a user may try as Agent keywords, and what Agent takes instead."""
+
 
 def _tracer(telemetry: TelemetryLike) -> RunTracer | None:
     """The runs' tracer, if tracing is on; agentkit.telemetry is not even imported when off."""
@@ -871,11 +880,19 @@ def _tracer(telemetry: TelemetryLike) -> RunTracer | None:
 def _moved_settings(given: Mapping[str, Any]) -> str:
     """The error for keyword arguments Agent does not take: where each moved one is given
     now, and for the others, that there is no such setting."""
-    parts = [
-        f"{name}= is now {_MOVED[name]}" if name in _MOVED else f"Agent has no setting {name}="
-        for name in given
-    ]
-    return "; ".join(parts) + " (Limits and Timeouts are imported from agentkit)"
+    settings = [name for name in inspect.signature(Agent).parameters if name != "moved"]
+    parts = []
+    for name in given:
+        if name in _MOVED:
+            parts.append(f"{name}= is now {_MOVED[name]}")
+        elif name in _ELSEWHERE:
+            parts.append(f"Agent has no setting {name}=: {_ELSEWHERE[name]}")
+        else:
+            close = difflib.get_close_matches(name, settings, n=1)
+            hint = f"did you mean {close[0]}=?" if close else "help(Agent) lists its settings"
+            parts.append(f"Agent has no setting {name}= ({hint})")
+    moved = " (Limits and Timeouts are imported from agentkit)" if any(n in _MOVED for n in given) else ""
+    return "; ".join(parts) + moved
 
 
 async def _recorded(

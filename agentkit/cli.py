@@ -1238,7 +1238,9 @@ def _duration(took: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-runs_app = typer.Typer(help="List, read and resume runs from their transcripts.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List, read, resume and view (in the browser) runs from their transcripts.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 
 RunsDirOption = Annotated[
@@ -1260,10 +1262,17 @@ def runs_list(
     """The latest runs: id, start, status, steps, tokens, task."""
     import time as _time
 
-    from agentkit.store import default_runs_dir, list_runs
+    from agentkit.store import default_runs_dir, list_runs, unreadable_files
 
     folder = runs_dir or default_runs_dir()
     runs = list_runs(folder)[-limit:] if folder.is_dir() else []
+    bad = unreadable_files(folder) if folder.is_dir() else []
+    if bad:
+        names = ", ".join(p.name for p in bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        Console(stderr=True, highlight=False, emoji=False).print(
+            f"[yellow]{len(bad)} file(s) in {folder.resolve()} are not transcripts agentkit can read "
+            f"(their first line is not JSON; cut short or not a transcript), left out: {escape(names)}[/]"
+        )
     if json_out:
         for r in runs:
             row = {"id": r.run_id, "started": r.started, "status": r.status, "steps": r.steps,

@@ -377,6 +377,27 @@ def list_runs(directory: str | Path | None = None) -> list[RunInfo]:
     return sorted((run_info(p) for p in paths), key=lambda r: (r.started, r.run_id))
 
 
+def unreadable_files(directory: str | Path | None = None) -> list[Path]:
+    """The `*.jsonl` files of a runs directory that `list_runs` leaves out because their first
+    line is not a JSON object (cut short, binary, not a transcript at all), so that a listing
+    can say so instead of losing a run silently. Empty files (a run just starting) are not."""
+    folder = Path(directory) if directory is not None else default_runs_dir()
+    found = []
+    for path in sorted(folder.glob("*.jsonl")):
+        try:
+            with path.open("rb") as file:
+                line = file.readline()
+        except OSError:  # removed while listed
+            continue
+        try:
+            readable = not line or isinstance(json.loads(line), dict)
+        except ValueError:
+            readable = False
+        if not readable:
+            found.append(path)
+    return found
+
+
 def runs_tagged(name: str, directory: str | Path | None = None) -> list[tuple[RunInfo, Any]]:
     """The runs whose first line's config holds `name`, with its value, oldest first (a
     batch finds the runs of its tasks this way)."""

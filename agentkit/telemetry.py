@@ -53,7 +53,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
+import re
+import sys
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
@@ -226,8 +229,11 @@ def _provider() -> Any:
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "agentkit"}))
     provider = TracerProvider(resource=resource)
-    for exporter in _exporters():
+    exporters = _exporters()
+    for exporter in exporters:
         provider.add_span_processor(BatchSpanProcessor(exporter))
+    if exporters:
+        _report_export_trouble()
     trace.set_tracer_provider(provider)
     return trace.get_tracer_provider()
 
@@ -245,7 +251,7 @@ def _exporters() -> list[Any]:
         if name == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-            out.append(ConsoleSpanExporter())
+            out.append(ConsoleSpanExporter(out=sys.stderr))  # stdout is the answer's
         elif name == "otlp":
             out.append(_otlp_exporter())
         else:
@@ -277,6 +283,49 @@ def _otlp_exporter() -> Any:
     except ImportError:
         raise ConfigError(f"the OTLP exporter is not installed: {INSTALL_HINT}") from None
     return HttpExporter()
+
+
+_log = logging.getLogger("agentkit.telemetry")
+
+
+class _ExportTrouble(logging.Filter):
+    """Turns the OTLP exporter's log lines (a retry per attempt, the library's own wording)
+    into one agentkit warning that names the endpoint and what to do; the rest are dropped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        if not self.told:
+            self.told = True
+            text = record.getMessage()
+            errno = re.search(r"\[Errno -?\d+\][^'\")]*", text)
+            reason = errno.group(0) if errno else text[:160]
+            endpoint = (
+                os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                or "the default endpoint (http://localhost:4318)"
+            )
+            _log.warning(
+                "traces could not be sent to %s (%s): start an OTLP collector there, point "
+                "OTEL_EXPORTER_OTLP_ENDPOINT at yours, or set OTEL_TRACES_EXPORTER=console (or none); "
+                "the last spans are retried for up to OTEL_EXPORTER_OTLP_TIMEOUT seconds (10) at exit",
+                endpoint,
+                reason,
+            )
+        return False
+
+
+def _report_export_trouble() -> None:
+    """Puts one `_ExportTrouble` on each OpenTelemetry exporter logger made so far (the
+    exporters are imported by now, and a filter acts only on its own logger's records)."""
+    trouble = _ExportTrouble()
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("opentelemetry.exporter"):
+            logging.getLogger(name).addFilter(trouble)
 
 
 class _RunSpans:

@@ -676,3 +676,19 @@ def test_an_answer_cut_off_at_the_per_call_token_cap_is_flagged(step_tools: Path
     with FaultServer(calls=1).in_thread() as server:
         whole = invoke("run", "Do steps.", "--base-url", server.base_url, "--tools", str(step_tools))
     assert whole.exit_code == 0 and "cut off" not in whole.stderr, whole.output
+
+
+def test_runs_list_names_the_files_it_cannot_read_instead_of_losing_them_silently(
+    tmp_path: Path, add_tools: Path, runs: Path
+) -> None:
+    assert run_scripted(tmp_path, add_tools, ADDITION, task="a good run").exit_code == 0
+    (runs / "20260101-000000-cut.jsonl").write_text('{"type": "run", "run_id": "cu')
+    (runs / "20260101-000001-binary.jsonl").write_bytes(b"\x00\xff\xfe binary")
+    (runs / "results.jsonl").write_text('{"id": 1, "output": "42"}\n')  # JSON, not a run: not a fault
+    (runs / "20260101-000002-new.jsonl").write_text("")  # a run just starting
+    listed = invoke("runs", "list")
+    assert listed.exit_code == 0
+    assert "a good run" in listed.stdout
+    note = " ".join(listed.stderr.split())
+    assert note.startswith(f"2 file(s) in {runs.resolve()} are not transcripts agentkit can read")
+    assert note.endswith("left out: 20260101-000000-cut.jsonl, 20260101-000001-binary.jsonl")

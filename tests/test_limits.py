@@ -182,5 +182,20 @@ def test_a_setting_that_moved_into_limits_or_timeouts_is_refused_saying_where_it
         Agent(max_steps=5, idle_timeout=3, tiemout=1)  # type: ignore[arg-type]
     assert str(raised.value) == (
         "max_steps= is now limits=Limits(max_steps=...); idle_timeout= is now timeouts=Timeouts(idle=...); "
-        "Agent has no setting tiemout= (Limits and Timeouts are imported from agentkit)"
+        "Agent has no setting tiemout= (did you mean timeouts=?) "
+        "(Limits and Timeouts are imported from agentkit)"
     )
+
+
+def test_an_unknown_setting_is_refused_with_the_nearest_one_or_what_agent_takes_instead() -> None:
+    with pytest.raises(TypeError) as raised:
+        Agent(script=["Hi."])  # type: ignore[call-arg]
+    assert str(raised.value) == (
+        "Agent has no setting script=: a scripted model is backend=ScriptedBackend(turns) (from agentkit)"
+    )
+    with pytest.raises(TypeError) as raised:
+        Agent(sytem_prompt="Be brief.")  # type: ignore[call-arg]
+    assert str(raised.value) == "Agent has no setting sytem_prompt= (did you mean system_prompt=?)"
+    with pytest.raises(TypeError) as raised:
+        Agent(zzz=1)  # type: ignore[call-arg]
+    assert str(raised.value) == "Agent has no setting zzz= (help(Agent) lists its settings)"

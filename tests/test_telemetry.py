@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -369,9 +370,31 @@ def test_the_environment_switch_sets_up_the_sdk_and_spans_are_flushed_at_exit() 
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Hi.\n")
-    assert '"name": "invoke_agent agentkit"' in done.stdout and '"name": "chat"' in done.stdout
-    assert '"service.name": "svc-x"' in done.stdout
+    assert done.stdout == "Hi.\n"  # stdout is the program's: the console exporter writes to stderr
+    assert '"name": "invoke_agent agentkit"' in done.stderr and '"name": "chat"' in done.stderr
+    assert '"service.name": "svc-x"' in done.stderr
+
+
+def test_a_collector_that_does_not_answer_is_one_line_naming_it_and_the_fix() -> None:
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = (
+        "from agentkit import Agent, ScriptedBackend\n"
+        "agent = Agent(backend=ScriptedBackend(['Hi.']), transcripts=False, telemetry=True)\n"
+        "print(agent.run_sync('Say hi.').output)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "OTEL_EXPORTER_OTLP_TIMEOUT": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0 and done.stdout == "Hi.\n", done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        f"traces could not be sent to http://127.0.0.1:{port} ([Errno 111] Connection refused)"
+    )
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in line and "OTEL_TRACES_EXPORTER=console" in line
 
 
 def test_the_global_provider_is_the_one_used_when_the_application_set_it() -> None:

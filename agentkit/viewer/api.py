@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentkit.store import RunInfo, find_run, read_head, run_info, writer_alive
+from agentkit.store import RunInfo, find_run, read_head, run_info, unreadable_files, writer_alive
 
 __all__ = ["RunsIndex", "Tail", "read_after", "run_detail", "run_row"]
 
@@ -59,7 +59,8 @@ class RunsIndex:
     _rows: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     def runs(self) -> dict[str, Any]:
-        """`{"dir", "runs", "batches"}`: every run, newest first, and the batches they form."""
+        """`{"dir", "runs", "batches", "unreadable"}`: every run, newest first, the batches they
+        form, and the names of `*.jsonl` files that are not readable transcripts."""
         rows = []
         seen = set()
         paths = self.directory.glob("*.jsonl") if self.directory.is_dir() else ()
@@ -74,7 +75,8 @@ class RunsIndex:
         for gone in set(self._rows) - seen:
             del self._rows[gone]
         rows.sort(key=lambda r: (r["started"], r["id"]), reverse=True)
-        return {"dir": str(self.directory), "runs": rows, "batches": _batches(rows)}
+        unreadable = [p.name for p in unreadable_files(self.directory)] if self.directory.is_dir() else []
+        return {"dir": str(self.directory), "runs": rows, "batches": _batches(rows), "unreadable": unreadable}
 
     def _row(self, path: Path) -> dict[str, Any] | None:
         stat = path.stat()

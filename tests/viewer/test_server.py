@@ -268,3 +268,14 @@ def test_a_connection_that_sends_no_request_is_dropped_after_the_request_timeout
             assert idle.recv(1) == b""  # closed by the viewer, not by our own timeout
             assert 0.4 < time.monotonic() - started < 5
         assert get(served, "/api/runs").status == 200
+
+
+async def test_files_that_are_not_transcripts_are_named_in_the_list_not_lost(
+    viewer: RunViewer, runs: Path
+) -> None:
+    answered = await answered_run(runs)
+    (runs / "20260101-000000-cut.jsonl").write_text('{"type": "run", "run_id": "cu')
+    (runs / "results.jsonl").write_text('{"id": 1, "output": "42"}\n')
+    data = get(viewer, "/api/runs").json()
+    assert [row["id"] for row in data["runs"]] == [answered.run_id]
+    assert data["unreadable"] == ["20260101-000000-cut.jsonl"]

@@ -185,6 +185,13 @@ function renderList(root, data) {
   refill();
 
   const parts = [];
+  const unreadable = data.unreadable || [];
+  if (unreadable.length) {
+    parts.push(el('div', { class: 'problem', id: 'unreadable' },
+      el('strong', {}, `${plural(unreadable.length, 'file')} left out: `),
+      `not transcripts agentkit can read (the first line is not JSON: cut short, or not a transcript): ${unreadable.slice(0, 5).join(', ')}`,
+      unreadable.length > 5 ? ` and ${unreadable.length - 5} more` : ''));
+  }
   if (!data.runs.length) {
     parts.push(el('section', { class: 'card empty-state' },
       el('h2', {}, 'No runs yet'),
