@@ -107,8 +107,22 @@ async def load(
         "runs": len(durations),
         "run_p50_s": durations[len(durations) // 2] if durations else None,
         "run_p99_s": durations[min(len(durations) - 1, int(0.99 * len(durations)))] if durations else None,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts afresh at exec. (ru_maxrss
+    does not: Linux keeps the parent's peak across fork and exec, so every runner started by
+    a harness that had grown to 90 MB reported 90 MB.)"""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
