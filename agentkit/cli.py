@@ -65,6 +65,7 @@ from agentkit.events import (
     StepStarted,
     TextDelta,
     ThinkingDelta,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
     ToolProgress,
@@ -221,6 +222,15 @@ class _Renderer:
         note = f" {escape(event.message)}" if event.message else ""
         self.err.print(f"[dim]  … {escape(event.tool)} {event.progress:g}{total}{note}[/]")
 
+    def _approval(self, event: ToolApproval) -> None:
+        """A refusal, and with --verbose each decision (the terminal's own prompt shows the rest)."""
+        if event.allowed and not self.verbose:
+            return
+        self._break()
+        verdict = "allowed" if event.allowed else "refused"
+        by = "by the approver" if event.decided_by == "approver" else "by policy"
+        self.err.print(f"[dim]  ⚖ {escape(event.tool)} {verdict} {by} ({event.policy})[/]")
+
     def _mcp_log(self, event: McpLog) -> None:
         if not self.verbose:
             return
@@ -284,6 +294,7 @@ class _Renderer:
         TextDelta: _text,
         ToolCallStarted: _call_started,
         ToolProgress: _progress,
+        ToolApproval: _approval,
         ToolCallFinished: _call_finished,
         ModelRetry: _model_retry,
         Compacted: _compacted,
