@@ -65,6 +65,7 @@ from agentkit.events import (
     StepStarted,
     TextDelta,
     ThinkingDelta,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
     ToolProgress,
@@ -221,6 +222,15 @@ class _Renderer:
         note = f" {escape(event.message)}" if event.message else ""
         self.err.print(f"[dim]  … {escape(event.tool)} {event.progress:g}{total}{note}[/]")
 
+    def _approval(self, event: ToolApproval) -> None:
+        """A refusal, and with --verbose each decision (the terminal's own prompt shows the rest)."""
+        if event.allowed and not self.verbose:
+            return
+        self._break()
+        verdict = "allowed" if event.allowed else "refused"
+        by = "by the approver" if event.decided_by == "approver" else "by policy"
+        self.err.print(f"[dim]  ⚖ {escape(event.tool)} {verdict} {by} ({event.policy})[/]")
+
     def _mcp_log(self, event: McpLog) -> None:
         if not self.verbose:
             return
@@ -284,6 +294,7 @@ class _Renderer:
         TextDelta: _text,
         ToolCallStarted: _call_started,
         ToolProgress: _progress,
+        ToolApproval: _approval,
         ToolCallFinished: _call_finished,
         ModelRetry: _model_retry,
         Compacted: _compacted,
@@ -1378,13 +1389,22 @@ def runs_view(
             err.print("[dim]viewer stopped[/]")
 
 
-def _show_call(out: Console, call: dict[str, Any], done: dict[str, Any] | None, limit: int) -> None:
-    """One tool call of a shown run, with its result (or that it never finished)."""
+def _show_call(
+    out: Console,
+    call: dict[str, Any],
+    done: dict[str, Any] | None,
+    limit: int,
+    approval: dict[str, Any] | None,
+) -> None:
+    """One tool call of a shown run, with its approval if one was asked, and its result (or
+    that it never finished)."""
     if call.get("kind") == "call":
         args = json.dumps(call.get("arguments"), ensure_ascii=False)
     else:
         args = call.get("raw") or ""
     out.print(f"[yellow]→[/] [bold]{escape(call.get('name') or '?')}[/] {escape(_clip(args, limit))}")
+    if approval is not None:
+        out.print(_approval_line(approval))
     if done is None:
         out.print("[red]✗[/] [dim]never finished (the run stopped while it ran)[/]")
         return
@@ -1393,6 +1413,15 @@ def _show_call(out: Console, call: dict[str, Any], done: dict[str, Any] | None, 
     text = (result.get("full_content") or result.get("content") or "").replace("\n", " ⏎ ")
     took = f"[dim]{done.get('duration', 0):.2f}s[/]"
     out.print(f"{mark} {escape(call.get('name') or '?')} {took} {escape(_clip(text, limit))}")
+
+
+def _approval_line(record: dict[str, Any]) -> str:
+    """How a `tool_approval` record reads in `runs show`."""
+    verdict = "[green]allowed[/]" if record.get("allowed") else "[red]refused[/]"
+    by = "by the approver" if record.get("decided_by") == "approver" else "by policy"
+    policy = escape(str(record.get("policy") or ""))
+    waited = f" after {record.get('waited') or 0:.2f}s" if record.get("decided_by") == "approver" else ""
+    return f"[magenta]⚖[/] approval ({policy}): {verdict} {by}{waited}"
 
 
 def _show(saved: Any, out: Console, *, thinking: bool, full: bool) -> None:
@@ -1424,9 +1453,12 @@ class _TranscriptView:
         self.out, self.thinking, self.limit = out, thinking, limit
         self.results: dict[str, dict[str, Any]] = {}
         self.in_turns: set[str] = set()  # calls a finished turn lists (shown with it)
+        self.approvals: dict[str, dict[str, Any]] = {}
         for record in records:
             if record.get("type") == "tool_call_finished":
                 self.results[str((record.get("call") or {}).get("id"))] = record
+            elif record.get("type") == "tool_approval":
+                self.approvals[str(record.get("call_id"))] = record
             elif record.get("type") == "turn_finished":
                 self.in_turns.update(str(call.get("id")) for call in record.get("calls") or ())
 
@@ -1468,14 +1500,22 @@ class _TranscriptView:
         if message.get("content"):
             self.out.print(Text(message["content"]))
         for call in record.get("calls") or ():
-            _show_call(self.out, call, self.results.get(str(call.get("id"))), self.limit)
+            found = str(call.get("id"))
+            _show_call(self.out, call, self.results.get(found), self.limit, self.approvals.get(found))
 
     def _tool_call_started(self, record: dict[str, Any]) -> None:
         """A call started while the model wrote a turn that never ended (others show with
         their turn)."""
         call = record.get("call") or {}
         if str(call.get("id")) not in self.in_turns:
-            _show_call(self.out, {"kind": "call", **call}, self.results.get(str(call.get("id"))), self.limit)
+            found = str(call.get("id"))
+            _show_call(
+                self.out,
+                {"kind": "call", **call},
+                self.results.get(found),
+                self.limit,
+                self.approvals.get(found),
+            )
 
     def _step_finished(self, record: dict[str, Any]) -> None:
         usage = record.get("usage") or {}

@@ -5,7 +5,8 @@ as each is up or has failed, then per step
 `Compacted` when history had to shrink to fit the window, `StepStarted`, `ThinkingDelta`s and
 `TextDelta`s as the model writes (`ModelRetry` when a request failed and is sent again),
 `ToolCallStarted` as soon as a call is complete, `TurnFinished` when the model's turn is
-complete, `ToolProgress` while calls report it, `ToolCallFinished` as each finishes,
+complete, `ToolApproval` when a call's approval policy ("ask" or "deny") has been decided,
+`ToolProgress` while calls report it, `ToolCallFinished` as each finishes,
 `StepFinished` (then `OutputRejected` when an answer does not match the run's output
 type and goes back to the model); and at last `RunFinished` or `RunFailed`. What MCP servers
 send or ask comes between them as it happens, also while a tool call runs: `McpLog`,
@@ -41,6 +42,7 @@ __all__ = [
     "StepStarted",
     "TextDelta",
     "ThinkingDelta",
+    "ToolApproval",
     "ToolCallFinished",
     "ToolCallStarted",
     "ToolProgress",
@@ -159,6 +161,33 @@ class ToolProgress:
     total: float | None
     message: str | None
     type: ClassVar[str] = "tool_progress"
+
+
+@dataclass(frozen=True)
+class ToolApproval:
+    """A call's approval was decided, before it ran (or instead of running it).
+
+    Attributes:
+        step: The step that made the call.
+        call_id: The call's id.
+        tool: The tool's name.
+        policy: The policy that applied: "ask" or "deny".
+        allowed: Whether the call may run.
+        decided_by: "approver" (the `approver` function, such as the person at the terminal)
+            or "policy" (refused by a "deny" policy, or "ask" with no approver to ask).
+        reason: Why, when refused (the text the model reads); None when allowed.
+        waited: Seconds spent waiting for the decision.
+    """
+
+    step: int
+    call_id: str
+    tool: str
+    policy: str
+    allowed: bool
+    decided_by: str
+    reason: str | None
+    waited: float
+    type: ClassVar[str] = "tool_approval"
 
 
 @dataclass(frozen=True)
@@ -305,6 +334,7 @@ Event = Union[
     TextDelta,
     ToolCallStarted,
     TurnFinished,
+    ToolApproval,
     ToolProgress,
     ToolCallFinished,
     StepFinished,

@@ -38,6 +38,7 @@ from agentkit.events import (
     StepStarted,
     TextDelta,
     ThinkingDelta,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
     ToolProgress,
@@ -586,7 +587,7 @@ class _Calls:
         self.pending: dict[str, asyncio.Future[tuple[ToolMessage, float]]] = {}
         self.started: dict[str, ToolCall] = {}
         self.answered: dict[str, ToolMessage] = {}
-        self.progress: asyncio.Queue[ToolProgress] = asyncio.Queue()
+        self.progress: asyncio.Queue[ToolProgress | ToolApproval] = asyncio.Queue()
         self.spare: dict[tuple[str, str], list[tuple[str, _Outcome]]] = {}
         self.by_id: dict[str, tuple[str, _Outcome]] = {}
         self.streaks: dict[tuple[str, str], tuple[str, int]] = {}
@@ -608,7 +609,11 @@ class _Calls:
             self.pending[call.id] = asyncio.ensure_future(_answer_as(call, repeated))
         else:
             context = ToolContext(
-                step=self.step, deps=self.run.deps, scope=self.run.scope, on_progress=self._report
+                step=self.step,
+                deps=self.run.deps,
+                scope=self.run.scope,
+                on_progress=self._report,
+                on_approval=self.progress.put_nowait,
             )
             self.pending[call.id] = asyncio.ensure_future(_timed(self.run.toolbox.run(call, context)))
         self.started[call.id] = call
@@ -709,8 +714,8 @@ class _Calls:
             report.cancel()
             noted.cancel()
 
-    def reported(self) -> list[ToolProgress]:
-        """The progress reports queued and not yet passed on."""
+    def reported(self) -> list[ToolProgress | ToolApproval]:
+        """The progress reports and approvals queued and not yet passed on."""
         out = []
         while not self.progress.empty():
             out.append(self.progress.get_nowait())

@@ -76,6 +76,7 @@ from agentkit.events import (
     ServerStatus,
     StepFinished,
     StepStarted,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
     TurnFinished,
@@ -371,6 +372,7 @@ class _RunSpans:
             Compacted: self.compacted,
             TurnFinished: self.turn_finished,
             ToolCallStarted: self.tool_started,
+            ToolApproval: self.tool_approval,
             ToolCallFinished: self.tool_finished,
             StepFinished: self.step_finished,
             OutputRejected: self.output_rejected,
@@ -500,6 +502,18 @@ class _RunSpans:
             start_time=start,
         )
         self.tools[call.id] = (span, start)
+
+    def tool_approval(self, event: ToolApproval) -> None:
+        found = self.tools.get(event.call_id)
+        attributes: dict[str, Any] = {
+            "agentkit.approval.policy": event.policy,
+            "agentkit.approval.allowed": event.allowed,
+            "agentkit.approval.decided_by": event.decided_by,
+            "agentkit.approval.waited": event.waited,
+        }
+        if event.reason is not None:
+            attributes["agentkit.approval.reason"] = event.reason
+        (found[0] if found is not None else self.run).add_event("agentkit.approval", attributes)
 
     def tool_finished(self, event: ToolCallFinished) -> None:
         call, result = event.call, event.result

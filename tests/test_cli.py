@@ -482,7 +482,7 @@ def test_status_events_render_as_one_dim_line_each() -> None:
     from rich.console import Console
 
     from agentkit.cli import _Renderer
-    from agentkit.events import Compacted, McpLog, ModelRetry, RunStarted, ToolProgress
+    from agentkit.events import Compacted, McpLog, ModelRetry, RunStarted, ToolApproval, ToolProgress
 
     err = io.StringIO()
     console = Console(file=err, width=200, color_system=None)
@@ -497,8 +497,11 @@ def test_status_events_render_as_one_dim_line_each() -> None:
     render(ToolProgress(2, "c1", "fetch_url", 0.5, None, None))
     render(McpLog("git", "info", "repo", {"head": "main"}))
     render(McpLog("time", "debug", None, "tick"))
+    render(ToolApproval(2, "c2", "wipe", "ask", True, "approver", None, 1.5))
     quiet = _Renderer(Console(file=io.StringIO()), console, show_thinking=False)
     quiet(McpLog("time", "debug", None, "not shown"))
+    quiet(ToolApproval(2, "c3", "wipe", "ask", True, "approver", None, 0.1))  # the prompt showed it
+    quiet(ToolApproval(2, "c4", "launch", "deny", False, "policy", "not allowed", 0.0))
     assert err.getvalue().splitlines() == [
         "resuming run r1 at step 3",
         "workspace: /tmp/w",
@@ -512,4 +515,6 @@ def test_status_events_render_as_one_dim_line_each() -> None:
         "  … fetch_url 0.5",
         '  git/repo info: {"head": "main"}',
         "  time debug: tick",
+        "  ⚖ wipe allowed by the approver (ask)",
+        "  ⚖ launch refused by policy (deny)",
     ]

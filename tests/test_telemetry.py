@@ -419,3 +419,37 @@ def test_the_global_provider_is_the_one_used_when_the_application_set_it() -> No
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['chat', 'invoke_agent agentkit']"
+
+
+async def test_an_approval_is_an_event_on_its_tool_span(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    asked: list[str] = []
+
+    def refuse(call: Any, item: Any) -> bool:
+        asked.append(call.name)
+        return False
+
+    agent = Agent(
+        backend=ScriptedBackend([CALL, "I may not add."]),
+        tools=[add],
+        approval={"add": "ask"},
+        approve=refuse,
+        transcripts=False,
+        telemetry=provider,
+    )
+    assert (await agent.run("What is 1 + 2?")).ok and asked == ["add"]
+    (call,) = _by_name(exporter.get_finished_spans())["execute_tool add"]
+    (event,) = [e for e in call.events if e.name == "agentkit.approval"]
+    attributes = dict(event.attributes or {})
+    assert attributes | {"agentkit.approval.waited": 0} == {
+        "agentkit.approval.policy": "ask",
+        "agentkit.approval.allowed": False,
+        "agentkit.approval.decided_by": "approver",
+        "agentkit.approval.reason": "the user did not allow this call to add. "
+        "Do not repeat it; go on without it or ask the user.",
+        "agentkit.approval.waited": 0,
+    }
+    assert attributes["agentkit.approval.waited"] >= 0
+    assert call.status.status_code is StatusCode.ERROR  # the refused call answered with an error

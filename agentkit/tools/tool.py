@@ -12,6 +12,7 @@ import pydantic_core
 
 from agentkit._threads import in_daemon_thread
 from agentkit.errors import ToolError
+from agentkit.events import ToolApproval
 from agentkit.tools.arguments import invalid_arguments, pydantic_problems
 from agentkit.tools.schema import DocstringStyle, FunctionSchema, function_schema
 from agentkit.tools.scope import RunScope
@@ -36,6 +37,7 @@ class ToolContext:
         deps: Whatever the application passed as `Agent(deps=...)`.
         scope: What the calls of this run share: its workspace and long-lived resources.
         on_progress: Where `progress` reports go (the run's event stream).
+        on_approval: Where the toolbox reports a decided approval (a `ToolApproval` event).
     """
 
     call_id: str = ""
@@ -46,6 +48,7 @@ class ToolContext:
     on_progress: Callable[[ToolContext, float, float | None, str | None], None] | None = field(
         default=None, repr=False
     )
+    on_approval: Callable[[ToolApproval], None] | None = field(default=None, repr=False)
 
     def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         """Report how far a long call has got; it becomes a `ToolProgress` event."""

@@ -15,11 +15,13 @@ import fnmatch
 import functools
 import inspect
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Union
 
 from agentkit._text import cut_middle
 from agentkit.defaults import DEFAULT_TOOL_TIMEOUT
+from agentkit.events import ToolApproval
 from agentkit.messages import ToolCall, ToolCallError, ToolMessage
 from agentkit.tools.arguments import invalid_arguments, schema_problems, schema_validator
 from agentkit.tools.tool import Approval, Tool, ToolContext, ToolError, ToolResult
@@ -129,10 +131,10 @@ class Toolbox:
         problem = self._check(found, call.arguments)
         if problem:
             return _error(call, problem)
-        refusal = await self._approve(found, call)
+        ctx = context or ToolContext()
+        refusal = await self._approve(found, call, ctx)
         if refusal:
             return _error(call, refusal)
-        ctx = context or ToolContext()
         ctx.call_id, ctx.tool_name = call.id, call.name
         timeout = found.timeout if found.timeout is not None else self.timeout
         try:
@@ -182,25 +184,38 @@ class Toolbox:
         own = getattr(item, "approval", "auto")
         return "ask" if own == "ask" else "deny" if own == "deny" else "auto"
 
-    async def _approve(self, item: Tool, call: ToolCall) -> str | None:
-        """None if the call may run, else why not (for the model)."""
+    async def _approve(self, item: Tool, call: ToolCall, context: ToolContext) -> str | None:
+        """None if the call may run, else why not (for the model); a decision on an "ask" or
+        "deny" policy is reported through `context.on_approval`."""
         policy = self.approval_for(item)
         if policy == "auto":
             return None
-        if policy == "ask" and self.approver is not None:
-            answer = self.approver(call, item)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            if answer:
-                return None
-            if answer is not None:
-                return (
-                    f"the user did not allow this call to {call.name}. "
-                    "Do not repeat it; go on without it or ask the user."
-                )
+        began = time.monotonic()
+        decided_by = "policy"
+        refusal: str | None = f"{call.name} is not allowed in this session. Go on without it."
         if policy == "ask":
-            return f"{call.name} needs the user's approval and no one can approve it here. Go on without it."
-        return f"{call.name} is not allowed in this session. Go on without it."
+            refusal = (
+                f"{call.name} needs the user's approval and no one can approve it here. Go on without it."
+            )
+            if self.approver is not None:
+                answer = self.approver(call, item)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                if answer:
+                    decided_by, refusal = "approver", None
+                elif answer is not None:
+                    decided_by = "approver"
+                    refusal = (
+                        f"the user did not allow this call to {call.name}. "
+                        "Do not repeat it; go on without it or ask the user."
+                    )
+        if context.on_approval is not None:
+            waited = time.monotonic() - began
+            allowed = refusal is None
+            context.on_approval(
+                ToolApproval(context.step, call.id, call.name, policy, allowed, decided_by, refusal, waited)
+            )
+        return refusal
 
     @staticmethod
     def answer_unreadable(error: ToolCallError) -> ToolMessage:

@@ -25,6 +25,7 @@ from agentkit.events import (
     ServerStatus,
     StepFinished,
     StepStarted,
+    ToolApproval,
     ToolCallFinished,
     ToolCallStarted,
     TurnFinished,
@@ -168,7 +169,8 @@ def every_kind_of_record(runs: Path) -> str:
     shortened result, a rejected answer, an interruption, a resume, a chat's next turn, a
     failure; and a kind from a newer agentkit and a malformed record."""
     call = ToolCall("lookup", {"q": "weather"}, "call_1")
-    message = AssistantMessage("Looking it up.", "Which tool?", [call], "raw text")
+    wipe = ToolCall("wipe", {"path": "/"}, "call_2")
+    message = AssistantMessage("Looking it up.", "Which tool?", [call, wipe], "raw text")
     usage = Usage(120, 30, 100, 1)
     writer = TranscriptWriter(runs, "kinds0000001")
     writer.begin(
@@ -182,7 +184,14 @@ def every_kind_of_record(runs: Path) -> str:
     writer.write(McpSampling("weather", "summarise a page", True, False, 200, usage, "It is sunny.", "stop"))
     writer.write(McpElicitation("weather", "form", "Which city?", "accept", ("city",), {"city": "Oslo"}))
     writer.write(ToolCallStarted(1, call))
-    writer.write(TurnFinished(1, message, (call,), usage, "stop"))
+    writer.write(ToolApproval(1, "call_1", "lookup", "ask", True, "approver", None, 2.5))
+    writer.write(ToolCallStarted(1, wipe))
+    refusal = "wipe is not allowed in this session. Go on without it."
+    writer.write(ToolApproval(1, "call_2", "wipe", "deny", False, "policy", refusal, 0.0))
+    writer.write(TurnFinished(1, message, (call, wipe), usage, "stop"))
+    writer.write(
+        ToolCallFinished(1, wipe, ToolMessage("Error: " + refusal, "call_2", "wipe", is_error=True), 0.0)
+    )
     writer.write(
         ToolCallFinished(1, call, ToolMessage("sunny…", "call_1", "lookup", full_content="sunny " * 300), 0.2)
     )
@@ -223,6 +232,8 @@ async def test_every_kind_of_record_is_shown_and_none_breaks_the_page() -> None:
                 "accepted",
                 "thinking · budget 256",
                 "CUT FOR THE MODEL",
+                "approval (ask): allowed by the approver after 2.50 s",
+                "approval (deny): refused by policy",
                 "answer rejected: not a number",
                 "Interrupted (SIGTERM)",
                 "resumed by process",

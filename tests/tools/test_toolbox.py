@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 
 from agentkit.messages import ToolCall, ToolCallError
-from agentkit.tools import Toolbox, ToolError, tool
+from agentkit.tools import Toolbox, ToolContext, ToolError, tool
 
 
 @tool
@@ -165,6 +165,32 @@ async def test_without_an_approver_ask_tools_are_refused_and_invalid_calls_are_n
     box = Toolbox([wipe], approver=approve)
     invalid = await box.run(ToolCall("wipe", {}))
     assert invalid.is_error and "'target' is a required property" in invalid.content and asked == []
+
+
+async def test_each_approval_decision_is_reported_with_who_decided_and_auto_calls_report_none() -> None:
+    decisions = []
+    context = ToolContext(step=3, on_approval=decisions.append)
+
+    async def approver(call: ToolCall, item: object) -> bool | None:
+        await asyncio.sleep(0.05)
+        return {"tmp": True, "home": False}.get(call.arguments["target"])
+
+    box = Toolbox([wipe, launch, add], approver=approver)
+    await box.run(ToolCall("wipe", {"target": "tmp"}, "c1"), context)
+    await box.run(ToolCall("wipe", {"target": "home"}, "c2"), context)
+    await box.run(ToolCall("wipe", {"target": "nobody asked"}, "c3"), context)
+    await box.run(ToolCall("launch", {}, "c4"), context)
+    await box.run(ToolCall("add", {"a": 1, "b": 2}, "c5"), context)
+    got = [(d.step, d.call_id, d.tool, d.policy, d.allowed, d.decided_by) for d in decisions]
+    assert got == [
+        (3, "c1", "wipe", "ask", True, "approver"),
+        (3, "c2", "wipe", "ask", False, "approver"),
+        (3, "c3", "wipe", "ask", False, "policy"),  # the approver had no answer
+        (3, "c4", "launch", "deny", False, "policy"),
+    ]
+    assert decisions[0].reason is None and "did not allow" in (decisions[1].reason or "")
+    assert "is not allowed in this session" in (decisions[3].reason or "")
+    assert decisions[0].waited >= 0.04 and decisions[3].waited < 0.04
 
 
 async def test_policies_by_name_and_pattern_override_the_tools_own() -> None:

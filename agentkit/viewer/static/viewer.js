@@ -600,6 +600,15 @@ const RECORDS = {
     const call = this.callCard(card, r.call || {}, 'call');
     if (r.reused && r.reused !== (r.call || {}).id) call.node.append(el('p', { class: 'muted small' }, `answered by the outcome of call ${r.reused}`));
   },
+  tool_approval(r) {
+    const call = this.callCard(this.stepCard(r), { id: r.call_id, name: r.tool }, 'call');
+    const by = r.decided_by === 'approver' ? `by the approver after ${seconds(r.waited)}` : 'by policy';
+    call.node.insertBefore(el('div', { class: `approval ${r.allowed ? 'ok' : 'bad'}` },
+      el('span', { class: 'icon' }, '⚖'),
+      el('span', {}, `approval (${r.policy}): `),
+      el('span', { class: `badge ${r.allowed ? 'ok' : 'bad'}` }, r.allowed ? 'allowed' : 'refused'),
+      el('span', { class: 'muted' }, ` ${by}`)), call.result);
+  },
   tool_call_finished(r) {
     const card = this.stepCard(r);
     const call = r.call || {};
