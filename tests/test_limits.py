@@ -189,13 +189,13 @@ def test_a_setting_that_moved_into_limits_or_timeouts_is_refused_saying_where_it
 
 def test_an_unknown_setting_is_refused_with_the_nearest_one_or_what_agent_takes_instead() -> None:
     with pytest.raises(TypeError) as raised:
-        Agent(script=["Hi."])  # type: ignore[call-arg]
+        Agent(script=["Hi."])  # type: ignore[arg-type]
     assert str(raised.value) == (
         "Agent has no setting script=: a scripted model is backend=ScriptedBackend(turns) (from agentkit)"
     )
     with pytest.raises(TypeError) as raised:
-        Agent(sytem_prompt="Be brief.")  # type: ignore[call-arg]
+        Agent(sytem_prompt="Be brief.")  # type: ignore[arg-type]
     assert str(raised.value) == "Agent has no setting sytem_prompt= (did you mean system_prompt=?)"
     with pytest.raises(TypeError) as raised:
-        Agent(zzz=1)  # type: ignore[call-arg]
+        Agent(zzz=1)  # type: ignore[arg-type]
     assert str(raised.value) == "Agent has no setting zzz= (help(Agent) lists its settings)"

@@ -451,5 +451,6 @@ async def test_an_approval_is_an_event_on_its_tool_span(
         "Do not repeat it; go on without it or ask the user.",
         "agentkit.approval.waited": 0,
     }
-    assert attributes["agentkit.approval.waited"] >= 0
+    waited = attributes["agentkit.approval.waited"]
+    assert isinstance(waited, float) and waited >= 0
     assert call.status.status_code is StatusCode.ERROR  # the refused call answered with an error

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import pytest
 
+from agentkit.events import ToolApproval
 from agentkit.messages import ToolCall, ToolCallError
 from agentkit.tools import Toolbox, ToolContext, ToolError, tool
 
@@ -168,7 +169,7 @@ async def test_without_an_approver_ask_tools_are_refused_and_invalid_calls_are_n
 
 
 async def test_each_approval_decision_is_reported_with_who_decided_and_auto_calls_report_none() -> None:
-    decisions = []
+    decisions: list[ToolApproval] = []
     context = ToolContext(step=3, on_approval=decisions.append)
 
     async def approver(call: ToolCall, item: object) -> bool | None:

@@ -257,6 +257,7 @@ def test_a_runs_directory_not_made_yet_lists_no_runs(tmp_path: Path) -> None:
             "dir": str(tmp_path / "not-yet"),
             "runs": [],
             "batches": [],
+            "unreadable": [],
         }
 
 
