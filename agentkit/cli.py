@@ -1224,7 +1224,7 @@ class _BatchDisplay:
             parts.append(f"{unanswered} stopped without an answer")
         if failed:
             parts.append(f"[red]{len(failed)} failed[/]")
-        ran = f"{p.done} run now in {_duration(p.elapsed)} ({p.steps} steps)"
+        ran = f"ran {p.done} in {_duration(p.elapsed)} ({p.steps} steps)"
         before = f", {p.skipped} done before" if p.skipped else ""
         before += (
             f", {p.resumed} taken up where {'it' if p.resumed == 1 else 'they'} stopped" if p.resumed else ""

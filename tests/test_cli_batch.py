@@ -85,10 +85,10 @@ def test_a_batch_over_two_servers_writes_a_result_per_task_and_a_restart_skips_t
     assert first.stdout == ""  # the results are in the file; stderr has the progress
     lines = first.stderr.splitlines()
     assert sum(line.startswith("[") and "/4] " in line for line in lines) == 4  # a plain line per task
-    assert "4 tasks: 2 answered, 1 stopped without an answer, 1 failed · 4 run now" in first.stderr
+    assert "4 tasks: 2 answered, 1 stopped without an answer, 1 failed · ran 4 in" in first.stderr
     assert "✗ e: the task is empty" in first.stderr and "--retry-failed" in first.stderr
     assert again.exit_code == 1 and again.stdout == ""  # nothing run again: no result line printed
-    assert "0 run now" in again.stderr and "4 done before" in again.stderr
+    assert "ran 0 in" in again.stderr and "4 done before" in again.stderr
     assert len(out.read_text().splitlines()) == 4
 
 

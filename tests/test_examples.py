@@ -351,7 +351,7 @@ def test_batch_writes_a_result_per_task_and_a_rerun_skips_them(tmp_path: Path) -
 
     again = run_offline(example, tmp_path, runs=4, cwd=clone)
     assert results_file.read_text(encoding="utf-8") == written, "nothing was run again"
-    assert "0 run now" in again.stderr and "4 done before" in again.stderr
+    assert "ran 0 in" in again.stderr and "4 done before" in again.stderr
 
 
 def test_the_python_batch_is_the_same_batch_as_the_command(tmp_path: Path) -> None:
@@ -368,6 +368,6 @@ def test_the_python_batch_is_the_same_batch_as_the_command(tmp_path: Path) -> No
     printed = sorted(ran.stdout.splitlines())
     assert printed == sorted(f"{r['id']} (answer, 2 steps): {r['output']}" for r in results)
     command = run_offline(example, tmp_path, runs=4, cwd=clone)
-    assert "0 run now" in command.stderr and "4 done before" in command.stderr
+    assert "ran 0 in" in command.stderr and "4 done before" in command.stderr
     again = run_offline(example, tmp_path, block="Python, offline", runs=4, cwd=clone)
     assert again.stdout == "4 of 4 tasks were already in reviews.jsonl: skipped\n"
